@@ -1,0 +1,131 @@
+"""syncmcp: a synchronous, thread-based Model Context Protocol SDK.
+
+Blocking, thread-safe MCP for plain scripts, notebooks and sync codebases: no event loop.
+
+Example:
+    >>> import syncmcp
+    >>> with syncmcp.connect("python", ["tools/example_server.py"]) as session:   # doctest: +SKIP
+    ...     for tool in session.list_tools():
+    ...         print(tool.name)
+    ...     print(session.call_tool("add", {"a": 2, "b": 3}).text)
+"""
+
+from ._endpoint import Endpoint, InboundRequest, JSONRPCError, PendingRequest
+from ._exceptions import (
+    ConfigError,
+    ConnectionClosed,
+    MCPError,
+    MessageTooLarge,
+    ProtocolVersionError,
+    RemoteError,
+    RemoteProtocolError,
+    RequestCancelled,
+    RequestError,
+    RequestTimeout,
+    SchemaValidationError,
+    ServerStartError,
+    SessionClosedError,
+    StartupError,
+    ToolDisabledError,
+    TransportError,
+    UnknownServerError,
+    UnknownToolError,
+    URLElicitationRequired,
+)
+from ._jsonrpc import ErrorCode
+from ._session import (
+    DEFAULT,
+    DEFAULT_STARTUP_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    LATEST_PROTOCOL_VERSION,
+    SUPPORTED_PROTOCOL_VERSIONS,
+    CapabilityError,
+    ClientSession,
+    RequestContext,
+    connect,
+)
+from ._stdio import StdioTransport
+from ._transport import StreamTransport, Transport
+from ._types import (
+    AudioContent,
+    CallToolResult,
+    Completion,
+    Content,
+    EmbeddedResource,
+    GetPromptResult,
+    ImageContent,
+    Implementation,
+    InitializeResult,
+    Prompt,
+    PromptArgument,
+    PromptMessage,
+    ReadResourceResult,
+    Resource,
+    ResourceContents,
+    ResourceLink,
+    ResourceTemplate,
+    TextContent,
+    Tool,
+    UnknownContent,
+)
+from ._version import __version__
+
+__all__ = [
+    "DEFAULT",
+    "DEFAULT_STARTUP_TIMEOUT",
+    "DEFAULT_TIMEOUT",
+    "LATEST_PROTOCOL_VERSION",
+    "SUPPORTED_PROTOCOL_VERSIONS",
+    "AudioContent",
+    "CallToolResult",
+    "CapabilityError",
+    "ClientSession",
+    "Completion",
+    "ConfigError",
+    "ConnectionClosed",
+    "Content",
+    "EmbeddedResource",
+    "Endpoint",
+    "ErrorCode",
+    "GetPromptResult",
+    "ImageContent",
+    "Implementation",
+    "InboundRequest",
+    "InitializeResult",
+    "JSONRPCError",
+    "MCPError",
+    "MessageTooLarge",
+    "PendingRequest",
+    "Prompt",
+    "PromptArgument",
+    "PromptMessage",
+    "ProtocolVersionError",
+    "ReadResourceResult",
+    "RemoteError",
+    "RemoteProtocolError",
+    "RequestCancelled",
+    "RequestContext",
+    "RequestError",
+    "RequestTimeout",
+    "Resource",
+    "ResourceContents",
+    "ResourceLink",
+    "ResourceTemplate",
+    "SchemaValidationError",
+    "ServerStartError",
+    "SessionClosedError",
+    "StartupError",
+    "StdioTransport",
+    "StreamTransport",
+    "TextContent",
+    "Tool",
+    "ToolDisabledError",
+    "Transport",
+    "TransportError",
+    "URLElicitationRequired",
+    "UnknownContent",
+    "UnknownServerError",
+    "UnknownToolError",
+    "__version__",
+    "connect",
+]

@@ -1,0 +1,707 @@
+"""The JSON-RPC endpoint: every thread of one connection, and the table of pending requests.
+
+The endpoint is symmetric (clients and servers both use it) and knows only two MCP utilities,
+``ping`` and ``notifications/cancelled``; everything else is a method name and a dict.
+
+Threads, per connection:
+
+* exactly one **reader** (``syncmcp-reader[<name>]``): reads, classifies, settles responses,
+  queues everything else. It never writes and never runs user code, so a slow handler or a full
+  pipe cannot stop responses from flowing.
+* a **handler pool** (``syncmcp-handler[<name>]``, created on first use, at most
+  ``max_workers`` threads) answering the peer's requests, ``ping`` included.
+* one **notification worker** (``syncmcp-notify[<name>]``, created on first use) delivering
+  notifications in arrival order.
+
+Rules kept here (see the tests): a request is registered in the pending table *before* it is
+written; whoever pops an entry settles its future, outside the lock, exactly once (the reader on a
+response, a timed-out or interrupted caller, or the fan-out at EOF); late responses are logged and
+dropped; at EOF every pending request fails at once with the exit code and stderr tail; no lock is
+held during I/O, settlement or callbacks, and no two locks are ever held together.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import enum
+import itertools
+import logging
+import queue
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from ._exceptions import (
+    ConnectionClosed,
+    MCPError,
+    RemoteError,
+    RequestCancelled,
+    RequestTimeout,
+    TransportError,
+    URLElicitationRequired,
+)
+from ._jsonrpc import (
+    ErrorCode,
+    ErrorResponse,
+    InvalidMessage,
+    Notification,
+    Request,
+    RequestId,
+    Response,
+    classify,
+    make_error,
+    make_notification,
+    make_request,
+    make_result,
+)
+from ._transport import Transport
+
+__all__ = [
+    "DEFAULT_MAX_WORKERS",
+    "Endpoint",
+    "InboundRequest",
+    "JSONRPCError",
+    "PendingRequest",
+]
+
+logger = logging.getLogger("syncmcp.endpoint")
+
+#: Most threads one connection uses to answer the peer's requests at once.
+DEFAULT_MAX_WORKERS = 8
+#: After EOF, how long to wait for the exit code and the last stderr bytes before failing calls.
+EXIT_DETAILS_WAIT = 1.0
+#: How long a caller whose timeout lost the race against an arriving response waits for the
+#: reader to finish settling it (settling is immediate unless a progress callback is slow).
+_RACE_GRACE = 5.0
+#: Bad lines logged at WARNING before the rest go to DEBUG (a server spewing garbage on stdout
+#: must not flood the logs).
+_INVALID_WARNINGS = 10
+
+ProgressCallback = Callable[[float, Optional[float], Optional[str]], None]
+
+
+class JSONRPCError(MCPError):
+    """Raise from a request handler to answer with this JSON-RPC error.
+
+    Example:
+        >>> JSONRPCError(-32602, "unknown tool 'x'").code
+        -32602
+    """
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class InboundRequest:
+    """A request the peer sent, as its handler sees it.
+
+    Attributes:
+        id: the peer's request id (may be ``0`` or a string).
+        method: the JSON-RPC method.
+        params: the params object (``{}`` when absent).
+        cancelled: set when the peer cancels the request or the connection closes; the
+            response is then never sent, so a handler may stop early.
+    """
+
+    __slots__ = ("cancelled", "id", "method", "params")
+
+    def __init__(self, request_id: RequestId, method: str, params: Dict[str, Any]) -> None:
+        self.id = request_id
+        self.method = method
+        self.params = params
+        self.cancelled = threading.Event()
+
+    def __repr__(self) -> str:
+        return f"InboundRequest(id={self.id!r}, method={self.method!r})"
+
+
+class _State(enum.Enum):
+    NEW = "new"  # constructed, reader not started
+    OPEN = "open"  # reader running, requests accepted
+    CLOSED = "closed"  # closed locally or the connection was lost; requests refused
+
+
+class _Pending:
+    """One entry of the pending table; ``ordered`` settles through the notification worker."""
+
+    __slots__ = ("future", "method", "ordered")
+
+    def __init__(self, future: concurrent.futures.Future[Any], method: str, ordered: bool) -> None:
+        self.future = future
+        self.method = method
+        self.ordered = ordered
+
+
+class _WorkerPool:
+    """A small lazily grown pool of named daemon threads whose shutdown has a deadline.
+
+    ``concurrent.futures.ThreadPoolExecutor`` cannot join its threads with a timeout; a handler
+    stuck waiting for a user would make ``close()`` hang.
+    """
+
+    def __init__(self, name: str, max_workers: int) -> None:
+        self._name = name
+        self._max = max_workers
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: List[threading.Thread] = []
+        self._idle = 0
+        self._closed = False
+
+    def submit(self, fn: Callable[..., Any], *args: Any, essential: bool = False) -> bool:
+        """Queue ``fn(*args)``; ``essential`` work also runs when the pool shuts down."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._queue.put((fn, args, essential))
+            if self._idle:
+                self._idle -= 1
+                return True
+            if len(self._threads) >= self._max:
+                return True
+            thread = threading.Thread(target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True)
+            self._threads.append(thread)
+        thread.start()
+        return True
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            _run_quietly(item[0], item[1])
+            with self._lock:
+                self._idle += 1
+
+    def shutdown(self, deadline: float) -> None:
+        """Run what is essential, drop the rest, stop the threads, join them until ``deadline``."""
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None and item[2]:
+                _run_quietly(item[0], item[1])
+        for _ in threads:
+            self._queue.put(None)
+        current = threading.current_thread()
+        for thread in threads:
+            if thread is not current:
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _run_quietly(fn: Callable[..., Any], args: Tuple[Any, ...]) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        logger.exception("unhandled error in %r", fn)
+
+
+class PendingRequest:
+    """A request that was sent and whose response may not have arrived yet.
+
+    Returned by :meth:`Endpoint.send_request` and ``ClientSession.submit``. ``result`` blocks;
+    ``cancel`` withdraws the request and tells the peer.
+
+    Example:
+        >>> pending = session.submit("tools/call", {"name": "slow"})   # doctest: +SKIP
+        >>> pending.result(timeout=5.0)                                 # doctest: +SKIP
+    """
+
+    __slots__ = ("_activity", "_cancellable", "_endpoint", "_future", "id", "method")
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        request_id: int,
+        method: str,
+        future: concurrent.futures.Future[Any],
+        cancellable: bool,
+    ) -> None:
+        self._endpoint = endpoint
+        self._future = future
+        self._cancellable = cancellable
+        self._activity = 0
+        self.id = request_id
+        self.method = method
+
+    def __repr__(self) -> str:
+        state = "done" if self._future.done() else "pending"
+        return f"<PendingRequest {self.method} id={self.id} {state}>"
+
+    def done(self) -> bool:
+        """Whether a result or an error is available."""
+        return self._future.done()
+
+    def touch(self) -> None:
+        """Record activity, such as a progress notification.
+
+        A ``result(reset_on_activity=True)`` in progress then restarts its timeout, within its
+        ``max_total`` bound.
+        """
+        self._activity += 1
+
+    def add_done_callback(self, fn: Callable[[PendingRequest], Any]) -> None:
+        """Call ``fn(self)`` when settled (immediately if already settled), on the settling thread."""
+        self._future.add_done_callback(lambda _future: fn(self))
+
+    def result(
+        self,
+        timeout: Optional[float] = None,
+        *,
+        reset_on_activity: bool = False,
+        max_total: Optional[float] = None,
+    ) -> Any:
+        """Wait for the response and return its ``result`` member.
+
+        Args:
+            timeout: seconds to wait; ``None`` waits without limit. On expiry the request is
+                cancelled (``notifications/cancelled``) and :class:`RequestTimeout` raised.
+            reset_on_activity: restart the timeout whenever :meth:`touch` was called meanwhile
+                (progress); ``max_total`` still bounds the whole wait.
+            max_total: with ``reset_on_activity``, the hard limit in seconds.
+
+        Raises:
+            RequestTimeout: no response in time.
+            RemoteError: the peer answered with an error.
+            ConnectionClosed: the connection ended first.
+            RequestCancelled: the request was cancelled locally.
+            KeyboardInterrupt: interrupted while waiting; the request is cancelled first.
+        """
+        future = self._future
+        start = time.monotonic()
+        try:
+            while True:
+                seen = self._activity
+                try:
+                    return future.result(timeout)
+                except concurrent.futures.TimeoutError:
+                    if not (reset_on_activity and self._activity != seen):
+                        break
+                    if max_total is not None and time.monotonic() - start >= max_total:
+                        break
+                    if max_total is not None and timeout is not None:
+                        timeout = min(timeout, max(0.0, start + max_total - time.monotonic()))
+        except KeyboardInterrupt:
+            self._abandon("interrupted by the user", RequestCancelled)
+            raise
+        waited = time.monotonic() - start
+        if self._abandon(f"timed out after {waited:.3g} s", RequestTimeout, timeout=waited):
+            return future.result()
+        # The response arrived just as we gave up: the reader popped it and is settling it.
+        return future.result(_RACE_GRACE)
+
+    def cancel(self, reason: Optional[str] = None) -> bool:
+        """Withdraw the request; returns ``False`` if the response already arrived.
+
+        The peer is told (``notifications/cancelled``) and a later response is dropped.
+        """
+        return self._abandon(reason or "cancelled by the client", RequestCancelled)
+
+    def _abandon(self, reason: str, error_type: type, **extra: Any) -> bool:
+        """Pop our entry; if we won it, tell the peer and settle the future with the error."""
+        if not self._endpoint._pop_pending(self.id):
+            return False
+        if self._cancellable:
+            self._endpoint._send_cancelled(self.id, reason)
+        self._future.set_exception(
+            error_type(
+                f"{self.method} to '{self._endpoint.name}' {reason}",
+                method=self.method,
+                request_id=self.id,
+                server=self._endpoint.name,
+                **extra,
+            )
+        )
+        return True
+
+
+RequestHandler = Callable[[InboundRequest], Any]
+NotificationHandler = Callable[[str, Dict[str, Any]], None]
+
+
+class Endpoint:
+    """One JSON-RPC connection: send requests and notifications, receive and dispatch.
+
+    Args:
+        transport: an open :class:`~syncmcp.Transport` (its ``open()`` is called by ``start``).
+        name: the peer's name, for thread names, logs and errors.
+        request_handler: called on the handler pool with each :class:`InboundRequest`
+            (``ping`` excepted); returns the result, or raises :class:`JSONRPCError`. Without
+            one, every request but ``ping`` gets -32601.
+        notification_handler: called on the notification worker with ``(method, params)``, in
+            arrival order.
+        on_lost: called once on the notification worker, with the :class:`ConnectionClosed`,
+            when the connection ends without a local ``close()``.
+        max_workers: most concurrent request handlers.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        name: str = "peer",
+        request_handler: Optional[RequestHandler] = None,
+        notification_handler: Optional[NotificationHandler] = None,
+        on_lost: Optional[Callable[[ConnectionClosed], None]] = None,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+    ) -> None:
+        self.name = name
+        self._transport = transport
+        self._request_handler = request_handler
+        self._notification_handler = notification_handler
+        self._on_lost = on_lost
+        self._lock = threading.Lock()
+        self._state = _State.NEW
+        self._close_started = False
+        self._closed_event = threading.Event()
+        self._ids = itertools.count(1)
+        self._pending: Dict[RequestId, _Pending] = {}
+        self._inbound: Dict[RequestId, InboundRequest] = {}
+        self._lost: Optional[Tuple[str, Optional[int], str]] = None
+        self._reader: Optional[threading.Thread] = None
+        self._handlers = _WorkerPool(f"syncmcp-handler[{name}]", max_workers)
+        self._notifier = _WorkerPool(f"syncmcp-notify[{name}]", 1)
+        self._wire = logging.getLogger(f"syncmcp.wire.{name}")
+        #: Counters: messages in and out (``sent`` is approximate under contention), lines that
+        #: were not JSON-RPC, responses nobody awaited.
+        self.stats = {"received": 0, "sent": 0, "invalid": 0, "dropped_responses": 0}
+
+    # ----------------------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        """Open the transport and start the reader thread; a no-op when already started.
+
+        Raises:
+            ConnectionClosed: the endpoint was closed.
+            TransportError: the transport could not be opened.
+        """
+        with self._lock:
+            if self._state is not _State.NEW:
+                if self._state is _State.CLOSED:
+                    raise self._closed_error()
+                return
+        self._transport.open()
+        with self._lock:
+            if self._current_state() is not _State.NEW:
+                return
+            self._state = _State.OPEN
+            self._reader = threading.Thread(target=self._read_loop, name=f"syncmcp-reader[{self.name}]", daemon=True)
+        self._reader.start()
+
+    def _current_state(self) -> _State:
+        # A method, so type checkers do not carry narrowing across lock acquisitions.
+        return self._state
+
+    @property
+    def is_open(self) -> bool:
+        """Whether requests can be sent (started, not closed, connection not lost)."""
+        return self._state is _State.OPEN
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Close the connection: fail pending requests, stop the transport, join the threads.
+
+        Idempotent and callable from any thread (a handler or callback included). Bounded by
+        ``timeout`` seconds beyond the transport's own shutdown.
+        """
+        with self._lock:
+            first = not self._close_started
+            self._close_started = True
+            self._state = _State.CLOSED
+            pending, self._pending = self._pending, {}
+            inbound = list(self._inbound.values())
+        if not first:
+            self._closed_event.wait(timeout + 10.0)
+            return
+        try:
+            for request in inbound:
+                request.cancelled.set()
+            self._fail(pending, ("session closed", None, ""))
+            self._transport.close()
+            deadline = time.monotonic() + timeout
+            reader = self._reader
+            if reader is not None and reader is not threading.current_thread():
+                reader.join(max(0.0, deadline - time.monotonic()))
+            self._notifier.shutdown(deadline)
+            self._handlers.shutdown(deadline)
+        finally:
+            self._closed_event.set()
+
+    def lost_error(self) -> Optional[ConnectionClosed]:
+        """The error describing how the connection was lost, or ``None`` if it was not lost."""
+        return self._closed_error() if self._lost is not None else None
+
+    def _closed_error(self) -> ConnectionClosed:
+        reason, code, tail = self._lost or ("session closed", None, "")
+        return ConnectionClosed(f"connection to MCP server '{self.name}' is closed: {reason}", returncode=code, stderr_tail=tail)
+
+    # ----------------------------------------------------------------------------- sending
+
+    def send_request(
+        self,
+        method: str,
+        params: Optional[Dict[str, Any]] = None,
+        *,
+        ordered: bool = False,
+        cancellable: bool = True,
+    ) -> PendingRequest:
+        """Send a request and return its :class:`PendingRequest` at once.
+
+        Args:
+            method: the JSON-RPC method.
+            params: the params object, or ``None`` to omit it.
+            ordered: settle the response only after every notification received before it has
+                been handled (used with progress callbacks).
+            cancellable: whether abandoning it sends ``notifications/cancelled`` (``initialize``
+                must never be cancelled).
+
+        Raises:
+            ConnectionClosed: the connection is closed or breaks during the write.
+            ValueError: ``params`` cannot be encoded as JSON.
+        """
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._lock:
+            if self._state is not _State.OPEN:
+                if self._state is _State.CLOSED:
+                    raise self._closed_error()
+                raise ConnectionClosed(f"connection to MCP server '{self.name}' is not started")
+            request_id = next(self._ids)
+            # Registered before the write: the response may arrive before send() returns.
+            self._pending[request_id] = _Pending(future, method, ordered)
+        message = make_request(request_id, method, params)
+        if self._wire.isEnabledFor(logging.DEBUG):
+            self._wire.debug("-> %s", message)
+        try:
+            self._transport.send(message)
+        except BaseException as exc:
+            if self._pop_pending(request_id):
+                if isinstance(exc, ConnectionClosed) and self._current_state() is _State.CLOSED:
+                    raise self._closed_error() from exc
+                raise
+            # The connection was lost concurrently and the fan-out settled our future.
+            future.result(0)
+            raise
+        self.stats["sent"] += 1
+        return PendingRequest(self, request_id, method, future, cancellable)
+
+    def send_notification(self, method: str, params: Optional[Dict[str, Any]] = None) -> None:
+        """Send a notification (no response).
+
+        Raises:
+            ConnectionClosed: the connection is closed.
+        """
+        if self._state is not _State.OPEN:
+            raise self._closed_error()
+        self._send(make_notification(method, params))
+
+    def _send(self, message: Dict[str, Any]) -> None:
+        if self._wire.isEnabledFor(logging.DEBUG):
+            self._wire.debug("-> %s", message)
+        self._transport.send(message)
+        self.stats["sent"] += 1
+
+    def _send_quietly(self, message: Dict[str, Any]) -> None:
+        """Send a response or courtesy notification; a closed connection is not an error."""
+        try:
+            self._send(message)
+        except TransportError as exc:
+            logger.debug("'%s': could not send %s: %s", self.name, message.get("method") or "response", exc)
+        except ValueError as exc:
+            logger.error("'%s': response is not JSON-serialisable: %s", self.name, exc)
+            if "id" in message:
+                self._send_quietly(make_error(message["id"], ErrorCode.INTERNAL_ERROR, f"result is not JSON-serialisable: {exc}"))
+
+    def _send_cancelled(self, request_id: RequestId, reason: str) -> None:
+        if self._state is _State.OPEN:
+            self._send_quietly(make_notification("notifications/cancelled", {"requestId": request_id, "reason": reason}))
+
+    def _pop_pending(self, request_id: RequestId) -> bool:
+        with self._lock:
+            return self._pending.pop(request_id, None) is not None
+
+    # ----------------------------------------------------------------------------- reading
+
+    def _read_loop(self) -> None:
+        fatal: Optional[BaseException] = None
+        receive = self._transport.receive
+        wire = self._wire
+        stats = self.stats
+        try:
+            while True:
+                try:
+                    value = receive()
+                except InvalidMessage as exc:
+                    self._invalid(str(exc))
+                    continue
+                if value is None:
+                    break
+                stats["received"] += 1
+                if wire.isEnabledFor(logging.DEBUG):
+                    wire.debug("<- %s", value)
+                if isinstance(value, list):  # a batch (2025-03-26): dispatch each element
+                    if not value:
+                        self._invalid("empty batch")
+                    for item in value:
+                        self._dispatch(item)
+                else:
+                    self._dispatch(value)
+        except TransportError as exc:  # MessageTooLarge included
+            fatal = exc
+        except BaseException as exc:  # a bug here must still fail the pending calls
+            logger.exception("reader for '%s' failed", self.name)
+            fatal = exc
+        finally:
+            self._connection_lost(fatal)
+
+    def _invalid(self, reason: str) -> None:
+        self.stats["invalid"] += 1
+        count = self.stats["invalid"]
+        if count <= _INVALID_WARNINGS:
+            suffix = " (further ones are logged at DEBUG)" if count == _INVALID_WARNINGS else ""
+            logger.warning("'%s' sent a line that is not JSON-RPC, ignored: %s%s", self.name, reason, suffix)
+        else:
+            logger.debug("'%s' sent a line that is not JSON-RPC, ignored: %s", self.name, reason)
+
+    def _dispatch(self, value: Any) -> None:
+        # Fast path for the common case, a well-formed success response: no message object.
+        if type(value) is dict and "result" in value and "method" not in value:
+            request_id = value.get("id")
+            if type(request_id) is int:
+                self._settle(request_id, value["result"], None)
+                return
+        try:
+            message = classify(value)
+        except InvalidMessage as exc:
+            self._invalid(str(exc))
+            if exc.request_id is not None:
+                self._handlers.submit(self._send_quietly, make_error(exc.request_id, exc.code, str(exc)))
+            return
+        if isinstance(message, Response):
+            self._settle(message.id, message.result, None)
+        elif isinstance(message, ErrorResponse):
+            if message.id is None:
+                logger.warning(
+                    "'%s' reported an error for a message it could not read: %s (%s)", self.name, message.message, message.code
+                )
+                return
+            self._settle(message.id, None, message)
+        elif isinstance(message, Request):
+            self._on_request(message)
+        else:
+            self._on_notification(message)
+
+    def _settle(self, request_id: RequestId, result: Any, error: Optional[ErrorResponse]) -> None:
+        with self._lock:
+            entry = self._pending.pop(request_id, None)
+            if entry is None and isinstance(request_id, str) and request_id.isdigit():
+                entry = self._pending.pop(int(request_id), None)  # a peer that stringified our id
+        if entry is None:
+            self.stats["dropped_responses"] += 1
+            logger.debug("'%s': dropped a response for request %r (timed out, cancelled or unknown)", self.name, request_id)
+            return
+        future = entry.future
+        if error is None:
+            if not (entry.ordered and self._notifier.submit(future.set_result, result, essential=True)):
+                future.set_result(result)
+        else:
+            exc = _remote_error(error, entry.method, request_id, self.name)
+            if not (entry.ordered and self._notifier.submit(future.set_exception, exc, essential=True)):
+                future.set_exception(exc)
+
+    def _on_request(self, request: Request) -> None:
+        if request.method == "ping":
+            self._handlers.submit(self._send_quietly, make_result(request.id, {}))
+            return
+        inbound = InboundRequest(request.id, request.method, request.params or {})
+        with self._lock:
+            self._inbound[request.id] = inbound
+        if not self._handlers.submit(self._handle_request, inbound):
+            with self._lock:
+                self._inbound.pop(request.id, None)
+
+    def _handle_request(self, request: InboundRequest) -> None:
+        handler = self._request_handler
+        try:
+            if handler is None:
+                raise JSONRPCError(ErrorCode.METHOD_NOT_FOUND, f"Method not found: {request.method}")
+            response = make_result(request.id, handler(request))
+        except JSONRPCError as exc:
+            response = make_error(request.id, exc.code, exc.message, exc.data)
+        except Exception as exc:
+            logger.exception("'%s': handler for %s failed", self.name, request.method)
+            response = make_error(request.id, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._inbound.pop(request.id, None)
+        if request.cancelled.is_set():
+            logger.debug("'%s': not answering cancelled request %r (%s)", self.name, request.id, request.method)
+            return
+        self._send_quietly(response)
+
+    def _on_notification(self, notification: Notification) -> None:
+        params = notification.params or {}
+        if notification.method == "notifications/cancelled":
+            request_id = params.get("requestId")
+            with self._lock:
+                inbound = self._inbound.get(request_id) if isinstance(request_id, (int, str)) else None
+            if inbound is not None:
+                inbound.cancelled.set()
+            logger.debug("'%s' cancelled its request %r: %s", self.name, request_id, params.get("reason"))
+            return
+        handler = self._notification_handler
+        if handler is not None:
+            self._notifier.submit(handler, notification.method, params)
+
+    # ----------------------------------------------------------------------------- EOF
+
+    def _connection_lost(self, fatal: Optional[BaseException]) -> None:
+        with self._lock:
+            local = self._close_started
+        if local:
+            return  # close() already failed everything and stops the transport
+        code, tail = self._transport.exit_details(EXIT_DETAILS_WAIT)
+        if fatal is not None:
+            reason = str(fatal)
+        elif code is not None:
+            reason = "the server exited"
+        else:
+            reason = "the server closed its output"
+        details = (reason, code, tail)
+        with self._lock:
+            if self._close_started:
+                return
+            self._lost = details
+            self._state = _State.CLOSED
+            pending, self._pending = self._pending, {}
+            inbound = list(self._inbound.values())
+        for request in inbound:
+            request.cancelled.set()
+        self._fail(pending, details)
+        if code is None:
+            logger.warning("MCP server '%s': %s", self.name, reason)
+        else:
+            logger.warning("MCP server '%s': %s (exit code %s)", self.name, reason, code)
+        if self._on_lost is not None:
+            self._notifier.submit(self._on_lost, self._closed_error())
+        # Reap eagerly: a crashed server should not linger as a zombie until close().
+        self._transport.close()
+
+    def _fail(self, pending: Dict[RequestId, _Pending], details: Tuple[str, Optional[int], str]) -> None:
+        reason, code, tail = details
+        for entry in pending.values():
+            entry.future.set_exception(
+                ConnectionClosed(
+                    f"{entry.method} to MCP server '{self.name}' failed: {reason}", returncode=code, stderr_tail=tail
+                )
+            )
+
+
+def _remote_error(error: ErrorResponse, method: str, request_id: RequestId, server: str) -> RemoteError:
+    cls = URLElicitationRequired if error.code == ErrorCode.URL_ELICITATION_REQUIRED else RemoteError
+    return cls(error.code, error.message, error.data, method=method, request_id=request_id, server=server)

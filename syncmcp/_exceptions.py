@@ -1,0 +1,245 @@
+"""The exception tree: everything syncmcp raises on purpose derives from :class:`MCPError`.
+
+::
+
+    MCPError
+    ├── ConfigError(MCPError, ValueError)          a bad configuration: file, dotted key, expectation
+    ├── UnknownServerError(MCPError, LookupError)  no server by that name
+    ├── UnknownToolError(MCPError, LookupError)    no tool by that name
+    ├── ToolDisabledError(MCPError, LookupError)   a tool filter refused the call
+    ├── SessionClosedError(MCPError, RuntimeError) use of a closed (or never opened) session
+    ├── TransportError(MCPError)
+    │   ├── ServerStartError                       the server process could not be spawned
+    │   ├── ConnectionClosed                       EOF, exit or close; carries exit code and stderr tail
+    │   ├── MessageTooLarge                        a line longer than the configured cap
+    │   └── RemoteProtocolError                    the peer wrote something that is not JSON-RPC / MCP
+    ├── RequestError(MCPError)                     a request failed: .method, .request_id, .server
+    │   ├── RequestTimeout(RequestError, TimeoutError)
+    │   ├── RequestCancelled(RequestError)
+    │   └── RemoteError(RequestError)              a JSON-RPC error response: .code, .message, .data
+    │       └── URLElicitationRequired             -32042 with .elicitations
+    ├── ProtocolVersionError(MCPError)             the server answered a protocol revision we do not speak
+    ├── SchemaValidationError(MCPError, ValueError) input or output schema mismatch; .result kept
+    └── StartupError(MCPError)                     required servers failed; .errors maps server -> error
+
+Local conditions (a timeout, a closed pipe) are exception types, never JSON-RPC error codes, so they
+cannot be mistaken for an error the peer sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Union
+
+__all__ = [
+    "ConfigError",
+    "ConnectionClosed",
+    "MCPError",
+    "MessageTooLarge",
+    "ProtocolVersionError",
+    "RemoteError",
+    "RemoteProtocolError",
+    "RequestCancelled",
+    "RequestError",
+    "RequestTimeout",
+    "SchemaValidationError",
+    "ServerStartError",
+    "SessionClosedError",
+    "StartupError",
+    "ToolDisabledError",
+    "TransportError",
+    "URLElicitationRequired",
+    "UnknownServerError",
+    "UnknownToolError",
+]
+
+RequestId = Union[int, str]
+
+
+class MCPError(Exception):
+    """Base of every exception syncmcp raises on purpose.
+
+    Example:
+        >>> try:
+        ...     raise UnknownToolError("no tool named 'x'")
+        ... except MCPError as exc:
+        ...     print(type(exc).__name__)
+        UnknownToolError
+    """
+
+
+class ConfigError(MCPError, ValueError):
+    """A configuration value is missing or wrong; the message names the file and dotted key."""
+
+    def __init__(self, message: str, *, path: Optional[str] = None, key: Optional[str] = None) -> None:
+        prefix = ""
+        if path and key:
+            prefix = f"{path}: {key}: "
+        elif path:
+            prefix = f"{path}: "
+        elif key:
+            prefix = f"{key}: "
+        super().__init__(prefix + message)
+        self.path = path
+        self.key = key
+
+
+class UnknownServerError(MCPError, LookupError):
+    """No server is configured under the requested name."""
+
+
+class UnknownToolError(MCPError, LookupError):
+    """No tool is known under the requested (qualified) name."""
+
+
+class ToolDisabledError(MCPError, LookupError):
+    """The server's ``enabled_tools`` / ``disabled_tools`` filter refuses this tool."""
+
+
+class SessionClosedError(MCPError, RuntimeError):
+    """The session or manager is closed, or was never opened."""
+
+
+class TransportError(MCPError):
+    """The connection to the server failed below the protocol level."""
+
+
+class ServerStartError(TransportError):
+    """The server process could not be started (the ``OSError`` is the ``__cause__``)."""
+
+
+class ConnectionClosed(TransportError):
+    """The connection ended: EOF, process exit, or a local ``close()``.
+
+    Attributes:
+        returncode: the server process's exit status when known (negative: killed by a signal).
+        stderr_tail: the last lines the server wrote to stderr, for diagnosis.
+    """
+
+    def __init__(self, message: str, *, returncode: Optional[int] = None, stderr_tail: str = "") -> None:
+        full = message
+        if returncode is not None:
+            full += f" (exit code {returncode})"
+        if stderr_tail:
+            full += "\n--- server stderr (last lines) ---\n" + stderr_tail.rstrip("\n")
+        super().__init__(full)
+        self.reason = message
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+
+
+class MessageTooLarge(TransportError):
+    """The peer sent a message longer than the configured maximum; the connection is closed."""
+
+
+class RemoteProtocolError(TransportError):
+    """The peer sent something that is not valid JSON-RPC or breaks the MCP rules."""
+
+
+class RequestError(MCPError):
+    """A request did not produce a result.
+
+    Attributes:
+        method: the JSON-RPC method of the request.
+        request_id: the id it was sent with (``None`` if it was never sent).
+        server: the server's name, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: Optional[str] = None,
+        request_id: Optional[RequestId] = None,
+        server: Optional[str] = None,
+    ) -> None:
+        super().__init__(message)
+        self.method = method
+        self.request_id = request_id
+        self.server = server
+
+
+class RequestTimeout(RequestError, TimeoutError):
+    """No response arrived in time; ``notifications/cancelled`` was sent for the request."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        timeout: Optional[float] = None,
+        method: Optional[str] = None,
+        request_id: Optional[RequestId] = None,
+        server: Optional[str] = None,
+    ) -> None:
+        super().__init__(message, method=method, request_id=request_id, server=server)
+        self.timeout = timeout
+
+
+class RequestCancelled(RequestError):
+    """The request was cancelled locally before a response arrived."""
+
+
+class RemoteError(RequestError):
+    """The server answered with a JSON-RPC error.
+
+    Attributes:
+        code: the JSON-RPC error code (see ``syncmcp.ErrorCode``).
+        message: the error message as the server wrote it.
+        data: the optional ``data`` member, unchanged.
+    """
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        data: Any = None,
+        *,
+        method: Optional[str] = None,
+        request_id: Optional[RequestId] = None,
+        server: Optional[str] = None,
+    ) -> None:
+        where = f" ({method})" if method else ""
+        super().__init__(f"{message} [code {code}]{where}", method=method, request_id=request_id, server=server)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class URLElicitationRequired(RemoteError):
+    """Error -32042: the server needs the user to complete URL elicitations first.
+
+    ``elicitations`` holds the URL-mode ``elicitation/create`` params from ``data.elicitations``.
+    """
+
+    @property
+    def elicitations(self) -> list[Mapping[str, Any]]:
+        """The URL elicitations the server asked for (possibly empty)."""
+        data = self.data if isinstance(self.data, Mapping) else {}
+        items = data.get("elicitations")
+        return [item for item in items if isinstance(item, Mapping)] if isinstance(items, list) else []
+
+
+class ProtocolVersionError(MCPError):
+    """The server chose a protocol revision this client does not speak."""
+
+
+class SchemaValidationError(MCPError, ValueError):
+    """Arguments or a structured result do not match the tool's schema.
+
+    Attributes:
+        result: for output validation, the full result the server returned (never lost).
+        path: the JSON path of the offending value, as a list of keys and indexes.
+    """
+
+    def __init__(self, message: str, *, result: Any = None, path: Optional[list[Any]] = None) -> None:
+        super().__init__(message)
+        self.result = result
+        self.path = path or []
+
+
+class StartupError(MCPError):
+    """One or more required servers failed to start; ``errors`` maps server name to its error."""
+
+    def __init__(self, errors: Mapping[str, BaseException]) -> None:
+        lines = "; ".join(f"{name}: {err}" for name, err in errors.items())
+        super().__init__(f"required MCP servers failed to initialize: {lines}")
+        self.errors = dict(errors)

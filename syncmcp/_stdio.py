@@ -1,0 +1,451 @@
+"""The stdio transport: an MCP server as a child process speaking JSON-RPC on stdin/stdout.
+
+The child runs in its own process group (``start_new_session=True``) with no shell, an
+environment built from an allow-list, and a stderr pipe drained continuously by a thread into the
+``logging`` module and a bounded tail (quoted in error messages). Shutdown closes stdin, waits,
+then signals the whole group (SIGTERM, then SIGKILL) and always reaps the child, so neither the
+server nor a grandchild holding its stdout outlives the transport. A module-level net kills every
+child still alive when the interpreter exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import weakref
+from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from ._exceptions import ServerStartError
+from ._transport import DEFAULT_MAX_MESSAGE_SIZE, StreamTransport
+
+__all__ = [
+    "DEFAULT_SHUTDOWN_GRACE",
+    "DEFAULT_TERMINATE_GRACE",
+    "ENV_ALLOWLIST",
+    "StdioTransport",
+    "child_environment",
+]
+
+logger = logging.getLogger("syncmcp.stdio")
+
+_POSIX = os.name != "nt"
+_SIGKILL: int = getattr(signal, "SIGKILL", signal.SIGTERM)
+
+#: Variables copied from the parent environment into every child (as Codex does). Everything else
+#: must be named in ``env_vars`` or given in ``env``: secrets in the parent do not leak by default.
+ENV_ALLOWLIST: Tuple[str, ...] = (
+    ("HOME", "LOGNAME", "PATH", "SHELL", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR", "TZ")
+    if _POSIX
+    else (
+        "PATH",
+        "PATHEXT",
+        "COMSPEC",
+        "SYSTEMROOT",
+        "SYSTEMDRIVE",
+        "USERNAME",
+        "USERDOMAIN",
+        "USERPROFILE",
+        "HOMEDRIVE",
+        "HOMEPATH",
+        "PROGRAMFILES",
+        "PROGRAMFILES(X86)",
+        "PROGRAMW6432",
+        "PROGRAMDATA",
+        "LOCALAPPDATA",
+        "APPDATA",
+        "TEMP",
+        "TMP",
+    )
+)
+
+#: Seconds a server gets to exit by itself after its stdin is closed, before SIGTERM.
+DEFAULT_SHUTDOWN_GRACE = 1.0
+#: Seconds between SIGTERM and SIGKILL.
+DEFAULT_TERMINATE_GRACE = 2.0
+#: Upper bound on waiting for a SIGKILLed child to be reaped (it only exceeds this in kernel sleep).
+_KILL_WAIT = 5.0
+#: Bytes of stderr kept for error messages.
+STDERR_TAIL_BYTES = 64 * 1024
+#: Characters of that tail quoted in an exception message.
+STDERR_QUOTE_CHARS = 4000
+#: A stderr "line" longer than this is logged in pieces rather than buffered without bound.
+_STDERR_LINE_CAP = 64 * 1024
+
+
+def child_environment(
+    env: Optional[Mapping[str, str]] = None,
+    env_vars: Iterable[str] = (),
+    parent: Optional[Mapping[str, str]] = None,
+) -> Tuple[Dict[str, str], List[str]]:
+    """Build a child's environment: the allow-list, then ``env_vars``, then ``env`` literals.
+
+    Returns:
+        ``(environment, missing)`` where ``missing`` lists the ``env_vars`` names the parent
+        does not have (they are skipped, and reported so a failure can name them).
+
+    Example:
+        >>> child_environment({"A": "1"}, ["B"], parent={"PATH": "/bin", "B": "2", "SECRET": "x"})
+        ({'PATH': '/bin', 'B': '2', 'A': '1'}, [])
+    """
+    source = os.environ if parent is None else parent
+    result: Dict[str, str] = {}
+    for key in ENV_ALLOWLIST:
+        value = source.get(key)
+        if value is not None:
+            result[key] = value
+    missing: List[str] = []
+    for key in env_vars:
+        value = source.get(key)
+        if value is None:
+            missing.append(key)
+        else:
+            result[key] = value
+    if env:
+        result.update(env)
+    return result, missing
+
+
+class _StderrTail:
+    """The last ``limit`` bytes a child wrote to stderr, thread-safe."""
+
+    def __init__(self, limit: int = STDERR_TAIL_BYTES) -> None:
+        self._chunks: Deque[bytes] = collections.deque()
+        self._size = 0
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def append(self, chunk: bytes) -> None:
+        with self._lock:
+            self._chunks.append(chunk)
+            self._size += len(chunk)
+            while self._size - len(self._chunks[0]) >= self._limit:
+                self._size -= len(self._chunks.popleft())
+
+    def text(self, max_chars: Optional[int] = None) -> str:
+        with self._lock:
+            data = b"".join(self._chunks)
+        text = data[-self._limit :].decode("utf-8", "replace")
+        if max_chars is not None and len(text) > max_chars:
+            text = text[-max_chars:]
+            newline = text.find("\n")
+            if 0 <= newline < len(text) - 1:
+                text = text[newline + 1 :]  # start on a line boundary
+        return text
+
+
+def _drain_stderr(stream: Any, tail: _StderrTail, log: logging.Logger, done: threading.Event) -> None:
+    """Read a child's stderr until EOF: keep the tail, log complete lines at INFO."""
+    pending = b""
+    try:
+        read = stream.read1 if hasattr(stream, "read1") else stream.read
+        while True:
+            chunk = read(65536)
+            if not chunk:
+                break
+            tail.append(chunk)
+            if not log.isEnabledFor(logging.INFO):
+                continue
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            if len(pending) > _STDERR_LINE_CAP:
+                lines.append(pending)
+                pending = b""
+            for line in lines:
+                log.info("%s", line.rstrip(b"\r").decode("utf-8", "replace"))
+    except (OSError, ValueError):
+        pass
+    finally:
+        if pending and log.isEnabledFor(logging.INFO):
+            log.info("%s", pending.decode("utf-8", "replace"))
+        try:
+            stream.close()
+        except (OSError, ValueError):
+            pass
+        done.set()
+
+
+# Children not yet reaped, so the interpreter-exit net can kill them. pid -> Popen.
+_live_children: Dict[int, subprocess.Popen[bytes]] = {}
+_live_lock = threading.Lock()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """Signal the child's whole process group; a group already gone is not an error."""
+    try:
+        if _POSIX:
+            os.killpg(proc.pid, sig)
+        elif sig == signal.SIGTERM:
+            proc.terminate()
+        else:  # pragma: no cover - Windows only
+            subprocess.run(
+                ["taskkill", "/T", "/F", "/PID", str(proc.pid)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=_KILL_WAIT,
+                check=False,
+            )
+    except (ProcessLookupError, PermissionError, OSError, subprocess.SubprocessError):
+        pass
+
+
+def _exit_status(proc: subprocess.Popen[bytes], deadline: float) -> Optional[int]:
+    """Wait until ``deadline`` for the child to exit *without reaping it*; its exit code or None.
+
+    Leaving the child a zombie keeps its pid, and so its process-group id, from being reused
+    while we still signal the group. CPython's ``Popen.wait`` polls the same way.
+    """
+    if proc.returncode is not None:
+        return proc.returncode
+    if not hasattr(os, "waitid"):  # pragma: no cover - platforms without waitid reap instead
+        try:
+            return proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            return None
+    delay = 0.0005
+    while True:
+        try:
+            info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return proc.returncode  # reaped by another thread meanwhile
+        if info is not None and info.si_pid:
+            status = info.si_status
+            return status if info.si_code == os.CLD_EXITED else -status
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.05)
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """Kill stragglers in the group, then collect the child's exit status (bounded)."""
+    _signal_group(proc, _SIGKILL)
+    try:
+        proc.wait(_KILL_WAIT)
+    except subprocess.TimeoutExpired:  # pragma: no cover - a child stuck in the kernel
+        logger.error("process %s did not exit %s s after SIGKILL", proc.pid, _KILL_WAIT)
+    with _live_lock:
+        _live_children.pop(proc.pid, None)
+
+
+def _kill_forgotten(proc: subprocess.Popen[bytes]) -> None:
+    """Finaliser for a transport garbage-collected while its child runs."""
+    if proc.returncode is None and _exit_status(proc, time.monotonic()) is None:
+        _signal_group(proc, signal.SIGTERM)
+        _exit_status(proc, time.monotonic() + 0.5)
+    _reap(proc)
+
+
+@atexit.register
+def _kill_all_live_children() -> None:
+    """At interpreter exit: SIGTERM every child still alive, wait briefly for all, SIGKILL, reap."""
+    with _live_lock:
+        children = list(_live_children.values())
+    if not children:
+        return
+    for proc in children:
+        if proc.returncode is None:
+            _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + 1.0
+    for proc in children:
+        _exit_status(proc, deadline)
+        _reap(proc)
+
+
+class StdioTransport(StreamTransport):
+    """Spawn an MCP server and talk to it over its stdin and stdout.
+
+    Nothing runs until :meth:`open` (a session opens its transport when it initializes).
+
+    Args:
+        command: the program; looked up on the child's ``PATH`` when it has no directory part.
+        args: its arguments.
+        env: literal variables for the child, applied last.
+        env_vars: names of parent variables to pass through (beside :data:`ENV_ALLOWLIST`).
+        cwd: the child's working directory.
+        name: the server's name for logs (``syncmcp.servers.<name>.stderr``) and errors.
+        max_message_size: the longest line accepted from the server, in bytes.
+        shutdown_grace: seconds to wait for an exit after closing stdin, before SIGTERM.
+        terminate_grace: seconds between SIGTERM and SIGKILL.
+
+    Example:
+        >>>         >>> t = StdioTransport(sys.executable, ["-c", "print('{}')"], name="demo")
+        >>> t.open(); t.receive()
+        {}
+        >>> t.close()
+    """
+
+    def __init__(
+        self,
+        command: str,
+        args: Sequence[str] = (),
+        *,
+        env: Optional[Mapping[str, str]] = None,
+        env_vars: Iterable[str] = (),
+        cwd: Optional[str] = None,
+        name: Optional[str] = None,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
+        terminate_grace: float = DEFAULT_TERMINATE_GRACE,
+    ) -> None:
+        if not isinstance(command, str) or not command:
+            raise ValueError("command must be a non-empty string")
+        if isinstance(args, str):
+            raise TypeError("args must be a sequence of strings, not a string")
+        super().__init__(None, None, name=name or os.path.basename(command), max_message_size=max_message_size)
+        self.command = command
+        self.args: Tuple[str, ...] = tuple(str(a) for a in args)
+        self.env: Dict[str, str] = dict(env or {})
+        self.env_vars: Tuple[str, ...] = tuple(env_vars)
+        self.cwd = None if cwd is None else os.fspath(cwd)
+        self.shutdown_grace = shutdown_grace
+        self.terminate_grace = terminate_grace
+        #: Names from ``env_vars`` that the parent environment did not have at spawn time.
+        self.missing_env_vars: List[str] = []
+        self._proc: Optional[subprocess.Popen[bytes]] = None
+        self._state_lock = threading.Lock()
+        self._close_started = False
+        self._closed = threading.Event()
+        self._stderr_tail = _StderrTail()
+        self._stderr_done = threading.Event()
+        self._stderr_thread: Optional[threading.Thread] = None
+        self._finalizer: Optional[weakref.finalize[[subprocess.Popen[bytes]], StdioTransport]] = None
+
+    @property
+    def pid(self) -> Optional[int]:
+        """The child's pid (also its process-group id), once spawned."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def returncode(self) -> Optional[int]:
+        """The child's exit status once reaped, else ``None``."""
+        return self._proc.returncode if self._proc is not None else None
+
+    def open(self) -> None:
+        """Spawn the server; a no-op if it is already running.
+
+        Raises:
+            ServerStartError: the command or working directory does not exist, or spawning failed.
+        """
+        with self._state_lock:
+            if self._close_started:
+                raise ServerStartError(f"transport for MCP server '{self.name}' is closed")
+            if self._proc is not None:
+                return
+            self._proc = self._spawn()
+        proc = self._proc
+        self._reader = proc.stdout
+        self._writer = proc.stdin
+        self._finalizer = weakref.finalize(self, _kill_forgotten, proc)
+        self._finalizer.atexit = False  # the module's atexit net covers exit, in parallel
+        thread = threading.Thread(
+            target=_drain_stderr,
+            args=(proc.stderr, self._stderr_tail, logging.getLogger(f"syncmcp.servers.{self.name}.stderr"), self._stderr_done),
+            name=f"syncmcp-stderr[{self.name}]",
+            daemon=True,
+        )
+        self._stderr_thread = thread
+        thread.start()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        environment, self.missing_env_vars = child_environment(self.env, self.env_vars)
+        if self.missing_env_vars:
+            logger.debug("MCP server '%s': env_vars not set in this environment: %s", self.name, ", ".join(self.missing_env_vars))
+        if self.cwd is not None and not os.path.isdir(self.cwd):
+            raise ServerStartError(f"cannot start MCP server '{self.name}': working directory '{self.cwd}' does not exist")
+        executable = self.command
+        if os.sep not in self.command and not (os.altsep and os.altsep in self.command):
+            found = shutil.which(self.command, path=environment.get("PATH", os.defpath))
+            if found is None:
+                raise ServerStartError(
+                    f"cannot start MCP server '{self.name}': command '{self.command}' was not found on PATH "
+                    f"({environment.get('PATH', '')!r})"
+                )
+            executable = found
+        kwargs: Dict[str, Any] = {}
+        if _POSIX:
+            kwargs["start_new_session"] = True
+        else:  # pragma: no cover - Windows only
+            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        try:
+            proc = subprocess.Popen(
+                [self.command, *self.args],
+                executable=executable,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=environment,
+                cwd=self.cwd,
+                bufsize=65536,
+                **kwargs,
+            )
+        except OSError as exc:
+            raise ServerStartError(f"cannot start MCP server '{self.name}' ({self.command}): {exc}") from exc
+        with _live_lock:
+            _live_children[proc.pid] = proc
+        logger.debug("started MCP server '%s' (pid %s): %s", self.name, proc.pid, " ".join([self.command, *self.args]))
+        return proc
+
+    def stderr_tail(self, max_chars: Optional[int] = STDERR_QUOTE_CHARS) -> str:
+        """The last things the server wrote to stderr (at most ``max_chars`` characters)."""
+        return self._stderr_tail.text(max_chars)
+
+    def exit_details(self, wait: float) -> Tuple[Optional[int], str]:
+        """Wait up to ``wait`` seconds for the child to exit and its stderr to drain.
+
+        Returns:
+            ``(exit code or None if still running, stderr tail)``.
+        """
+        deadline = time.monotonic() + wait
+        code = _exit_status(self._proc, deadline) if self._proc is not None else None
+        self._stderr_done.wait(max(0.0, deadline - time.monotonic()))
+        return code, self.stderr_tail()
+
+    def close(self) -> None:
+        """Stop the server and reap it; idempotent and safe from any thread.
+
+        Closes stdin, waits ``shutdown_grace``, sends SIGTERM to the process group, waits
+        ``terminate_grace``, sends SIGKILL, then kills any straggler left in the group and reaps.
+        A second caller waits (bounded) for the first to finish.
+        """
+        with self._state_lock:
+            first = not self._close_started
+            self._close_started = True
+            proc = self._proc
+        if not first:
+            self._closed.wait(self.shutdown_grace + self.terminate_grace + 2 * _KILL_WAIT)
+            return
+        try:
+            if proc is not None:
+                self._shutdown(proc)
+            StreamTransport.close(self)
+        finally:
+            self._closed.set()
+
+    def _shutdown(self, proc: subprocess.Popen[bytes]) -> None:
+        # A writer blocked on a full stdin pipe holds the write lock; do not wait long for it.
+        # The signals below break its write.
+        self._close_writer(wait=0.1)
+        now = time.monotonic()
+        if _exit_status(proc, now + self.shutdown_grace) is None:
+            logger.debug("MCP server '%s' still running %s s after stdin closed; SIGTERM", self.name, self.shutdown_grace)
+            _signal_group(proc, signal.SIGTERM)
+            if _exit_status(proc, time.monotonic() + self.terminate_grace) is None:
+                logger.warning("MCP server '%s' ignored SIGTERM for %s s; SIGKILL", self.name, self.terminate_grace)
+                _signal_group(proc, _SIGKILL)
+                _exit_status(proc, time.monotonic() + _KILL_WAIT)
+        # The leader is gone (or unkillable); grandchildren still in its group would keep the
+        # stdout pipe open and the reader blocked, so _reap kills the group before reaping.
+        _reap(proc)
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._close_writer(wait=1.0)
+        if self._stderr_thread is not None and self._stderr_thread is not threading.current_thread():
+            self._stderr_thread.join(_KILL_WAIT)

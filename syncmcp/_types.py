@@ -1,0 +1,487 @@
+"""Small typed views of MCP results, each keeping the raw dict it was built from.
+
+Wire keys stay camelCase in ``raw``; the attributes are snake_case. Unknown fields are never
+dropped: they stay in ``raw`` (forward compatibility). Objects are immutable.
+
+Example:
+    >>> result = CallToolResult.from_dict({"content": [{"type": "text", "text": "hi"}]})
+    >>> result.text, result.is_error
+    ('hi', False)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+__all__ = [
+    "AudioContent",
+    "CallToolResult",
+    "Completion",
+    "Content",
+    "EmbeddedResource",
+    "GetPromptResult",
+    "ImageContent",
+    "Implementation",
+    "InitializeResult",
+    "Prompt",
+    "PromptArgument",
+    "PromptMessage",
+    "ReadResourceResult",
+    "Resource",
+    "ResourceContents",
+    "ResourceLink",
+    "ResourceTemplate",
+    "TextContent",
+    "Tool",
+    "UnknownContent",
+    "content_from_dict",
+]
+
+JSONObject = Dict[str, Any]
+
+
+def _obj(value: Any) -> JSONObject:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) else None
+
+
+def _raw_field() -> Any:
+    return field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """``serverInfo`` / ``clientInfo``: who is on the other end.
+
+    Example:
+        >>> Implementation.from_dict({"name": "srv", "version": "1.0"}).name
+        'srv'
+    """
+
+    name: str
+    version: str
+    title: Optional[str] = None
+    raw: JSONObject = _raw_field()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Implementation:
+        """Build from the wire form, tolerating missing fields."""
+        data = _obj(data)
+        return cls(str(data.get("name", "")), str(data.get("version", "")), _str(data.get("title")), data)
+
+
+@dataclass(frozen=True)
+class InitializeResult:
+    """What the server said about itself at the handshake (or in ``server/discover``)."""
+
+    protocol_version: str
+    capabilities: JSONObject
+    server_info: Implementation
+    instructions: Optional[str] = None
+    raw: JSONObject = _raw_field()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> InitializeResult:
+        """Build from an ``InitializeResult`` object."""
+        data = _obj(data)
+        return cls(
+            str(data.get("protocolVersion", "")),
+            _obj(data.get("capabilities")),
+            Implementation.from_dict(data.get("serverInfo")),
+            _str(data.get("instructions")),
+            data,
+        )
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool definition from ``tools/list``.
+
+    Example:
+        >>> tool = Tool.from_dict({"name": "echo", "inputSchema": {"type": "object"}})
+        >>> tool.name, tool.display_name
+        ('echo', 'echo')
+    """
+
+    name: str
+    description: Optional[str] = None
+    input_schema: JSONObject = field(default_factory=dict)
+    output_schema: Optional[JSONObject] = None
+    title: Optional[str] = None
+    annotations: JSONObject = field(default_factory=dict)
+    raw: JSONObject = _raw_field()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Tool:
+        """Build from a ``Tool`` object."""
+        data = _obj(data)
+        output = data.get("outputSchema")
+        return cls(
+            str(data.get("name", "")),
+            _str(data.get("description")),
+            _obj(data.get("inputSchema")),
+            output if isinstance(output, dict) else None,
+            _str(data.get("title")),
+            _obj(data.get("annotations")),
+            data,
+        )
+
+    @property
+    def display_name(self) -> str:
+        """``title``, else ``annotations.title``, else ``name`` (the spec's precedence)."""
+        return self.title or _str(self.annotations.get("title")) or self.name
+
+    @property
+    def task_support(self) -> str:
+        """``execution.taskSupport``: ``forbidden`` (default), ``optional`` or ``required``."""
+        value = _obj(self.raw.get("execution")).get("taskSupport")
+        return value if value in ("optional", "required") else "forbidden"
+
+
+@dataclass(frozen=True)
+class Content:
+    """Base of content blocks; ``type`` is the wire discriminator, ``raw`` the block itself."""
+
+    type: str
+    raw: JSONObject = _raw_field()
+
+
+@dataclass(frozen=True)
+class TextContent(Content):
+    """``{"type": "text", "text": ...}``."""
+
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class ImageContent(Content):
+    """``{"type": "image", "data": <base64>, "mimeType": ...}``; :meth:`decode` gives the bytes."""
+
+    data: str = ""
+    mime_type: str = ""
+
+    def decode(self) -> bytes:
+        """The image bytes (base64-decoded)."""
+        return base64.b64decode(self.data)
+
+
+@dataclass(frozen=True)
+class AudioContent(Content):
+    """``{"type": "audio", "data": <base64>, "mimeType": ...}``; :meth:`decode` gives the bytes."""
+
+    data: str = ""
+    mime_type: str = ""
+
+    def decode(self) -> bytes:
+        """The audio bytes (base64-decoded)."""
+        return base64.b64decode(self.data)
+
+
+@dataclass(frozen=True)
+class ResourceContents:
+    """One item of ``resources/read`` or of an embedded resource: text or a base64 blob."""
+
+    uri: str
+    mime_type: Optional[str] = None
+    text: Optional[str] = None
+    blob: Optional[str] = None
+    raw: JSONObject = _raw_field()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ResourceContents:
+        """Build from ``TextResourceContents`` or ``BlobResourceContents``."""
+        data = _obj(data)
+        return cls(str(data.get("uri", "")), _str(data.get("mimeType")), _str(data.get("text")), _str(data.get("blob")), data)
+
+    def decode(self) -> bytes:
+        """The contents as bytes: the blob decoded, or the text encoded as UTF-8."""
+        if self.blob is not None:
+            return base64.b64decode(self.blob)
+        return (self.text or "").encode("utf-8")
+
+
+@dataclass(frozen=True)
+class EmbeddedResource(Content):
+    """``{"type": "resource", "resource": {...}}``: resource contents inside a result."""
+
+    resource: Optional[ResourceContents] = None
+
+
+@dataclass(frozen=True)
+class ResourceLink(Content):
+    """``{"type": "resource_link", "uri": ..., "name": ...}`` (2025-06-18): a pointer to a resource."""
+
+    uri: str = ""
+    name: str = ""
+    mime_type: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class UnknownContent(Content):
+    """A content block of a type this version does not know; ``raw`` holds it unchanged."""
+
+
+def content_from_dict(data: Any) -> Content:
+    """Build the right :class:`Content` subclass for one wire content block.
+
+    Example:
+        >>> content_from_dict({"type": "text", "text": "hi"})
+        TextContent(type='text', text='hi')
+    """
+    data = _obj(data)
+    kind = data.get("type")
+    if kind == "text":
+        return TextContent("text", data, str(data.get("text", "")))
+    if kind == "image":
+        return ImageContent("image", data, str(data.get("data", "")), str(data.get("mimeType", "")))
+    if kind == "audio":
+        return AudioContent("audio", data, str(data.get("data", "")), str(data.get("mimeType", "")))
+    if kind == "resource":
+        return EmbeddedResource("resource", data, ResourceContents.from_dict(data.get("resource")))
+    if kind == "resource_link":
+        return ResourceLink(
+            "resource_link", data, str(data.get("uri", "")), str(data.get("name", "")), _str(data.get("mimeType"))
+        )
+    return UnknownContent(str(kind), data)
+
+
+def _contents(blocks: Any) -> Tuple[Content, ...]:
+    return tuple(content_from_dict(block) for block in blocks) if isinstance(blocks, list) else ()
+
+
+def _join_text(blocks: Tuple[Content, ...]) -> str:
+    return "\n".join(block.text for block in blocks if isinstance(block, TextContent))
+
+
+@dataclass(frozen=True)
+class CallToolResult:
+    """The result of ``tools/call``. ``is_error`` results are returned, never raised.
+
+    ``structured_content`` is ``None`` both when absent and when the server sent ``null``;
+    :attr:`has_structured_content` tells the two apart.
+
+    Example:
+        >>> r = CallToolResult.from_dict({"content": [], "structuredContent": {"t": 1}})
+        >>> r.structured_content, r.has_structured_content
+        ({'t': 1}, True)
+    """
+
+    content: Tuple[Content, ...] = ()
+    structured_content: Any = None
+    is_error: bool = False
+    meta: JSONObject = field(default_factory=dict)
+    raw: JSONObject = _raw_field()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> CallToolResult:
+        """Build from a ``CallToolResult`` object."""
+        data = _obj(data)
+        return cls(
+            _contents(data.get("content")),
+            data.get("structuredContent"),
+            data.get("isError") is True,
+            _obj(data.get("_meta")),
+            data,
+        )
+
+    @property
+    def has_structured_content(self) -> bool:
+        """Whether the server sent a ``structuredContent`` member at all."""
+        return "structuredContent" in self.raw
+
+    @property
+    def text(self) -> str:
+        """Every text block joined with newlines (empty if there are none)."""
+        return _join_text(self.content)
+
+    def json(self) -> Any:
+        """The structured content if present, else the text parsed as JSON.
+
+        Raises:
+            ValueError: there is no structured content and the text is not JSON.
+        """
+        if self.has_structured_content:
+            return self.structured_content
+        return json.loads(self.text)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource from ``resources/list``."""
+
+    uri: str
+    name: str
+    title: Optional[str] = None
+    description: Optional[str] = None
+    mime_type: Optional[str] = None
+    size: Optional[int] = None
+    raw: JSONObject = _raw_field()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Resource:
+        """Build from a ``Resource`` object."""
+        data = _obj(data)
+        size = data.get("size")
+        return cls(
+            str(data.get("uri", "")),
+            str(data.get("name", "")),
+            _str(data.get("title")),
+            _str(data.get("description")),
+            _str(data.get("mimeType")),
+            size if isinstance(size, int) and not isinstance(size, bool) else None,
+            data,
+        )
+
+
+@dataclass(frozen=True)
+class ResourceTemplate:
+    """A parameterised resource from ``resources/templates/list`` (RFC 6570 ``uri_template``)."""
+
+    uri_template: str
+    name: str
+    title: Optional[str] = None
+    description: Optional[str] = None
+    mime_type: Optional[str] = None
+    raw: JSONObject = _raw_field()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ResourceTemplate:
+        """Build from a ``ResourceTemplate`` object."""
+        data = _obj(data)
+        return cls(
+            str(data.get("uriTemplate", "")),
+            str(data.get("name", "")),
+            _str(data.get("title")),
+            _str(data.get("description")),
+            _str(data.get("mimeType")),
+            data,
+        )
+
+
+@dataclass(frozen=True)
+class ReadResourceResult:
+    """The result of ``resources/read``: one or more contents items."""
+
+    contents: Tuple[ResourceContents, ...] = ()
+    raw: JSONObject = _raw_field()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ReadResourceResult:
+        """Build from a ``ReadResourceResult`` object."""
+        data = _obj(data)
+        items = data.get("contents")
+        return cls(tuple(ResourceContents.from_dict(i) for i in items) if isinstance(items, list) else (), data)
+
+    @property
+    def text(self) -> str:
+        """Every text item joined with newlines."""
+        return "\n".join(item.text for item in self.contents if item.text is not None)
+
+
+@dataclass(frozen=True)
+class PromptArgument:
+    """One argument a prompt accepts."""
+
+    name: str
+    description: Optional[str] = None
+    required: bool = False
+    raw: JSONObject = _raw_field()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PromptArgument:
+        """Build from a ``PromptArgument`` object."""
+        data = _obj(data)
+        return cls(str(data.get("name", "")), _str(data.get("description")), data.get("required") is True, data)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt template from ``prompts/list``."""
+
+    name: str
+    title: Optional[str] = None
+    description: Optional[str] = None
+    arguments: Tuple[PromptArgument, ...] = ()
+    raw: JSONObject = _raw_field()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Prompt:
+        """Build from a ``Prompt`` object."""
+        data = _obj(data)
+        args = data.get("arguments")
+        return cls(
+            str(data.get("name", "")),
+            _str(data.get("title")),
+            _str(data.get("description")),
+            tuple(PromptArgument.from_dict(a) for a in args) if isinstance(args, list) else (),
+            data,
+        )
+
+
+@dataclass(frozen=True)
+class PromptMessage:
+    """One message of a rendered prompt."""
+
+    role: str
+    content: Content
+    raw: JSONObject = _raw_field()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PromptMessage:
+        """Build from a ``PromptMessage`` object."""
+        data = _obj(data)
+        return cls(str(data.get("role", "")), content_from_dict(data.get("content")), data)
+
+
+@dataclass(frozen=True)
+class GetPromptResult:
+    """The result of ``prompts/get``."""
+
+    messages: Tuple[PromptMessage, ...] = ()
+    description: Optional[str] = None
+    raw: JSONObject = _raw_field()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> GetPromptResult:
+        """Build from a ``GetPromptResult`` object."""
+        data = _obj(data)
+        items = data.get("messages")
+        return cls(
+            tuple(PromptMessage.from_dict(m) for m in items) if isinstance(items, list) else (),
+            _str(data.get("description")),
+            data,
+        )
+
+    @property
+    def text(self) -> str:
+        """The text of every text message, joined with newlines."""
+        return _join_text(tuple(m.content for m in self.messages))
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The result of ``completion/complete``."""
+
+    values: List[str] = field(default_factory=list)
+    total: Optional[int] = None
+    has_more: bool = False
+    raw: JSONObject = _raw_field()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Completion:
+        """Build from a ``CompleteResult`` object."""
+        completion = _obj(_obj(data).get("completion"))
+        values = completion.get("values")
+        total = completion.get("total")
+        return cls(
+            [str(v) for v in values] if isinstance(values, list) else [],
+            total if isinstance(total, int) and not isinstance(total, bool) else None,
+            completion.get("hasMore") is True,
+            _obj(data),
+        )

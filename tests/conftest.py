@@ -1,0 +1,160 @@
+"""Shared fixtures: leak checks after every test, and the real MCP peers from the test set-up.
+
+Real peers are installed by ``tools/run-tests`` into ``.peers/`` (npm servers under
+``.peers/npm``, Python servers and the official SDK in ``.peers/venv``). A test that needs one
+and does not find it is skipped locally but **fails** when ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVERS = Path(__file__).resolve().parent / "servers"
+SCRIPTED = SERVERS / "stdio_server.py"
+NPM_PREFIX = Path(os.environ.get("SYNCMCP_NPM_PREFIX", ROOT / ".peers" / "npm"))
+PEERS_PYTHON = Path(os.environ.get("SYNCMCP_PEERS_PYTHON", ROOT / ".peers" / "venv" / "bin" / "python"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# ----------------------------------------------------------------------------- process tracking
+
+_spawned: List[int] = []
+_original_popen_init = subprocess.Popen.__init__
+
+
+def _recording_init(self: subprocess.Popen, *args: object, **kwargs: object) -> None:  # type: ignore[type-arg]
+    _original_popen_init(self, *args, **kwargs)  # type: ignore[arg-type]
+    _spawned.append(self.pid)
+
+
+subprocess.Popen.__init__ = _recording_init  # type: ignore[method-assign]
+
+
+def _proc_table() -> Dict[int, tuple]:
+    """pid -> (state, ppid, pgid) for every process, from /proc."""
+    table: Dict[int, tuple] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                data = handle.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        fields = data[data.rfind(")") + 2 :].split()
+        table[int(entry)] = (fields[0], int(fields[1]), int(fields[2]))
+    return table
+
+
+def leftover_processes(pids: List[int]) -> List[str]:
+    """Processes (or unreaped zombies) that belong to any of ``pids`` or their process groups."""
+    wanted = set(pids)
+    me = os.getpid()
+    problems = []
+    for pid, (state, ppid, pgid) in _proc_table().items():
+        if pid not in wanted and pgid not in wanted:
+            continue
+        if state == "Z" and ppid != me:
+            continue  # a killed grandchild waiting for its new parent (init) to reap it
+        kind = "zombie (not reaped)" if state == "Z" else "still running"
+        problems.append(f"pid {pid} (ppid {ppid}, pgid {pgid}) {kind}")
+    return problems
+
+
+def syncmcp_threads() -> List[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("syncmcp-") and t.is_alive()]
+
+
+def wait_until(predicate, timeout: float = 5.0, interval: float = 0.01) -> bool:
+    """Poll ``predicate`` until true or ``timeout``; for effects with no event to wait on
+    (another process's state, a thread that is finishing)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that leaves a child process, a zombie, or a syncmcp thread behind."""
+    start = len(_spawned)
+    yield
+    pids = _spawned[start:]
+    if not wait_until(lambda: not syncmcp_threads(), timeout=5.0):
+        names = sorted(t.name for t in syncmcp_threads())
+        pytest.fail(f"syncmcp threads left running: {names}")
+    if pids and not wait_until(lambda: not leftover_processes(pids), timeout=3.0):
+        problems = leftover_processes(pids)
+        for pid in pids:  # clean up so one leak does not cascade into later tests
+            try:
+                os.killpg(pid, 9)
+            except OSError:
+                pass
+        pytest.fail("child processes left behind: " + "; ".join(problems))
+
+
+# ----------------------------------------------------------------------------- peers
+
+
+def require(path: Path, what: str) -> Path:
+    """Return ``path`` if it exists; otherwise fail in CI, skip elsewhere."""
+    if path.exists():
+        return path
+    message = f"{what} is not installed at {path}; run tools/run-tests to install the test peers"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+    raise AssertionError  # unreachable
+
+
+def npm_server(package: str) -> List[str]:
+    """Command line of an npm MCP server installed by the test set-up."""
+    script = require(NPM_PREFIX / "node_modules" / "@modelcontextprotocol" / package / "dist" / "index.js", package)
+    return ["node", str(script)]
+
+
+def peers_python() -> str:
+    """The Python of the peers' virtual environment (official SDK, Python servers)."""
+    return str(require(PEERS_PYTHON, "the peers' Python environment"))
+
+
+def scripted(*flags: str) -> List[str]:
+    """Command line of the scripted stdlib server."""
+    return [sys.executable, "-u", str(SCRIPTED), *flags]
+
+
+@pytest.fixture
+def everything_cmd() -> List[str]:
+    return [*npm_server("server-everything"), "stdio"]
+
+
+@pytest.fixture
+def filesystem_cmd(tmp_path: Path) -> List[str]:
+    return [*npm_server("server-filesystem"), str(tmp_path)]
+
+
+@pytest.fixture
+def time_cmd() -> List[str]:
+    python = peers_python()
+    return [python, "-m", "mcp_server_time", "--local-timezone", "UTC"]
+
+
+@pytest.fixture
+def fastmcp_cmd() -> List[str]:
+    python = peers_python()
+    return [python, str(SERVERS / "fixture_server.py")]
+
+
+def first(items: list, name: str) -> Optional[object]:
+    return next((item for item in items if getattr(item, "name", None) == name), None)

@@ -1,0 +1,248 @@
+"""A scripted stdlib MCP server for what real servers cannot do on demand.
+
+Run with ``sys.executable -u tests/servers/stdio_server.py [options]``. Each request is handled on
+its own thread, so a parked call never blocks the others. Behaviours are selected by tool name
+and by command-line flags; see ``TOOLS`` and ``main``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+write_lock = threading.Lock()
+out = sys.stdout.buffer
+cancelled: list = []
+parked: dict = {}
+client_responses: dict = {}
+next_server_id = [0]
+options = argparse.Namespace()
+
+
+def send(message) -> None:
+    data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+    with write_lock:
+        out.write(data)
+        out.flush()
+
+
+def send_raw(data: bytes) -> None:
+    with write_lock:
+        out.write(data)
+        out.flush()
+
+
+def ask_client(method, params=None, timeout=10.0):
+    """Send a request to the client and wait for its answer (ids from 0, as real servers do)."""
+    request_id = next_server_id[0]
+    next_server_id[0] += 1
+    event = threading.Event()
+    client_responses[request_id] = event
+    message = {"jsonrpc": "2.0", "id": request_id, "method": method}
+    if params is not None:
+        message["params"] = params
+    send(message)
+    if not event.wait(timeout):
+        return {"timeout": True}
+    return client_responses.pop(("result", request_id))
+
+
+def text(value) -> dict:
+    return {"content": [{"type": "text", "text": value if isinstance(value, str) else json.dumps(value)}]}
+
+
+def tool_list():
+    names = [
+        "echo", "add", "sleep", "park", "crash", "stderr_flood", "big", "progress", "spawn_grandchild",
+        "garbage_then_answer", "oversize", "invalid_utf8", "ask_client", "cancelled_ids", "notify_burst",
+        "structured", "fail", "env", "cwd", "log",
+    ]
+    tools = []
+    for name in names:
+        tool = {"name": name, "description": f"scripted {name}", "inputSchema": {"type": "object"}}
+        if name == "add":
+            tool["inputSchema"] = {
+                "type": "object",
+                "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+                "required": ["a", "b"],
+            }
+        if name == "structured":
+            tool["outputSchema"] = {
+                "type": "object",
+                "properties": {"value": {"type": "integer"}},
+                "required": ["value"],
+            }
+        tools.append(tool)
+    for index in range(options.extra_tools):
+        tools.append({"name": f"tool_{index:04d}", "description": "generated", "inputSchema": {"type": "object"}})
+    return tools
+
+
+def call_tool(request_id, name, args, meta):
+    token = meta.get("progressToken")
+    if name == "echo":
+        return text(args.get("text", ""))
+    if name == "add":
+        return text(str(args["a"] + args["b"]))
+    if name == "sleep":
+        time.sleep(float(args.get("seconds", 1)))
+        return text("slept")
+    if name == "park":
+        event = threading.Event()
+        parked[request_id] = event
+        event.wait(float(args.get("seconds", 60)))
+        return text("released")
+    if name == "crash":
+        sys.stderr.write(args.get("message", "fatal: scripted crash") + "\n")
+        sys.stderr.flush()
+        os._exit(int(args.get("code", 3)))
+    if name == "stderr_flood":
+        chunk = b"x" * 1023 + b"\n"
+        for _ in range(int(args.get("kib", 4096))):
+            os.write(2, chunk)
+        return text("flooded")
+    if name == "big":
+        return text("y" * int(args.get("size", 1024)))
+    if name == "progress":
+        steps = int(args.get("steps", 5))
+        for step in range(1, steps + 1):
+            if token is not None:
+                send({"jsonrpc": "2.0", "method": "notifications/progress",
+                      "params": {"progressToken": token, "progress": step, "total": steps, "message": f"step {step}"}})
+        return text("progressed")
+    if name == "spawn_grandchild":
+        # The grandchild inherits stdout and stays alive: the client must kill the whole group.
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], stdin=subprocess.DEVNULL)
+        return text("spawned")
+    if name == "garbage_then_answer":
+        send_raw(b"this is not json\n")
+        send_raw(b"\n")
+        send_raw(b'{"jsonrpc":"2.0","result":{},"id":999999}\n')
+        send_raw(b'["not", "a", "message"]\n')
+        return text("after garbage")
+    if name == "oversize":
+        send_raw(b'{"jsonrpc":"2.0","method":"x","params":{"pad":"' + b"z" * int(args.get("size", 2048)) + b'"}}\n')
+        return text("unreachable")
+    if name == "invalid_utf8":
+        body = b'{"jsonrpc":"2.0","id":' + json.dumps(request_id).encode() + b',"result":{"content":[{"type":"text","text":"bad \xff\xfe bytes"}]}}\n'
+        send_raw(body)
+        return None
+    if name == "ask_client":
+        return text(ask_client(args["method"], args.get("params")))
+    if name == "cancelled_ids":
+        return text(cancelled)
+    if name == "notify_burst":
+        for _ in range(int(args.get("count", 5))):
+            send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+        return text("burst")
+    if name == "structured":
+        value = args.get("value", 1)
+        return {"content": [{"type": "text", "text": json.dumps({"value": value})}], "structuredContent": {"value": value}}
+    if name == "fail":
+        return {"content": [{"type": "text", "text": "it failed"}], "isError": True}
+    if name == "env":
+        return text(dict(os.environ))
+    if name == "cwd":
+        return text(os.getcwd())
+    if name == "log":
+        send({"jsonrpc": "2.0", "method": "notifications/message",
+              "params": {"level": args.get("level", "warning"), "logger": "scripted", "data": args.get("data", "hello")}})
+        return text("logged")
+    raise KeyError(name)
+
+
+def handle(message) -> None:
+    request_id = message.get("id")
+    method = message.get("method")
+    params = message.get("params") or {}
+    if method is None:  # a response to one of our requests
+        client_responses[("result", request_id)] = message
+        event = client_responses.get(request_id)
+        if event is not None:
+            event.set()
+        return
+    if request_id is None:
+        if method == "notifications/cancelled":
+            cancelled.append(params.get("requestId"))
+            event = parked.get(params.get("requestId"))
+            if event is not None:
+                event.set()
+        return
+    try:
+        if method == "initialize":
+            if options.init_exit is not None:
+                sys.stderr.write("scripted start-up failure\n")
+                sys.stderr.flush()
+                os._exit(options.init_exit)
+            if options.no_init_answer:
+                return
+            version = options.version or params.get("protocolVersion")
+            result = {
+                "protocolVersion": version,
+                "capabilities": {"tools": {"listChanged": True}, "logging": {}},
+                "serverInfo": {"name": "scripted", "version": "1.0"},
+                "instructions": "scripted instructions",
+            }
+        elif method == "tools/list":
+            tools = tool_list()
+            cursor = params.get("cursor")
+            if options.pages <= 1:
+                result = {"tools": tools}
+            else:
+                page = int(cursor or 0)
+                size = -(-len(tools) // options.pages)
+                result = {"tools": tools[page * size:(page + 1) * size]}
+                if page + 1 < options.pages:
+                    result["nextCursor"] = "0" if options.repeat_cursor else str(page + 1)
+        elif method == "tools/call":
+            result = call_tool(request_id, params.get("name"), params.get("arguments") or {}, params.get("_meta") or {})
+            if result is None:
+                return
+        elif method == "ping" or method == "logging/setLevel":
+            result = {}
+        else:
+            send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32601, "message": f"Method not found: {method}"}})
+            return
+    except Exception as exc:
+        send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32603, "message": repr(exc)}})
+        return
+    if request_id in cancelled:
+        return
+    send({"jsonrpc": "2.0", "id": request_id, "result": result})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--version", help="answer initialize with this protocol version")
+    parser.add_argument("--init-exit", type=int, help="exit with this code on initialize")
+    parser.add_argument("--no-init-answer", action="store_true", help="never answer initialize")
+    parser.add_argument("--ignore-eof", action="store_true", help="keep running after stdin EOF")
+    parser.add_argument("--ignore-sigterm", action="store_true")
+    parser.add_argument("--banner", action="store_true", help="print a non-JSON banner on stdout first")
+    parser.add_argument("--pages", type=int, default=1, help="split tools/list into this many pages")
+    parser.add_argument("--repeat-cursor", action="store_true", help="always return the same cursor")
+    parser.add_argument("--extra-tools", type=int, default=0)
+    parser.parse_args(namespace=options)
+    if options.ignore_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if options.banner:
+        send_raw(b"Welcome to the scripted server! (not JSON)\n")
+    for line in sys.stdin.buffer:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        threading.Thread(target=handle, args=(message,), daemon=True).start()
+    if options.ignore_eof:
+        while True:
+            time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""Benchmark syncmcp against the raw-pipe floor and the official ``mcp`` SDK, in one run.
+
+    .venv/bin/python tools/bench.py [--quick] [--official-python .peers/venv/bin/python] [--json]
+
+Every client talks to the same stdlib server (tools/example_server.py) in its own process, so
+start-up, import time and peak RSS are measured per client. Cases:
+
+* ``seq``: sequential ``tools/call`` latency (p50, p99) of a small echo.
+* ``inflight8``: throughput with 8 requests in flight (8 threads; 8 tasks for the official SDK;
+  one pipelined loop for the raw floor).
+* ``blob1m`` / ``blob10m``: round trip of a 1 MB and a 10 MB tool result (median seconds);
+  their ratio shows whether cost is linear in size.
+* ``list500``: ``tools/list`` returning 500 tools (median milliseconds).
+* ``import``: the client library's import time, ``rss``: peak RSS (MB) after connecting one
+  server and running the small cases (before the blob cases).
+
+The raw floor is a no-threads loop with ``json`` on the same pipes: the best any client can do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List
+
+TOOLS = Path(__file__).resolve().parent
+ROOT = TOOLS.parent
+SERVER = [sys.executable, str(TOOLS / "example_server.py"), "--tools", "497"]
+
+
+def percentile(values: List[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# ----------------------------------------------------------------------------- workers
+
+
+def run_cases(call: Callable[[str, dict], Any], inflight: Callable[[int], float], list_tools: Callable[[], int], n: int) -> Dict[str, Any]:
+    for _ in range(200):
+        call("echo", {"text": "warm"})
+    latencies = []
+    for i in range(n):
+        start = time.perf_counter()
+        call("echo", {"text": f"m{i}"})
+        latencies.append(time.perf_counter() - start)
+    results: Dict[str, Any] = {
+        "seq_p50_us": percentile(latencies, 0.50) * 1e6,
+        "seq_p99_us": percentile(latencies, 0.99) * 1e6,
+        "inflight8_per_s": inflight(n * 2),
+    }
+    timings = []
+    for _ in range(30):
+        start = time.perf_counter()
+        count = list_tools()
+        timings.append(time.perf_counter() - start)
+    assert count == 500, count
+    results["list500_ms"] = statistics.median(timings) * 1e3
+    results["rss_mb"] = rss_mb()
+    for label, size, repeat in (("blob1m_s", 1_000_000, 7), ("blob10m_s", 10_000_000, 5)):
+        timings = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            call("blob", {"size": size})
+            timings.append(time.perf_counter() - start)
+        results[label] = statistics.median(timings)
+    return results
+
+
+def worker_syncmcp(n: int) -> Dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    import syncmcp
+
+    start = time.perf_counter()
+    session = syncmcp.connect(SERVER[0], SERVER[1:], name="bench")
+    startup = time.perf_counter() - start
+    try:
+
+        def call(name: str, args: dict) -> Any:
+            return session.call_tool(name, args, timeout=60)
+
+        def inflight(total: int) -> float:
+            per = total // 8
+
+            def loop() -> None:
+                for i in range(per):
+                    session.call_tool("echo", {"text": f"t{i}"}, timeout=60)
+
+            threads = [threading.Thread(target=loop) for _ in range(8)]
+            start = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            return per * 8 / (time.perf_counter() - start)
+
+        results = run_cases(call, inflight, lambda: len(session.list_tools(refresh=True)), n)
+    finally:
+        session.close()
+    results["startup_ms"] = startup * 1e3
+    return results
+
+
+def worker_raw(n: int) -> Dict[str, Any]:
+    start = time.perf_counter()
+    proc = subprocess.Popen(SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=65536)
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin, stdout = proc.stdin, proc.stdout
+    counter = [0]
+
+    def send(method: str, params: dict) -> int:
+        counter[0] += 1
+        stdin.write(json.dumps({"jsonrpc": "2.0", "id": counter[0], "method": method, "params": params}, separators=(",", ":")).encode() + b"\n")
+        stdin.flush()
+        return counter[0]
+
+    def rpc(method: str, params: dict) -> Any:
+        send(method, params)
+        return json.loads(stdout.readline())["result"]
+
+    rpc("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}})
+    stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+    stdin.flush()
+    startup = time.perf_counter() - start
+
+    def inflight(total: int) -> float:
+        start = time.perf_counter()
+        sent = received = 0
+        while received < total:
+            while sent < total and sent - received < 8:
+                send("tools/call", {"name": "echo", "arguments": {"text": f"t{sent}"}})
+                sent += 1
+            json.loads(stdout.readline())
+            received += 1
+        return total / (time.perf_counter() - start)
+
+    try:
+        results = run_cases(lambda name, args: rpc("tools/call", {"name": name, "arguments": args}), inflight,
+                            lambda: len(rpc("tools/list", {})["tools"]), n)
+    finally:
+        stdin.close()
+        proc.wait(10)
+    results["startup_ms"] = startup * 1e3
+    return results
+
+
+def worker_official(n: int) -> Dict[str, Any]:
+    import anyio
+    from mcp import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    results: Dict[str, Any] = {}
+
+    async def main() -> None:
+        params = StdioServerParameters(command=SERVER[0], args=SERVER[1:])
+        start = time.perf_counter()
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            startup = time.perf_counter() - start
+            for _ in range(200):
+                await session.call_tool("echo", {"text": "warm"})
+            latencies = []
+            for i in range(n):
+                t0 = time.perf_counter()
+                await session.call_tool("echo", {"text": f"m{i}"})
+                latencies.append(time.perf_counter() - t0)
+            results["seq_p50_us"] = percentile(latencies, 0.50) * 1e6
+            results["seq_p99_us"] = percentile(latencies, 0.99) * 1e6
+            total = n * 2
+            per = total // 8
+
+            async def loop() -> None:
+                for i in range(per):
+                    await session.call_tool("echo", {"text": f"t{i}"})
+
+            t0 = time.perf_counter()
+            async with anyio.create_task_group() as group:
+                for _ in range(8):
+                    group.start_soon(loop)
+            results["inflight8_per_s"] = per * 8 / (time.perf_counter() - t0)
+            timings = []
+            for _ in range(30):
+                t0 = time.perf_counter()
+                listed = await session.list_tools()
+                timings.append(time.perf_counter() - t0)
+            assert len(listed.tools) == 500
+            results["list500_ms"] = statistics.median(timings) * 1e3
+            results["rss_mb"] = rss_mb()
+            for label, size, repeat in (("blob1m_s", 1_000_000, 7), ("blob10m_s", 10_000_000, 5)):
+                timings = []
+                for _ in range(repeat):
+                    t0 = time.perf_counter()
+                    await session.call_tool("blob", {"size": size})
+                    timings.append(time.perf_counter() - t0)
+                results[label] = statistics.median(timings)
+            results["startup_ms"] = startup * 1e3
+
+    anyio.run(main)
+    return results
+
+
+WORKERS = {"syncmcp": worker_syncmcp, "raw": worker_raw, "official": worker_official}
+IMPORTS = {
+    "syncmcp": "import syncmcp",
+    "raw": "import json, subprocess",
+    "official": "import anyio; from mcp import ClientSession; from mcp.client.stdio import stdio_client",
+}
+
+
+# ----------------------------------------------------------------------------- orchestration
+
+
+def import_time(python: str, statement: str) -> float:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+
+    def best(code: str) -> float:
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            subprocess.run([python, "-c", code], check=True, env=env)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return max(0.0, best(statement) - best("pass"))
+
+
+def measure(client: str, python: str, n: int) -> Dict[str, Any]:
+    done = subprocess.run([python, __file__, "--worker", client, "-n", str(n)], capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"{client} worker failed:\n{done.stderr[-3000:]}")
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    results["import_s"] = import_time(python, IMPORTS[client])
+    return results
+
+
+ROWS = [
+    ("seq_p50_us", "sequential p50 (µs)", "lower"),
+    ("seq_p99_us", "sequential p99 (µs)", "lower"),
+    ("inflight8_per_s", "8 in flight (calls/s)", "higher"),
+    ("blob1m_s", "1 MB result (s)", "lower"),
+    ("blob10m_s", "10 MB result (s)", "lower"),
+    ("list500_ms", "tools/list, 500 tools (ms)", "lower"),
+    ("startup_ms", "spawn + initialize (ms)", "lower"),
+    ("import_s", "import time (s)", "lower"),
+    ("rss_mb", "peak RSS, one server (MB)", "lower"),
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("-n", type=int, default=3000, help="sequential calls (in-flight case: twice as many)")
+    parser.add_argument("--quick", action="store_true", help="fewer calls, for a smoke run")
+    parser.add_argument("--official-python", default=os.environ.get("SYNCMCP_PEERS_PYTHON", str(ROOT / ".peers/venv/bin/python")),
+                        help="a Python with the official mcp package installed")
+    parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
+    options = parser.parse_args()
+    if options.worker:
+        print(json.dumps(WORKERS[options.worker](options.n)))
+        return 0
+    n = 500 if options.quick else options.n
+    figures: Dict[str, Dict[str, Any]] = {}
+    figures["raw"] = measure("raw", sys.executable, n)
+    figures["syncmcp"] = measure("syncmcp", sys.executable, n)
+    if Path(options.official_python).exists():
+        try:
+            figures["official"] = measure("official", options.official_python, n)
+        except RuntimeError as exc:
+            print(f"official SDK not measured: {exc}", file=sys.stderr)
+    else:
+        print(f"official SDK not measured: no Python at {options.official_python}", file=sys.stderr)
+    if options.json:
+        print(json.dumps(figures, indent=2))
+        return 0
+    official = figures.get("official")
+    header = f"{'case':30} {'raw floor':>11} {'syncmcp':>11} {'official':>11} {'syncmcp/raw':>12} {'vs official':>12}"
+    print(header)
+    print("-" * len(header))
+    for key, label, better in ROWS:
+        raw = figures["raw"].get(key)
+        ours = figures["syncmcp"][key]
+        theirs = official.get(key) if official else None
+        vs_raw = f"{ours / raw:.2f}x" if raw else "-"
+        if theirs:
+            vs_official = f"{ours / theirs:.2f}x" if better == "higher" else f"{theirs / ours:.2f}x faster"
+        else:
+            vs_official = "-"
+        fmt = lambda v: "-" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.3g}")  # noqa: E731
+        print(f"{label:30} {fmt(raw):>11} {fmt(ours):>11} {fmt(theirs):>11} {vs_raw:>12} {vs_official:>12}")
+    linear = figures["syncmcp"]["blob10m_s"] / figures["syncmcp"]["blob1m_s"]
+    print(f"\n10 MB / 1 MB time ratio (10 = linear): syncmcp {linear:.1f}, raw {figures['raw']['blob10m_s'] / figures['raw']['blob1m_s']:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
