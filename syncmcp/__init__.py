@@ -33,6 +33,7 @@ from ._exceptions import (
     URLElicitationRequired,
 )
 from ._jsonrpc import ErrorCode
+from ._sandbox import SandboxState
 from ._session import (
     DEFAULT,
     DEFAULT_STARTUP_TIMEOUT,
@@ -111,6 +112,7 @@ __all__ = [
     "ResourceContents",
     "ResourceLink",
     "ResourceTemplate",
+    "SandboxState",
     "SchemaValidationError",
     "ServerStartError",
     "SessionClosedError",

@@ -16,7 +16,7 @@ PACKAGE = Path(syncmcp.__file__).parent
 # Each module may import only modules of a lower layer.
 LAYERS = [
     {"_version", "_exceptions"},
-    {"_jsonrpc", "_types"},
+    {"_jsonrpc", "_types", "_sandbox"},
     {"_transport"},
     {"_stdio", "testing"},
     {"_endpoint"},
