@@ -76,8 +76,8 @@ class SandboxState:
     def __post_init__(self) -> None:
         if self.policy not in SANDBOX_POLICIES:
             raise ValueError(f"sandbox policy must be one of {', '.join(SANDBOX_POLICIES)}, got {self.policy!r}")
-        if not isinstance(self.writable_roots, tuple):
-            object.__setattr__(self, "writable_roots", tuple(_strings(self.writable_roots)))
+        # Accept any iterable of strings (a list, typically) and store a tuple.
+        object.__setattr__(self, "writable_roots", tuple(_strings(self.writable_roots)))
 
     def to_syncmcp(self) -> Dict[str, Any]:
         """Params of ``syncmcp/sandbox-state/update``."""
