@@ -73,6 +73,8 @@ EXIT_DETAILS_WAIT = 1.0
 #: How long a caller whose timeout lost the race against an arriving response waits for the
 #: reader to finish settling it (settling is immediate unless a progress callback is slow).
 _RACE_GRACE = 5.0
+#: While timeouts are paused, how often a waiting caller checks whether they resumed.
+_PAUSE_POLL = 0.25
 #: Bad lines logged at WARNING before the rest go to DEBUG (a server spewing garbage on stdout
 #: must not flood the logs).
 _INVALID_WARNINGS = 10
@@ -214,7 +216,7 @@ class PendingRequest:
         >>> pending.result(timeout=5.0)                                 # doctest: +SKIP
     """
 
-    __slots__ = ("_activity", "_cancellable", "_endpoint", "_future", "id", "method")
+    __slots__ = ("_activity", "_cancellable", "_endpoint", "_future", "_last_activity", "id", "method")
 
     def __init__(
         self,
@@ -228,6 +230,7 @@ class PendingRequest:
         self._future = future
         self._cancellable = cancellable
         self._activity = 0
+        self._last_activity = (0.0, 0.0)
         self.id = request_id
         self.method = method
 
@@ -242,9 +245,10 @@ class PendingRequest:
     def touch(self) -> None:
         """Record activity, such as a progress notification.
 
-        A ``result(reset_on_activity=True)`` in progress then restarts its timeout, within its
-        ``max_total`` bound.
+        A ``result(reset_on_activity=True)`` in progress then restarts its timeout from now,
+        within its ``max_total`` bound.
         """
+        self._last_activity = (time.monotonic(), self._endpoint.paused_seconds())
         self._activity += 1
 
     def add_done_callback(self, fn: Callable[[PendingRequest], Any]) -> None:
@@ -275,24 +279,35 @@ class PendingRequest:
             KeyboardInterrupt: interrupted while waiting; the request is cancelled first.
         """
         future = self._future
+        endpoint = self._endpoint
         start = time.monotonic()
+        paused_at_start = endpoint.paused_seconds()
         try:
+            if timeout is None:
+                return future.result()
             while True:
-                seen = self._activity
+                # Active time only: seconds spent with the endpoint's timeouts paused (a user
+                # answering an elicitation) do not count.
+                now = time.monotonic()
+                paused = endpoint.paused_seconds()
+                window_start, paused_at_window = start, paused_at_start
+                if reset_on_activity and self._activity:
+                    window_start, paused_at_window = self._last_activity
+                remaining = timeout - ((now - window_start) - (paused - paused_at_window))
+                if max_total is not None:
+                    remaining = min(remaining, max_total - ((now - start) - (paused - paused_at_start)))
+                if endpoint.timeouts_paused:
+                    remaining = _PAUSE_POLL  # never expire while paused; look again soon
+                elif remaining <= 0:
+                    break
                 try:
-                    return future.result(timeout)
+                    return future.result(remaining)
                 except concurrent.futures.TimeoutError:
-                    if not (reset_on_activity and self._activity != seen):
-                        break
-                    if max_total is not None and time.monotonic() - start >= max_total:
-                        break
-                    if max_total is not None and timeout is not None:
-                        timeout = min(timeout, max(0.0, start + max_total - time.monotonic()))
+                    continue
         except KeyboardInterrupt:
             self._abandon("interrupted by the user", RequestCancelled)
             raise
-        waited = time.monotonic() - start
-        if self._abandon(f"timed out after {waited:.3g} s", RequestTimeout, timeout=waited):
+        if self._abandon(f"timed out after {timeout:g} s", RequestTimeout, timeout=timeout):
             return future.result()
         # The response arrived just as we gave up: the reader popped it and is settling it.
         return future.result(_RACE_GRACE)
@@ -365,6 +380,10 @@ class Endpoint:
         self._pending: Dict[RequestId, _Pending] = {}
         self._inbound: Dict[RequestId, InboundRequest] = {}
         self._lost: Optional[Tuple[str, Optional[int], str]] = None
+        self._pause_lock = threading.Lock()
+        self._pause_depth = 0
+        self._paused_since = 0.0
+        self._paused_total = 0.0
         self._reader: Optional[threading.Thread] = None
         self._handlers = _WorkerPool(f"syncmcp-handler[{name}]", max_workers)
         self._notifier = _WorkerPool(f"syncmcp-notify[{name}]", 1)
@@ -432,6 +451,40 @@ class Endpoint:
             self._handlers.shutdown(deadline)
         finally:
             self._closed_event.set()
+
+    # ----------------------------------------------------------------------------- pausing
+
+    def pause_timeouts(self) -> None:
+        """Stop the clock of every request's timeout (nested calls count).
+
+        Used while the peer waits for the user (an elicitation): that time is not the peer's
+        fault. Pair each call with :meth:`resume_timeouts`.
+        """
+        with self._pause_lock:
+            if self._pause_depth == 0:
+                self._paused_since = time.monotonic()
+            self._pause_depth += 1
+
+    def resume_timeouts(self) -> None:
+        """Undo one :meth:`pause_timeouts`; the clocks run again when none is left."""
+        with self._pause_lock:
+            if self._pause_depth == 0:
+                raise RuntimeError("resume_timeouts() without pause_timeouts()")
+            self._pause_depth -= 1
+            if self._pause_depth == 0:
+                self._paused_total += time.monotonic() - self._paused_since
+
+    @property
+    def timeouts_paused(self) -> bool:
+        """Whether request timeouts are currently paused."""
+        return self._pause_depth > 0
+
+    def paused_seconds(self) -> float:
+        """Total seconds timeouts have been paused on this endpoint (the current pause included)."""
+        with self._pause_lock:
+            if self._pause_depth:
+                return self._paused_total + (time.monotonic() - self._paused_since)
+            return self._paused_total
 
     def lost_error(self) -> Optional[ConnectionClosed]:
         """The error describing how the connection was lost, or ``None`` if it was not lost."""

@@ -211,7 +211,9 @@ class ClientSession:
         sampling_handler: ``fn(ctx, params) -> CreateMessageResult`` for
             ``sampling/createMessage``; enables the ``sampling`` capability.
         elicitation_handler: ``fn(ctx, params) -> ElicitResult`` for ``elicitation/create``;
-            enables the ``elicitation`` capability.
+            enables the ``elicitation`` capability. While a sampling or elicitation handler
+            runs, the timeouts of this session's own requests are paused: the server is
+            waiting on the client.
         on_log: ``fn(level, logger_name, data)`` for each ``notifications/message`` (they also
             go to the ``logging`` logger ``syncmcp.servers.<name>``).
         on_list_changed: ``fn(kind)`` with ``"tools"``, ``"prompts"`` or ``"resources"`` when the
@@ -756,11 +758,16 @@ class ClientSession:
         if method == "roots/list" and self._roots is not None:
             roots = self._roots() if callable(self._roots) else self._roots
             return {"roots": [dict(root) for root in roots]}
-        if method == "sampling/createMessage" and self._sampling_handler is not None:
-            return _as_result(self._sampling_handler(context, request.params))
-        if method == "elicitation/create" and self._elicitation_handler is not None:
-            return _as_result(self._elicitation_handler(context, request.params))
-        raise JSONRPCError(ErrorCode.METHOD_NOT_FOUND, f"Method not found: {method}")
+        handler = {"sampling/createMessage": self._sampling_handler, "elicitation/create": self._elicitation_handler}.get(method)
+        if handler is None:
+            raise JSONRPCError(ErrorCode.METHOD_NOT_FOUND, f"Method not found: {method}")
+        # The server waits on us (a model, a user): that time must not count against the
+        # timeouts of our own requests to it.
+        self._endpoint.pause_timeouts()
+        try:
+            return _as_result(handler(context, request.params))
+        finally:
+            self._endpoint.resume_timeouts()
 
     def _handle_notification(self, method: str, params: Dict[str, Any]) -> None:
         """Route a notification (runs on the notification worker, in arrival order)."""

@@ -447,3 +447,24 @@ def test_string_digit_id_from_a_sloppy_peer_still_matches(pair) -> None:
     request = receive(server)
     server.send({"jsonrpc": "2.0", "id": str(request["id"]), "result": {"ok": 1}})
     assert pending.result(5) == {"ok": 1}
+
+
+def test_paused_time_does_not_count_against_a_timeout(pair) -> None:
+    endpoint, server = pair
+    pending = endpoint.send_request("tools/call")
+    receive(server)
+    endpoint.pause_timeouts()
+    resumer = threading.Timer(0.6, endpoint.resume_timeouts)
+    resumer.start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(RequestTimeout):
+            pending.result(0.3)
+    finally:
+        resumer.join()
+    elapsed = time.monotonic() - start
+    assert elapsed >= 0.85  # 0.6 s paused + 0.3 s of active time
+    assert elapsed < 5
+    assert endpoint.paused_seconds() >= 0.6
+    with pytest.raises(RuntimeError):
+        endpoint.resume_timeouts()

@@ -326,3 +326,15 @@ def test_many_threads_share_one_session(session: ClientSession) -> None:
     assert not any(thread.is_alive() for thread in threads)
     assert failures == []
     assert session.stats["dropped_responses"] == 0
+
+
+def test_tool_timeout_is_paused_while_an_elicitation_handler_runs() -> None:
+    """The server waits for the user: a 0.3 s tool timeout must survive a 1 s elicitation."""
+
+    def elicitation(ctx: syncmcp.RequestContext, params: Dict[str, Any]) -> Dict[str, Any]:
+        threading.Event().wait(1.0)  # the user takes their time
+        return {"action": "accept", "content": {"ok": True}}
+
+    with connect_scripted(elicitation_handler=elicitation) as s:
+        answer = json.loads(s.call_tool("ask_client", {"method": "elicitation/create", "params": {}}, timeout=0.3).text)
+        assert answer["result"] == {"action": "accept", "content": {"ok": True}}
