@@ -10,10 +10,13 @@ Example:
     ...     print(session.call_tool("add", {"a": 2, "b": 3}).text)
 """
 
-from ._endpoint import Endpoint, InboundRequest, JSONRPCError, PendingRequest
+import logging as _logging
+
+from ._endpoint import Endpoint, InboundRequest, PendingRequest
 from ._exceptions import (
     ConfigError,
     ConnectionClosed,
+    JSONRPCError,
     MCPError,
     MessageTooLarge,
     ProtocolVersionError,
@@ -67,6 +70,8 @@ from ._types import (
     ResourceTemplate,
     TextContent,
     Tool,
+    ToolResultContent,
+    ToolUseContent,
     UnknownContent,
 )
 from ._version import __version__
@@ -122,6 +127,8 @@ __all__ = [
     "TextContent",
     "Tool",
     "ToolDisabledError",
+    "ToolResultContent",
+    "ToolUseContent",
     "Transport",
     "TransportError",
     "URLElicitationRequired",
@@ -131,3 +138,6 @@ __all__ = [
     "__version__",
     "connect",
 ]
+
+# A library never configures logging: without a handler of the application's, nothing is printed.
+_logging.getLogger("syncmcp").addHandler(_logging.NullHandler())

@@ -33,7 +33,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ._exceptions import (
     ConnectionClosed,
-    MCPError,
+    JSONRPCError,
     RemoteError,
     RequestCancelled,
     RequestTimeout,
@@ -80,21 +80,6 @@ _PAUSE_POLL = 0.25
 _INVALID_WARNINGS = 10
 
 ProgressCallback = Callable[[float, Optional[float], Optional[str]], None]
-
-
-class JSONRPCError(MCPError):
-    """Raise from a request handler to answer with this JSON-RPC error.
-
-    Example:
-        >>> JSONRPCError(-32602, "unknown tool 'x'").code
-        -32602
-    """
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
 
 
 class InboundRequest:

@@ -18,6 +18,7 @@
     │   ├── RequestCancelled(RequestError)
     │   └── RemoteError(RequestError)              a JSON-RPC error response: .code, .message, .data
     │       └── URLElicitationRequired             -32042 with .elicitations
+    ├── JSONRPCError(MCPError)                     raised by a handler: answer the peer with this error
     ├── ProtocolVersionError(MCPError)             the server answered a protocol revision we do not speak
     ├── SchemaValidationError(MCPError, ValueError) input or output schema mismatch; .result kept
     └── StartupError(MCPError)                     required servers failed; .errors maps server -> error
@@ -33,6 +34,7 @@ from typing import Any, Mapping, Optional, Union
 __all__ = [
     "ConfigError",
     "ConnectionClosed",
+    "JSONRPCError",
     "MCPError",
     "MessageTooLarge",
     "ProtocolVersionError",
@@ -216,6 +218,21 @@ class URLElicitationRequired(RemoteError):
         data = self.data if isinstance(self.data, Mapping) else {}
         items = data.get("elicitations")
         return [item for item in items if isinstance(item, Mapping)] if isinstance(items, list) else []
+
+
+class JSONRPCError(MCPError):
+    """Raise from a request handler to answer the peer with this JSON-RPC error.
+
+    Example:
+        >>> JSONRPCError(-32602, "unknown tool 'x'").code
+        -32602
+    """
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
 
 
 class ProtocolVersionError(MCPError):

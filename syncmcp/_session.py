@@ -1,9 +1,10 @@
-"""``ClientSession``: one MCP server, a blocking and thread-safe API.
+"""``ClientSession``: one MCP server, a blocking and thread-safe API, in both protocol eras.
 
-The session gives MCP meaning to an :class:`~syncmcp._endpoint.Endpoint`: the handshake and
-version negotiation, typed methods with timeouts, pagination, list caches invalidated by
-``list_changed`` notifications, progress routing, logging, and the server's requests to the
-client (roots, sampling, elicitation) answered by plain callables on the handler pool.
+The session gives MCP meaning to an :class:`~syncmcp._endpoint.Endpoint`: era detection and the
+handshake, typed methods with timeouts, pagination, list caches invalidated by ``list_changed``,
+progress routing, logging, schema validation of tool calls, the server's requests to the client
+(roots, sampling, elicitation) answered by plain callables, the 2026-07-28 multi-round-trip
+``InputRequiredResult`` flow, subscriptions, and task-augmented tool calls.
 
 Example:
     >>> import syncmcp
@@ -14,26 +15,40 @@ Example:
 
 from __future__ import annotations
 
-import concurrent.futures
 import enum
 import itertools
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
-from ._endpoint import DEFAULT_MAX_WORKERS, Endpoint, InboundRequest, JSONRPCError, PendingRequest, ProgressCallback
+from ._client_features import ClientFeatures, Roots
+from ._endpoint import DEFAULT_MAX_WORKERS, Endpoint, InboundRequest, PendingRequest, ProgressCallback
+from ._era import (
+    ERAS,
+    MODERN_ERROR_CODES,
+    MODERN_PROTOCOL_VERSION,
+    discover_result,
+    envelope,
+    result_kind,
+    ttl_seconds,
+)
 from ._exceptions import (
     ConnectionClosed,
     MCPError,
     ProtocolVersionError,
+    RemoteError,
     RemoteProtocolError,
     RequestTimeout,
+    SchemaValidationError,
     SessionClosedError,
 )
 from ._jsonrpc import ErrorCode, RequestId
+from ._listcache import ListCache
 from ._stdio import StdioTransport
+from ._tasks import ToolTask
 from ._transport import Transport
 from ._types import (
     CallToolResult,
@@ -47,14 +62,18 @@ from ._types import (
     ResourceTemplate,
     Tool,
 )
+from ._validation import SchemaValidators, describe_errors, first_error_path
 from ._version import __version__
 
 __all__ = [
     "DEFAULT",
+    "DEFAULT_DISCOVERY_TIMEOUT",
+    "DEFAULT_MAX_INPUT_ROUNDS",
     "DEFAULT_STARTUP_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "LATEST_PROTOCOL_VERSION",
     "LOGGING_LEVELS",
+    "MODERN_PROTOCOL_VERSION",
     "SUPPORTED_PROTOCOL_VERSIONS",
     "CapabilityError",
     "ClientSession",
@@ -72,6 +91,11 @@ SUPPORTED_PROTOCOL_VERSIONS: Tuple[str, ...] = ("2025-11-25", "2025-06-18", "202
 DEFAULT_TIMEOUT = 60.0
 #: Default seconds for spawn + handshake in :func:`connect`.
 DEFAULT_STARTUP_TIMEOUT = 10.0
+#: How long ``server/discover`` may take before a server counts as legacy-only (Python servers
+#: need about a second just to import; the probe also stays within the startup deadline).
+DEFAULT_DISCOVERY_TIMEOUT = 3.0
+#: Most ``InputRequiredResult`` rounds one request may go through.
+DEFAULT_MAX_INPUT_ROUNDS = 8
 #: Most pages one listing follows before it is considered a runaway server.
 MAX_PAGES = 1000
 #: MCP log levels (RFC 5424), ascending, and the ``logging`` level each maps to.
@@ -100,7 +124,6 @@ class _Default(enum.Enum):
 DEFAULT = _Default.DEFAULT
 
 Timeout = Union[float, None, _Default]
-T = TypeVar("T")
 
 
 class CapabilityError(MCPError):
@@ -117,7 +140,8 @@ class RequestContext:
     Attributes:
         session: the session the request arrived on (handlers may call back into it).
         server: the server's name.
-        request_id: the server's id for the request (may be ``0``).
+        request_id: the server's id for the request (may be ``0``); in the 2026-07-28 era, the
+            key of the input request inside the ``InputRequiredResult``.
         method: the request's method.
         cancelled: set when the server cancels the request or the session closes; the answer is
             then discarded, so a handler may stop early.
@@ -131,7 +155,6 @@ class RequestContext:
 
 
 Handler = Callable[[RequestContext, Dict[str, Any]], Any]
-Roots = Union[Sequence[Mapping[str, Any]], Callable[[], Sequence[Mapping[str, Any]]]]
 LogCallback = Callable[[str, str, Any], None]
 
 
@@ -142,57 +165,6 @@ class _State(enum.Enum):
     CLOSED = "closed"  # closed locally, or the connection was lost
 
 
-class _ListCache:
-    """A fully paginated listing, invalidated by ``list_changed`` and fetched once per staleness.
-
-    ``invalidate`` bumps a generation; a fetch stores its result tagged with the generation it
-    started at, so a listing that raced with a change is already stale when stored. Concurrent
-    readers of a stale cache share one fetch (a burst of notifications costs one request).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._generation = 0
-        self._value: Optional[Tuple[int, List[Any]]] = None
-        self._inflight: Optional[concurrent.futures.Future[List[Any]]] = None
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._generation += 1
-
-    def get(self, fetch: Callable[[], List[Any]], timeout: Optional[float], refresh: bool) -> List[Any]:
-        with self._lock:
-            if refresh:
-                self._generation += 1
-            if self._value is not None and self._value[0] == self._generation:
-                return self._value[1]
-            future = self._inflight
-            owner = future is None
-            if owner:
-                future = self._inflight = concurrent.futures.Future()
-            generation = self._generation
-        assert future is not None
-        if not owner:
-            try:
-                return future.result(timeout)
-            except concurrent.futures.TimeoutError:
-                raise RequestTimeout(
-                    f"listing timed out after {timeout} s waiting for a concurrent fetch", timeout=timeout
-                ) from None
-        try:
-            value = fetch()
-        except BaseException as exc:
-            with self._lock:
-                self._inflight = None
-            future.set_exception(exc)
-            raise
-        with self._lock:
-            self._inflight = None
-            self._value = (generation, value)
-        future.set_result(value)
-        return value
-
-
 class ClientSession:
     """A connection to one MCP server with a blocking, thread-safe API.
 
@@ -201,27 +173,43 @@ class ClientSession:
     :data:`DEFAULT` (the session's ``timeout``), a float, or ``None`` for no limit. A timeout or a
     ``KeyboardInterrupt`` while waiting cancels the request on the server.
 
+    The same code works with servers of both protocol eras: ``initialize`` finds out whether the
+    server speaks the stateless 2026-07-28 revision (``server/discover``) or the handshake-based
+    ones, and the session adapts every request.
+
     Args:
         transport: how to reach the server, e.g. :class:`~syncmcp.StdioTransport`.
         name: the server's name for logs, threads and errors (default: the transport's).
         timeout: the default timeout of every request, in seconds.
-        client_info: ``clientInfo`` sent at the handshake (default: syncmcp and its version).
-        roots: the client's roots (``[{"uri": "file:///...", "name": ...}]``) or a callable
-            returning them; enables the ``roots`` capability.
+        client_info: ``clientInfo`` sent to the server (default: syncmcp and its version).
+        roots: the client's roots: paths or ``{"uri": "file:///...", "name": ...}`` dicts, or a
+            callable returning them; enables the ``roots`` capability.
         sampling_handler: ``fn(ctx, params) -> CreateMessageResult`` for
             ``sampling/createMessage``; enables the ``sampling`` capability.
+        sampling_tools: the sampling handler supports ``tools``/``toolChoice`` (2025-11-25).
         elicitation_handler: ``fn(ctx, params) -> ElicitResult`` for ``elicitation/create``;
-            enables the ``elicitation`` capability. While a sampling or elicitation handler
-            runs, the timeouts of this session's own requests are paused: the server is
-            waiting on the client.
+            enables the ``elicitation`` capability. An accepted form answer is completed with
+            the schema's defaults and validated before it is sent.
+        elicitation_modes: the modes the handler supports (``"form"``, ``"url"``); default: the
+            handler's ``modes`` attribute, else form only. Only these are advertised.
+        on_elicitation_complete: ``fn(elicitation_id)`` when the server reports that a URL
+            elicitation finished.
         on_log: ``fn(level, logger_name, data)`` for each ``notifications/message`` (they also
             go to the ``logging`` logger ``syncmcp.servers.<name>``).
         on_list_changed: ``fn(kind)`` with ``"tools"``, ``"prompts"`` or ``"resources"`` when the
             server says that list changed (the cached list is already invalidated).
         notification_handler: ``fn(method, params)`` for notifications syncmcp does not handle.
         on_connection_lost: ``fn(error)`` once if the connection ends without ``close()``.
+        validate_input: check tool arguments against the tool's ``inputSchema`` before sending.
+        validate_output: check ``structuredContent`` against the tool's ``outputSchema``.
+        protocol_era: ``"auto"`` (detect), ``"legacy"`` or ``"modern"`` (force one era).
+        discovery_timeout: seconds the ``auto`` probe waits for ``server/discover``.
+        max_input_rounds: most ``InputRequiredResult`` rounds per request (2026-07-28).
         check_capabilities: refuse calls the server did not declare (listings return ``[]``).
         max_workers: most concurrent handlers of server requests.
+
+    While a sampling or elicitation handler runs, the timeouts of this session's own requests
+    are paused: the server is waiting on the client.
 
     Example:
         >>> session = ClientSession(StdioTransport("python", ["server.py"]))   # doctest: +SKIP
@@ -238,39 +226,61 @@ class ClientSession:
         client_info: Optional[Mapping[str, Any]] = None,
         roots: Optional[Roots] = None,
         sampling_handler: Optional[Handler] = None,
+        sampling_tools: bool = False,
         elicitation_handler: Optional[Handler] = None,
+        elicitation_modes: Optional[Sequence[str]] = None,
+        on_elicitation_complete: Optional[Callable[[str], None]] = None,
         on_log: Optional[LogCallback] = None,
         on_list_changed: Optional[Callable[[str], None]] = None,
         notification_handler: Optional[Callable[[str, Dict[str, Any]], None]] = None,
         on_connection_lost: Optional[Callable[[ConnectionClosed], None]] = None,
+        validate_input: bool = True,
+        validate_output: bool = True,
+        protocol_era: str = "auto",
+        discovery_timeout: float = DEFAULT_DISCOVERY_TIMEOUT,
+        max_input_rounds: int = DEFAULT_MAX_INPUT_ROUNDS,
         check_capabilities: bool = True,
         max_workers: int = DEFAULT_MAX_WORKERS,
     ) -> None:
+        if protocol_era not in ERAS:
+            raise ValueError(f"protocol_era must be one of {', '.join(ERAS)}, got {protocol_era!r}")
         self.name: str = name or getattr(transport, "name", None) or "server"
         self.timeout = timeout
         self.client_info: Dict[str, Any] = dict(client_info or {"name": "syncmcp", "version": __version__})
+        self.validate_input = validate_input
+        self.validate_output = validate_output
+        self.protocol_era = protocol_era
+        self.discovery_timeout = discovery_timeout
+        self.max_input_rounds = max_input_rounds
+        self.check_capabilities = check_capabilities
+        self._features = ClientFeatures(
+            roots=roots,
+            sampling_handler=sampling_handler,
+            sampling_tools=sampling_tools,
+            elicitation_handler=elicitation_handler,
+            elicitation_modes=elicitation_modes,
+            on_elicitation_complete=on_elicitation_complete,
+        )
         self._transport = transport
-        self._roots = roots
-        self._sampling_handler = sampling_handler
-        self._elicitation_handler = elicitation_handler
         self._on_log = on_log
         self._on_list_changed = on_list_changed
         self._notification_handler = notification_handler
         self._on_connection_lost = on_connection_lost
-        self.check_capabilities = check_capabilities
         self._state = _State.NEW
         self._state_lock = threading.Lock()
         self._init: Optional[InitializeResult] = None
+        self._modern = False
+        self._log_level: Optional[str] = None
         self._progress: Dict[Union[int, str], Tuple[ProgressCallback, List[Optional[PendingRequest]]]] = {}
         self._progress_tokens = itertools.count(1)
         self._subscribers: Dict[str, List[Callable[[str], None]]] = {}
         self._subscribers_lock = threading.Lock()
-        self._caches = {
-            "tools": _ListCache(),
-            "resources": _ListCache(),
-            "resource_templates": _ListCache(),
-            "prompts": _ListCache(),
-        }
+        self._listen: Optional[PendingRequest] = None
+        self._listen_lock = threading.Lock()
+        self._caches = {kind: ListCache() for kind in _LISTINGS}
+        self._tool_index: Tuple[Optional[List[Tool]], Dict[str, Tool]] = (None, {})
+        self._validators = SchemaValidators()
+        self._tasks: weakref.WeakValueDictionary[str, ToolTask] = weakref.WeakValueDictionary()
         self._server_log = logging.getLogger(f"syncmcp.servers.{self.name}")
         self._endpoint = Endpoint(
             transport,
@@ -302,25 +312,27 @@ class ClientSession:
     @property
     def capabilities(self) -> Dict[str, Any]:
         """The client capabilities this session advertises (only for handlers it was given)."""
-        caps: Dict[str, Any] = {}
-        if self._roots is not None:
-            caps["roots"] = {"listChanged": True}
-        if self._sampling_handler is not None:
-            caps["sampling"] = {}
-        if self._elicitation_handler is not None:
-            caps["elicitation"] = {}
-        return caps
+        return self._features.capabilities()
+
+    @property
+    def era(self) -> Optional[str]:
+        """``"legacy"`` or ``"modern"`` once initialized, else ``None``."""
+        if self._init is None:
+            return None
+        return "modern" if self._modern else "legacy"
 
     def initialize(self, *, timeout: Timeout = DEFAULT) -> InitializeResult:
-        """Start the transport and perform the handshake (``initialize`` + ``initialized``).
+        """Start the transport, find the server's protocol era, and open the session.
 
-        Called by ``with session:`` and :func:`connect`; call it yourself otherwise. The timeout
-        covers spawning the server too.
+        With ``protocol_era="auto"`` the session first sends ``server/discover``: an answer (or a
+        modern-only error) means the 2026-07-28 era; any other error, or no answer within
+        ``discovery_timeout``, means a legacy server, which then gets the ``initialize`` +
+        ``notifications/initialized`` handshake. The timeout covers spawning the server too.
 
         Raises:
             RequestTimeout: no answer in time (the message quotes the server's stderr).
-            ProtocolVersionError: the server answered a revision this client does not speak.
-            ConnectionClosed: the server exited during the handshake.
+            ProtocolVersionError: the server speaks no revision this client does.
+            ConnectionClosed: the server exited during start-up.
             ServerStartError: the server could not be spawned.
             SessionClosedError: the session was already initialized or closed.
         """
@@ -332,35 +344,95 @@ class ClientSession:
         deadline = None if limit is None else time.monotonic() + limit
         try:
             self._endpoint.start()
-            params = {
-                "protocolVersion": LATEST_PROTOCOL_VERSION,
-                "capabilities": self.capabilities,
-                "clientInfo": self.client_info,
-            }
-            pending = self._endpoint.send_request("initialize", params, cancellable=False)
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                raw = pending.result(remaining)
-            except RequestTimeout as exc:
-                tail = self._transport.exit_details(0.0)[1]
-                message = f"timed out handshaking with MCP server '{self.name}' after {limit:g} s"
-                if tail:
-                    message += "\n--- server stderr (last lines) ---\n" + tail.rstrip("\n")
-                raise RequestTimeout(message, timeout=limit, method="initialize", server=self.name) from exc
-            result = InitializeResult.from_dict(raw)
-            if result.protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
-                raise ProtocolVersionError(
-                    f"MCP server '{self.name}' answered protocol version {result.protocol_version!r}; "
-                    f"this client offered {LATEST_PROTOCOL_VERSION!r} and supports {', '.join(SUPPORTED_PROTOCOL_VERSIONS)}"
-                )
+            result: Optional[InitializeResult] = None
+            if self.protocol_era != "legacy":
+                result = self._discover(deadline, limit, probe=self.protocol_era == "auto")
+            if result is None:
+                result = self._handshake(deadline, limit)
             self._init = result
-            self._endpoint.send_notification("notifications/initialized")
         except BaseException:
             self.close()
             raise
         with self._state_lock:
             if self._state is _State.INITIALIZING:
                 self._state = _State.OPEN
+        if self._modern:
+            self._restart_listen()
+        return result
+
+    def _remaining(self, deadline: Optional[float]) -> Optional[float]:
+        return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+    def _startup_timeout(self, exc: RequestTimeout, limit: Optional[float]) -> RequestTimeout:
+        tail = self._transport.exit_details(0.0)[1]
+        message = f"timed out handshaking with MCP server '{self.name}' after {limit:g} s"
+        if tail:
+            message += "\n--- server stderr (last lines) ---\n" + tail.rstrip("\n")
+        return RequestTimeout(message, timeout=limit, method=exc.method, server=self.name)
+
+    def _discover(self, deadline: Optional[float], limit: Optional[float], *, probe: bool) -> Optional[InitializeResult]:
+        """``server/discover``; ``None`` means "a legacy server" (probing only)."""
+        params = {"_meta": envelope(self.capabilities, self.client_info)}
+        # Never cancelled: a legacy server must not see anything but its handshake afterwards.
+        pending = self._endpoint.send_request("server/discover", params, cancellable=False)
+        wait = self._remaining(deadline)
+        if probe:
+            wait = self.discovery_timeout if wait is None else min(wait, self.discovery_timeout)
+        try:
+            raw = pending.result(wait)
+        except RequestTimeout as exc:
+            if probe and (deadline is None or time.monotonic() < deadline):
+                logger.debug("'%s' did not answer server/discover in %s s: legacy era", self.name, wait)
+                return None
+            raise self._startup_timeout(exc, limit) from exc
+        except RemoteError as exc:
+            if exc.code in MODERN_ERROR_CODES:
+                supported = exc.data.get("supported") if isinstance(exc.data, Mapping) else None
+                raise ProtocolVersionError(
+                    f"MCP server '{self.name}' speaks the stateless era but not {MODERN_PROTOCOL_VERSION} "
+                    f"(it supports {supported!r}): {exc.message}"
+                ) from exc
+            if probe:
+                logger.debug("'%s' answered server/discover with %s: legacy era", self.name, exc.code)
+                return None
+            raise
+        if not isinstance(raw, Mapping):
+            raise RemoteProtocolError(f"server/discover result from '{self.name}' is not an object")
+        versions = raw.get("supportedVersions")
+        if not isinstance(versions, list) and probe:
+            logger.debug("'%s' answered server/discover without supportedVersions: legacy era", self.name)
+            return None
+        if not isinstance(versions, list) or MODERN_PROTOCOL_VERSION not in versions:
+            raise ProtocolVersionError(
+                f"MCP server '{self.name}' supports {versions!r}; this client speaks {MODERN_PROTOCOL_VERSION} "
+                f"and {', '.join(SUPPORTED_PROTOCOL_VERSIONS)}"
+            )
+        self._modern = True
+        return discover_result(raw)
+
+    def _handshake(self, deadline: Optional[float], limit: Optional[float]) -> InitializeResult:
+        """The legacy ``initialize`` handshake (switching to the modern era if the server says so)."""
+        params = {"protocolVersion": LATEST_PROTOCOL_VERSION, "capabilities": self.capabilities, "clientInfo": self.client_info}
+        pending = self._endpoint.send_request("initialize", params, cancellable=False)
+        try:
+            raw = pending.result(self._remaining(deadline))
+        except RequestTimeout as exc:
+            raise self._startup_timeout(exc, limit) from exc
+        except RemoteError as exc:
+            if exc.code == ErrorCode.UNSUPPORTED_PROTOCOL_VERSION and self.protocol_era == "auto":
+                # The server locked the connection to the stateless era (a late discover answer).
+                logger.debug("'%s' refused initialize with -32022: switching to the modern era", self.name)
+                result = self._discover(deadline, limit, probe=False)
+                assert result is not None
+                return result
+            raise
+        result = InitializeResult.from_dict(raw)
+        if result.protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
+            raise ProtocolVersionError(
+                f"MCP server '{self.name}' answered protocol version {result.protocol_version!r}; "
+                f"this client offered {LATEST_PROTOCOL_VERSION!r} and supports {', '.join(SUPPORTED_PROTOCOL_VERSIONS)}"
+            )
+        self._endpoint.send_notification("notifications/initialized")
         return result
 
     def close(self) -> None:
@@ -389,7 +461,7 @@ class ClientSession:
 
     @property
     def initialize_result(self) -> InitializeResult:
-        """The server's full handshake answer."""
+        """The server's full handshake (or discovery) answer."""
         return self._initialized()
 
     @property
@@ -463,7 +535,8 @@ class ClientSession:
         ``handle.result(timeout)`` waits for the raw result dict; ``handle.cancel()`` withdraws
         it. With ``on_progress``, a ``progressToken`` is attached and ``on_progress(progress,
         total, message)`` gets every ``notifications/progress`` for it, in order, before the
-        result is delivered.
+        result is delivered. In the 2026-07-28 era the envelope is added, but an
+        ``InputRequiredResult`` is returned as is (:meth:`request` runs those rounds).
 
         Example:
             >>> handle = session.submit("tools/call", {"name": "slow"})   # doctest: +SKIP
@@ -474,22 +547,28 @@ class ClientSession:
         if threading.current_thread().name.startswith("syncmcp-reader"):
             raise RuntimeError("session methods cannot be called on a reader thread")
         body: Optional[Dict[str, Any]] = dict(params) if params is not None else None
-        if on_progress is None:
+        if not self._modern and on_progress is None:
             return self._endpoint.send_request(method, body)
-        token = next(self._progress_tokens)
         body = body or {}
         meta = dict(body.get("_meta") or {})
-        meta["progressToken"] = token
-        body["_meta"] = meta
+        if self._modern:
+            meta.update(envelope(self.capabilities, self.client_info, self._log_level))
+        token: Optional[int] = None
         holder: List[Optional[PendingRequest]] = [None]
-        self._progress[token] = (on_progress, holder)
+        if on_progress is not None:
+            token = next(self._progress_tokens)
+            meta["progressToken"] = token
+            self._progress[token] = (on_progress, holder)
+        body["_meta"] = meta
         try:
-            pending = self._endpoint.send_request(method, body, ordered=True)
+            pending = self._endpoint.send_request(method, body, ordered=on_progress is not None)
         except BaseException:
-            self._progress.pop(token, None)
+            if token is not None:
+                self._progress.pop(token, None)
             raise
-        holder[0] = pending
-        pending.add_done_callback(lambda _p: self._progress.pop(token, None))
+        if token is not None:
+            holder[0] = pending
+            pending.add_done_callback(lambda _p: self._progress.pop(token, None))
         return pending
 
     def request(
@@ -504,10 +583,14 @@ class ClientSession:
     ) -> Any:
         """Send any request and wait for its raw ``result`` (the escape hatch).
 
+        In the 2026-07-28 era an ``InputRequiredResult`` is handled here: the input requests are
+        answered by the session's roots, sampling and elicitation handlers, and the request is
+        retried (new id, ``inputResponses``, ``requestState`` echoed) until it completes.
+
         Args:
             method: e.g. ``"tools/list"``.
             params: the params object.
-            timeout: seconds (see the class docs).
+            timeout: seconds (see the class docs); time spent in input handlers does not count.
             on_progress: ``fn(progress, total, message)`` for progress notifications.
             reset_timeout_on_progress: restart the timeout on each progress notification.
             max_total_timeout: the hard limit when the timeout restarts on progress.
@@ -517,12 +600,68 @@ class ClientSession:
             RemoteError: the server answered with an error.
             ConnectionClosed: the connection ended (message quotes exit code and stderr).
             SessionClosedError: the session is not open.
+            RemoteProtocolError: an unknown ``resultType``, or input still required after
+                ``max_input_rounds`` rounds.
         """
         limit = self._resolve_timeout(timeout)
-        pending = self.submit(method, params, on_progress=on_progress)
-        return pending.result(
-            limit, reset_on_activity=reset_timeout_on_progress and on_progress is not None, max_total=max_total_timeout
-        )
+        reset = reset_timeout_on_progress and on_progress is not None
+        if not self._modern:
+            return self.submit(method, params, on_progress=on_progress).result(
+                limit, reset_on_activity=reset, max_total=max_total_timeout
+            )
+        endpoint = self._endpoint
+        start, paused_at_start = time.monotonic(), endpoint.paused_seconds()
+        body = dict(params or {})
+        for _ in range(self.max_input_rounds + 1):
+            remaining = limit
+            if limit is not None:  # active time only: input handlers run with timeouts paused
+                active = (time.monotonic() - start) - (endpoint.paused_seconds() - paused_at_start)
+                remaining = max(0.0, limit - active)
+            result = self.submit(method, body, on_progress=on_progress).result(
+                remaining, reset_on_activity=reset, max_total=max_total_timeout
+            )
+            kind = result_kind(result)
+            if kind == "complete":
+                return result
+            if kind != "input_required":
+                raise RemoteProtocolError(f"{method} from '{self.name}' returned an unknown resultType {kind!r}")
+            body = dict(params or {})
+            requests = result.get("inputRequests")
+            if requests:
+                body["inputResponses"] = self._answer_input_requests(requests, method)
+            if "requestState" in result:
+                body["requestState"] = result["requestState"]  # opaque: echoed verbatim
+        raise RemoteProtocolError(f"{method} to '{self.name}' still required input after {self.max_input_rounds} rounds")
+
+    def _answer_input_requests(self, requests: Any, method: str) -> Dict[str, Any]:
+        """Fulfil the input requests of an ``InputRequiredResult`` with the client's handlers."""
+        if not isinstance(requests, Mapping):
+            raise RemoteProtocolError(f"{method} from '{self.name}' sent inputRequests that is not an object")
+        responses: Dict[str, Any] = {}
+        for key, request in requests.items():
+            if not isinstance(request, Mapping) or not isinstance(request.get("method"), str):
+                raise RemoteProtocolError(f"input request {key!r} from '{self.name}' has no method")
+            params = request.get("params")
+            context = RequestContext(self, self.name, key, request["method"], threading.Event())
+            try:
+                responses[key] = self._answer(context, request["method"], dict(params) if isinstance(params, Mapping) else {})
+            except MCPError as exc:
+                if getattr(exc, "code", None) == ErrorCode.METHOD_NOT_FOUND:
+                    raise RemoteProtocolError(
+                        f"MCP server '{self.name}' asked for {request['method']}, which this client did not declare"
+                    ) from exc
+                raise
+        return responses
+
+    def _answer(self, context: RequestContext, method: str, params: Dict[str, Any]) -> Dict[str, Any]:
+        """Answer one server request; the server waits on us meanwhile, so timeouts pause."""
+        if method == "roots/list":
+            return self._features.list_roots()
+        self._endpoint.pause_timeouts()
+        try:
+            return self._features.answer(context, method, params)
+        finally:
+            self._endpoint.resume_timeouts()
 
     def notify(self, method: str, params: Optional[Mapping[str, Any]] = None) -> None:
         """Send a notification to the server.
@@ -534,23 +673,25 @@ class ClientSession:
         self._require_open()
         self._endpoint.send_notification(method, dict(params) if params is not None else None)
 
-    def _paginate(
-        self, method: str, key: str, timeout: Timeout, cursor: Optional[str] = None, single_page: bool = False
-    ) -> Tuple[List[Any], Optional[str]]:
-        limit = self._resolve_timeout(timeout)
-        deadline = None if limit is None else time.monotonic() + limit
+    def _paginate(self, method: str, key: str, timeout: Optional[float]) -> Tuple[List[Any], Optional[float]]:
+        """Every item of a listing and the shortest ``ttlMs`` lifetime of its pages."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         items: List[Any] = []
-        seen: set[str] = set()
+        seen: Set[str] = set()
+        lifetime: Optional[float] = None
+        cursor: Optional[str] = None
         for _ in range(MAX_PAGES):
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            result = self.request(method, {"cursor": cursor} if cursor is not None else None, timeout=remaining)
+            result = self.request(method, {"cursor": cursor} if cursor is not None else None, timeout=self._remaining(deadline))
             page = result.get(key) if isinstance(result, dict) else None
             if not isinstance(page, list):
                 raise RemoteProtocolError(f"{method} result from '{self.name}' has no '{key}' list")
             items.extend(page)
+            ttl = ttl_seconds(result)
+            if ttl is not None:
+                lifetime = ttl if lifetime is None else min(lifetime, ttl)
             next_cursor = result.get("nextCursor")
-            if next_cursor is None or next_cursor == "" or single_page:
-                return items, next_cursor or None
+            if next_cursor is None or next_cursor == "":
+                return items, lifetime
             if not isinstance(next_cursor, str):
                 raise RemoteProtocolError(f"{method} from '{self.name}' returned a non-string cursor {next_cursor!r}")
             if next_cursor in seen or next_cursor == cursor:
@@ -559,22 +700,35 @@ class ClientSession:
             cursor = next_cursor
         raise RemoteProtocolError(f"{method} from '{self.name}' returned more than {MAX_PAGES} pages")
 
-    def _cached_list(self, kind: str, timeout: Timeout, refresh: bool) -> List[Any]:
-        """A fresh list of the cached, typed items of one listing (fetched when stale)."""
+    def _listing(self, kind: str, timeout: Timeout, refresh: bool) -> List[Any]:
+        """The cache's own list of typed items for one listing (fetched when stale)."""
         method, key, capability, convert = _LISTINGS[kind]
         self._require_open()
         if not self._has_capability(capability):
             return []
         limit = self._resolve_timeout(timeout)
-        items = self._caches[kind].get(lambda: [convert(item) for item in self._paginate(method, key, limit)[0]], limit, refresh)
-        return list(items)
+
+        def fetch() -> Tuple[List[Any], Optional[float]]:
+            raw, lifetime = self._paginate(method, key, limit)
+            return [convert(item) for item in raw], lifetime
+
+        return self._caches[kind].get(fetch, limit, refresh)
 
     def ping(self, *, timeout: Timeout = DEFAULT) -> None:
-        """Check the server answers (``ping``)."""
-        self.request("ping", timeout=timeout)
+        """Check the server answers.
+
+        Sends ``ping`` (legacy) or ``server/discover`` (the 2026-07-28 era has no ``ping``).
+        """
+        if self._modern:
+            self.request("server/discover", {}, timeout=timeout)
+        else:
+            self.request("ping", timeout=timeout)
 
     def list_tools(self, *, timeout: Timeout = DEFAULT, refresh: bool = False) -> List[Tool]:
-        """Every tool of the server, all pages followed; cached until the server says it changed.
+        """Every tool of the server, all pages followed, cached.
+
+        The cache lasts until the server says the list changed (or, in the 2026-07-28 era, until
+        its ``ttlMs`` hint expires).
 
         Args:
             timeout: bounds the whole listing, every page included.
@@ -583,7 +737,59 @@ class ClientSession:
         Raises:
             RemoteProtocolError: the server repeated a cursor or sent a malformed page.
         """
-        return self._cached_list("tools", timeout, refresh)
+        return list(self._listing("tools", timeout, refresh))
+
+    def _tool_definition(self, name: str, timeout: Optional[float]) -> Optional[Tool]:
+        """The tool's definition from the cached listing, listing (again) once if unknown."""
+        if not self._has_capability("tools"):
+            return None
+        cache = self._caches["tools"]
+        tools = cache.peek()
+        for attempt in range(2):
+            if tools is None or attempt == 1:
+                try:
+                    tools = self._listing("tools", timeout, refresh=tools is not None)
+                except (RemoteError, RemoteProtocolError) as exc:
+                    logger.debug("'%s': cannot list tools to find %r: %s", self.name, name, exc)
+                    return None
+            listed, index = self._tool_index
+            if listed is not tools:
+                index = {tool.name: tool for tool in tools}
+                self._tool_index = (tools, index)
+            if name in index:
+                return index[name]
+        return None
+
+    def _check_arguments(self, tool: Optional[Tool], arguments: Optional[Dict[str, Any]]) -> None:
+        if tool is None or not tool.input_schema:
+            return
+        validator = self._validators.get(tool.input_schema)
+        instance = arguments if arguments is not None else {}
+        if validator is None or validator.is_valid(instance):
+            return
+        problem = describe_errors(validator, instance)
+        raise SchemaValidationError(
+            f"arguments for tool '{tool.name}' on '{self.name}' do not match its input schema: {problem}",
+            path=first_error_path(validator, instance),
+        )
+
+    def _tool_result(self, tool: Optional[Tool], raw: Any, validate: bool) -> CallToolResult:
+        result = CallToolResult.from_dict(raw)
+        if not validate or tool is None or tool.output_schema is None or result.is_error:
+            return result
+        if not result.has_structured_content:
+            raise SchemaValidationError(
+                f"tool '{tool.name}' on '{self.name}' declares an output schema but returned no structuredContent", result=result
+            )
+        validator = self._validators.get(tool.output_schema)
+        if validator is None or validator.is_valid(result.structured_content):
+            return result
+        raise SchemaValidationError(
+            f"structured result of tool '{tool.name}' on '{self.name}' does not match its output schema: "
+            f"{describe_errors(validator, result.structured_content)}",
+            result=result,
+            path=first_error_path(validator, result.structured_content),
+        )
 
     def call_tool(
         self,
@@ -594,9 +800,15 @@ class ClientSession:
         on_progress: Optional[ProgressCallback] = None,
         reset_timeout_on_progress: bool = False,
         max_total_timeout: Optional[float] = None,
+        validate: Optional[bool] = None,
         meta: Optional[Mapping[str, Any]] = None,
     ) -> CallToolResult:
         """Call a tool and wait for its result. A result with ``is_error`` is returned, not raised.
+
+        When the tool's schema is known (from the cached listing, fetched on first use), the
+        arguments are checked before anything is sent and the structured result after it
+        arrives. A tool whose ``execution.taskSupport`` is ``required`` runs as a task
+        transparently (see :meth:`call_tool_as_task`).
 
         Args:
             name: the tool's name on this server.
@@ -606,7 +818,14 @@ class ClientSession:
                 call reaches it, in order, before ``call_tool`` returns.
             reset_timeout_on_progress: restart the timeout on each progress notification.
             max_total_timeout: the hard limit when the timeout restarts on progress.
+            validate: override the session's ``validate_input``/``validate_output`` for this call.
             meta: extra ``_meta`` for the request.
+
+        Raises:
+            SchemaValidationError: the arguments do not match the input schema (nothing was
+                sent), or the structured result does not match the output schema (the full
+                result is in ``exc.result``).
+            RequestTimeout, RemoteError, ConnectionClosed: see :meth:`request`.
 
         Example:
             >>> session.call_tool("add", {"a": 1, "b": 2}).text   # doctest: +SKIP
@@ -616,28 +835,109 @@ class ClientSession:
             raise TypeError(f"MCP tool arguments must be a JSON object, got {type(arguments).__name__}")
         self._require_open()
         self._require_capability("tools", "tools/call")
+        limit = self._resolve_timeout(timeout)
+        deadline = None if limit is None else time.monotonic() + limit
+        check_in = self.validate_input if validate is None else validate
+        check_out = self.validate_output if validate is None else validate
+        tool = self._tool_definition(name, limit) if (check_in or check_out or self._supports_tool_tasks()) else None
+        args = dict(arguments) if arguments is not None else None
+        if check_in:
+            self._check_arguments(tool, args)
+        if tool is not None and tool.task_support == "required" and self._supports_tool_tasks():
+            task = self._start_task(name, tool, args, None, self._remaining(deadline), check_out)
+            return task.result(self._remaining(deadline))
         params: Dict[str, Any] = {"name": name}
-        if arguments is not None:
-            params["arguments"] = dict(arguments)
+        if args is not None:
+            params["arguments"] = args
         if meta:
             params["_meta"] = dict(meta)
         raw = self.request(
             "tools/call",
             params,
-            timeout=timeout,
+            timeout=self._remaining(deadline),
             on_progress=on_progress,
             reset_timeout_on_progress=reset_timeout_on_progress,
             max_total_timeout=max_total_timeout,
         )
-        return CallToolResult.from_dict(raw)
+        return self._tool_result(tool, raw, check_out)
+
+    def _supports_tool_tasks(self) -> bool:
+        tasks = self.server_capabilities.get("tasks")
+        requests = tasks.get("requests") if isinstance(tasks, Mapping) else None
+        tools = requests.get("tools") if isinstance(requests, Mapping) else None
+        return isinstance(tools, Mapping) and "call" in tools
+
+    def call_tool_as_task(
+        self,
+        name: str,
+        arguments: Optional[Mapping[str, Any]] = None,
+        *,
+        ttl: Optional[float] = None,
+        timeout: Timeout = DEFAULT,
+        validate: Optional[bool] = None,
+    ) -> ToolTask:
+        """Start a tool call as a task (MCP 2025-11-25, experimental) and return its handle.
+
+        The server answers at once; follow the task with ``task.status``, ``task.wait()``,
+        ``task.result(timeout)`` or ``task.cancel()``.
+
+        Args:
+            name: the tool's name.
+            arguments: a JSON object of arguments.
+            ttl: how long, in seconds, the server should keep the task's result.
+            timeout: for the call that creates the task.
+            validate: override the session's validation settings for this call.
+
+        Raises:
+            CapabilityError: the server does not run tool calls as tasks.
+
+        Example:
+            >>> task = session.call_tool_as_task("simulate-research-query", {"topic": "AI"})   # doctest: +SKIP
+            >>> task.result(timeout=60).text                                                    # doctest: +SKIP
+        """
+        self._require_open()
+        if self.check_capabilities and not self._supports_tool_tasks():
+            raise CapabilityError(f"MCP server '{self.name}' does not run tool calls as tasks (tasks.requests.tools.call)")
+        limit = self._resolve_timeout(timeout)
+        check_in = self.validate_input if validate is None else validate
+        check_out = self.validate_output if validate is None else validate
+        tool = self._tool_definition(name, limit)
+        args = dict(arguments) if arguments is not None else None
+        if check_in:
+            self._check_arguments(tool, args)
+        return self._start_task(name, tool, args, ttl, limit, check_out)
+
+    def _start_task(
+        self,
+        name: str,
+        tool: Optional[Tool],
+        args: Optional[Dict[str, Any]],
+        ttl: Optional[float],
+        timeout: Optional[float],
+        validate: bool,
+    ) -> ToolTask:
+        params: Dict[str, Any] = {"name": name, "task": {} if ttl is None else {"ttl": int(ttl * 1000)}}
+        if args is not None:
+            params["arguments"] = args
+        raw = self.request("tools/call", params, timeout=timeout)
+        task = raw.get("task") if isinstance(raw, Mapping) else None
+        if not isinstance(task, Mapping) or not isinstance(task.get("taskId"), str):
+            raise RemoteProtocolError(f"tools/call as a task on '{self.name}' did not return a task")
+
+        def task_request(method: str, params: Dict[str, Any], timeout: Optional[float]) -> Any:
+            return self.request(method, params, timeout=timeout)
+
+        handle = ToolTask(task_request, name, task, lambda result: self._tool_result(tool, result, validate))
+        self._tasks[handle.task_id] = handle
+        return handle
 
     def list_resources(self, *, timeout: Timeout = DEFAULT, refresh: bool = False) -> List[Resource]:
         """Every resource of the server (all pages, cached); ``[]`` if it has no resources."""
-        return self._cached_list("resources", timeout, refresh)
+        return list(self._listing("resources", timeout, refresh))
 
     def list_resource_templates(self, *, timeout: Timeout = DEFAULT, refresh: bool = False) -> List[ResourceTemplate]:
         """Every resource template of the server (all pages, cached)."""
-        return self._cached_list("resource_templates", timeout, refresh)
+        return list(self._listing("resource_templates", timeout, refresh))
 
     def read_resource(self, uri: str, *, timeout: Timeout = DEFAULT) -> ReadResourceResult:
         """Read one resource.
@@ -654,20 +954,28 @@ class ClientSession:
     ) -> None:
         """Subscribe to changes of a resource; ``on_updated(uri)`` runs on each update.
 
+        Legacy era: ``resources/subscribe``. 2026-07-28: the URI joins the session's
+        ``subscriptions/listen`` stream.
+
         Raises:
             CapabilityError: the server does not offer subscriptions.
         """
         self._require_open()
-        if self.check_capabilities and not self.server_capabilities.get("resources", {}).get("subscribe"):
+        resources = self.server_capabilities.get("resources")
+        if self.check_capabilities and not (isinstance(resources, Mapping) and resources.get("subscribe")):
             raise CapabilityError(f"MCP server '{self.name}' does not support resource subscriptions")
-        if on_updated is not None:
-            with self._subscribers_lock:
-                self._subscribers.setdefault(uri, []).append(on_updated)
+        with self._subscribers_lock:
+            self._subscribers.setdefault(uri, [])
+            if on_updated is not None:
+                self._subscribers[uri].append(on_updated)
+        if self._modern:
+            self._restart_listen()
+            return
         try:
             self.request("resources/subscribe", {"uri": uri}, timeout=timeout)
         except BaseException:
-            if on_updated is not None:
-                self._remove_subscriber(uri, on_updated)
+            with self._subscribers_lock:
+                self._subscribers.pop(uri, None)
             raise
 
     def unsubscribe_resource(self, uri: str, *, timeout: Timeout = DEFAULT) -> None:
@@ -675,17 +983,41 @@ class ClientSession:
         self._require_open()
         with self._subscribers_lock:
             self._subscribers.pop(uri, None)
-        self.request("resources/unsubscribe", {"uri": uri}, timeout=timeout)
+        if self._modern:
+            self._restart_listen()
+        else:
+            self.request("resources/unsubscribe", {"uri": uri}, timeout=timeout)
 
-    def _remove_subscriber(self, uri: str, callback: Callable[[str], None]) -> None:
+    def _restart_listen(self) -> None:
+        """(Re)open the 2026-07-28 ``subscriptions/listen`` stream for what the server offers."""
+        caps = self.server_capabilities
+        wanted: Dict[str, Any] = {}
+        for capability, flag in (
+            ("tools", "toolsListChanged"),
+            ("prompts", "promptsListChanged"),
+            ("resources", "resourcesListChanged"),
+        ):
+            section = caps.get(capability)
+            if isinstance(section, Mapping) and section.get("listChanged"):
+                wanted[flag] = True
         with self._subscribers_lock:
-            callbacks = self._subscribers.get(uri, [])
-            if callback in callbacks:
-                callbacks.remove(callback)
+            uris = sorted(self._subscribers)
+        if uris:
+            wanted["resourceSubscriptions"] = uris
+        new = self.submit("subscriptions/listen", {"notifications": wanted}) if wanted else None
+        with self._listen_lock:
+            old, self._listen = self._listen, new
+        if new is not None:
+            new.add_done_callback(self._listen_ended)
+        if old is not None:
+            old.cancel("subscription replaced")
+
+    def _listen_ended(self, pending: PendingRequest) -> None:
+        logger.debug("'%s': subscriptions/listen %s ended", self.name, pending.id)
 
     def list_prompts(self, *, timeout: Timeout = DEFAULT, refresh: bool = False) -> List[Prompt]:
         """Every prompt of the server (all pages, cached); ``[]`` if it has no prompts."""
-        return self._cached_list("prompts", timeout, refresh)
+        return list(self._listing("prompts", timeout, refresh))
 
     def get_prompt(
         self, name: str, arguments: Optional[Mapping[str, str]] = None, *, timeout: Timeout = DEFAULT
@@ -729,45 +1061,48 @@ class ClientSession:
         return Completion.from_dict(self.request("completion/complete", params, timeout=timeout))
 
     def set_logging_level(self, level: str, *, timeout: Timeout = DEFAULT) -> None:
-        """Ask the server to send log messages at ``level`` and above (``debug`` … ``emergency``)."""
+        """Ask the server to send log messages at ``level`` and above (``debug`` … ``emergency``).
+
+        Legacy era: ``logging/setLevel``. 2026-07-28: the level rides on every later request.
+        """
         if level not in LOGGING_LEVELS:
             raise ValueError(f"level must be one of {', '.join(LOGGING_LEVELS)}, got {level!r}")
         self._require_open()
         self._require_capability("logging", "logging/setLevel")
-        self.request("logging/setLevel", {"level": level}, timeout=timeout)
+        if self._modern:
+            self._log_level = level
+        else:
+            self.request("logging/setLevel", {"level": level}, timeout=timeout)
 
     def send_roots_list_changed(self) -> None:
-        """Tell the server the roots changed (``notifications/roots/list_changed``)."""
-        if self._roots is None:
+        """Tell the server the roots changed.
+
+        Sends ``notifications/roots/list_changed`` (legacy); the 2026-07-28 era has none, as
+        servers ask for roots within each request.
+        """
+        if not self._features.has_roots:
             raise CapabilityError("this session was created without roots")
-        self.notify("notifications/roots/list_changed")
+        if not self._modern:
+            self.notify("notifications/roots/list_changed")
 
     def set_roots(self, roots: Roots) -> None:
-        """Replace the roots (a list or a callable) and notify the server."""
-        if self._roots is None:
+        """Replace the roots (a list or a callable) and notify the server.
+
+        Raises:
+            CapabilityError: the session was created without roots.
+            ValueError: a root is not a local path or ``file://`` URI.
+        """
+        if not self._features.has_roots:
             raise CapabilityError("this session was created without roots; pass roots=[] to enable them")
-        self._roots = roots
+        self._features.set_roots(roots)
         self.send_roots_list_changed()
 
     # ------------------------------------------------------------------------------ inbound
 
     def _handle_request(self, request: InboundRequest) -> Any:
-        """Answer a server→client request (runs on the handler pool)."""
-        method = request.method
-        context = RequestContext(self, self.name, request.id, method, request.cancelled)
-        if method == "roots/list" and self._roots is not None:
-            roots = self._roots() if callable(self._roots) else self._roots
-            return {"roots": [dict(root) for root in roots]}
-        handler = {"sampling/createMessage": self._sampling_handler, "elicitation/create": self._elicitation_handler}.get(method)
-        if handler is None:
-            raise JSONRPCError(ErrorCode.METHOD_NOT_FOUND, f"Method not found: {method}")
-        # The server waits on us (a model, a user): that time must not count against the
-        # timeouts of our own requests to it.
-        self._endpoint.pause_timeouts()
-        try:
-            return _as_result(handler(context, request.params))
-        finally:
-            self._endpoint.resume_timeouts()
+        """Answer a legacy server→client request (runs on the handler pool)."""
+        context = RequestContext(self, self.name, request.id, request.method, request.cancelled)
+        return self._answer(context, request.method, request.params)
 
     def _handle_notification(self, method: str, params: Dict[str, Any]) -> None:
         """Route a notification (runs on the notification worker, in arrival order)."""
@@ -779,8 +1114,7 @@ class ClientSession:
             callback, holder = entry
             if holder[0] is not None:
                 holder[0].touch()
-            total = params.get("total")
-            callback(params.get("progress", 0), total, params.get("message"))
+            callback(params.get("progress", 0), params.get("total"), params.get("message"))
         elif method == "notifications/message":
             level = str(params.get("level", "info"))
             source = params.get("logger")
@@ -800,6 +1134,16 @@ class ClientSession:
                 callbacks = list(self._subscribers.get(uri, ()))
             for on_updated in callbacks:
                 on_updated(uri)
+        elif method == "notifications/elicitation/complete":
+            self._features.elicitation_completed(params.get("elicitationId"))
+        elif method == "notifications/tasks/status":
+            task = self._tasks.get(str(params.get("taskId")))
+            if task is not None:
+                task.update(params)
+            if self._notification_handler is not None:
+                self._notification_handler(method, params)
+        elif method == "notifications/subscriptions/acknowledged":
+            logger.debug("'%s' acknowledged subscriptions: %s", self.name, params.get("notifications"))
         elif self._notification_handler is not None:
             self._notification_handler(method, params)
         else:
@@ -821,16 +1165,6 @@ _LIST_CHANGED: Dict[str, Tuple[str, ...]] = {
 }
 
 
-def _as_result(value: Any) -> Any:
-    """Accept a handler's return value: a dict, or an object with ``to_dict()``."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict):
-        return to_dict()
-    raise TypeError(f"handler must return a dict, got {type(value).__name__}")
-
-
 def connect(
     command: str,
     args: Iterable[str] = (),
@@ -843,7 +1177,7 @@ def connect(
     request_timeout: Optional[float] = DEFAULT_TIMEOUT,
     **session_options: Any,
 ) -> ClientSession:
-    """Spawn a stdio MCP server, perform the handshake, and return the open session.
+    """Spawn a stdio MCP server, open a session with it, and return the open session.
 
     Args:
         command: the server program (looked up on ``PATH``).
@@ -852,7 +1186,7 @@ def connect(
         env_vars: names of variables to pass through from this process's environment.
         cwd: the server's working directory.
         name: the server's name in logs and errors (default: the command's base name).
-        timeout: seconds for spawning plus the handshake.
+        timeout: seconds for spawning plus era detection and the handshake.
         request_timeout: the session's default timeout for later requests.
         **session_options: passed to :class:`ClientSession` (handlers, callbacks...).
 

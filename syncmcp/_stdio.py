@@ -276,8 +276,10 @@ class StdioTransport(StreamTransport):
         terminate_grace: seconds between SIGTERM and SIGKILL.
 
     Example:
-        >>>         >>> t = StdioTransport(sys.executable, ["-c", "print('{}')"], name="demo")
-        >>> t.open(); t.receive()
+        >>> import sys
+        >>> t = StdioTransport(sys.executable, ["-c", "print('{}')"], name="demo")
+        >>> t.open()
+        >>> t.receive()
         {}
         >>> t.close()
     """

@@ -36,6 +36,8 @@ __all__ = [
     "ResourceTemplate",
     "TextContent",
     "Tool",
+    "ToolResultContent",
+    "ToolUseContent",
     "UnknownContent",
     "content_from_dict",
 ]
@@ -223,6 +225,24 @@ class ResourceLink(Content):
 
 
 @dataclass(frozen=True)
+class ToolUseContent(Content):
+    """``{"type": "tool_use", "id", "name", "input"}`` (sampling with tools, 2025-11-25)."""
+
+    id: str = ""
+    name: str = ""
+    input: JSONObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ToolResultContent(Content):
+    """``{"type": "tool_result", "toolUseId", "content", ...}`` (sampling with tools, 2025-11-25)."""
+
+    tool_use_id: str = ""
+    content: Tuple[Content, ...] = ()
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
 class UnknownContent(Content):
     """A content block of a type this version does not know; ``raw`` holds it unchanged."""
 
@@ -247,6 +267,12 @@ def content_from_dict(data: Any) -> Content:
     if kind == "resource_link":
         return ResourceLink(
             "resource_link", data, str(data.get("uri", "")), str(data.get("name", "")), _str(data.get("mimeType"))
+        )
+    if kind == "tool_use":
+        return ToolUseContent("tool_use", data, str(data.get("id", "")), str(data.get("name", "")), _obj(data.get("input")))
+    if kind == "tool_result":
+        return ToolResultContent(
+            "tool_result", data, str(data.get("toolUseId", "")), _contents(data.get("content")), data.get("isError") is True
         )
     return UnknownContent(str(kind), data)
 

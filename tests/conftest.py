@@ -24,6 +24,9 @@ NPM_PREFIX = Path(os.environ.get("SYNCMCP_NPM_PREFIX", ROOT / ".peers" / "npm"))
 PEERS_PYTHON = Path(os.environ.get("SYNCMCP_PEERS_PYTHON", ROOT / ".peers" / "venv" / "bin" / "python"))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# Peer programs (run by subprocess with other interpreters), not test modules: no doctest collection.
+collect_ignore_glob = ["servers/*", "peers/*"]
+
 # ----------------------------------------------------------------------------- process tracking
 
 _spawned: List[int] = []

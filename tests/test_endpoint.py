@@ -13,8 +13,8 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from syncmcp import ConnectionClosed, RemoteError, RequestCancelled, RequestTimeout, URLElicitationRequired
-from syncmcp._endpoint import Endpoint, InboundRequest, JSONRPCError
+from syncmcp import ConnectionClosed, JSONRPCError, RemoteError, RequestCancelled, RequestTimeout, URLElicitationRequired
+from syncmcp._endpoint import Endpoint, InboundRequest
 from syncmcp.testing import MemoryTransport, memory_pair
 
 

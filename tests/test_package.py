@@ -17,9 +17,10 @@ PACKAGE = Path(syncmcp.__file__).parent
 LAYERS = [
     {"_version", "_exceptions"},
     {"_jsonrpc", "_types", "_sandbox"},
+    {"_validation", "_era", "_listcache", "_tasks"},
     {"_transport"},
     {"_stdio", "testing"},
-    {"_endpoint"},
+    {"_endpoint", "_client_features"},
     {"_session"},
 ]
 

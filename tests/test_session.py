@@ -75,6 +75,9 @@ def fake_server(handler):
             message = server_end.receive()
             if message is None:
                 return
+            if message.get("method") == "server/discover":  # a legacy fake: not a modern server
+                server_end.send({"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "no"}})
+                continue
             received.append(message)
             if "id" in message and "method" in message:
                 result = handler(message)
@@ -98,7 +101,9 @@ def test_capabilities_are_advertised_only_for_handlers_given() -> None:
         ({}, {}),
         ({"roots": []}, {"roots": {"listChanged": True}}),
         ({"sampling_handler": lambda c, p: {}}, {"sampling": {}}),
-        ({"elicitation_handler": lambda c, p: {}}, {"elicitation": {}}),
+        ({"sampling_handler": lambda c, p: {}, "sampling_tools": True}, {"sampling": {"tools": {}}}),
+        ({"elicitation_handler": lambda c, p: {}}, {"elicitation": {"form": {}}}),
+        ({"elicitation_handler": lambda c, p: {}, "elicitation_modes": ["form", "url"]}, {"elicitation": {"form": {}, "url": {}}}),
     ]:
         client_end, server_end, received, thread = fake_server(answer)
         with ClientSession(client_end, **kwargs) as s:
@@ -204,8 +209,8 @@ def test_progress_reaches_the_callback_in_order_before_the_result(session: Clien
 def test_pagination_follows_every_page() -> None:
     with connect_scripted("--pages", "4", "--extra-tools", "30") as s:
         names = [tool.name for tool in s.list_tools()]
-    assert len(names) == 50
-    assert len(set(names)) == 50
+    assert len(names) == 56
+    assert len(set(names)) == 56
     assert names[-1] == "tool_0029"
 
 

@@ -1,18 +1,40 @@
-"""A FastMCP-style server written with the official ``mcp`` package (run with the peers' Python).
+"""A FastMCP-style server written with the official ``mcp`` 2.x package (run with the peers' Python).
 
-Used as a real third-party peer: its framework code is not ours. Works with ``mcp`` 2.x
-(``MCPServer``) and falls back to the 1.x name (``FastMCP``).
+Used as a real third-party peer: its framework code is not ours, and it speaks both protocol
+eras (it answers ``server/discover``). The ``greet_person``, ``summarize`` and ``count_roots``
+tools need input from the client (elicitation, sampling, roots): the SDK asks with standalone
+server→client requests on a legacy connection and with ``InputRequiredResult`` rounds on a
+2026-07-28 one.
 """
 
 from __future__ import annotations
 
-try:
-    from mcp.server.mcpserver import Context, MCPServer
-except ImportError:  # mcp 1.x
-    from mcp.server.fastmcp import Context  # type: ignore[no-redef]
-    from mcp.server.fastmcp import FastMCP as MCPServer
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, Elicit, ListRoots, MCPServer, Resolve, Sample
+from mcp_types import CreateMessageResult, ListRootsResult, SamplingMessage, TextContent
+from pydantic import BaseModel
 
 server = MCPServer("fixture", instructions="A fixture server for syncmcp's tests.")
+
+
+class Person(BaseModel):
+    """The form ``greet_person`` asks the user to fill."""
+
+    name: str
+    age: int = 30
+
+
+def ask_person() -> Elicit[Person]:
+    return Elicit("Who are you?", Person)
+
+
+def ask_model() -> Sample:
+    return Sample([SamplingMessage(role="user", content=TextContent(type="text", text="Say something"))], max_tokens=20)
+
+
+def ask_roots() -> ListRoots:
+    return ListRoots()
 
 
 @server.tool()
@@ -33,6 +55,24 @@ async def slow(steps: int, ctx: Context) -> str:
 def boom() -> str:
     """Always fails."""
     raise RuntimeError("kaboom")
+
+
+@server.tool()
+def greet_person(person: Annotated[Person, Resolve(ask_person)]) -> str:
+    """Greet whoever the user says they are (elicitation)."""
+    return f"Hello {person.name} ({person.age})"
+
+
+@server.tool()
+def summarize(reply: Annotated[CreateMessageResult, Resolve(ask_model)]) -> str:
+    """Repeat what the client's model said (sampling)."""
+    return f"model {reply.model} said: {getattr(reply.content, 'text', reply.content)}"
+
+
+@server.tool()
+def count_roots(roots: Annotated[ListRootsResult, Resolve(ask_roots)]) -> str:
+    """List the client's roots (roots/list)."""
+    return " ".join(str(root.uri) for root in roots.roots)
 
 
 @server.resource("fixture://hello")

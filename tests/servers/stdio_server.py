@@ -22,6 +22,7 @@ cancelled: list = []
 parked: dict = {}
 client_responses: dict = {}
 next_server_id = [0]
+modern_locked = [False]
 options = argparse.Namespace()
 
 
@@ -61,7 +62,8 @@ def tool_list():
     names = [
         "echo", "add", "sleep", "park", "crash", "stderr_flood", "big", "progress", "spawn_grandchild",
         "garbage_then_answer", "oversize", "invalid_utf8", "ask_client", "cancelled_ids", "notify_burst",
-        "structured", "fail", "env", "cwd", "log",
+        "structured", "fail", "env", "cwd", "log", "notify", "structured_missing", "needs_input", "endless_input",
+        "odd_result_type", "seen_meta",
     ]
     tools = []
     for name in names:
@@ -72,7 +74,7 @@ def tool_list():
                 "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
                 "required": ["a", "b"],
             }
-        if name == "structured":
+        if name in ("structured", "structured_missing"):
             tool["outputSchema"] = {
                 "type": "object",
                 "properties": {"value": {"type": "integer"}},
@@ -84,7 +86,8 @@ def tool_list():
     return tools
 
 
-def call_tool(request_id, name, args, meta):
+def call_tool(request_id, name, args, meta, args_envelope=None):
+    args_envelope = args_envelope or {}
     token = meta.get("progressToken")
     if name == "echo":
         return text(args.get("text", ""))
@@ -144,6 +147,27 @@ def call_tool(request_id, name, args, meta):
     if name == "structured":
         value = args.get("value", 1)
         return {"content": [{"type": "text", "text": json.dumps({"value": value})}], "structuredContent": {"value": value}}
+    if name == "structured_missing":
+        return text("no structured content here")
+    if name == "notify":
+        send({"jsonrpc": "2.0", "method": args["method"], "params": args.get("params", {})})
+        return text("notified")
+    if name == "needs_input":
+        responses = args_envelope.get("inputResponses")
+        if responses is None:
+            return {"resultType": "input_required", "requestState": "opaque-state-1",
+                    "inputRequests": {
+                        "who": {"method": "elicitation/create", "params": {
+                            "message": "Who?", "requestedSchema": {"type": "object", "properties": {
+                                "name": {"type": "string"}, "age": {"type": "integer", "default": 7}}, "required": ["name"]}}},
+                        "where": {"method": "roots/list"}}}
+        return dict(text({"responses": responses, "state": args_envelope.get("requestState")}), resultType="complete")
+    if name == "endless_input":
+        return {"resultType": "input_required", "requestState": "again"}
+    if name == "odd_result_type":
+        return {"resultType": "streaming", "content": []}
+    if name == "seen_meta":
+        return text(meta)
     if name == "fail":
         return {"content": [{"type": "text", "text": "it failed"}], "isError": True}
     if name == "env":
@@ -175,7 +199,21 @@ def handle(message) -> None:
                 event.set()
         return
     try:
-        if method == "initialize":
+        if method == "server/discover":
+            if not options.modern:
+                send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32601, "message": "Method not found"}})
+                return
+            modern_locked[0] = True  # locked on receipt, as real servers do, even if the answer is slow
+            if options.discover_delay:
+                time.sleep(options.discover_delay)
+            result = {"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {"listChanged": True}},
+                      "resultType": "complete", "ttlMs": 0, "cacheScope": "private",
+                      "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "scripted-modern", "version": "2.0"}}}
+        elif method == "initialize" and modern_locked[0]:
+            send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32022, "message": "connection is modern",
+                                                                    "data": {"supported": ["2026-07-28"], "requested": "2025-11-25"}}})
+            return
+        elif method == "initialize":
             if options.init_exit is not None:
                 sys.stderr.write("scripted start-up failure\n")
                 sys.stderr.flush()
@@ -201,7 +239,7 @@ def handle(message) -> None:
                 if page + 1 < options.pages:
                     result["nextCursor"] = "0" if options.repeat_cursor else str(page + 1)
         elif method == "tools/call":
-            result = call_tool(request_id, params.get("name"), params.get("arguments") or {}, params.get("_meta") or {})
+            result = call_tool(request_id, params.get("name"), params.get("arguments") or {}, params.get("_meta") or {}, params)
             if result is None:
                 return
         elif method == "ping" or method == "logging/setLevel":
@@ -228,6 +266,8 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=1, help="split tools/list into this many pages")
     parser.add_argument("--repeat-cursor", action="store_true", help="always return the same cursor")
     parser.add_argument("--extra-tools", type=int, default=0)
+    parser.add_argument("--modern", action="store_true", help="answer server/discover (2026-07-28)")
+    parser.add_argument("--discover-delay", type=float, default=0.0, help="answer server/discover this late")
     parser.parse_args(namespace=options)
     if options.ignore_sigterm:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -1,0 +1,97 @@
+"""The two protocol eras: the ``initialize`` handshake (legacy) and 2026-07-28 (modern).
+
+Modern requests carry an envelope in ``params._meta`` (protocol version, client capabilities,
+client info, optionally a log level); results carry ``resultType`` (absent means ``complete``)
+and caching hints (``ttlMs``, ``cacheScope``). A dual-era client finds out which era a server
+speaks by sending ``server/discover`` first (see ``ClientSession.initialize``).
+
+Example:
+    >>> envelope({}, {"name": "c", "version": "1"})["io.modelcontextprotocol/protocolVersion"]
+    '2026-07-28'
+    >>> result_kind({"content": []})
+    'complete'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional
+
+from ._types import InitializeResult
+
+__all__ = [
+    "ERAS",
+    "META_CLIENT_CAPABILITIES",
+    "META_CLIENT_INFO",
+    "META_LOG_LEVEL",
+    "META_PROTOCOL_VERSION",
+    "META_SERVER_INFO",
+    "MODERN_ERROR_CODES",
+    "MODERN_PROTOCOL_VERSION",
+    "discover_result",
+    "envelope",
+    "result_kind",
+    "ttl_seconds",
+]
+
+#: The stateless revision syncmcp speaks besides the legacy ones.
+MODERN_PROTOCOL_VERSION = "2026-07-28"
+#: Session option values: detect, or force one era.
+ERAS = ("auto", "legacy", "modern")
+
+META_PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
+META_CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
+META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
+META_LOG_LEVEL = "io.modelcontextprotocol/logLevel"
+META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
+
+#: Error codes only a modern server sends: header mismatch, missing client capability,
+#: unsupported protocol version. Receiving one in answer to ``server/discover`` means "modern".
+MODERN_ERROR_CODES = (-32020, -32021, -32022)
+
+
+def envelope(capabilities: Mapping[str, Any], client_info: Mapping[str, Any], log_level: Optional[str] = None) -> Dict[str, Any]:
+    """The ``_meta`` keys every modern request carries."""
+    meta: Dict[str, Any] = {
+        META_PROTOCOL_VERSION: MODERN_PROTOCOL_VERSION,
+        META_CLIENT_CAPABILITIES: dict(capabilities),
+        META_CLIENT_INFO: dict(client_info),
+    }
+    if log_level is not None:
+        meta[META_LOG_LEVEL] = log_level
+    return meta
+
+
+def result_kind(result: Any) -> str:
+    """``resultType`` of a result: ``complete`` when absent (legacy servers never send it)."""
+    if isinstance(result, Mapping):
+        kind = result.get("resultType", "complete")
+        return kind if isinstance(kind, str) else "invalid"
+    return "complete"
+
+
+def ttl_seconds(result: Any) -> Optional[float]:
+    """The ``ttlMs`` caching hint in seconds; ``None`` when absent (cache until invalidated).
+
+    Negative values count as 0 (immediately stale), as the spec says.
+    """
+    if not isinstance(result, Mapping) or "ttlMs" not in result:
+        return None
+    value = result.get("ttlMs")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        return 0.0
+    return value / 1000.0
+
+
+def discover_result(result: Mapping[str, Any]) -> InitializeResult:
+    """Present a ``DiscoverResult`` as an :class:`~syncmcp.InitializeResult`."""
+    meta = result.get("_meta")
+    server_info = meta.get(META_SERVER_INFO) if isinstance(meta, Mapping) else None
+    shaped = {
+        "protocolVersion": MODERN_PROTOCOL_VERSION,
+        "capabilities": result.get("capabilities") or {},
+        "serverInfo": server_info if isinstance(server_info, Mapping) else {},
+    }
+    if isinstance(result.get("instructions"), str):
+        shaped["instructions"] = result["instructions"]
+    parsed = InitializeResult.from_dict(shaped)
+    return InitializeResult(parsed.protocol_version, parsed.capabilities, parsed.server_info, parsed.instructions, dict(result))
