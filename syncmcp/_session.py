@@ -765,9 +765,9 @@ class ClientSession:
             return
         validator = self._validators.get(tool.input_schema)
         instance = arguments if arguments is not None else {}
-        if validator is None or validator.is_valid(instance):
-            return
         problem = describe_errors(validator, instance)
+        if problem is None:
+            return
         raise SchemaValidationError(
             f"arguments for tool '{tool.name}' on '{self.name}' do not match its input schema: {problem}",
             path=first_error_path(validator, instance),
@@ -782,11 +782,11 @@ class ClientSession:
                 f"tool '{tool.name}' on '{self.name}' declares an output schema but returned no structuredContent", result=result
             )
         validator = self._validators.get(tool.output_schema)
-        if validator is None or validator.is_valid(result.structured_content):
+        problem = describe_errors(validator, result.structured_content)
+        if problem is None:
             return result
         raise SchemaValidationError(
-            f"structured result of tool '{tool.name}' on '{self.name}' does not match its output schema: "
-            f"{describe_errors(validator, result.structured_content)}",
+            f"structured result of tool '{tool.name}' on '{self.name}' does not match its output schema: {problem}",
             result=result,
             path=first_error_path(validator, result.structured_content),
         )

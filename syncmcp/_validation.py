@@ -1,56 +1,117 @@
 """JSON Schema validation of tool arguments, structured results and elicitation answers.
 
-``jsonschema`` is imported on first use only (import time matters in notebooks and CLIs).
-Validators are compiled once per schema object and kept while that object lives. The dialect is
-the one the schema declares (``$schema``), 2020-12 when it declares none (MCP 2025-11-25). A
-``$ref`` is resolved only inside the schema itself: every validator gets an explicit, empty
-``referencing.Registry``, so nothing is ever fetched from the network.
+Validators are compiled once per schema object and kept while that object lives. Compiling
+gives two checkers:
+
+* a **fast path** for the keywords that make up nearly every real tool schema (``type``,
+  ``properties``, ``required``, ``enum``, bounds, ``items``, ``anyOf``...): plain Python closures,
+  exact for that subset, used whenever the schema uses nothing else. ``import syncmcp`` and a
+  typical call never import ``jsonschema``.
+* the **full validator** from ``jsonschema``, imported on first need: for any other schema, and
+  to word the error message when the fast path finds a problem. Its dialect is the one the
+  schema declares (``$schema``), 2020-12 when it declares none (MCP 2025-11-25). A ``$ref`` is
+  resolved only inside the schema itself (an explicit, empty ``referencing.Registry``), so
+  nothing is ever fetched from the network.
+
+Instances are checked as they will be on the wire: a tuple is an array, any mapping an object.
 
 Example:
     >>> validator = SchemaValidators().get({"type": "object", "required": ["a"]})
-    >>> describe_errors(validator, {})
-    "at the top level: 'a' is a required property"
+    >>> validator.is_valid({"a": 1}), describe_errors(validator, {})
+    (True, "at the top level: 'a' is a required property")
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-__all__ = ["SchemaValidators", "apply_defaults", "describe_errors", "first_error_path"]
+__all__ = ["SchemaValidators", "Validator", "apply_defaults", "describe_errors", "first_error_path"]
 
 logger = logging.getLogger("syncmcp.validation")
 
 #: Errors listed in one message before the rest are summarised.
 _MAX_LISTED_ERRORS = 3
 
+Check = Callable[[Any], bool]
+
+
+class Validator:
+    """One compiled schema: ``is_valid`` for the hot path, ``iter_errors`` for messages.
+
+    ``usable`` is false when the schema itself is broken or needs an unresolvable reference;
+    every instance is then accepted (the warning was logged once).
+    """
+
+    __slots__ = ("_check_formats", "_fast", "_full", "_lock", "schema")
+
+    def __init__(self, schema: Mapping[str, Any], check_formats: bool) -> None:
+        self.schema = schema
+        self._check_formats = check_formats
+        self._fast = _compile_fast(schema, check_formats)
+        self._full: Any = None  # compiled on first need; False when unusable
+        self._lock = threading.Lock()
+
+    def is_valid(self, instance: Any) -> bool:
+        """Whether ``instance`` matches the schema."""
+        if self._fast is not None:
+            return self._fast(instance)
+        full = self._full_validator()
+        if full is None:
+            return True
+        try:
+            return bool(full.is_valid(instance))
+        except Exception as exc:
+            logger.warning("JSON schema validation skipped: %s", _short(exc))
+            return True
+
+    def iter_errors(self, instance: Any) -> List[Any]:
+        """``jsonschema`` errors for ``instance``, shallowest first (``[]`` if valid)."""
+        full = self._full_validator()
+        if full is None:
+            return []
+        try:
+            return sorted(full.iter_errors(instance), key=lambda e: (len(e.path), list(map(str, e.path))))
+        except Exception as exc:
+            logger.warning("JSON schema validation skipped: %s", _short(exc))
+            return []
+
+    @property
+    def usable(self) -> bool:
+        """Whether the schema can be enforced at all."""
+        return self._fast is not None or self._full_validator() is not None
+
+    def _full_validator(self) -> Any:
+        with self._lock:
+            if self._full is None:
+                self._full = _compile_full(self.schema, self._check_formats) or False
+            return self._full or None
+
 
 class SchemaValidators:
-    """A thread-safe cache of compiled validators, keyed by schema object identity.
+    """A thread-safe cache of :class:`Validator` objects, keyed by schema object identity.
 
-    With ``check_formats``, ``format`` keywords (email, date...) are checked too. A schema
-    that is itself invalid, or that needs a reference the empty registry cannot
-    resolve, gets ``None``: callers then skip validation rather than block calls because a
-    server published a broken schema (a warning is logged once).
+    With ``check_formats``, ``format`` keywords (email, date...) are checked too (those whose
+    checker package is installed).
     """
 
     def __init__(self, *, check_formats: bool = False) -> None:
         self._check_formats = check_formats
         self._lock = threading.Lock()
-        # id(schema) -> (schema, validator); keeping the schema keeps its id from being reused.
-        self._cache: Dict[int, Tuple[Any, Any]] = {}
+        # id(schema) -> validator; the validator keeps its schema alive, so the id is not reused.
+        self._cache: Dict[int, Validator] = {}
 
-    def get(self, schema: Mapping[str, Any]) -> Any:
-        """The compiled validator for ``schema`` (``None`` if the schema is unusable)."""
+    def get(self, schema: Mapping[str, Any]) -> Validator:
+        """The compiled validator for ``schema``."""
         key = id(schema)
         with self._lock:
             hit = self._cache.get(key)
-        if hit is not None and hit[0] is schema:
-            return hit[1]
-        validator = _compile(schema, self._check_formats)
+        if hit is not None and hit.schema is schema:
+            return hit
+        validator = Validator(schema, self._check_formats)
         with self._lock:
-            self._cache[key] = (schema, validator)
+            self._cache[key] = validator
         return validator
 
     def clear(self) -> None:
@@ -59,17 +120,23 @@ class SchemaValidators:
             self._cache.clear()
 
 
-def _compile(schema: Mapping[str, Any], check_formats: bool) -> Any:
+# ----------------------------------------------------------------------------- the full validator
+
+
+def _compile_full(schema: Mapping[str, Any], check_formats: bool) -> Any:
     import jsonschema
     import jsonschema.validators
     from referencing import Registry
 
     try:
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        cls.check_schema(schema)  # type: ignore[arg-type]
-        # Formats whose optional checker package is not installed are simply not checked.
-        checker = cls.FORMAT_CHECKER if check_formats else None
-        return cls(schema, registry=Registry(), format_checker=checker)
+        base = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        base.check_schema(schema)  # type: ignore[arg-type]
+        checker = base.TYPE_CHECKER.redefine_many(
+            {"array": lambda _c, value: isinstance(value, (list, tuple)), "object": lambda _c, value: isinstance(value, Mapping)}
+        )
+        cls = jsonschema.validators.extend(base, type_checker=checker)  # type: ignore[no-untyped-call]
+        formats = base.FORMAT_CHECKER if check_formats else None  # unchecked when its package is absent
+        return cls(schema, registry=Registry(), format_checker=formats)
     except Exception as exc:
         logger.warning("ignoring an unusable JSON schema (validation skipped): %s", _short(exc))
         return None
@@ -80,21 +147,248 @@ def _short(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+# ----------------------------------------------------------------------------- the fast path
+
+# Keywords that never assert anything (annotations), in every dialect MCP servers use.
+_ANNOTATIONS = frozenset(
+    {"title", "description", "default", "examples", "$schema", "$comment", "deprecated", "readOnly", "writeOnly",
+     "$defs", "definitions", "contentMediaType", "contentEncoding", "$id", "$anchor"}
+)  # fmt: skip
+# Assertion and applicator keywords of draft-04 to 2020-12: one the fast path does not implement
+# sends the schema to jsonschema. Anything else is an unknown keyword, which validators ignore.
+_ASSERTIONS = frozenset(
+    {"type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum",
+     "maxLength", "minLength", "pattern", "maxItems", "minItems", "uniqueItems", "maxContains", "minContains",
+     "maxProperties", "minProperties", "required", "dependentRequired", "properties", "patternProperties",
+     "additionalProperties", "propertyNames", "items", "prefixItems", "contains", "allOf", "anyOf", "oneOf", "not",
+     "if", "then", "else", "dependentSchemas", "unevaluatedItems", "unevaluatedProperties", "$ref", "$dynamicRef",
+     "$recursiveRef", "additionalItems", "dependencies", "format", "$dynamicAnchor", "$recursiveAnchor", "$vocabulary"}
+)  # fmt: skip
+
+
+class _Unsupported(Exception):
+    """The schema uses something the fast path does not implement."""
+
+
+def _compile_fast(schema: Any, check_formats: bool) -> Optional[Check]:
+    try:
+        return _fast(schema, check_formats)
+    except _Unsupported:
+        return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _type_check(name: str) -> Check:
+    if name == "string":
+        return lambda v: isinstance(v, str)
+    if name == "number":
+        return _is_number
+    if name == "integer":
+        return lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
+    if name == "boolean":
+        return lambda v: isinstance(v, bool)
+    if name == "null":
+        return lambda v: v is None
+    if name == "array":
+        return lambda v: isinstance(v, (list, tuple))
+    if name == "object":
+        return lambda v: isinstance(v, Mapping)
+    raise _Unsupported(name)
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality as JSON Schema defines it: ``1 == 1.0``, but ``True != 1``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a is b
+    if _is_number(a) and _is_number(b):
+        return bool(a == b)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and bool(a == b)
+
+
+def _every(checks: List[Check]) -> Check:
+    if len(checks) == 1:
+        return checks[0]
+
+    def check(value: Any) -> bool:
+        return all(c(value) for c in checks)
+
+    return check
+
+
+def _some(checks: List[Check]) -> Check:
+    def check(value: Any) -> bool:
+        return any(c(value) for c in checks)
+
+    return check
+
+
+def _exactly_one(checks: List[Check]) -> Check:
+    def check(value: Any) -> bool:
+        return sum(1 for c in checks if c(value)) == 1
+
+    return check
+
+
+def _one_of_values(options: List[Any]) -> Check:
+    def check(value: Any) -> bool:
+        return any(json_equal(value, option) for option in options)
+
+    return check
+
+
+def _bound(key: str, bound: float) -> Check:
+    # Written as "fails when", like jsonschema, so that NaN compares the same way.
+    def check(value: Any) -> bool:
+        if not _is_number(value):
+            return True
+        if key == "minimum":
+            return not value < bound
+        if key == "maximum":
+            return not value > bound
+        if key == "exclusiveMinimum":
+            return not value <= bound
+        return not value >= bound
+
+    return check
+
+
+def _length(types: Tuple[type, ...], low: Optional[int], high: Optional[int]) -> Check:
+    def check(value: Any) -> bool:
+        if not isinstance(value, types):
+            return True
+        size = len(value)  # type: ignore[arg-type]
+        return (low is None or size >= low) and (high is None or size <= high)
+
+    return check
+
+
+def _each_item(item: Check) -> Check:
+    def check(value: Any) -> bool:
+        return not isinstance(value, (list, tuple)) or all(item(x) for x in value)
+
+    return check
+
+
+def _has_keys(required: List[str]) -> Check:
+    def check(value: Any) -> bool:
+        return not isinstance(value, Mapping) or all(name in value for name in required)
+
+    return check
+
+
+def _object_members(properties: Dict[str, Check], other: Optional[Check]) -> Check:
+    def check(value: Any) -> bool:
+        if not isinstance(value, Mapping):
+            return True
+        for name, member in value.items():
+            prop = properties.get(name)
+            if prop is not None:
+                if not prop(member):
+                    return False
+            elif other is not None and not other(member):
+                return False
+        return True
+
+    return check
+
+
+def _always(result: bool) -> Check:
+    def check(value: Any) -> bool:
+        return result
+
+    return check
+
+
+def _fast(schema: Any, check_formats: bool) -> Check:
+    if schema is True or schema is False:
+        return _always(schema)
+    if not isinstance(schema, Mapping):
+        raise _Unsupported("schema is not an object")
+    for key in schema:
+        if key in _ASSERTIONS and key not in _FAST_KEYWORDS:
+            raise _Unsupported(key)
+        if key == "format" and check_formats:
+            raise _Unsupported(key)
+    checks: List[Check] = []
+    kind = schema.get("type")
+    if kind is not None:
+        names = [kind] if isinstance(kind, str) else list(kind) if isinstance(kind, list) else []
+        if not names:
+            raise _Unsupported("type")
+        type_checks = [_type_check(name) for name in names]
+        checks.append(type_checks[0] if len(type_checks) == 1 else _some(type_checks))
+    if "enum" in schema:
+        if not isinstance(schema["enum"], list):
+            raise _Unsupported("enum")
+        checks.append(_one_of_values(schema["enum"]))
+    if "const" in schema:
+        checks.append(_one_of_values([schema["const"]]))
+    for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        if key in schema:
+            if not _is_number(schema[key]):  # draft-04's boolean form
+                raise _Unsupported(key)
+            checks.append(_bound(key, schema[key]))
+    if "minLength" in schema or "maxLength" in schema:
+        checks.append(_length((str,), _count(schema, "minLength"), _count(schema, "maxLength")))
+    if "minItems" in schema or "maxItems" in schema:
+        checks.append(_length((list, tuple), _count(schema, "minItems"), _count(schema, "maxItems")))
+    if "items" in schema:
+        if isinstance(schema["items"], list):  # draft-07 tuple validation
+            raise _Unsupported("items")
+        checks.append(_each_item(_fast(schema["items"], check_formats)))
+    if "required" in schema:
+        if not isinstance(schema["required"], list):
+            raise _Unsupported("required")
+        checks.append(_has_keys(schema["required"]))
+    if "properties" in schema or "additionalProperties" in schema:
+        properties = schema.get("properties") or {}
+        if not isinstance(properties, Mapping):
+            raise _Unsupported("properties")
+        extra = schema.get("additionalProperties", True)
+        compiled = {name: _fast(sub, check_formats) for name, sub in properties.items()}
+        checks.append(_object_members(compiled, None if extra is True else _fast(extra, check_formats)))
+    for key, combine in (("anyOf", _some), ("allOf", _every), ("oneOf", _exactly_one)):
+        if key in schema:
+            branches = schema[key]
+            if not isinstance(branches, list) or not branches:
+                raise _Unsupported(key)
+            checks.append(combine([_fast(branch, check_formats) for branch in branches]))
+    return _every(checks) if checks else _always(True)
+
+
+def _count(schema: Mapping[str, Any], key: str) -> Optional[int]:
+    if key not in schema:
+        return None
+    value = schema[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _Unsupported(key)
+    return value
+
+
+_FAST_KEYWORDS = frozenset(
+    {"type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
+     "minItems", "maxItems", "items", "required", "properties", "additionalProperties", "anyOf", "allOf", "oneOf",
+     "format"}
+)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- messages
+
+
 def _path_text(path: List[Any]) -> str:
     if not path:
         return "at the top level"
     return "at '" + "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(path)) + "'"
 
 
-def _errors(validator: Any, instance: Any) -> List[Any]:
-    try:
-        return sorted(validator.iter_errors(instance), key=lambda e: (len(e.path), list(map(str, e.path))))
-    except Exception as exc:
-        logger.warning("JSON schema validation skipped: %s", _short(exc))
-        return []
-
-
-def describe_errors(validator: Any, instance: Any) -> Optional[str]:
+def describe_errors(validator: Optional[Validator], instance: Any) -> Optional[str]:
     """``None`` if ``instance`` is valid, else a message naming each bad field.
 
     Example:
@@ -102,9 +396,9 @@ def describe_errors(validator: Any, instance: Any) -> Optional[str]:
         >>> describe_errors(v, {"n": "x"})
         "at 'n': 'x' is not of type 'integer'"
     """
-    if validator is None:
+    if validator is None or validator.is_valid(instance):
         return None
-    errors = _errors(validator, instance)
+    errors = validator.iter_errors(instance)
     if not errors:
         return None
     parts = [f"{_path_text(list(error.absolute_path))}: {error.message}" for error in errors[:_MAX_LISTED_ERRORS]]
@@ -113,9 +407,11 @@ def describe_errors(validator: Any, instance: Any) -> Optional[str]:
     return "; ".join(parts)
 
 
-def first_error_path(validator: Any, instance: Any) -> List[Any]:
+def first_error_path(validator: Optional[Validator], instance: Any) -> List[Any]:
     """The JSON path of the first error (``[]`` if valid or at the top level)."""
-    errors = _errors(validator, instance) if validator is not None else []
+    if validator is None or validator.is_valid(instance):
+        return []
+    errors = validator.iter_errors(instance)
     return list(errors[0].absolute_path) if errors else []
 
 

@@ -245,13 +245,13 @@ def test_validators_are_compiled_once_per_schema(monkeypatch: pytest.MonkeyPatch
     import syncmcp._validation as validation
 
     compiled: List[Any] = []
-    original = validation._compile
+    original = validation._compile_fast
 
     def counting(schema: Any, check_formats: bool) -> Any:
         compiled.append(schema)
         return original(schema, check_formats)
 
-    monkeypatch.setattr(validation, "_compile", counting)
+    monkeypatch.setattr(validation, "_compile_fast", counting)
     with connect_scripted() as session:
         for value in range(5):
             session.call_tool("structured", {"value": value})

@@ -243,7 +243,7 @@ def measure(client: str, python: str, n: int) -> Dict[str, Any]:
         raise RuntimeError(f"{client} worker failed:\n{done.stderr[-3000:]}")
     results = json.loads(done.stdout.strip().splitlines()[-1])
     results["import_s"] = import_time(python, IMPORTS[client])
-    return results
+    return results  # type: ignore[no-any-return]
 
 
 ROWS = [
@@ -263,7 +263,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("-n", type=int, default=3000, help="sequential calls (in-flight case: twice as many)")
-    parser.add_argument("--quick", action="store_true", help="fewer calls, for a smoke run")
+    parser.add_argument("--quick", action="store_true", help="fewer calls and one round, for a smoke run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per client (median reported)")
     parser.add_argument("--official-python", default=os.environ.get("SYNCMCP_PEERS_PYTHON", str(ROOT / ".peers/venv/bin/python")),
                         help="a Python with the official mcp package installed")
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
@@ -272,16 +273,24 @@ def main() -> int:
         print(json.dumps(WORKERS[options.worker](options.n)))
         return 0
     n = 500 if options.quick else options.n
-    figures: Dict[str, Dict[str, Any]] = {}
-    figures["raw"] = measure("raw", sys.executable, n)
-    figures["syncmcp"] = measure("syncmcp", sys.executable, n)
+    rounds = 1 if options.quick else options.rounds
+    clients = [("raw", sys.executable), ("syncmcp", sys.executable)]
     if Path(options.official_python).exists():
-        try:
-            figures["official"] = measure("official", options.official_python, n)
-        except RuntimeError as exc:
-            print(f"official SDK not measured: {exc}", file=sys.stderr)
+        clients.append(("official", options.official_python))
     else:
         print(f"official SDK not measured: no Python at {options.official_python}", file=sys.stderr)
+    # Rounds interleave the clients so that a slow spell of this (shared, virtual) machine hits
+    # all of them alike; each figure is the median over the rounds.
+    samples: Dict[str, List[Dict[str, Any]]] = {name: [] for name, _ in clients}
+    for _ in range(rounds):
+        for name, python in clients:
+            try:
+                samples[name].append(measure(name, python, n))
+            except RuntimeError as exc:
+                print(f"{name} not measured: {exc}", file=sys.stderr)
+    figures: Dict[str, Dict[str, Any]] = {
+        name: {key: statistics.median(run[key] for run in runs) for key in runs[0]} for name, runs in samples.items() if runs
+    }
     if options.json:
         print(json.dumps(figures, indent=2))
         return 0
