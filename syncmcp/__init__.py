@@ -37,8 +37,10 @@ from ._exceptions import (
 )
 from ._jsonrpc import ErrorCode
 from ._sandbox import SandboxState
+from ._client_features import check_elicitation_answer
 from ._session import (
     DEFAULT,
+    MODERN_PROTOCOL_VERSION,
     DEFAULT_STARTUP_TIMEOUT,
     DEFAULT_TIMEOUT,
     LATEST_PROTOCOL_VERSION,
@@ -49,6 +51,7 @@ from ._session import (
     connect,
 )
 from ._stdio import StdioTransport
+from ._tasks import ToolTask
 from ._transport import StreamTransport, Transport
 from ._types import (
     AudioContent,
@@ -81,6 +84,7 @@ __all__ = [
     "DEFAULT_STARTUP_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "LATEST_PROTOCOL_VERSION",
+    "MODERN_PROTOCOL_VERSION",
     "SUPPORTED_PROTOCOL_VERSIONS",
     "AudioContent",
     "CallToolResult",
@@ -128,6 +132,7 @@ __all__ = [
     "Tool",
     "ToolDisabledError",
     "ToolResultContent",
+    "ToolTask",
     "ToolUseContent",
     "Transport",
     "TransportError",
@@ -136,6 +141,7 @@ __all__ = [
     "UnknownServerError",
     "UnknownToolError",
     "__version__",
+    "check_elicitation_answer",
     "connect",
 ]
 
