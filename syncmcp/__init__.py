@@ -12,6 +12,7 @@ Example:
 
 import logging as _logging
 
+from ._client_features import check_elicitation_answer
 from ._endpoint import Endpoint, InboundRequest, PendingRequest
 from ._exceptions import (
     ConfigError,
@@ -37,13 +38,12 @@ from ._exceptions import (
 )
 from ._jsonrpc import ErrorCode
 from ._sandbox import SandboxState
-from ._client_features import check_elicitation_answer
 from ._session import (
     DEFAULT,
-    MODERN_PROTOCOL_VERSION,
     DEFAULT_STARTUP_TIMEOUT,
     DEFAULT_TIMEOUT,
     LATEST_PROTOCOL_VERSION,
+    MODERN_PROTOCOL_VERSION,
     SUPPORTED_PROTOCOL_VERSIONS,
     CapabilityError,
     ClientSession,
@@ -73,6 +73,7 @@ from ._types import (
     ResourceTemplate,
     TextContent,
     Tool,
+    ToolList,
     ToolResultContent,
     ToolUseContent,
     UnknownContent,
@@ -131,6 +132,7 @@ __all__ = [
     "TextContent",
     "Tool",
     "ToolDisabledError",
+    "ToolList",
     "ToolResultContent",
     "ToolTask",
     "ToolUseContent",

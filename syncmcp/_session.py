@@ -61,6 +61,7 @@ from ._types import (
     Resource,
     ResourceTemplate,
     Tool,
+    ToolList,
 )
 from ._validation import SchemaValidators, describe_errors, first_error_path
 from ._version import __version__
@@ -724,7 +725,7 @@ class ClientSession:
         else:
             self.request("ping", timeout=timeout)
 
-    def list_tools(self, *, timeout: Timeout = DEFAULT, refresh: bool = False) -> List[Tool]:
+    def list_tools(self, *, timeout: Timeout = DEFAULT, refresh: bool = False) -> ToolList:
         """Every tool of the server, all pages followed, cached.
 
         The cache lasts until the server says the list changed (or, in the 2026-07-28 era, until
@@ -737,7 +738,7 @@ class ClientSession:
         Raises:
             RemoteProtocolError: the server repeated a cursor or sent a malformed page.
         """
-        return list(self._listing("tools", timeout, refresh))
+        return ToolList(self._listing("tools", timeout, refresh))
 
     def _tool_definition(self, name: str, timeout: Optional[float]) -> Optional[Tool]:
         """The tool's definition from the cached listing, listing (again) once if unknown."""

@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from ._display import render_call_result, render_content, render_prompt_result, render_resource_result, render_tools, short_text
+
 __all__ = [
     "AudioContent",
     "CallToolResult",
@@ -36,6 +38,7 @@ __all__ = [
     "ResourceTemplate",
     "TextContent",
     "Tool",
+    "ToolList",
     "ToolResultContent",
     "ToolUseContent",
     "UnknownContent",
@@ -101,7 +104,7 @@ class InitializeResult:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Tool:
     """A tool definition from ``tools/list``.
 
@@ -134,6 +137,13 @@ class Tool:
             data,
         )
 
+    def __repr__(self) -> str:
+        about = f" - {short_text(self.description, 50)}" if self.description else ""
+        return f"<Tool {self.name}{about}>"
+
+    def _repr_html_(self) -> str:
+        return render_tools([self])
+
     @property
     def display_name(self) -> str:
         """``title``, else ``annotations.title``, else ``name`` (the spec's precedence)."""
@@ -146,6 +156,23 @@ class Tool:
         return value if value in ("optional", "required") else "forbidden"
 
 
+class ToolList(List[Tool]):
+    """A plain ``list`` of :class:`Tool` that renders as a table in notebooks.
+
+    Example:
+        >>> tools = ToolList([Tool.from_dict({"name": "echo", "description": "Echo it."})])
+        >>> tools
+        [<Tool echo - Echo it.>]
+    """
+
+    def _repr_html_(self) -> str:
+        return render_tools(self)
+
+    def names(self) -> List[str]:
+        """The tools' names, in order."""
+        return [tool.name for tool in self]
+
+
 @dataclass(frozen=True)
 class Content:
     """Base of content blocks; ``type`` is the wire discriminator, ``raw`` the block itself."""
@@ -154,14 +181,20 @@ class Content:
     raw: JSONObject = _raw_field()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class TextContent(Content):
     """``{"type": "text", "text": ...}``."""
 
     text: str = ""
 
+    def __repr__(self) -> str:
+        return f"TextContent({short_text(self.text, 80)!r})"
 
-@dataclass(frozen=True)
+    def _repr_html_(self) -> str:
+        return render_content(self.raw or {"type": "text", "text": self.text})
+
+
+@dataclass(frozen=True, repr=False)
 class ImageContent(Content):
     """``{"type": "image", "data": <base64>, "mimeType": ...}``; :meth:`decode` gives the bytes."""
 
@@ -171,6 +204,18 @@ class ImageContent(Content):
     def decode(self) -> bytes:
         """The image bytes (base64-decoded)."""
         return base64.b64decode(self.data)
+
+    def __repr__(self) -> str:
+        return f"<ImageContent {self.mime_type} {len(self.data) * 3 // 4:,} bytes>"
+
+    def _repr_png_(self) -> Optional[bytes]:
+        return self.decode() if self.mime_type == "image/png" else None
+
+    def _repr_jpeg_(self) -> Optional[bytes]:
+        return self.decode() if self.mime_type in ("image/jpeg", "image/jpg") else None
+
+    def _repr_html_(self) -> str:
+        return render_content({"type": "image", "data": self.data, "mimeType": self.mime_type})
 
 
 @dataclass(frozen=True)
@@ -252,7 +297,7 @@ def content_from_dict(data: Any) -> Content:
 
     Example:
         >>> content_from_dict({"type": "text", "text": "hi"})
-        TextContent(type='text', text='hi')
+        TextContent('hi')
     """
     data = _obj(data)
     kind = data.get("type")
@@ -285,7 +330,7 @@ def _join_text(blocks: Tuple[Content, ...]) -> str:
     return "\n".join(block.text for block in blocks if isinstance(block, TextContent))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class CallToolResult:
     """The result of ``tools/call``. ``is_error`` results are returned, never raised.
 
@@ -315,6 +360,18 @@ class CallToolResult:
             _obj(data.get("_meta")),
             data,
         )
+
+    def __repr__(self) -> str:
+        parts = [
+            f"text {short_text(block.text, 60)!r}" if isinstance(block, TextContent) else block.type for block in self.content
+        ]
+        if self.has_structured_content:
+            parts.append("structured " + short_text(repr(self.structured_content), 60))
+        flag = " is_error" if self.is_error else ""
+        return f"<CallToolResult{flag}: {', '.join(parts) or 'empty'}>"
+
+    def _repr_html_(self) -> str:
+        return render_call_result(self.raw or {"content": [b.raw for b in self.content], "isError": self.is_error})
 
     @property
     def has_structured_content(self) -> bool:
@@ -409,6 +466,9 @@ class ReadResourceResult:
         """Every text item joined with newlines."""
         return "\n".join(item.text for item in self.contents if item.text is not None)
 
+    def _repr_html_(self) -> str:
+        return render_resource_result(self.raw)
+
 
 @dataclass(frozen=True)
 class PromptArgument:
@@ -483,6 +543,9 @@ class GetPromptResult:
             _str(data.get("description")),
             data,
         )
+
+    def _repr_markdown_(self) -> str:
+        return render_prompt_result(self.raw)
 
     @property
     def text(self) -> str:
