@@ -3,11 +3,12 @@
 Blocking, thread-safe MCP for plain scripts, notebooks and sync codebases: no event loop.
 
 Example:
-    >>> import syncmcp
-    >>> with syncmcp.connect("python", ["tools/example_server.py"]) as session:   # doctest: +SKIP
-    ...     for tool in session.list_tools():
-    ...         print(tool.name)
+    >>> import sys, syncmcp
+    >>> with syncmcp.connect(sys.executable, ["tools/example_server.py"]) as session:
+    ...     print([tool.name for tool in session.list_tools()])
     ...     print(session.call_tool("add", {"a": 2, "b": 3}).text)
+    ['echo', 'add', 'blob']
+    5
 """
 
 import logging as _logging

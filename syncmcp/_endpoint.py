@@ -196,9 +196,10 @@ class PendingRequest:
     Returned by :meth:`Endpoint.send_request` and ``ClientSession.submit``. ``result`` blocks;
     ``cancel`` withdraws the request and tells the peer.
 
-    Example:
-        >>> pending = session.submit("tools/call", {"name": "slow"})   # doctest: +SKIP
-        >>> pending.result(timeout=5.0)                                 # doctest: +SKIP
+    Example::
+
+        pending = session.submit("tools/call", {"name": "slow"})
+        result = pending.result(timeout=5.0)   # raw result dict; cancelled on the server on timeout
     """
 
     __slots__ = ("_activity", "_cancellable", "_endpoint", "_future", "_last_activity", "id", "method")

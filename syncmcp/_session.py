@@ -7,10 +7,12 @@ progress routing, logging, schema validation of tool calls, the server's request
 ``InputRequiredResult`` flow, subscriptions, and task-augmented tool calls.
 
 Example:
-    >>> import syncmcp
-    >>> with syncmcp.connect("python", ["tools/example_server.py"]) as session:   # doctest: +SKIP
+    >>> import sys, syncmcp
+    >>> with syncmcp.connect(sys.executable, ["tools/example_server.py"]) as session:
     ...     print([tool.name for tool in session.list_tools()])
     ...     print(session.call_tool("add", {"a": 2, "b": 3}).text)
+    ['echo', 'add', 'blob']
+    5
 """
 
 from __future__ import annotations
@@ -212,10 +214,11 @@ class ClientSession:
     While a sampling or elicitation handler runs, the timeouts of this session's own requests
     are paused: the server is waiting on the client.
 
-    Example:
-        >>> session = ClientSession(StdioTransport("python", ["server.py"]))   # doctest: +SKIP
-        >>> with session:                                                      # doctest: +SKIP
-        ...     session.call_tool("echo", {"message": "hi"}).text
+    Example::
+
+        session = ClientSession(StdioTransport("python", ["server.py"]), timeout=30)
+        with session:                      # initializes, and closes at the end
+            print(session.call_tool("echo", {"message": "hi"}).text)
     """
 
     def __init__(
@@ -539,10 +542,11 @@ class ClientSession:
         result is delivered. In the 2026-07-28 era the envelope is added, but an
         ``InputRequiredResult`` is returned as is (:meth:`request` runs those rounds).
 
-        Example:
-            >>> handle = session.submit("tools/call", {"name": "slow"})   # doctest: +SKIP
-            >>> handle.cancel()                                            # doctest: +SKIP
-            True
+        Example::
+
+            handle = session.submit("tools/call", {"name": "slow"})
+            ...                            # later, from any thread
+            handle.cancel()                # True if it was still pending
         """
         self._require_open()
         if threading.current_thread().name.startswith("syncmcp-reader"):
@@ -828,9 +832,10 @@ class ClientSession:
                 result is in ``exc.result``).
             RequestTimeout, RemoteError, ConnectionClosed: see :meth:`request`.
 
-        Example:
-            >>> session.call_tool("add", {"a": 1, "b": 2}).text   # doctest: +SKIP
-            '3'
+        Example::
+
+            result = session.call_tool("add", {"a": 1, "b": 2}, timeout=5)
+            print(result.text, result.is_error)        # 3 False
         """
         if arguments is not None and not isinstance(arguments, Mapping):
             raise TypeError(f"MCP tool arguments must be a JSON object, got {type(arguments).__name__}")
@@ -892,9 +897,11 @@ class ClientSession:
         Raises:
             CapabilityError: the server does not run tool calls as tasks.
 
-        Example:
-            >>> task = session.call_tool_as_task("simulate-research-query", {"topic": "AI"})   # doctest: +SKIP
-            >>> task.result(timeout=60).text                                                    # doctest: +SKIP
+        Example::
+
+            task = session.call_tool_as_task("simulate-research-query", {"topic": "AI"})
+            print(task.status)                         # working
+            print(task.result(timeout=60).text)
         """
         self._require_open()
         if self.check_capabilities and not self._supports_tool_tasks():
@@ -1049,9 +1056,10 @@ class ClientSession:
             context: values of the other arguments already chosen.
             timeout: seconds (see the class docs).
 
-        Example:
-            >>> session.complete({"type": "ref/prompt", "name": "p"}, "dept", "E").values   # doctest: +SKIP
-            ['Engineering']
+        Example::
+
+            session.complete({"type": "ref/prompt", "name": "team"}, "department", "E").values
+            # ['Engineering']
         """
         self._require_open()
         if self.protocol_version >= "2025-03-26":  # 2024-11-05 servers had no capability flag
@@ -1196,10 +1204,10 @@ def connect(
         RequestTimeout: no handshake within ``timeout``.
         ConnectionClosed: the server exited during start-up (exit code and stderr quoted).
 
-    Example:
-        >>> with connect("npx", ["-y", "@modelcontextprotocol/server-everything"]) as s:   # doctest: +SKIP
-        ...     print(s.call_tool("echo", {"message": "hi"}).text)
-        Echo: hi
+    Example::
+
+        with connect("npx", ["-y", "@modelcontextprotocol/server-everything"]) as session:
+            print(session.call_tool("echo", {"message": "hi"}).text)   # Echo: hi
     """
     transport = StdioTransport(command, list(args), env=env, env_vars=env_vars, cwd=cwd, name=name)
     session = ClientSession(transport, name=transport.name, timeout=request_timeout, **session_options)

@@ -6,11 +6,11 @@ with ``tasks/get`` (respecting the server's ``pollInterval``) and optional
 ``notifications/tasks/status``, fetches the outcome with ``tasks/result`` (exactly what the plain
 call would have returned, errors included) or stops it with ``tasks/cancel``.
 
-Example:
-    >>> task = session.call_tool_as_task("simulate-research-query", {"topic": "x"})   # doctest: +SKIP
-    >>> task.status                                                                    # doctest: +SKIP
-    'working'
-    >>> task.result(timeout=60).text                                                   # doctest: +SKIP
+Example::
+
+    task = session.call_tool_as_task("simulate-research-query", {"topic": "x"})
+    print(task.status)                       # working
+    print(task.result(timeout=60).text)      # the tool's final result
 """
 
 from __future__ import annotations
