@@ -163,6 +163,11 @@ class _WorkerPool:
             with self._lock:
                 self._idle += 1
 
+    def owns(self, thread: threading.Thread) -> bool:
+        """Whether ``thread`` is one of this pool's workers."""
+        with self._lock:
+            return thread in self._threads
+
     def shutdown(self, deadline: float) -> None:
         """Run what is essential, drop the rest, stop the threads, join them until ``deadline``."""
         with self._lock:
@@ -422,7 +427,10 @@ class Endpoint:
             pending, self._pending = self._pending, {}
             inbound = list(self._inbound.values())
         if not first:
-            self._closed_event.wait(timeout + 10.0)
+            # Wait for the first closer, unless we run on one of this endpoint's own threads: the
+            # first closer may be joining this very thread.
+            if not self._is_own_thread():
+                self._closed_event.wait(timeout + 10.0)
             return
         try:
             for request in inbound:
@@ -471,6 +479,10 @@ class Endpoint:
             if self._pause_depth:
                 return self._paused_total + (time.monotonic() - self._paused_since)
             return self._paused_total
+
+    def _is_own_thread(self) -> bool:
+        current = threading.current_thread()
+        return current is self._reader or self._handlers.owns(current) or self._notifier.owns(current)
 
     def lost_error(self) -> Optional[ConnectionClosed]:
         """The error describing how the connection was lost, or ``None`` if it was not lost."""

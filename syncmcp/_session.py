@@ -719,6 +719,38 @@ class ClientSession:
 
         return self._caches[kind].get(fetch, limit, refresh)
 
+    def list_page(
+        self, kind: str, cursor: Optional[str] = None, *, timeout: Timeout = DEFAULT
+    ) -> Tuple[List[Any], Optional[str]]:
+        """One page of a listing, uncached: ``(typed items, next cursor or None)``.
+
+        Args:
+            kind: ``"tools"``, ``"resources"``, ``"resource_templates"`` or ``"prompts"``.
+            cursor: the previous page's ``next cursor`` (``None`` for the first page).
+            timeout: seconds (see the class docs).
+
+        Example::
+
+            items, cursor = session.list_page("resources")
+            while cursor is not None:
+                more, cursor = session.list_page("resources", cursor)
+                items += more
+        """
+        if kind not in _LISTINGS:
+            raise ValueError(f"kind must be one of {', '.join(_LISTINGS)}, got {kind!r}")
+        method, key, capability, convert = _LISTINGS[kind]
+        self._require_open()
+        if not self._has_capability(capability):
+            return [], None
+        result = self.request(method, {"cursor": cursor} if cursor is not None else None, timeout=timeout)
+        page = result.get(key) if isinstance(result, dict) else None
+        if not isinstance(page, list):
+            raise RemoteProtocolError(f"{method} result from '{self.name}' has no '{key}' list")
+        next_cursor = result.get("nextCursor")
+        if next_cursor is not None and not isinstance(next_cursor, str):
+            raise RemoteProtocolError(f"{method} from '{self.name}' returned a non-string cursor {next_cursor!r}")
+        return [convert(item) for item in page], next_cursor or None
+
     def ping(self, *, timeout: Timeout = DEFAULT) -> None:
         """Check the server answers.
 

@@ -468,3 +468,34 @@ def test_paused_time_does_not_count_against_a_timeout(pair) -> None:
     assert endpoint.paused_seconds() >= 0.6
     with pytest.raises(RuntimeError):
         endpoint.resume_timeouts()
+
+
+def test_a_second_close_from_an_endpoint_thread_does_not_wait_for_the_first() -> None:
+    """The first closer joins the endpoint's threads; one of them closing too must not block it."""
+    closed_inside = threading.Event()
+    endpoint_box: List[Endpoint] = []
+
+    def handler(request: InboundRequest) -> Any:
+        assert request.cancelled.wait(10)  # the first close() cancels us...
+        endpoint_box[0].close()  # ...and we close too, from a handler thread
+        closed_inside.set()
+        return {}
+
+    endpoint, _client, server = make_pair(request_handler=handler)
+    endpoint_box.append(endpoint)
+    server.send({"jsonrpc": "2.0", "id": 1, "method": "slow"})
+    assert wait_for_inbound(endpoint)
+    start = time.monotonic()
+    endpoint.close()
+    assert closed_inside.wait(5)
+    assert time.monotonic() - start < 5
+
+
+def wait_for_inbound(endpoint: Endpoint) -> bool:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with endpoint._lock:
+            if endpoint._inbound:
+                return True
+        time.sleep(0.01)
+    return False

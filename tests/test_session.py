@@ -343,3 +343,16 @@ def test_tool_timeout_is_paused_while_an_elicitation_handler_runs() -> None:
     with connect_scripted(elicitation_handler=elicitation) as s:
         answer = json.loads(s.call_tool("ask_client", {"method": "elicitation/create", "params": {}}, timeout=0.3).text)
         assert answer["result"] == {"action": "accept", "content": {"ok": True}}
+
+
+def test_list_page_returns_one_page_and_its_cursor() -> None:
+    with connect_scripted("--pages", "3", "--extra-tools", "10") as s:
+        first, cursor = s.list_page("tools")
+        assert cursor == "1"
+        second, cursor = s.list_page("tools", cursor)
+        third, cursor = s.list_page("tools", cursor)
+        assert cursor is None
+        assert [t.name for t in first + second + third] == [t.name for t in s.list_tools()]
+        assert s.list_page("prompts") == ([], None)  # no prompts capability: nothing asked
+        with pytest.raises(ValueError, match="kind must be one of"):
+            s.list_page("widgets")
