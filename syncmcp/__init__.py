@@ -10,8 +10,21 @@ Example:
     ...     print(session.call_tool("add", {"a": 2, "b": 3}).text)
 """
 
+from ._config import ServerConfig, load_config
 from ._endpoint import Endpoint, InboundRequest, JSONRPCError, PendingRequest
+from ._events import (
+    ElicitationCancelled,
+    ElicitationRequest,
+    ListChanged,
+    ServerExited,
+    StartupComplete,
+    StartupFailure,
+    StartupUpdate,
+    ToolCallBegin,
+    ToolCallEnd,
+)
 from ._exceptions import (
+    AuthenticationRequired,
     ConfigError,
     ConnectionClosed,
     MCPError,
@@ -24,15 +37,19 @@ from ._exceptions import (
     RequestTimeout,
     SchemaValidationError,
     ServerStartError,
+    ServerUnavailableError,
     SessionClosedError,
     StartupError,
     ToolDisabledError,
     TransportError,
+    UnknownElicitationError,
     UnknownServerError,
     UnknownToolError,
     URLElicitationRequired,
 )
 from ._jsonrpc import ErrorCode
+from ._managed import RestartPolicy
+from ._manager import MCPManager
 from ._sandbox import SandboxState
 from ._session import (
     DEFAULT,
@@ -45,7 +62,10 @@ from ._session import (
     RequestContext,
     connect,
 )
+from ._status import HealthStatus, Page, ReloadResult, ServerMetrics, ServerState, ServerStatus
 from ._stdio import StdioTransport
+from ._toolcache import ToolCache
+from ._toolnames import ToolFilter, ToolInfo, qualify_tool_names
 from ._transport import StreamTransport, Transport
 from ._types import (
     AudioContent,
@@ -78,6 +98,7 @@ __all__ = [
     "LATEST_PROTOCOL_VERSION",
     "SUPPORTED_PROTOCOL_VERSIONS",
     "AudioContent",
+    "AuthenticationRequired",
     "CallToolResult",
     "CapabilityError",
     "ClientSession",
@@ -85,23 +106,30 @@ __all__ = [
     "ConfigError",
     "ConnectionClosed",
     "Content",
+    "ElicitationCancelled",
+    "ElicitationRequest",
     "EmbeddedResource",
     "Endpoint",
     "ErrorCode",
     "GetPromptResult",
+    "HealthStatus",
     "ImageContent",
     "Implementation",
     "InboundRequest",
     "InitializeResult",
     "JSONRPCError",
+    "ListChanged",
     "MCPError",
+    "MCPManager",
     "MessageTooLarge",
+    "Page",
     "PendingRequest",
     "Prompt",
     "PromptArgument",
     "PromptMessage",
     "ProtocolVersionError",
     "ReadResourceResult",
+    "ReloadResult",
     "RemoteError",
     "RemoteProtocolError",
     "RequestCancelled",
@@ -112,22 +140,40 @@ __all__ = [
     "ResourceContents",
     "ResourceLink",
     "ResourceTemplate",
+    "RestartPolicy",
     "SandboxState",
     "SchemaValidationError",
+    "ServerConfig",
+    "ServerExited",
+    "ServerMetrics",
     "ServerStartError",
+    "ServerState",
+    "ServerStatus",
+    "ServerUnavailableError",
     "SessionClosedError",
+    "StartupComplete",
     "StartupError",
+    "StartupFailure",
+    "StartupUpdate",
     "StdioTransport",
     "StreamTransport",
     "TextContent",
     "Tool",
+    "ToolCache",
+    "ToolCallBegin",
+    "ToolCallEnd",
     "ToolDisabledError",
+    "ToolFilter",
+    "ToolInfo",
     "Transport",
     "TransportError",
     "URLElicitationRequired",
     "UnknownContent",
+    "UnknownElicitationError",
     "UnknownServerError",
     "UnknownToolError",
     "__version__",
     "connect",
+    "load_config",
+    "qualify_tool_names",
 ]

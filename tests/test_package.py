@@ -16,11 +16,13 @@ PACKAGE = Path(syncmcp.__file__).parent
 # Each module may import only modules of a lower layer.
 LAYERS = [
     {"_version", "_exceptions"},
-    {"_jsonrpc", "_types", "_sandbox"},
-    {"_transport"},
-    {"_stdio", "testing"},
+    {"_jsonrpc", "_types", "_sandbox", "_config", "_procstat"},
+    {"_transport", "_toolnames", "_startup", "_events", "_status", "_toolcache"},
+    {"_stdio", "testing", "_elicitation"},
     {"_endpoint"},
     {"_session"},
+    {"_managed"},
+    {"_manager"},
 ]
 
 
