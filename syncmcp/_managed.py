@@ -105,6 +105,8 @@ class Services:
     Args:
         emit: delivers an event to ``on_event`` and the log.
         submit_start: runs a start-up task on the start pool.
+        submit_background: runs a short cleanup task off the calling thread (raises
+            ``RuntimeError`` once the manager is shutting down).
         restart: the restart policy.
         sandbox: returns ``(version, state)`` of the current sandbox state.
         router: routes elicitations, or ``None`` to not offer the capability.
@@ -121,6 +123,7 @@ class Services:
         *,
         emit: Callable[[ManagerEvent], None],
         submit_start: Callable[[Callable[[], None]], Any],
+        submit_background: Callable[[Callable[[], None]], Any],
         restart: RestartPolicy,
         sandbox: Callable[[], Tuple[int, Optional[SandboxState]]],
         router: Optional[ElicitationRouter] = None,
@@ -133,6 +136,7 @@ class Services:
     ) -> None:
         self.emit = emit
         self.submit_start = submit_start
+        self.submit_background = submit_background
         self.restart = restart
         self.sandbox = sandbox
         self.router = router
@@ -277,6 +281,10 @@ class ManagedServer:
         if (state is ServerState.STARTING or state is ServerState.PENDING) and self._tools_cached:
             return self._tools
         return None
+
+    def known_tools(self) -> Tuple[Tool, ...]:
+        """The last tools it listed (live or cached), whatever its state."""
+        return self._tools or ()
 
     def find_tool(self, tool_name: str) -> Optional[Tool]:
         """The definition of one of its tools, if known."""
@@ -658,8 +666,19 @@ class ManagedServer:
         return bool(events)
 
     def _connection_lost(self, instance: _Instance, error: ConnectionClosed) -> None:
-        """The session's ``on_connection_lost`` (its notification thread): mark exited, close it."""
+        """The session's ``on_connection_lost`` (its notification thread): mark exited, close it.
+
+        The close runs on another thread: a thread already closing this session (a failed
+        handshake closes itself) joins the notification thread, and a close from here would wait
+        for that one in turn.
+        """
         self.report_lost(instance, error)
+        try:
+            self._svc.submit_background(lambda: self._close_dead(instance))
+        except RuntimeError:  # shutting down: every server was closed already, so this is quick
+            self._close_dead(instance)
+
+    def _close_dead(self, instance: _Instance) -> None:
         with self._lock:
             if instance in self._dead:
                 self._dead.remove(instance)

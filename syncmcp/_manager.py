@@ -118,6 +118,9 @@ class _Runtime:
     def submit_start(self, fn: Callable[[], None]) -> Any:
         return self.start_pool.submit(fn)
 
+    def submit_background(self, fn: Callable[[], None]) -> Any:
+        return self.fanout_pool.submit(fn)
+
     def ordered(self) -> List[ManagedServer]:
         return list(self.slots.values())
 
@@ -291,6 +294,7 @@ class MCPManager:
         self._services = Services(
             emit=rt.events.emit,
             submit_start=rt.submit_start,
+            submit_background=rt.submit_background,
             restart=restart,
             sandbox=rt.current_sandbox,
             router=rt.router,
@@ -542,12 +546,17 @@ class MCPManager:
             info = self.list_all_tools().get(qualified_name)
         if info is not None:
             return info
-        # A tool the filters hide gets Codex's text rather than "unknown".
-        everything = [(slot, tool) for slot in self._rt.ordered() for tool in slot.tool_snapshot() or ()]
+        # A tool the filters hide gets Codex's text, and one of a server that is down that
+        # server's error, rather than "unknown tool".
+        everything = [(slot, tool) for slot in self._rt.ordered() for tool in slot.known_tools()]
         names = qualified_names([(slot.name, tool.name) for slot, tool in everything], prefix=self._prefix)
         for name, (slot, tool) in zip(names, everything):
-            if name == qualified_name and not slot.filter.allows(tool.name):
+            if name != qualified_name:
+                continue
+            if not slot.filter.allows(tool.name):
                 raise ToolDisabledError(f"tool '{tool.name}' is disabled for MCP server '{slot.name}'")
+            if slot.tool_snapshot() is None:
+                raise slot.unavailable_error()
         close = difflib.get_close_matches(qualified_name, list(self._tool_map()), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise UnknownToolError(f"unknown tool '{qualified_name}'{hint}")
