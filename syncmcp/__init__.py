@@ -10,7 +10,7 @@ Example:
     ...     print(session.call_tool("add", {"a": 2, "b": 3}).text)
 """
 
-from ._config import ServerConfig, load_config
+from ._config import ServerConfig, embedded_default_servers, load_config
 from ._endpoint import Endpoint, InboundRequest, JSONRPCError, PendingRequest
 from ._events import (
     ElicitationCancelled,
@@ -174,6 +174,7 @@ __all__ = [
     "UnknownToolError",
     "__version__",
     "connect",
+    "embedded_default_servers",
     "load_config",
     "qualify_tool_names",
 ]

@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._config import ServerConfig
 from ._elicitation import ElicitationRouter
@@ -39,15 +39,15 @@ from ._sandbox import (
     SYNCMCP_SANDBOX_METHOD,
     SandboxState,
 )
-from ._session import ClientSession, Roots
+from ._session import ClientSession
 from ._startup import startup_error_display
 from ._status import ServerMetrics, ServerState, ServerStatus
 from ._stdio import DEFAULT_SHUTDOWN_GRACE, DEFAULT_TERMINATE_GRACE, StdioTransport
 from ._toolcache import ToolCache, tool_cache_key
-from ._toolnames import ToolFilter
+from ._toolnames import ToolFilter, ToolGroup
 from ._types import CallToolResult, Tool
 
-__all__ = ["LATENCY_WINDOW", "ManagedServer", "RestartPolicy", "Services", "StartupBatch"]
+__all__ = ["LATENCY_WINDOW", "ManagedServer", "RestartPolicy", "Roots", "Services", "StartupBatch"]
 
 logger = logging.getLogger("syncmcp.manager")
 
@@ -57,6 +57,8 @@ LATENCY_WINDOW = 1024
 _START_REPORT_GRACE = 10.0
 
 SamplingHandler = Callable[[str, Any, Dict[str, Any]], Any]
+#: Roots offered to every server: ``[{"uri": "file:///...", "name": ...}]`` or a callable returning them.
+Roots = Union[Sequence[Mapping[str, Any]], Callable[[], Sequence[Mapping[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class Services:
         roots: roots offered to every server.
         client_info: ``clientInfo`` sent at the handshake.
         tool_cache: the on-disk tool cache, if enabled.
+        tool_name_prefix: the prefix of qualified tool names (``"mcp"``), if any.
         shutdown_grace: seconds a server gets to exit after its stdin is closed.
         terminate_grace: seconds between SIGTERM and SIGKILL.
     """
@@ -131,6 +134,7 @@ class Services:
         roots: Optional[Roots] = None,
         client_info: Optional[Mapping[str, Any]] = None,
         tool_cache: Optional[ToolCache] = None,
+        tool_name_prefix: Optional[str] = None,
         shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
         terminate_grace: float = DEFAULT_TERMINATE_GRACE,
     ) -> None:
@@ -144,6 +148,7 @@ class Services:
         self.roots = roots
         self.client_info = client_info
         self.tool_cache = tool_cache
+        self.tool_name_prefix = tool_name_prefix
         self.shutdown_grace = shutdown_grace
         self.terminate_grace = terminate_grace
 
@@ -241,6 +246,7 @@ class ManagedServer:
         self._tools: Optional[Tuple[Tool, ...]] = None
         self._tools_cached = False
         self._tools_stale = False
+        self._group: Optional[Tuple[Tuple[Tool, ...], ToolGroup]] = None
         # metrics
         self._calls = 0
         self._errors = 0
@@ -257,6 +263,7 @@ class ManagedServer:
             if cached is not None:
                 self._tools = tuple(Tool.from_dict(tool) for tool in cached)
                 self._tools_cached = True
+                self.tool_group()
 
     def __repr__(self) -> str:
         return f"<ManagedServer '{self.name}' {self._state.value}>"
@@ -281,6 +288,20 @@ class ManagedServer:
         if (state is ServerState.STARTING or state is ServerState.PENDING) and self._tools_cached:
             return self._tools
         return None
+
+    def tool_group(self) -> Optional[ToolGroup]:
+        """The listed tools prepared for naming (filter applied), rebuilt only when the list changed."""
+        snapshot = self.tool_snapshot()
+        if snapshot is None:
+            return None
+        cached = self._group
+        if cached is not None and cached[0] is snapshot:
+            return cached[1]
+        tool_filter = self.filter
+        allowed = snapshot if tool_filter.allows_all else tuple(tool for tool in snapshot if tool_filter.allows(tool.name))
+        group = ToolGroup(self.name, allowed, self._svc.tool_name_prefix)
+        self._group = (snapshot, group)
+        return group
 
     def known_tools(self) -> Tuple[Tool, ...]:
         """The last tools it listed (live or cached), whatever its state."""
@@ -439,6 +460,7 @@ class ManagedServer:
         # The sandbox state may have changed while we were announcing it: send the newest.
         if self._svc.sandbox()[0] != instance.sandbox_version:
             self._push_sandbox(instance, self.config.tool_timeout_sec, on_start=True)
+        self.tool_group()  # prepare the names here, not in the next list_all_tools()
         self._write_cache(tools)
         logger.info("MCP server '%s' is ready (%d tools)", self.name, len(tools))
         self._svc.emit(StartupUpdate(self.name, "ready"))
@@ -741,6 +763,7 @@ class ManagedServer:
             if current:
                 self._tools = tuple(tools)
         if current:
+            self.tool_group()
             self._write_cache(tools)
 
     def _write_cache(self, tools: Sequence[Tool]) -> None:

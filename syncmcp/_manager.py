@@ -53,14 +53,14 @@ from ._exceptions import (
     UnknownServerError,
     UnknownToolError,
 )
-from ._managed import ManagedServer, RestartPolicy, SamplingHandler, Services, StartupBatch
+from ._managed import ManagedServer, RestartPolicy, Roots, SamplingHandler, Services, StartupBatch
 from ._procstat import process_group_usage
 from ._sandbox import SandboxState
-from ._session import DEFAULT, ClientSession, Roots, Timeout
+from ._session import DEFAULT, ClientSession, Timeout
 from ._status import HealthStatus, Page, ReloadResult, ServerMetrics, ServerState, ServerStatus
 from ._stdio import DEFAULT_SHUTDOWN_GRACE, DEFAULT_TERMINATE_GRACE
 from ._toolcache import ToolCache
-from ._toolnames import ToolInfo, qualified_names
+from ._toolnames import ToolInfo, build_tool_map, qualified_names
 from ._types import CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool
 
 __all__ = ["DEFAULT_DRAIN_TIMEOUT", "MCPManager"]
@@ -302,6 +302,7 @@ class MCPManager:
             roots=roots,
             client_info=client_info,
             tool_cache=cache,
+            tool_name_prefix=tool_name_prefix,
             shutdown_grace=shutdown_grace,
             terminate_grace=terminate_grace,
         )
@@ -493,19 +494,12 @@ class MCPManager:
 
     def _tool_map(self) -> Dict[str, ToolInfo]:
         """The qualified-name map of the tools listed now, rebuilt only when a tool list changed."""
-        parts = []
-        for slot in self._rt.ordered():
-            snapshot = slot.tool_snapshot()
-            if snapshot is not None:
-                parts.append((slot.name, snapshot, slot.filter))
-        key = (self._prefix, tuple(parts))
+        groups = tuple(group for group in (slot.tool_group() for slot in self._rt.ordered()) if group is not None)
         memo = self._rt.tool_map
-        if memo is not None and memo[0] == key:
+        if memo is not None and memo[0] == groups:  # the same group objects: nothing changed
             return memo[1]
-        entries = [(name, tool) for name, snapshot, tool_filter in parts for tool in snapshot if tool_filter.allows(tool.name)]
-        names = qualified_names([(name, tool.name) for name, tool in entries], prefix=self._prefix)
-        result = {q: ToolInfo(name, tool.name, tool, q) for q, (name, tool) in zip(names, entries) if q is not None}
-        self._rt.tool_map = (key, result)
+        result = build_tool_map(groups)
+        self._rt.tool_map = (groups, result)
         return result
 
     def list_all_tools(self, *, wait: bool = True) -> Dict[str, ToolInfo]:

@@ -20,7 +20,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from ._types import Tool
 
@@ -28,9 +28,12 @@ __all__ = [
     "MAX_TOOL_NAME_LENGTH",
     "TOOL_NAME_DELIMITER",
     "ToolFilter",
+    "ToolGroup",
     "ToolInfo",
+    "build_tool_map",
     "filter_tools",
     "qualified_names",
+    "qualify_groups",
     "qualify_tool_names",
     "sanitize_tool_name",
 ]
@@ -65,6 +68,51 @@ def _sha1_hex(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+class _Namer:
+    """The qualification state of one pass: raw names seen and names handed out."""
+
+    __slots__ = ("head", "seen_raw", "used")
+
+    def __init__(self, prefix: Optional[str]) -> None:
+        self.head = prefix + TOOL_NAME_DELIMITER if prefix is not None else ""
+        self.seen_raw: set[str] = set()
+        self.used: set[str] = set()
+
+    def claim_all(self, raws: FrozenSet[str]) -> bool:
+        """Take a whole group of valid, short, distinct raw names as they are, if none is taken."""
+        if self.used.isdisjoint(raws) and self.seen_raw.isdisjoint(raws):
+            self.used |= raws
+            self.seen_raw |= raws
+            return True
+        return False
+
+    def name(self, raw: str) -> Optional[str]:
+        """The name for one raw qualified name, or ``None`` if it must be skipped."""
+        if raw in self.seen_raw:
+            logger.warning("skipping duplicated tool %s", raw)
+            return None
+        self.seen_raw.add(raw)
+        name = raw if _VALID.fullmatch(raw) else (_INVALID_CHAR.sub("_", raw) or "_")
+        if len(name) > MAX_TOOL_NAME_LENGTH:
+            name = name[:_KEPT_PREFIX] + _sha1_hex(raw)
+        if name in self.used:
+            # A different raw name sanitised (or truncated) to a taken name: disambiguate by the
+            # hash of the raw name rather than dropping the tool (Codex dropped it).
+            name = name[:_KEPT_PREFIX] + _sha1_hex(raw)
+            if name in self.used:
+                logger.warning("skipping duplicated tool %s", name)
+                return None
+        self.used.add(name)
+        return name
+
+
+def _plain(raws: Sequence[str], base: str, tools: Sequence[str]) -> bool:
+    """Whether every raw name is valid, at most 64 characters, and distinct (one regex for all)."""
+    if not tools or _VALID.fullmatch(base + "".join(tools)) is None:
+        return False
+    return len(base) + max(map(len, tools)) <= MAX_TOOL_NAME_LENGTH and len(set(raws)) == len(raws)
+
+
 def qualified_names(pairs: Iterable[Tuple[str, str]], *, prefix: Optional[str] = None) -> List[Optional[str]]:
     """The qualified name of each ``(server, tool)`` pair, in input order; ``None`` for a skipped one.
 
@@ -76,31 +124,81 @@ def qualified_names(pairs: Iterable[Tuple[str, str]], *, prefix: Optional[str] =
         >>> qualified_names([("s", "t"), ("s", "t")])
         ['s__t', None]
     """
-    head = prefix + TOOL_NAME_DELIMITER if prefix is not None else ""
-    seen_raw: set[str] = set()
-    used: set[str] = set()
-    result: List[Optional[str]] = []
-    append = result.append
+    groups: List[Tuple[str, List[str]]] = []
     for server, tool in pairs:
-        raw = head + server + TOOL_NAME_DELIMITER + tool
-        if raw in seen_raw:
-            logger.warning("skipping duplicated tool %s", raw)
-            append(None)
+        if groups and groups[-1][0] == server:
+            groups[-1][1].append(tool)
+        else:
+            groups.append((server, [tool]))
+    return [name for group in qualify_groups(groups, prefix=prefix) for name in group]
+
+
+def qualify_groups(groups: Iterable[Tuple[str, Sequence[str]]], *, prefix: Optional[str] = None) -> List[List[Optional[str]]]:
+    """:func:`qualified_names` for tools grouped by server: one list of names per group.
+
+    Example:
+        >>> qualify_groups([("a", ["x", "y.z"]), ("b", ["x"])])
+        [['a__x', 'a__y_z'], ['b__x']]
+    """
+    namer = _Namer(prefix)
+    result: List[List[Optional[str]]] = []
+    for server, tools in groups:
+        base = namer.head + server + TOOL_NAME_DELIMITER
+        raws = [base + tool for tool in tools]
+        if _plain(raws, base, tools) and namer.claim_all(frozenset(raws)):
+            result.append(list(raws))
+        else:
+            result.append([namer.name(raw) for raw in raws])
+    return result
+
+
+class ToolGroup:
+    """One server's (filtered) tools, prepared once per tool list for :func:`build_tool_map`.
+
+    Preparing holds the per-tool work (raw names, validity, :class:`ToolInfo` objects), so
+    rebuilding the map of every server is mostly set and dict merges.
+
+    Example:
+        >>> group = ToolGroup("fs", [Tool("read_file")])
+        >>> list(build_tool_map([group]))
+        ['fs__read_file']
+    """
+
+    __slots__ = ("infos", "plain", "raw_set", "raws", "server", "tools")
+
+    def __init__(self, server: str, tools: Sequence[Tool], prefix: Optional[str] = None) -> None:
+        self.server = server
+        self.tools = tuple(tools)
+        names = [tool.name for tool in self.tools]
+        base = (prefix + TOOL_NAME_DELIMITER if prefix is not None else "") + server + TOOL_NAME_DELIMITER
+        self.raws = [base + name for name in names]
+        self.raw_set = frozenset(self.raws)
+        self.plain = _plain(self.raws, base, names)
+        make = tuple.__new__  # ToolInfo's generated __new__ costs a Python call per tool
+        self.infos: Dict[str, ToolInfo] = {
+            raw: make(ToolInfo, (server, tool.name, tool, raw)) for raw, tool in zip(self.raws, self.tools)
+        }
+
+
+def build_tool_map(groups: Iterable[ToolGroup]) -> Dict[str, ToolInfo]:
+    """``{qualified_name: ToolInfo}`` for groups in configuration order (same names as :func:`qualified_names`).
+
+    Example:
+        >>> sorted(build_tool_map([ToolGroup("a", [Tool("x")]), ToolGroup("b", [Tool("x")])]))
+        ['a__x', 'b__x']
+    """
+    namer = _Namer(None)  # the groups' raw names carry the prefix already
+    result: Dict[str, ToolInfo] = {}
+    for group in groups:
+        if group.plain and namer.claim_all(group.raw_set):
+            result.update(group.infos)
             continue
-        seen_raw.add(raw)
-        name = raw if _VALID.fullmatch(raw) else (_INVALID_CHAR.sub("_", raw) or "_")
-        if len(name) > MAX_TOOL_NAME_LENGTH:
-            name = name[:_KEPT_PREFIX] + _sha1_hex(raw)
-        if name in used:
-            # A different raw name sanitised (or truncated) to a taken name: disambiguate by the
-            # hash of the raw name rather than dropping the tool (Codex dropped it).
-            name = name[:_KEPT_PREFIX] + _sha1_hex(raw)
-            if name in used:
-                logger.warning("skipping duplicated tool %s", name)
-                append(None)
+        for raw, tool in zip(group.raws, group.tools):
+            name = namer.name(raw)
+            if name is None:
                 continue
-        used.add(name)
-        append(name)
+            info = group.infos[raw]
+            result[name] = info if name == raw else ToolInfo(group.server, tool.name, tool, name)
     return result
 
 

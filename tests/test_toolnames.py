@@ -160,3 +160,20 @@ def test_tool_info_function_schema() -> None:
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
     }
     assert ToolInfo("s", "t", Tool("t"), "s__t").function_schema()["parameters"] == {"type": "object", "properties": {}}
+
+
+@pytest.mark.parametrize("prefix", [None, "mcp"])
+def test_prepared_groups_name_exactly_like_the_reference_algorithm(prefix: object) -> None:
+    """build_tool_map (the manager's fast path) must agree with qualified_names on every input."""
+    from syncmcp._toolnames import ToolGroup, build_tool_map
+
+    rng = random.Random(99)
+    pieces = ["read", "read.file", "read_file", "a", "a__b", "b_.c", "c", "données", LONG_1, LONG_2, "", "x-y", "x_y"]
+    for _ in range(300):
+        servers = rng.sample(["a", "a__b", "fs", "srv", "s"], rng.randint(1, 4))
+        groups = [(server, [rng.choice(pieces) for _ in range(rng.randint(0, 6))]) for server in servers]
+        pairs = [(server, tool) for server, tools in groups for tool in tools]
+        expected = qualify_tool_names(pairs, prefix=prefix)  # type: ignore[arg-type]
+        built = build_tool_map([ToolGroup(server, [Tool(t) for t in tools], prefix) for server, tools in groups])  # type: ignore[arg-type]
+        assert {name: (info.server, info.tool_name) for name, info in built.items()} == expected
+        assert all(info.qualified_name == name for name, info in built.items())
