@@ -47,6 +47,7 @@ from ._events import (
 from ._exceptions import (
     ConfigError,
     ConnectionClosed,
+    MCPError,
     SessionClosedError,
     StartupError,
     ToolDisabledError,
@@ -198,6 +199,16 @@ def _finalize(runtime: _Runtime) -> None:
     threading.Thread(target=runtime.close, name="syncmcp-finalize", daemon=True).start()
 
 
+def _add_context(error: BaseException, context: str) -> None:
+    """Prefix Codex's context (``tool call failed for `fs/read` ``) to an error's message in place.
+
+    The error keeps its type and attributes, so ``except RequestTimeout`` and ``error.code`` work
+    as on a session. Only errors created for this one request are touched.
+    """
+    if isinstance(error, MCPError) and len(error.args) == 1 and isinstance(error.args[0], str):
+        error.args = (f"{context}: {error.args[0]}",)
+
+
 def _to_configs(servers: ServersArg) -> Dict[str, ServerConfig]:
     configs: Dict[str, ServerConfig] = {}
     for name, value in (servers or {}).items():
@@ -216,8 +227,11 @@ class MCPManager:
     Args:
         servers: ``{name: ServerConfig or dict}`` in the order that decides tool naming.
         lazy: start servers on first use instead of now (``required`` ones still start now).
-        on_event: ``fn(event)`` for start-up, tool-call, elicitation and exit events
-            (:mod:`syncmcp._events`), called in order on the ``syncmcp-events`` thread.
+        on_event: ``fn(event)`` for :class:`~syncmcp.StartupUpdate`, :class:`~syncmcp.StartupComplete`,
+            :class:`~syncmcp.ToolCallBegin` / :class:`~syncmcp.ToolCallEnd`,
+            :class:`~syncmcp.ElicitationRequest` / :class:`~syncmcp.ElicitationCancelled`,
+            :class:`~syncmcp.ServerExited` and :class:`~syncmcp.ListChanged`, called in order on
+            the ``syncmcp-events`` thread.
         elicitation_handler: ``fn(server, request_id, params) -> ElicitResult`` answering
             servers' questions to the user. Without it, questions become
             :class:`~syncmcp.ElicitationRequest` events answered by :meth:`resolve_elicitation`
@@ -648,17 +662,18 @@ class MCPManager:
                         tool_name, arguments, timeout=limit, on_progress=on_progress, meta=meta
                     )
                     return result
-                except ConnectionClosed as exc:
-                    slot.report_lost(instance, exc)
-                    # The server died before answering: safe to run again only if idempotent.
-                    wait = slot.restart_wait() if retries > 0 and not self._rt.closing else None
-                    if wait is None:
-                        raise
-                    retries -= 1
-                    slot.record_retry()
-                    logger.info("retrying %s/%s after the server died (%d retries left): %s", slot.name, tool_name, retries, exc)
-                    if self._rt.closed.wait(wait):
-                        raise
+                except MCPError as exc:
+                    if isinstance(exc, ConnectionClosed):
+                        slot.report_lost(instance, exc)
+                        # The server died before answering: safe to run again only if idempotent.
+                        wait = slot.restart_wait() if retries > 0 and not self._rt.closing else None
+                        if wait is not None and not self._rt.closed.wait(wait):
+                            retries -= 1
+                            slot.record_retry()
+                            logger.info("retrying %s/%s after the server died (%d left): %s", slot.name, tool_name, retries, exc)
+                            continue
+                    _add_context(exc, f"tool call failed for `{slot.name}/{tool_name}`")
+                    raise
                 finally:
                     slot.release(instance)
         except BaseException as exc:
@@ -671,8 +686,8 @@ class MCPManager:
 
     # ------------------------------------------------------------------------------ resources and prompts
 
-    def _use(self, server: str) -> _Use:
-        return _Use(self._slot(server))
+    def _use(self, server: str, context: Optional[str] = None) -> _Use:
+        return _Use(self._slot(server), context)
 
     def _gather(self, kind: str, fetch: Callable[[ManagedServer], List[T]], capability: str) -> Dict[str, List[T]]:
         """Run ``fetch`` on every server that can answer, in parallel; failures are logged and left out."""
@@ -746,7 +761,7 @@ class MCPManager:
     def _page(
         self, server: str, method: str, key: str, cursor: Optional[str], timeout: Timeout, convert: Callable[[Any], T]
     ) -> Page[T]:
-        with self._use(server) as session:
+        with self._use(server, f"{method} failed for `{server}`") as session:
             if "resources" not in session.server_capabilities:
                 return Page(())
             limit = self._rt.slots[server].config.tool_timeout_sec if timeout is DEFAULT else timeout
@@ -792,7 +807,7 @@ class MCPManager:
             >>> manager.read_resource("everything", "demo://resource/dynamic/text/1").text   # doctest: +SKIP
             'Resource 1: This is a plaintext resource'
         """
-        with self._use(server) as session:
+        with self._use(server, f"resources/read failed for `{server}` ({uri})") as session:
             limit = self._rt.slots[server].config.tool_timeout_sec if timeout is DEFAULT else timeout
             return session.read_resource(uri, timeout=limit)
 
@@ -805,7 +820,7 @@ class MCPManager:
             >>> manager.get_prompt("everything", "args-prompt", {"city": "Paris"}).text   # doctest: +SKIP
             "What's weather in Paris?"
         """
-        with self._use(server) as session:
+        with self._use(server, f"prompts/get failed for `{server}` ({name})") as session:
             limit = self._rt.slots[server].config.tool_timeout_sec if timeout is DEFAULT else timeout
             return session.get_prompt(name, arguments, timeout=limit)
 
@@ -1053,8 +1068,9 @@ class MCPManager:
 class _Use:
     """``with _Use(slot) as session``: hold a running instance of a server for one request."""
 
-    def __init__(self, slot: ManagedServer) -> None:
+    def __init__(self, slot: ManagedServer, context: Optional[str] = None) -> None:
         self._slot = slot
+        self._context = context
         self._instance: Any = None
 
     def __enter__(self) -> ClientSession:
@@ -1065,4 +1081,6 @@ class _Use:
     def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
         if isinstance(exc, ConnectionClosed):
             self._slot.report_lost(self._instance, exc)
+        if exc is not None and self._context is not None:
+            _add_context(exc, self._context)
         self._slot.release(self._instance)

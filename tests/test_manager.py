@@ -730,3 +730,22 @@ def _is_zombie_of_init(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_failures_carry_codex_context_and_keep_their_type() -> None:
+    with make({"srv": server(tool_timeout_sec=0.3), "broken": server("--resources", "--fail-resources")}) as manager:
+        with pytest.raises(RequestTimeout) as timeout:
+            manager.call_tool("srv__park", {"seconds": 30})
+        assert str(timeout.value).startswith("tool call failed for `srv/park`: tools/call to 'srv' timed out")
+        assert timeout.value.timeout == 0.3 and timeout.value.server == "srv"
+        with pytest.raises(RemoteError) as listing:
+            manager.list_resources("broken")
+        assert str(listing.value).startswith("resources/list failed for `broken`: ")
+        assert listing.value.code == -32603 and "scripted resources failure" in listing.value.message
+        with pytest.raises(RemoteError) as templates:
+            manager.list_resource_templates("broken")
+        assert str(templates.value).startswith("resources/templates/list failed for `broken`: ")
+        with pytest.raises(ConnectionClosed) as crash:
+            manager.call_tool("srv__crash")
+        assert str(crash.value).startswith("tool call failed for `srv/crash`: ")
+        assert crash.value.returncode == 3
