@@ -656,7 +656,9 @@ class MCPManager:
         error: Optional[BaseException] = None
         try:
             while True:
-                instance = slot.acquire()
+                slot, instance = self._acquire_current(slot)
+                if not slot.filter.allows(tool_name):  # a reload may have changed the filters
+                    raise ToolDisabledError(f"tool '{tool_name}' is disabled for MCP server '{slot.name}'")
                 try:
                     result = instance.live_session.call_tool(
                         tool_name, arguments, timeout=limit, on_progress=on_progress, meta=meta
@@ -684,10 +686,24 @@ class MCPManager:
             slot.record_call(duration, result, error)
             emit(ToolCallEnd(call_id, slot.name, tool_name, qualified_name, duration, result, error))
 
+    def _acquire_current(self, slot: ManagedServer) -> Tuple[ManagedServer, Any]:
+        """Acquire the server's running instance, or its replacement's if a reload replaced it.
+
+        Safe to redirect: nothing was sent to the replaced server yet.
+        """
+        while True:
+            try:
+                return slot, slot.acquire()
+            except SessionClosedError:
+                current = self._rt.slots.get(slot.name)
+                if self._rt.closing or current is None or current is slot:
+                    raise
+                slot = current
+
     # ------------------------------------------------------------------------------ resources and prompts
 
     def _use(self, server: str, context: Optional[str] = None) -> _Use:
-        return _Use(self._slot(server), context)
+        return _Use(self, self._slot(server), context)
 
     def _gather(self, kind: str, fetch: Callable[[ManagedServer], List[T]], capability: str) -> Dict[str, List[T]]:
         """Run ``fetch`` on every server that can answer, in parallel; failures are logged and left out."""
@@ -725,7 +741,7 @@ class MCPManager:
         """
 
         def fetch(slot: ManagedServer) -> List[Resource]:
-            with _Use(slot) as session:
+            with _Use(self, slot) as session:
                 return session.list_resources(timeout=slot.config.tool_timeout_sec)
 
         return self._gather("resources", fetch, "resources")
@@ -739,7 +755,7 @@ class MCPManager:
         """
 
         def fetch(slot: ManagedServer) -> List[ResourceTemplate]:
-            with _Use(slot) as session:
+            with _Use(self, slot) as session:
                 return session.list_resource_templates(timeout=slot.config.tool_timeout_sec)
 
         return self._gather("resource templates", fetch, "resources")
@@ -753,7 +769,7 @@ class MCPManager:
         """
 
         def fetch(slot: ManagedServer) -> List[Prompt]:
-            with _Use(slot) as session:
+            with _Use(self, slot) as session:
                 return session.list_prompts(timeout=slot.config.tool_timeout_sec)
 
         return self._gather("prompts", fetch, "prompts")
@@ -1066,15 +1082,16 @@ class MCPManager:
 
 
 class _Use:
-    """``with _Use(slot) as session``: hold a running instance of a server for one request."""
+    """``with _Use(manager, slot) as session``: hold a running instance of a server for one request."""
 
-    def __init__(self, slot: ManagedServer, context: Optional[str] = None) -> None:
+    def __init__(self, manager: MCPManager, slot: ManagedServer, context: Optional[str] = None) -> None:
+        self._manager = manager
         self._slot = slot
         self._context = context
         self._instance: Any = None
 
     def __enter__(self) -> ClientSession:
-        self._instance = self._slot.acquire()
+        self._slot, self._instance = self._manager._acquire_current(self._slot)
         session: ClientSession = self._instance.live_session
         return session
 

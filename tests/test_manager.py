@@ -749,3 +749,16 @@ def test_failures_carry_codex_context_and_keep_their_type() -> None:
             manager.call_tool("srv__crash")
         assert str(crash.value).startswith("tool call failed for `srv/crash`: ")
         assert crash.value.returncode == 3
+
+
+def test_a_call_racing_a_reload_goes_to_the_replacement_server() -> None:
+    """A call that picked a server just before reload() replaced it had sent nothing yet: it is
+    redirected to the replacement instead of failing (the race is reproduced by holding the old one)."""
+    with make({"a": server("--manager-tools")}) as manager:
+        old = manager._rt.slots["a"]
+        old_pid = pid_of(manager, "a")
+        assert manager.reload({"a": server("--manager-tools", "--tool", "new")}).restarted == ("a",)
+        result = manager._call(old, "pid", None, None, syncmcp.DEFAULT, None, None, "a__pid")
+        assert int(result.text) != old_pid
+        with manager._use("a") as session:
+            assert session is manager._rt.slots["a"].session()
