@@ -97,6 +97,12 @@ class ElicitationRouter:
         emit: delivers :class:`ElicitationRequest` / :class:`ElicitationCancelled` events.
         timeout: seconds an unanswered request waits before it is declined.
         handler: ``fn(server, request_id, params) -> ElicitResult`` answering directly instead.
+
+    Example:
+        >>> router = ElicitationRouter(print, timeout=600)
+        >>> handler = lambda ctx, params: router.handle("srv", ctx.request_id, params, ctx.cancelled)
+        >>> # ...given to ClientSession(elicitation_handler=handler); another thread answers with
+        >>> # router.resolve("srv", request_id, {"action": "accept", "content": {...}})
     """
 
     def __init__(

@@ -226,7 +226,11 @@ _STOP = object()
 
 
 def log_event(event: ManagerEvent) -> None:
-    """Write an event to the ``syncmcp.manager`` logger at a level that fits it."""
+    """Write an event to the ``syncmcp.manager`` logger at a level that fits it.
+
+    Example:
+        >>> log_event(StartupComplete(ready=("fs",)))   # INFO: MCP startup complete: ready [fs], ...
+    """
     if isinstance(event, StartupUpdate):
         # ready and failed are logged where they are decided (with the tool count, or the hints).
         if event.status == "starting":

@@ -119,6 +119,14 @@ class Services:
         tool_name_prefix: the prefix of qualified tool names (``"mcp"``), if any.
         shutdown_grace: seconds a server gets to exit after its stdin is closed.
         terminate_grace: seconds between SIGTERM and SIGKILL.
+
+    Example:
+        >>> pool = concurrent.futures.ThreadPoolExecutor(4)
+        >>> services = Services(emit=print, submit_start=pool.submit, submit_background=pool.submit,
+        ...                     restart=RestartPolicy(), sandbox=lambda: (0, None))
+        >>> services.restart.max_attempts
+        5
+        >>> pool.shutdown()
     """
 
     def __init__(
@@ -221,6 +229,15 @@ class ManagedServer:
         name: the server's name.
         config: its configuration.
         services: what the manager provides.
+
+    Example:
+        >>> server = ManagedServer("fs", ServerConfig(command="mcp-fs"), services)    # doctest: +SKIP
+        >>> server.launch(StartupBatch(["fs"], services.emit)) if server.claim_start() else None  # doctest: +SKIP
+        >>> instance = server.acquire()                                                # doctest: +SKIP
+        >>> try:                                                                       # doctest: +SKIP
+        ...     instance.live_session.call_tool("read_file", {"path": "a"})
+        ... finally:
+        ...     server.release(instance)
     """
 
     def __init__(self, name: str, config: ServerConfig, services: Services) -> None:

@@ -389,13 +389,22 @@ class MCPManager:
 
         Calls in flight fail with :class:`~syncmcp.ConnectionClosed`; pending elicitations are
         cancelled; start-ups in flight end as ``cancelled``.
+
+        Example:
+            >>> manager.close(); manager.closed   # doctest: +SKIP
+            True
         """
         self._finalizer.detach()
         self._rt.close()
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether :meth:`close` was called.
+
+        Example:
+            >>> MCPManager().closed   # doctest: +SKIP
+            False
+        """
         return self._rt.closing
 
     def _check_open(self) -> None:
@@ -411,7 +420,12 @@ class MCPManager:
 
     @property
     def servers(self) -> Dict[str, ServerConfig]:
-        """The configuration of every server, in configuration order."""
+        """The configuration of every server, in configuration order.
+
+        Example:
+            >>> manager.servers["fs"].command   # doctest: +SKIP
+            'npx'
+        """
         return {name: slot.config for name, slot in self._rt.slots.items()}
 
     # ------------------------------------------------------------------------------ start-up
@@ -900,7 +914,12 @@ class MCPManager:
 
     @property
     def sandbox_state(self) -> Optional[SandboxState]:
-        """The sandbox state servers are told about (``None``: none set)."""
+        """The sandbox state servers are told about (``None``: none set).
+
+        Example:
+            >>> manager.sandbox_state.policy   # doctest: +SKIP
+            'read-only'
+        """
         return self._rt.sandbox[1]
 
     def notify_sandbox_state_change(self, state: SandboxState) -> Dict[str, BaseException]:

@@ -26,7 +26,12 @@ T = TypeVar("T")
 
 
 class ServerState(str, enum.Enum):
-    """Where a managed server is in its life (compares equal to its string value)."""
+    """Where a managed server is in its life (compares equal to its string value).
+
+    Example:
+        >>> ServerState("exited") is ServerState.EXITED, str(ServerState.READY)
+        (True, 'ready')
+    """
 
     DISABLED = "disabled"  # enabled = false: never started
     PENDING = "pending"  # lazy mode: starts on first use
