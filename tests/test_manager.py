@@ -107,6 +107,17 @@ def test_servers_start_in_parallel_and_report_like_codex() -> None:
         assert isinstance(info.value.__cause__, ConnectionClosed)
 
 
+def test_start_ups_run_in_parallel() -> None:
+    """Four servers that each take 0.6 s to answer the handshake: together about 0.6 s, not 2.4 s."""
+    servers = {f"s{i}": server("--init-delay", "0.6") for i in range(4)}
+    started = time.monotonic()
+    with make(servers) as manager:
+        assert manager.wait_for_startup(10)
+        elapsed = time.monotonic() - started
+        assert all(status.ready for status in manager.startup_status().values())
+    assert 0.6 <= elapsed < 1.5
+
+
 def test_one_deadline_covers_handshake_and_tool_listing_and_slow_servers_block_nobody() -> None:
     log = EventLog()
     servers = {

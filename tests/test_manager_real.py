@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -26,7 +25,7 @@ from syncmcp import (
     StartupComplete,
 )
 
-from .conftest import npm_server, peers_python, scripted
+from .conftest import npm_server, scripted
 
 pytestmark = pytest.mark.real
 
@@ -207,22 +206,3 @@ def test_a_killed_real_server_restarts_on_next_use_and_reload_keeps_the_others(t
             "thinking__sequentialthinking", {"thought": "one", "thoughtNumber": 1, "totalThoughts": 1, "nextThoughtNeeded": False}
         )
         assert json.loads(thought.text)["thoughtNumber"] == 1
-
-
-def test_python_peer_starts_in_parallel_with_node_peers(time_cmd: List[str], everything_cmd: List[str]) -> None:
-    """Start-up time of the whole set is about that of its slowest member, not the sum."""
-    servers = {
-        "time": stdio(time_cmd, startup_timeout_sec=30),
-        "everything": stdio(everything_cmd),
-        "python": stdio([peers_python(), "-m", "mcp_server_time"], startup_timeout_sec=30),
-    }
-    started = time.monotonic()
-    with MCPManager(servers, shutdown_grace=0.2) as manager:
-        assert manager.wait_for_startup(60)
-        elapsed = time.monotonic() - started
-        assert all(status.ready for status in manager.startup_status().values())
-    single = time.monotonic()
-    with MCPManager({"time": stdio(time_cmd, startup_timeout_sec=30)}, shutdown_grace=0.2) as manager:
-        assert manager.wait_for_startup(60)
-        alone = time.monotonic() - single
-    assert elapsed < 2.5 * alone + 1.0  # three servers, two of them Python, not three times the wait
