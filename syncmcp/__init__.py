@@ -10,19 +10,9 @@ Example:
     ...     print(session.call_tool("add", {"a": 2, "b": 3}).text)
 """
 
-from ._config import ServerConfig, embedded_default_servers, load_config
+from typing import TYPE_CHECKING, Any, List
+
 from ._endpoint import Endpoint, InboundRequest, JSONRPCError, PendingRequest
-from ._events import (
-    ElicitationCancelled,
-    ElicitationRequest,
-    ListChanged,
-    ServerExited,
-    StartupComplete,
-    StartupFailure,
-    StartupUpdate,
-    ToolCallBegin,
-    ToolCallEnd,
-)
 from ._exceptions import (
     AuthenticationRequired,
     ConfigError,
@@ -48,8 +38,6 @@ from ._exceptions import (
     URLElicitationRequired,
 )
 from ._jsonrpc import ErrorCode
-from ._managed import RestartPolicy
-from ._manager import MCPManager
 from ._sandbox import SandboxState
 from ._session import (
     DEFAULT,
@@ -62,10 +50,7 @@ from ._session import (
     RequestContext,
     connect,
 )
-from ._status import HealthStatus, Page, ReloadResult, ServerMetrics, ServerState, ServerStatus
 from ._stdio import StdioTransport
-from ._toolcache import ToolCache
-from ._toolnames import ToolFilter, ToolInfo, qualify_tool_names
 from ._transport import StreamTransport, Transport
 from ._types import (
     AudioContent,
@@ -90,6 +75,70 @@ from ._types import (
     UnknownContent,
 )
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._config import ServerConfig, embedded_default_servers, load_config
+    from ._events import (
+        ElicitationCancelled,
+        ElicitationRequest,
+        ListChanged,
+        ServerExited,
+        StartupComplete,
+        StartupFailure,
+        StartupUpdate,
+        ToolCallBegin,
+        ToolCallEnd,
+    )
+    from ._managed import RestartPolicy
+    from ._manager import MCPManager
+    from ._status import HealthStatus, Page, ReloadResult, ServerMetrics, ServerState, ServerStatus
+    from ._toolcache import ToolCache
+    from ._toolnames import ToolFilter, ToolInfo, qualify_tool_names
+
+# The many-servers layer loads on first use (PEP 562): ``import syncmcp`` stays as light as the
+# single-session client, whose users do not pay for the manager's modules.
+_LAZY = {
+    "ServerConfig": "_config",
+    "embedded_default_servers": "_config",
+    "load_config": "_config",
+    "ElicitationCancelled": "_events",
+    "ElicitationRequest": "_events",
+    "ListChanged": "_events",
+    "ServerExited": "_events",
+    "StartupComplete": "_events",
+    "StartupFailure": "_events",
+    "StartupUpdate": "_events",
+    "ToolCallBegin": "_events",
+    "ToolCallEnd": "_events",
+    "RestartPolicy": "_managed",
+    "MCPManager": "_manager",
+    "HealthStatus": "_status",
+    "Page": "_status",
+    "ReloadResult": "_status",
+    "ServerMetrics": "_status",
+    "ServerState": "_status",
+    "ServerStatus": "_status",
+    "ToolCache": "_toolcache",
+    "ToolFilter": "_toolnames",
+    "ToolInfo": "_toolnames",
+    "qualify_tool_names": "_toolnames",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'syncmcp' has no attribute {name!r}")
+    import importlib  # noqa: PLC0415
+
+    value = getattr(importlib.import_module(f"syncmcp.{module}"), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "DEFAULT",

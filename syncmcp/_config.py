@@ -23,13 +23,11 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
 import re
 import sys
-import urllib.parse
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
@@ -335,6 +333,8 @@ class _Checker:
     def optional_url(self, key: str, value: Any) -> Optional[str]:
         if value is None:
             return None
+        import urllib.parse  # noqa: PLC0415 - only HTTP servers need it; import time matters
+
         text = self.string(key, value, non_empty=True)
         parsed = urllib.parse.urlsplit(text)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -528,6 +528,8 @@ def _check_transport(check: _Checker, table: Mapping[str, Any], values: Dict[str
 
 
 def _unknown_key_message(key: str, known: Mapping[str, Any]) -> str:
+    import difflib  # noqa: PLC0415 - only errors need it; import time matters
+
     match = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
     if match:
         return f"unknown key '{key}' (did you mean '{match[0]}'?)"
@@ -560,7 +562,7 @@ def parse_config(data: Mapping[str, Any], *, source: Optional[str] = None) -> Di
         if key in sections or key in _CODEX_MCP_TOP_LEVEL:
             continue
         lowered = re.sub(r"[^a-z]", "", str(key).lower())
-        if lowered.startswith("mcp") or difflib.get_close_matches(str(key), ["mcp_servers", "mcpServers"], n=1, cutoff=0.8):
+        if lowered.startswith("mcp") or _close_to_servers(str(key)):
             expected = "mcpServers" if sections == ["mcpServers"] or lowered == "mcpserver" else "mcp_servers"
             hint = "[mcp_servers.NAME]" if expected == "mcp_servers" else '"mcpServers"'
             raise ConfigError(f"unknown key '{key}' (did you mean {hint}?)", path=source, key=_join("", str(key)))
@@ -577,6 +579,12 @@ def parse_config(data: Mapping[str, Any], *, source: Optional[str] = None) -> Di
         validate_server_name(name, source=source, key=prefix)
         servers[name] = _read_server(entry, prefix, source, json_shape=json_shape)
     return servers
+
+
+def _close_to_servers(key: str) -> bool:
+    import difflib  # noqa: PLC0415 - see _unknown_key_message
+
+    return bool(difflib.get_close_matches(key, ["mcp_servers", "mcpServers"], n=1, cutoff=0.8))
 
 
 def default_config_path() -> Path:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
-import difflib
 import itertools
 import logging
 import os
@@ -579,6 +578,8 @@ class MCPManager:
                 raise ToolDisabledError(f"tool '{tool.name}' is disabled for MCP server '{slot.name}'")
             if slot.tool_snapshot() is None:
                 raise slot.unavailable_error()
+        import difflib  # noqa: PLC0415 - only errors need it; import time matters
+
         close = difflib.get_close_matches(qualified_name, list(self._tool_map()), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise UnknownToolError(f"unknown tool '{qualified_name}'{hint}")

@@ -17,11 +17,9 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
@@ -56,6 +54,8 @@ def tool_cache_key(config: ServerConfig) -> str:
         "cwd": config.cwd,
         "url": config.url,
     }
+    import hashlib  # noqa: PLC0415 - import time of syncmcp matters
+
     encoded = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha1(encoded.encode("utf-8")).hexdigest()
 
@@ -195,6 +195,8 @@ def _invalid(data: Any, key: str, ttl: float) -> str:
 
 def _atomic_write(path: Path, payload: bytes) -> None:
     """Write to a temporary file in the same directory, flush it to disk, rename it over ``path``."""
+    import tempfile  # noqa: PLC0415 - import time of syncmcp matters
+
     handle = tempfile.NamedTemporaryFile(dir=str(path.parent), prefix=".tools-", suffix=".tmp", delete=False)  # noqa: SIM115
     try:
         with handle:

@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from dataclasses import dataclass
@@ -65,6 +64,8 @@ def sanitize_tool_name(name: str) -> str:
 
 
 def _sha1_hex(text: str) -> str:
+    import hashlib  # noqa: PLC0415 - only over-long or colliding names need it; import time matters
+
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
