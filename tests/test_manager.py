@@ -773,3 +773,68 @@ def test_a_call_racing_a_reload_goes_to_the_replacement_server() -> None:
         assert int(result.text) != old_pid
         with manager._use("a") as session:
             assert session is manager._rt.slots["a"].session()
+
+
+def test_url_elicitations_reach_the_user_too() -> None:
+    """Codex declined URL-mode elicitations without asking (openai/codex#45776); here they are events."""
+    log = EventLog()
+    params = {"mode": "url", "message": "Sign in", "url": "https://example.com/login", "elicitationId": "e-1"}
+    with make({"srv": server()}, on_event=log) as manager:
+
+        def user() -> None:
+            request = log.wait_for(lambda e: isinstance(e, ElicitationRequest))
+            assert (request.mode, request.params["url"], request.requested_schema) == ("url", "https://example.com/login", None)
+            manager.resolve_elicitation(request.server, request.request_id, "accept")
+
+        helper = threading.Thread(target=user)
+        helper.start()
+        reply = json.loads(manager.call_tool("srv__ask_client", {"method": "elicitation/create", "params": params}).text)
+        helper.join(10)
+        assert reply["result"] == {"action": "accept"}
+
+
+def test_sampling_handler_and_roots_reach_every_server() -> None:
+    asked = []
+
+    def sample(server_name: str, request_id: Any, params: Dict[str, Any]) -> Dict[str, Any]:
+        asked.append((server_name, params["maxTokens"]))
+        return {"role": "assistant", "content": {"type": "text", "text": f"hi from {server_name}"}, "model": "test"}
+
+    roots = [{"uri": "file:///work", "name": "work"}]
+    with make({"a": server(), "b": server()}, sampling_handler=sample, roots=roots) as manager:
+        for name in ("a", "b"):
+            request = {"method": "sampling/createMessage", "params": {"messages": [], "maxTokens": 5}}
+            reply = json.loads(manager.call_tool(f"{name}__ask_client", request).text)
+            assert reply["result"]["content"]["text"] == f"hi from {name}"
+            listed = json.loads(manager.call_tool(f"{name}__ask_client", {"method": "roots/list"}).text)
+            assert listed["result"] == {"roots": roots}
+        assert asked == [("a", 5), ("b", 5)]
+
+
+def test_the_final_map_is_the_same_for_every_order_servers_become_ready() -> None:
+    """Servers whose names collide are made ready one by one in shuffled orders (lazy start);
+    partial maps follow readiness, the complete map follows configuration order only."""
+    import random
+
+    servers = {
+        "a": server("--tool", "b_.c"),  # a__b__c, sanitised
+        "a__b": server("--tool", "c"),  # a__b__c, raw: collides with the one above
+        "x": server("--tool", "y_.z"),  # x__y__z, sanitised
+        "x__y": server("--tool", "z"),  # x__y__z, raw
+    }
+    finals = []
+    first_owner = set()
+    for seed in range(3):
+        order = list(servers)
+        random.Random(seed).shuffle(order)
+        with make(servers, lazy=True) as manager:
+            for name in order:
+                assert manager.wait_for_server_ready(name, 10)
+                partial = manager.list_all_tools(wait=False)
+                if name == order[0]:
+                    owner = partial.get("a__b__c") or partial.get("x__y__z")
+                    first_owner.add(owner.server if owner else None)
+            finals.append({name: (info.server, info.tool_name) for name, info in manager.list_all_tools().items()})
+    assert len(first_owner) > 1  # the orders really differed in who came first
+    assert finals[0] == finals[1] == finals[2]
+    assert finals[0]["a__b__c"] == ("a", "b_.c") and finals[0]["x__y__z"] == ("x", "y_.z")
