@@ -970,6 +970,8 @@ class MCPManager:
         config = _to_configs({name: config})[name]
         slot = ManagedServer(name, config, self._services)
         with self._rt.lock:
+            if self._rt.closing:  # close() may have taken its list of servers already
+                raise SessionClosedError("the MCP manager is closed")
             if name in self._rt.slots:
                 raise ConfigError(
                     f"MCP server '{name}' already exists; use reload() or remove_server() first", key=f"mcp_servers.{name}"
@@ -1026,6 +1028,8 @@ class MCPManager:
         else:
             configs = _to_configs(servers)
         with self._rt.lock:
+            if self._rt.closing:
+                raise SessionClosedError("the MCP manager is closed")
             old = self._rt.slots
             new: Dict[str, ManagedServer] = {}
             added: List[str] = []
