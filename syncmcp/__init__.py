@@ -12,10 +12,12 @@ Example:
 """
 
 import logging as _logging
+from typing import TYPE_CHECKING, Any, List
 
 from ._client_features import check_elicitation_answer
 from ._endpoint import Endpoint, InboundRequest, PendingRequest
 from ._exceptions import (
+    AuthenticationRequired,
     ConfigError,
     ConnectionClosed,
     JSONRPCError,
@@ -29,10 +31,12 @@ from ._exceptions import (
     RequestTimeout,
     SchemaValidationError,
     ServerStartError,
+    ServerUnavailableError,
     SessionClosedError,
     StartupError,
     ToolDisabledError,
     TransportError,
+    UnknownElicitationError,
     UnknownServerError,
     UnknownToolError,
     URLElicitationRequired,
@@ -81,6 +85,70 @@ from ._types import (
 )
 from ._version import __version__
 
+if TYPE_CHECKING:
+    from ._config import ServerConfig, embedded_default_servers, load_config
+    from ._events import (
+        ElicitationCancelled,
+        ElicitationRequest,
+        ListChanged,
+        ServerExited,
+        StartupComplete,
+        StartupFailure,
+        StartupUpdate,
+        ToolCallBegin,
+        ToolCallEnd,
+    )
+    from ._managed import RestartPolicy
+    from ._manager import MCPManager
+    from ._status import HealthStatus, Page, ReloadResult, ServerMetrics, ServerState, ServerStatus
+    from ._toolcache import ToolCache
+    from ._toolnames import ToolFilter, ToolInfo, qualify_tool_names
+
+# The many-servers layer loads on first use (PEP 562): ``import syncmcp`` stays as light as the
+# single-session client, whose users do not pay for the manager's modules.
+_LAZY = {
+    "ServerConfig": "_config",
+    "embedded_default_servers": "_config",
+    "load_config": "_config",
+    "ElicitationCancelled": "_events",
+    "ElicitationRequest": "_events",
+    "ListChanged": "_events",
+    "ServerExited": "_events",
+    "StartupComplete": "_events",
+    "StartupFailure": "_events",
+    "StartupUpdate": "_events",
+    "ToolCallBegin": "_events",
+    "ToolCallEnd": "_events",
+    "RestartPolicy": "_managed",
+    "MCPManager": "_manager",
+    "HealthStatus": "_status",
+    "Page": "_status",
+    "ReloadResult": "_status",
+    "ServerMetrics": "_status",
+    "ServerState": "_status",
+    "ServerStatus": "_status",
+    "ToolCache": "_toolcache",
+    "ToolFilter": "_toolnames",
+    "ToolInfo": "_toolnames",
+    "qualify_tool_names": "_toolnames",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'syncmcp' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"syncmcp.{module}"), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
     "DEFAULT",
     "DEFAULT_STARTUP_TIMEOUT",
@@ -89,6 +157,7 @@ __all__ = [
     "MODERN_PROTOCOL_VERSION",
     "SUPPORTED_PROTOCOL_VERSIONS",
     "AudioContent",
+    "AuthenticationRequired",
     "CallToolResult",
     "CapabilityError",
     "ClientSession",
@@ -96,23 +165,30 @@ __all__ = [
     "ConfigError",
     "ConnectionClosed",
     "Content",
+    "ElicitationCancelled",
+    "ElicitationRequest",
     "EmbeddedResource",
     "Endpoint",
     "ErrorCode",
     "GetPromptResult",
+    "HealthStatus",
     "ImageContent",
     "Implementation",
     "InboundRequest",
     "InitializeResult",
     "JSONRPCError",
+    "ListChanged",
     "MCPError",
+    "MCPManager",
     "MessageTooLarge",
+    "Page",
     "PendingRequest",
     "Prompt",
     "PromptArgument",
     "PromptMessage",
     "ProtocolVersionError",
     "ReadResourceResult",
+    "ReloadResult",
     "RemoteError",
     "RemoteProtocolError",
     "RequestCancelled",
@@ -123,16 +199,31 @@ __all__ = [
     "ResourceContents",
     "ResourceLink",
     "ResourceTemplate",
+    "RestartPolicy",
     "SandboxState",
     "SchemaValidationError",
+    "ServerConfig",
+    "ServerExited",
+    "ServerMetrics",
     "ServerStartError",
+    "ServerState",
+    "ServerStatus",
+    "ServerUnavailableError",
     "SessionClosedError",
+    "StartupComplete",
     "StartupError",
+    "StartupFailure",
+    "StartupUpdate",
     "StdioTransport",
     "StreamTransport",
     "TextContent",
     "Tool",
+    "ToolCache",
+    "ToolCallBegin",
+    "ToolCallEnd",
     "ToolDisabledError",
+    "ToolFilter",
+    "ToolInfo",
     "ToolList",
     "ToolResultContent",
     "ToolTask",
@@ -141,11 +232,15 @@ __all__ = [
     "TransportError",
     "URLElicitationRequired",
     "UnknownContent",
+    "UnknownElicitationError",
     "UnknownServerError",
     "UnknownToolError",
     "__version__",
     "check_elicitation_answer",
     "connect",
+    "embedded_default_servers",
+    "load_config",
+    "qualify_tool_names",
 ]
 
 # A library never configures logging: without a handler of the application's, nothing is printed.

@@ -298,7 +298,9 @@ class PendingRequest:
         except KeyboardInterrupt:
             self._abandon("interrupted by the user", RequestCancelled)
             raise
-        if self._abandon(f"timed out after {timeout:g} s", RequestTimeout, timeout=timeout):
+        # Millisecond precision: a budget left over after other steps reads as the user's figure.
+        budget = round(timeout, 3)
+        if self._abandon(f"timed out after {budget:g} s", RequestTimeout, timeout=budget):
             return future.result()
         # The response arrived just as we gave up: the reader popped it and is settling it.
         return future.result(_RACE_GRACE)

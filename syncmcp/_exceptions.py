@@ -7,6 +7,7 @@
     ├── UnknownServerError(MCPError, LookupError)  no server by that name
     ├── UnknownToolError(MCPError, LookupError)    no tool by that name
     ├── ToolDisabledError(MCPError, LookupError)   a tool filter refused the call
+    ├── UnknownElicitationError(MCPError, LookupError)  no pending elicitation for (server, request id)
     ├── SessionClosedError(MCPError, RuntimeError) use of a closed (or never opened) session
     ├── TransportError(MCPError)
     │   ├── ServerStartError                       the server process could not be spawned
@@ -32,6 +33,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional, Union
 
 __all__ = [
+    "AuthenticationRequired",
     "ConfigError",
     "ConnectionClosed",
     "JSONRPCError",
@@ -45,11 +47,13 @@ __all__ = [
     "RequestTimeout",
     "SchemaValidationError",
     "ServerStartError",
+    "ServerUnavailableError",
     "SessionClosedError",
     "StartupError",
     "ToolDisabledError",
     "TransportError",
     "URLElicitationRequired",
+    "UnknownElicitationError",
     "UnknownServerError",
     "UnknownToolError",
 ]
@@ -97,6 +101,10 @@ class ToolDisabledError(MCPError, LookupError):
     """The server's ``enabled_tools`` / ``disabled_tools`` filter refuses this tool."""
 
 
+class UnknownElicitationError(MCPError, LookupError):
+    """No elicitation is pending under the given (server, request id) pair."""
+
+
 class SessionClosedError(MCPError, RuntimeError):
     """The session or manager is closed, or was never opened."""
 
@@ -107,6 +115,26 @@ class TransportError(MCPError):
 
 class ServerStartError(TransportError):
     """The server process could not be started (the ``OSError`` is the ``__cause__``)."""
+
+
+class ServerUnavailableError(TransportError):
+    """A managed server cannot take requests: it failed to start, or it is down and not yet restarted.
+
+    The underlying error (spawn failure, timeout, exit) is the ``__cause__``.
+
+    Attributes:
+        server: the server's name.
+        retry_after: seconds until the next restart attempt is allowed, when one is planned.
+    """
+
+    def __init__(self, message: str, *, server: Optional[str] = None, retry_after: Optional[float] = None) -> None:
+        super().__init__(message)
+        self.server = server
+        self.retry_after = retry_after
+
+
+class AuthenticationRequired(TransportError):
+    """The server requires the user to log in (HTTP 401 with ``WWW-Authenticate``)."""
 
 
 class ConnectionClosed(TransportError):

@@ -15,13 +15,15 @@ PACKAGE = Path(syncmcp.__file__).parent
 
 # Each module may import only modules of a lower layer.
 LAYERS = [
-    {"_version", "_exceptions", "_display"},
-    {"_jsonrpc", "_types", "_sandbox"},
-    {"_validation", "_era", "_listcache", "_tasks"},
+    {"_version", "_exceptions", "_display", "_procstat", "_status"},
+    {"_jsonrpc", "_types", "_sandbox", "_config"},
+    {"_validation", "_era", "_listcache", "_tasks", "_toolnames", "_startup", "_events", "_toolcache"},
     {"_transport"},
     {"_stdio", "testing"},
     {"_endpoint", "_client_features"},
-    {"_session"},
+    {"_session", "_elicitation"},
+    {"_managed"},
+    {"_manager"},
 ]
 
 
@@ -107,3 +109,16 @@ def test_modules_declare_all() -> None:
             continue
         module = importlib.import_module(f"syncmcp.{path.stem}" if path.stem != "__init__" else "syncmcp")
         assert hasattr(module, "__all__"), path.name
+
+
+def test_the_manager_layer_loads_on_first_use() -> None:
+    code = (
+        "import sys, syncmcp\n"
+        "heavy = ('syncmcp._manager', 'syncmcp._managed', 'syncmcp._config', 'difflib', 'tempfile', 'hashlib')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "from syncmcp import MCPManager, ServerConfig\n"
+        "print(MCPManager.__module__, ServerConfig.__module__, 'MCPManager' in dir(syncmcp))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1] == "syncmcp._manager syncmcp._config True"

@@ -16,7 +16,7 @@ import syncmcp
 from syncmcp import ConnectionClosed, ServerStartError, StdioTransport
 from syncmcp._stdio import ENV_ALLOWLIST, child_environment
 
-from .conftest import SCRIPTED, leftover_processes, scripted
+from .conftest import SCRIPTED, leftover_processes, scripted, wait_until
 
 
 def connect_scripted(*flags: str, **kwargs: object) -> syncmcp.ClientSession:
@@ -136,7 +136,7 @@ def test_close_escalates_to_sigterm_then_sigkill_and_reaps() -> None:
     session.close()
     assert time.monotonic() - started < 5
     assert transport.returncode == -9
-    assert not leftover_processes([pid])
+    assert wait_until(lambda: not leftover_processes([pid]), timeout=3)  # SIGKILLed processes take a moment to go
 
 
 def test_close_kills_a_grandchild_that_holds_stdout() -> None:
@@ -147,7 +147,7 @@ def test_close_kills_a_grandchild_that_holds_stdout() -> None:
         assert session.call_tool("spawn_grandchild").text == "spawned"
     finally:
         session.close()
-    assert not leftover_processes([pid])
+    assert wait_until(lambda: not leftover_processes([pid]), timeout=3)  # SIGKILLed processes take a moment to go
 
 
 def test_close_is_idempotent_and_safe_from_many_threads() -> None:
@@ -210,4 +210,4 @@ def test_forgotten_sessions_are_reaped_at_interpreter_exit(tmp_path: Path) -> No
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True)
     pids = [int(p) for p in done.stdout.split()]
     assert len(pids) == 3
-    assert not leftover_processes(pids)
+    assert wait_until(lambda: not leftover_processes(pids), timeout=3)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tools", type=int, default=0, help="extra generated tools in tools/list")
+    parser.add_argument("--init-delay", type=float, default=0.0, help="seconds to wait before answering initialize")
     options = parser.parse_args()
     tools = [
         {"name": "echo", "description": "Return the text unchanged.",
@@ -38,6 +40,8 @@ def main() -> None:
         method = message.get("method")
         params = message.get("params") or {}
         if method == "initialize":
+            if options.init_delay:
+                time.sleep(options.init_delay)  # a slow server: a network lookup, a package download
             result = {"protocolVersion": params.get("protocolVersion", "2025-11-25"),
                       "capabilities": {"tools": {}},
                       "serverInfo": {"name": "example", "version": "1.0"}}

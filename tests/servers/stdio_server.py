@@ -24,6 +24,7 @@ client_responses: dict = {}
 next_server_id = [0]
 modern_locked = [False]
 options = argparse.Namespace()
+sandbox_updates: list = []
 
 
 def send(message) -> None:
@@ -83,6 +84,17 @@ def tool_list():
         tools.append(tool)
     for index in range(options.extra_tools):
         tools.append({"name": f"tool_{index:04d}", "description": "generated", "inputSchema": {"type": "object"}})
+    if options.manager_tools:
+        tools.extend({"name": name, "description": f"scripted {name}", "inputSchema": {"type": "object"}}
+                     for name in ("crash_once", "pid", "sandbox_updates", "park_signal"))
+    extra = list(options.tool)
+    if options.tools_file and os.path.exists(options.tools_file):
+        with open(options.tools_file) as handle:
+            extra.extend(line.strip() for line in handle if line.strip())
+    tools.extend({"name": name, "description": f"named {name}", "inputSchema": {"type": "object"}} for name in extra)
+    for tool in tools:
+        if tool["name"] in options.idempotent:
+            tool["annotations"] = {"idempotentHint": True}
     return tools
 
 
@@ -174,11 +186,68 @@ def call_tool(request_id, name, args, meta, args_envelope=None):
         return text(dict(os.environ))
     if name == "cwd":
         return text(os.getcwd())
+    if name == "crash_once":
+        # The first call (no marker file yet) kills the server before it answers; later calls answer.
+        marker = args["marker"]
+        with open(marker, "a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        with open(marker) as handle:
+            if len(handle.readlines()) == 1:
+                os._exit(4)
+        return text("recovered")
+    if name == "park_signal":
+        # Like park, but first says so on stderr: a test knows the call reached the server.
+        sys.stderr.write(f"parked {request_id}\n")
+        sys.stderr.flush()
+        event = threading.Event()
+        parked[request_id] = event
+        event.wait(float(args.get("seconds", 60)))
+        return text("released")
+    if name == "pid":
+        return text(str(os.getpid()))
+    if name == "sandbox_updates":
+        return text(sandbox_updates)
+    if name in options.tool or name in _file_tools():
+        return text(f"{name} called")
     if name == "log":
         send({"jsonrpc": "2.0", "method": "notifications/message",
               "params": {"level": args.get("level", "warning"), "logger": "scripted", "data": args.get("data", "hello")}})
         return text("logged")
     raise KeyError(name)
+
+
+def _file_tools() -> list:
+    if not options.tools_file or not os.path.exists(options.tools_file):
+        return []
+    with open(options.tools_file) as handle:
+        return [line.strip() for line in handle if line.strip()]
+
+
+RESOURCES = [{"uri": f"scripted://doc/{index}", "name": f"doc {index}", "mimeType": "text/plain"} for index in range(5)]
+
+
+def resources_result(method, params):
+    """resources/* and prompts/* for --resources (pages follow --resource-pages)."""
+    if options.fail_resources and method in ("resources/list", "resources/templates/list"):
+        raise RuntimeError("scripted resources failure")
+    if method == "resources/list":
+        pages = max(1, options.resource_pages)
+        page = int(params.get("cursor") or 0)
+        size = -(-len(RESOURCES) // pages)
+        result = {"resources": RESOURCES[page * size:(page + 1) * size]}
+        if page + 1 < pages:
+            result["nextCursor"] = str(page + 1)
+        return result
+    if method == "resources/templates/list":
+        return {"resourceTemplates": [{"uriTemplate": "scripted://doc/{index}", "name": "doc by index"}]}
+    if method == "resources/read":
+        return {"contents": [{"uri": params["uri"], "mimeType": "text/plain", "text": f"contents of {params['uri']}"}]}
+    if method == "prompts/list":
+        return {"prompts": [{"name": "greet", "arguments": [{"name": "who", "required": True}]}]}
+    if method == "prompts/get":
+        who = (params.get("arguments") or {}).get("who", "nobody")
+        return {"messages": [{"role": "user", "content": {"type": "text", "text": f"Hello {who}"}}]}
+    return None
 
 
 def handle(message) -> None:
@@ -220,14 +289,36 @@ def handle(message) -> None:
                 os._exit(options.init_exit)
             if options.no_init_answer:
                 return
+            if options.init_delay:
+                time.sleep(options.init_delay)
             version = options.version or params.get("protocolVersion")
+            capabilities = {"tools": {"listChanged": True}, "logging": {}}
+            if options.resources:
+                capabilities.update(resources={}, prompts={})
+            experimental = {}
+            if options.sandbox in ("syncmcp", "both"):
+                experimental["syncmcp/sandbox-state"] = {}
+            if options.sandbox in ("codex", "both"):
+                experimental["codex/sandbox-state"] = {}
+            if experimental:
+                capabilities["experimental"] = experimental
             result = {
                 "protocolVersion": version,
-                "capabilities": {"tools": {"listChanged": True}, "logging": {}},
+                "capabilities": capabilities,
                 "serverInfo": {"name": "scripted", "version": "1.0"},
-                "instructions": "scripted instructions",
             }
+            if options.instructions:
+                result["instructions"] = options.instructions
+        elif method in ("syncmcp/sandbox-state/update", "codex/sandbox-state/update") and options.sandbox:
+            if options.sandbox_error:
+                raise ValueError("scripted sandbox failure")
+            sandbox_updates.append([method, params])
+            result = {}
+        elif options.resources and method.split("/")[0] in ("resources", "prompts"):
+            result = resources_result(method, params)
         elif method == "tools/list":
+            if options.list_delay:
+                time.sleep(options.list_delay)
             tools = tool_list()
             cursor = params.get("cursor")
             if options.pages <= 1:
@@ -268,6 +359,18 @@ def main() -> None:
     parser.add_argument("--extra-tools", type=int, default=0)
     parser.add_argument("--modern", action="store_true", help="answer server/discover (2026-07-28)")
     parser.add_argument("--discover-delay", type=float, default=0.0, help="answer server/discover this late")
+    parser.add_argument("--manager-tools", action="store_true", help="also list crash_once, pid and sandbox_updates")
+    parser.add_argument("--tool", action="append", default=[], help="add a tool with this exact name")
+    parser.add_argument("--tools-file", help="add a tool per line of this file (read at each tools/list)")
+    parser.add_argument("--idempotent", action="append", default=[], help="annotate this tool idempotentHint: true")
+    parser.add_argument("--init-delay", type=float, default=0.0, help="seconds to wait before answering initialize")
+    parser.add_argument("--list-delay", type=float, default=0.0, help="seconds to wait before answering tools/list")
+    parser.add_argument("--instructions", default="scripted instructions", help="'' for none")
+    parser.add_argument("--sandbox", choices=["syncmcp", "codex", "both"], help="declare a sandbox-state capability")
+    parser.add_argument("--sandbox-error", action="store_true", help="answer sandbox-state updates with an error")
+    parser.add_argument("--resources", action="store_true", help="declare and serve resources and prompts")
+    parser.add_argument("--resource-pages", type=int, default=1)
+    parser.add_argument("--fail-resources", action="store_true", help="answer resources/*list with an error")
     parser.parse_args(namespace=options)
     if options.ignore_sigterm:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
