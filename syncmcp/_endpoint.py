@@ -477,10 +477,16 @@ class Endpoint:
 
     def paused_seconds(self) -> float:
         """Total seconds timeouts have been paused on this endpoint (the current pause included)."""
+        if not self._pause_depth and not self._paused_total:
+            return 0.0  # never paused: the common case needs no lock
         with self._pause_lock:
             if self._pause_depth:
                 return self._paused_total + (time.monotonic() - self._paused_since)
             return self._paused_total
+
+    def on_reader_thread(self) -> bool:
+        """Whether the calling thread is this endpoint's reader (which must never block on it)."""
+        return threading.current_thread() is self._reader
 
     def _is_own_thread(self) -> bool:
         current = threading.current_thread()

@@ -274,6 +274,7 @@ class ClientSession:
         self._state_lock = threading.Lock()
         self._init: Optional[InitializeResult] = None
         self._modern = False
+        self._tool_tasks: Optional[bool] = None
         self._log_level: Optional[str] = None
         self._progress: Dict[Union[int, str], Tuple[ProgressCallback, List[Optional[PendingRequest]]]] = {}
         self._progress_tokens = itertools.count(1)
@@ -549,8 +550,8 @@ class ClientSession:
             handle.cancel()                # True if it was still pending
         """
         self._require_open()
-        if threading.current_thread().name.startswith("syncmcp-reader"):
-            raise RuntimeError("session methods cannot be called on a reader thread")
+        if self._endpoint.on_reader_thread():
+            raise RuntimeError("session methods cannot be called on the session's reader thread")
         body: Optional[Dict[str, Any]] = dict(params) if params is not None else None
         if not self._modern and on_progress is None:
             return self._endpoint.send_request(method, body)
@@ -900,10 +901,13 @@ class ClientSession:
         return self._tool_result(tool, raw, check_out)
 
     def _supports_tool_tasks(self) -> bool:
-        tasks = self.server_capabilities.get("tasks")
-        requests = tasks.get("requests") if isinstance(tasks, Mapping) else None
-        tools = requests.get("tools") if isinstance(requests, Mapping) else None
-        return isinstance(tools, Mapping) and "call" in tools
+        supported = self._tool_tasks
+        if supported is None:  # the capabilities never change after initialize: decide once
+            tasks = self.server_capabilities.get("tasks")
+            requests = tasks.get("requests") if isinstance(tasks, Mapping) else None
+            tools = requests.get("tools") if isinstance(requests, Mapping) else None
+            supported = self._tool_tasks = isinstance(tools, Mapping) and "call" in tools
+        return supported
 
     def call_tool_as_task(
         self,
