@@ -8,8 +8,10 @@ r"""The server's side of stdio: a protected stdout, an interruptible stdin, answ
   :meth:`~WakeableReader.close` is called from another thread (a blocked ``read`` would keep
   the reader thread alive until the client closes the pipe).
 * :class:`ServerStreamTransport` answers a line that is not JSON with -32700 and a value that
-  is not a message with -32600 (the endpoint only logs them), and answers a batch (an array,
-  JSON-RPC 2.0 / MCP 2025-03-26) with one array of responses.
+  is not a message with -32600 (the endpoint only logs them), answers a batch (an array,
+  JSON-RPC 2.0 / MCP 2025-03-26) with one array of responses, and at the end of the client's
+  input lets requests still running send their responses (a client may close stdin and keep
+  reading stdout) for up to ``drain_timeout`` seconds before reporting EOF.
 
 Example:
     >>> import io
@@ -148,6 +150,7 @@ class ServerStreamTransport(StreamTransport):
         writer: the stream for server messages.
         name: for logs.
         max_message_size: the longest accepted line in bytes.
+        drain_timeout: at EOF, seconds to wait for the responses of requests still running.
     """
 
     def __init__(
@@ -157,11 +160,17 @@ class ServerStreamTransport(StreamTransport):
         *,
         name: str = "stdio",
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        drain_timeout: float = 0.0,
     ) -> None:
         super().__init__(reader, writer, name=name, max_message_size=max_message_size)
         self._wakeable = reader if isinstance(reader, WakeableReader) else None
         self._batch_lock = threading.Lock()
         self._batches: Dict[Any, _Batch] = {}
+        self.drain_timeout = drain_timeout
+        # Requests read and not yet answered (ids), so EOF can wait for their responses.
+        self._open = threading.Condition()
+        self._unanswered: Set[Any] = set()
+        self._closing = False
 
     def receive(self) -> Any:
         """The next message (or batch list); answers what is not one, see the module docs.
@@ -182,15 +191,48 @@ class ServerStreamTransport(StreamTransport):
                     continue
                 self._track_batch(value)
                 return value
-            if value is not None and not isinstance(value, dict):
+            if value is None:
+                self._drain()
+                return None
+            if not isinstance(value, dict):
                 self._reply(make_error(None, ErrorCode.INVALID_REQUEST, "Invalid Request: a message must be a JSON object"))
                 continue
-            if isinstance(value, dict) and value.get("method") == "notifications/cancelled":
+            if value.get("method") == "notifications/cancelled":
                 self._forget(value)
+            elif "method" in value and _hashable(value.get("id")):
+                self._opened([value["id"]])
             return value
+
+    def _opened(self, ids: List[Any]) -> None:
+        if self.drain_timeout > 0:
+            with self._open:
+                self._unanswered.update(ids)
+
+    def _answered(self, ids: List[Any]) -> None:
+        if self.drain_timeout > 0 and self._unanswered:
+            with self._open:
+                self._unanswered.difference_update(ids)
+                if not self._unanswered:
+                    self._open.notify_all()
+
+    def _drain(self) -> None:
+        """At EOF: wait (bounded) until every request read so far has been answered."""
+        if self.drain_timeout <= 0:
+            return
+        with self._open:
+            self._open.wait_for(lambda: not self._unanswered or self._closing, timeout=self.drain_timeout)
 
     def send(self, message: Any) -> None:
         """Write one message; a response to a batched request waits for the rest of its batch."""
+        try:
+            self._send_or_hold(message)
+        finally:
+            if isinstance(message, dict) and "method" not in message:
+                self._answered([message.get("id")])
+            elif isinstance(message, list):
+                self._answered([item.get("id") for item in message if isinstance(item, dict)])
+
+    def _send_or_hold(self, message: Any) -> None:
         if isinstance(message, dict) and "method" not in message and self._batches:
             request_id = message.get("id")
             complete: Optional[List[Dict[str, Any]]] = None
@@ -209,7 +251,10 @@ class ServerStreamTransport(StreamTransport):
         super().send(message)
 
     def close(self) -> None:
-        """Close both directions, waking a reader blocked on the client's stream."""
+        """Close both directions, waking a reader blocked on the client's stream (or draining)."""
+        with self._open:
+            self._closing = True
+            self._open.notify_all()
         if self._wakeable is not None:
             self._wakeable.close()
         super().close()
@@ -231,6 +276,7 @@ class ServerStreamTransport(StreamTransport):
         with self._batch_lock:
             for request_id in ids:
                 self._batches[request_id] = batch
+        self._opened(list(ids))
         for item in items:
             if isinstance(item, dict) and item.get("method") == "notifications/cancelled":
                 self._forget(item)
@@ -239,7 +285,10 @@ class ServerStreamTransport(StreamTransport):
         """A cancelled request is never answered: stop waiting for it in its batch."""
         params = notification.get("params")
         request_id = params.get("requestId") if isinstance(params, dict) else None
-        if not _hashable(request_id) or not self._batches:
+        if not _hashable(request_id):
+            return
+        self._answered([request_id])  # a cancelled request is never answered
+        if not self._batches:
             return
         complete: Optional[List[Dict[str, Any]]] = None
         with self._batch_lock:

@@ -33,6 +33,8 @@ __all__ = ["DEFAULT_PAGE_SIZE", "CursorCodec"]
 DEFAULT_PAGE_SIZE = 100
 #: Longest cursor accepted (a real one is under 60 characters).
 _MAX_CURSOR = 256
+#: Bytes of HMAC in a cursor.
+_SIGNATURE = 12
 
 T = TypeVar("T")
 
@@ -51,7 +53,7 @@ class CursorCodec:
         self._key = os.urandom(16)
 
     def _sign(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()[:12]
+        return hmac.new(self._key, payload, hashlib.sha256).digest()[:_SIGNATURE]
 
     def encode(self, kind: str, offset: int) -> str:
         """The cursor for position ``offset`` of list ``kind``."""
@@ -70,8 +72,9 @@ class CursorCodec:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         except (binascii.Error, ValueError) as exc:
             raise ValueError("Invalid cursor: not one this server issued") from exc
-        payload, _, signature = raw.rpartition(b"|")
-        if not payload or not hmac.compare_digest(signature, self._sign(payload)):
+        # The signature has a fixed length and may contain any byte, the separator included.
+        payload, separator, signature = raw[: -_SIGNATURE - 1], raw[-_SIGNATURE - 1 : -_SIGNATURE], raw[-_SIGNATURE:]
+        if not payload or separator != b"|" or not hmac.compare_digest(signature, self._sign(payload)):
             raise ValueError("Invalid cursor: not one this server issued")
         found_kind, _, offset = payload.decode("utf-8", "replace").rpartition(":")
         if found_kind != kind:

@@ -306,7 +306,12 @@ class _Builder:
                 if name in docs.params and "description" not in prop:
                     prop = {**prop, "description": docs.params[name]}
                 properties[name] = prop
-                if name in required_keys:
+                # With string annotations the class cannot see Required/NotRequired markers
+                # when it is created; the resolved hints still carry them.
+                marker = typing.get_origin(hint)
+                if marker is not None and marker is getattr(typing, "NotRequired", None):
+                    continue
+                if name in required_keys or (marker is not None and marker is getattr(typing, "Required", None)):
                     required.append(name)
         schema: Dict[str, Any] = {"type": "object", "properties": properties}
         if required:

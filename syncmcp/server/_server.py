@@ -33,7 +33,7 @@ from ._io import ServerStreamTransport, StdioGuard, WakeableReader
 from ._pagination import DEFAULT_PAGE_SIZE, CursorCodec
 from ._registry import Registry
 
-__all__ = ["DEFAULT_MAX_WORKERS", "DEFAULT_SHUTDOWN_TIMEOUT", "Server"]
+__all__ = ["DEFAULT_DRAIN_TIMEOUT", "DEFAULT_MAX_WORKERS", "DEFAULT_SHUTDOWN_TIMEOUT", "Server"]
 
 logger = logging.getLogger("syncmcp.server")
 
@@ -44,6 +44,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_MAX_WORKERS = 32
 #: Seconds ``run_stdio`` gives running handlers to finish after the client leaves or SIGTERM.
 DEFAULT_SHUTDOWN_TIMEOUT = 3.0
+#: Seconds ``run_stdio`` keeps answering requests already read once the client closed stdin
+#: (it may still be reading stdout, as in ``echo request | server``).
+DEFAULT_DRAIN_TIMEOUT = 2.0
 #: Name of the stdio connection (in logs and thread names).
 _STDIO_PEER = "stdio-client"
 
@@ -572,18 +575,27 @@ class Server:
             raise
         return connection
 
-    def run_stdio(self, *, handle_signals: bool = True, shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
+    def run_stdio(
+        self,
+        *,
+        handle_signals: bool = True,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+    ) -> None:
         """Serve one client on stdin/stdout until it closes stdin or the process gets SIGTERM.
 
         Only protocol messages reach stdout: fd 1 and ``sys.stdout`` point at stderr while the
         server runs (``print`` in a handler goes to stderr), and stdin is the null device for
-        everything but the server. On the way out the shutdown hooks run (ending child
-        processes), then running handlers get ``shutdown_timeout`` seconds, and the original
-        stdio is restored.
+        everything but the server. When the client closes stdin, requests already read may
+        still answer for ``drain_timeout`` seconds; SIGTERM (or SIGHUP) stops at once. On the
+        way out the shutdown hooks run (ending child processes), running handlers are told
+        they are cancelled and get ``shutdown_timeout`` seconds, and the original stdio is
+        restored.
 
         Args:
-            handle_signals: in the main thread, turn SIGTERM into a clean shutdown.
+            handle_signals: in the main thread, turn SIGTERM and SIGHUP into a clean shutdown.
             shutdown_timeout: seconds handlers get to finish after the end.
+            drain_timeout: seconds to finish answering after stdin ends.
 
         Example:
             >>> if __name__ == "__main__":      # doctest: +SKIP
@@ -596,7 +608,7 @@ class Server:
         with StdioGuard() as (in_fd, out_fd):
             reader = WakeableReader(in_fd)
             writer = os.fdopen(out_fd, "wb")
-            transport = ServerStreamTransport(reader, writer, name="stdio")
+            transport = ServerStreamTransport(reader, writer, name="stdio", drain_timeout=drain_timeout)
             endpoint_log.addFilter(quiet_eof)
             if handle_signals and threading.current_thread() is threading.main_thread():
                 for stop_signal in (signal.SIGTERM,) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()):

@@ -438,7 +438,7 @@ class WorkspaceServer:
             )
         except OSError as exc:
             raise ToolError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        blocks: List[Any] = ["\n".join(window.lines) + ("\n" if window.lines else "")]
+        blocks: List[Any] = [window.text]
         last = offset + len(window.lines) - 1
         if window.total == 0:
             blocks = [f"{path} is empty"]

@@ -71,6 +71,14 @@ class FileText:
     start: int  # 1-based number of the first line returned
     total: int  # lines in the file
     truncated_lines: int  # how many returned lines were cut at the length limit
+    final_newline: bool = True  # whether the last returned line ended with a newline
+
+    @property
+    def text(self) -> str:
+        """The returned lines as text, newlines as in the file."""
+        if not self.lines:
+            return ""
+        return "\n".join(self.lines) + ("\n" if self.final_newline else "")
 
 
 def read_lines(path: Path, *, offset: int, limit: int, max_line_length: int) -> FileText:
@@ -87,15 +95,17 @@ def read_lines(path: Path, *, offset: int, limit: int, max_line_length: int) -> 
         wanted: List[str] = []
         cut = 0
         total = 0
+        final = True
         for raw in handle:
             total += 1
             if offset <= total < offset + limit:
+                final = raw.endswith(b"\n")
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
                 if len(line) > max_line_length:
                     line = line[:max_line_length] + " … [line truncated]"
                     cut += 1
                 wanted.append(line)
-    return FileText(wanted, offset, total, cut)
+    return FileText(wanted, offset, total, cut, final)
 
 
 def read_text_file(path: Path, max_bytes: int) -> Optional[str]:

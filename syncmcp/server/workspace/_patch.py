@@ -73,14 +73,52 @@ class DeleteFile:
     path: str
 
 
+HunkLine = Tuple[str, str]  # (" " context | "-" removed | "+" added, text)
+
+
+def _old(lines: Tuple[HunkLine, ...]) -> Tuple[str, ...]:
+    return tuple(text for kind, text in lines if kind in (" ", "-"))
+
+
+def _new(lines: Tuple[HunkLine, ...]) -> Tuple[str, ...]:
+    return tuple(text for kind, text in lines if kind in (" ", "+"))
+
+
+def _replacement(lines: Tuple[HunkLine, ...], matched: List[str]) -> List[str]:
+    """The new lines of a hunk, with context lines taken from the file as it is.
+
+    Context matched loosely (other trailing spaces, typographic quotes) keeps the file's text.
+    """
+    result: List[str] = []
+    position = 0
+    for kind, text in lines:
+        if kind == " ":
+            result.append(matched[position] if position < len(matched) else text)
+            position += 1
+        elif kind == "-":
+            position += 1
+        else:
+            result.append(text)
+    return result
+
+
 @dataclass(frozen=True)
 class Chunk:
-    """One hunk of a Codex ``Update File``: lines to find (``old``) and their replacement."""
+    """One hunk of a Codex ``Update File``: an optional ``@@`` line to find first, then its lines."""
 
     context: Optional[str]
-    old: Tuple[str, ...]
-    new: Tuple[str, ...]
+    lines: Tuple[HunkLine, ...]
     end_of_file: bool = False
+
+    @property
+    def old(self) -> Tuple[str, ...]:
+        """The lines to find (context and removed)."""
+        return _old(self.lines)
+
+    @property
+    def new(self) -> Tuple[str, ...]:
+        """What they become (context and added)."""
+        return _new(self.lines)
 
 
 @dataclass(frozen=True)
@@ -91,7 +129,7 @@ class UnifiedHunk:
     old_count: int
     new_start: int
     new_count: int
-    lines: Tuple[Tuple[str, str], ...]  # (" " | "-" | "+", text)
+    lines: Tuple[HunkLine, ...]
     old_eof_newline: bool = True
     new_eof_newline: bool = True
 
@@ -236,8 +274,7 @@ def _parse_chunks(lines: List[str], index: int, end: int, path: str) -> Tuple[Li
         elif not first:
             raise PatchError(f"line {index + 1}: expected '@@' to start the next hunk of {path}, got {line!r}")
         first = False
-        old: List[str] = []
-        new: List[str] = []
+        body: List[HunkLine] = []
         eof = False
         start = index
         while index < end:
@@ -249,13 +286,8 @@ def _parse_chunks(lines: List[str], index: int, end: int, path: str) -> Tuple[Li
             if line.startswith("@@") or line.startswith("*** "):
                 break
             marker, rest = (line[:1], line[1:]) if line else (" ", "")
-            if marker == " ":
-                old.append(rest)
-                new.append(rest)
-            elif marker == "-":
-                old.append(rest)
-            elif marker == "+":
-                new.append(rest)
+            if marker in (" ", "-", "+"):
+                body.append((marker, rest))
             else:
                 raise PatchError(
                     f"line {index + 1}: in hunk {len(chunks) + 1} of {path}, a line must start with ' ', '-' or '+', got {line!r}"
@@ -263,9 +295,9 @@ def _parse_chunks(lines: List[str], index: int, end: int, path: str) -> Tuple[Li
             index += 1
         if index == start and context is None and not eof:
             break
-        if not old and not new and context is None:
+        if not body and context is None:
             raise PatchError(f"line {start}: hunk {len(chunks) + 1} of {path} is empty")
-        chunks.append(Chunk(context, tuple(old), tuple(new), eof))
+        chunks.append(Chunk(context, tuple(body), eof))
     return chunks, index
 
 
@@ -469,7 +501,7 @@ def _join(lines: List[str], final_newline: bool, eol: str) -> str:
 
 def _apply_chunks(path: str, text: str, chunks: Tuple[Chunk, ...]) -> str:
     lines, _final, eol = _split(text)
-    replacements: List[Tuple[int, int, Tuple[str, ...]]] = []
+    replacements: List[Tuple[int, int, List[str]]] = []
     position = 0
     for number, chunk in enumerate(chunks, 1):
         if chunk.context is not None:
@@ -479,22 +511,24 @@ def _apply_chunks(path: str, text: str, chunks: Tuple[Chunk, ...]) -> str:
             position = found + 1
         if not chunk.old:
             at = position if chunk.context is not None else len(lines)
-            replacements.append((at, 0, chunk.new))
+            replacements.append((at, 0, list(chunk.new)))
             continue
-        old, new = chunk.old, chunk.new
+        body = chunk.lines
+        old = _old(body)
         found = _seek(lines, old, position, chunk.end_of_file)
-        if found is None and old and old[-1] == "":
+        if found is None and body[-1] == (" ", ""):
             # A trailing blank context line often stands for the file's final newline.
-            old, new = old[:-1], (new[:-1] if new and new[-1] == "" else new)
+            body = body[:-1]
+            old = _old(body)
             found = _seek(lines, old, position, chunk.end_of_file)
         if found is None:
             where = " at the end of the file" if chunk.end_of_file else ""
             expected = "\n".join(f"  {line}" for line in chunk.old[:8])
             raise PatchError(f"hunk {number} of {path} does not apply: these lines were not found{where}:\n{expected}")
-        replacements.append((found, len(old), new))
+        replacements.append((found, len(old), _replacement(body, lines[found : found + len(old)])))
         position = found + len(old)
     for start, length, new in sorted(replacements, key=lambda r: r[0], reverse=True):
-        lines[start : start + length] = list(new)
+        lines[start : start + length] = new
     return _join(lines, True, eol)
 
 
@@ -503,8 +537,7 @@ def _apply_hunks(path: str, text: str, hunks: Tuple[UnifiedHunk, ...]) -> str:
     offset = 0
     floor = 0
     for number, hunk in enumerate(hunks, 1):
-        old = tuple(t for kind, t in hunk.lines if kind in (" ", "-"))
-        new = [t for kind, t in hunk.lines if kind in (" ", "+")]
+        old = _old(hunk.lines)
         expected = (hunk.old_start if hunk.old_count == 0 else hunk.old_start - 1) + offset
         found = _find_near(lines, old, max(expected, floor), floor)
         if found is None:
@@ -512,6 +545,7 @@ def _apply_hunks(path: str, text: str, hunks: Tuple[UnifiedHunk, ...]) -> str:
                 f"hunk {number} of {path} ({hunk.header}) does not apply: "
                 f"the lines it changes were not found near line {hunk.old_start}"
             )
+        new = _replacement(hunk.lines, lines[found : found + len(old)])
         lines[found : found + len(old)] = new
         offset += len(new) - len(old)
         floor = found + len(new)
