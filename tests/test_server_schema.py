@@ -500,3 +500,23 @@ def test_prompt_arguments_are_strings_converted_to_their_types() -> None:
 )
 def test_completion_sources_filter_fixed_values_or_are_called(source: Any, value: str, expected: List[str]) -> None:
     assert complete_values(source, value, {}) == expected
+
+
+# ----------------------------------------------------------------------------------- documentation
+
+
+SERVER_MODULES = sorted(
+    "syncmcp." + ".".join(path.relative_to(pathlib.Path(__import__("syncmcp").__file__).parent).with_suffix("").parts).replace(".__init__", "")
+    for path in (pathlib.Path(__import__("syncmcp").__file__).parent / "server").rglob("*.py")
+)
+
+
+@pytest.mark.parametrize("module_name", SERVER_MODULES)
+def test_the_documented_examples_run(module_name: str) -> None:
+    """Every ``>>>`` example in the server package's docstrings runs and shows what it claims."""
+    import doctest
+    import importlib
+
+    module = importlib.import_module(module_name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, report=True)
+    assert result.failed == 0

@@ -71,8 +71,8 @@ META_SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
 MAX_COMPLETIONS = 100
 #: How long ``close()`` lets open listen streams send their final result.
 _LISTEN_DRAIN = 1.0
-#: How often a listen stream checks whether the server is closing it.
-_LISTEN_POLL = 0.25
+#: How often a listen stream checks whether the client cancelled it.
+_LISTEN_POLL = 0.1
 
 _LEGACY_ONLY = frozenset({"logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
 _MODERN_ONLY = frozenset({"server/discover", "subscriptions/listen"})
@@ -744,10 +744,11 @@ class ServerConnection:
                 listen.ready = True
             for method, params in backlog:
                 self._quietly(method, params)
+            # Two events can end the stream: the server closing it (waited on) and the client
+            # cancelling it (the endpoint's event, checked between waits).
             cancelled = call.request.cancelled
-            while not cancelled.wait(_LISTEN_POLL):
-                if listen.stop.is_set():
-                    break
+            while not listen.stop.wait(_LISTEN_POLL) and not cancelled.is_set():
+                pass
         finally:
             with self._lock:
                 self._listens.pop(request_id, None)

@@ -149,6 +149,8 @@ class Context:
         self._asked = 0
         self._last_progress: Optional[float] = None
         self._progress_lock = threading.Lock()
+        self._progress_queue: List[Dict[str, Any]] = []
+        self._progress_sending = False
 
     def __repr__(self) -> str:
         return f"<Context {self.method} id={self.request_id!r}>"
@@ -179,19 +181,30 @@ class Context:
         """
         if self.progress_token is None or self.cancelled.is_set():
             return False
+        params: Dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message is not None and self.protocol_version != "2024-11-05":
+            params["message"] = message
         with self._progress_lock:
             if self._last_progress is not None and progress <= self._last_progress:
                 logger.debug("progress %s does not exceed %s; not sent", progress, self._last_progress)
                 return False
             self._last_progress = progress
-            params: Dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
-            if total is not None:
-                params["total"] = total
-            if message is not None and self.protocol_version != "2024-11-05":
-                params["message"] = message
-            # Sent under the lock so two threads of one handler cannot reorder the values.
-            self._send("notifications/progress", params)
-        return True
+            self._progress_queue.append(params)
+            if self._progress_sending:
+                return True  # the thread already sending will send this one too, in order
+            self._progress_sending = True
+        # One thread at a time sends, in the order the values were accepted, and never while
+        # holding the lock (the write may block on a slow client).
+        while True:
+            with self._progress_lock:
+                batch, self._progress_queue = self._progress_queue, []
+                if not batch:
+                    self._progress_sending = False
+                    return True
+            for item in batch:
+                self._send("notifications/progress", item)
 
     def log(self, level: str, data: Any, *, logger_name: Optional[str] = None) -> bool:
         """Send a log message (``notifications/message``) to the client.

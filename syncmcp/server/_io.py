@@ -57,6 +57,7 @@ class WakeableReader:
         >>> reader = WakeableReader(r)
         >>> reader.readline(100), reader.readline(100), reader.readline(100)
         (b'one\n', b'two', b'')
+        >>> reader.release()
     """
 
     def __init__(self, fd: int) -> None:
@@ -151,6 +152,10 @@ class ServerStreamTransport(StreamTransport):
         name: for logs.
         max_message_size: the longest accepted line in bytes.
         drain_timeout: at EOF, seconds to wait for the responses of requests still running.
+
+    Example:
+        >>> transport = ServerStreamTransport(WakeableReader(os.dup(0)), io.BytesIO())  # doctest: +SKIP
+        >>> server.connect(transport)                                                  # doctest: +SKIP
     """
 
     def __init__(

@@ -96,6 +96,10 @@ class URITemplate:
 
         Query variables absent from the URI are absent from the result; exploded variables
         (``{/segments*}``) are lists of strings.
+
+        Example:
+            >>> URITemplate("repo://{owner}{/path*}").match("repo://me/src/app.py")
+            {'owner': 'me', 'path': ['src', 'app.py']}
         """
         found = self._regex.match(uri)
         if found is None:

@@ -81,6 +81,10 @@ class CommandOutput:
         stderr_truncated: bytes of stderr were dropped.
         duration_seconds: wall-clock duration.
         sandbox: "bubblewrap" when it ran inside the OS sandbox, else "none".
+
+    Example:
+        >>> CommandOutput(0, "hi", "", False, False, False, 0.01, "none").exit_code
+        0
     """
 
     exit_code: Optional[int]

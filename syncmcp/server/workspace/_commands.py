@@ -295,8 +295,10 @@ def run_command(
 
 
 _bwrap_lock = threading.Lock()
-_bwrap_checked = False
+_bwrap_probing: Optional[threading.Event] = None  # set when the probe has finished
 _bwrap_path: Optional[str] = None
+#: Seconds the trial run of bubblewrap may take (and others wait for its verdict).
+_BWRAP_PROBE_TIMEOUT = 10.0
 
 
 def find_bubblewrap() -> Optional[str]:
@@ -309,11 +311,26 @@ def find_bubblewrap() -> Optional[str]:
         >>> find_bubblewrap() in (None, shutil.which("bwrap"))
         True
     """
-    global _bwrap_checked, _bwrap_path
+    global _bwrap_probing, _bwrap_path
     with _bwrap_lock:
-        if _bwrap_checked:
-            return _bwrap_path
-        _bwrap_checked = True
+        probing = _bwrap_probing
+        first = probing is None
+        if first:
+            probing = _bwrap_probing = threading.Event()
+    assert probing is not None
+    if not first:
+        # Another thread is trying bubblewrap: wait for its verdict rather than guess "absent"
+        # (which would run a command without the sandbox).
+        probing.wait(_BWRAP_PROBE_TIMEOUT + 5)
+        return _bwrap_path
+    try:
+        _bwrap_path = _probe_bubblewrap()
+    finally:
+        probing.set()
+    return _bwrap_path
+
+
+def _probe_bubblewrap() -> Optional[str]:
     path = shutil.which("bwrap")
     found: Optional[str] = None
     if path is not None and _POSIX:
@@ -323,15 +340,13 @@ def find_bubblewrap() -> Optional[str]:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                timeout=10,
+                timeout=_BWRAP_PROBE_TIMEOUT,
                 check=False,
                 start_new_session=True,
             )
             found = path if trial.returncode == 0 else None
         except (OSError, subprocess.SubprocessError):
             found = None
-    with _bwrap_lock:
-        _bwrap_path = found
     return found
 
 

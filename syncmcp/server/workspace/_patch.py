@@ -55,7 +55,15 @@ __all__ = [
 
 
 class PatchError(ValueError):
-    """The patch is malformed or does not apply; the message names the file and hunk."""
+    """The patch is malformed or does not apply; the message names the file and hunk.
+
+    Example:
+        >>> try:
+        ...     parse_patch("not a patch")
+        ... except PatchError as exc:
+        ...     print(str(exc).split(":")[0])
+        not a patch
+    """
 
 
 @dataclass(frozen=True)

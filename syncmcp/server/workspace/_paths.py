@@ -65,6 +65,13 @@ class Workspace:
 
     Raises:
         ValueError: no roots, a root that is not a folder, or an unknown policy.
+
+    Example:
+        >>> import tempfile
+        >>> workspace = Workspace([tempfile.mkdtemp()])
+        >>> workspace.update(SandboxState("read-only", str(workspace.roots[0])))
+        >>> workspace.state.policy
+        'read-only'
     """
 
     def __init__(
@@ -164,6 +171,13 @@ class Workspace:
             SandboxViolation: the policy refuses it; the message says why (``..``, an
                 absolute path, or a symbolic link leaving the roots; a write outside the
                 writable roots; the read-only policy).
+
+        Example:
+            >>> workspace.resolve("src/../README.md")            # doctest: +SKIP
+            PosixPath('/work/project/README.md')
+            >>> workspace.resolve("../elsewhere")               # doctest: +SKIP
+            Traceback (most recent call last):
+            SandboxViolation: path '../elsewhere' leaves the workspace with '..': ...
         """
         if not isinstance(path, str) or not path.strip():
             raise SandboxViolation("a path must be a non-empty string")
