@@ -258,3 +258,12 @@ def test_commit_keeps_permissions_of_replaced_files(tmp_path: Path) -> None:
     os.chmod(script, 0o755)
     commit([(script, b"#!/bin/sh\necho hi\n")])
     assert script.stat().st_mode & 0o777 == 0o755
+
+
+def test_two_spellings_of_one_file_are_one_file(app: WorkspaceServer) -> None:
+    root = app.workspace.roots[0]
+    summary = app.apply_patch(
+        "*** Begin Patch\n*** Update File: notes.txt\n@@\n-first\n+1st\n*** Update File: ./src/../notes.txt\n@@\n-second\n+2nd\n*** End Patch"
+    )
+    assert summary == "Success. Updated the following files:\nM notes.txt"
+    assert (root / "notes.txt").read_text() == "1st\n2nd\n"

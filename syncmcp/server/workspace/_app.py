@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -43,7 +43,7 @@ from ._commands import DEFAULT_MAX_OUTPUT, ProcessTracker, bubblewrap_argv, find
 from ._files import FileTooLarge, commit, guess_mime_type, is_binary, read_lines, read_text_file
 from ._ignore import walk
 from ._info import environment_info, git_available, git_info, is_git_repository, redact
-from ._patch import PatchError, parse_patch, plan
+from ._patch import Operation, PatchError, UpdateFile, parse_patch, plan
 from ._paths import SandboxViolation, Workspace
 from ._prompts import DOC_STYLES, FOCUS_AREAS, REFACTOR_GOALS, TEST_FRAMEWORKS, instructions_for
 
@@ -368,40 +368,52 @@ class WorkspaceServer:
             operations = parse_patch(patch)
         except PatchError as exc:
             raise ToolError(f"invalid patch: {exc}") from exc
-        resolved: Dict[str, Path] = {}
+        # Every path is resolved (and checked) first, and the patch is planned on the real
+        # paths, so two spellings of one file ("a.txt", "./a.txt") are one file.
+        shown: Dict[str, str] = {}
 
-        def real(path: str) -> Path:
-            if path not in resolved:
-                resolved[path] = self.workspace.resolve(path, write=True)
-            return resolved[path]
+        def real(path: str) -> str:
+            key = str(self.workspace.resolve(path, write=True))
+            shown.setdefault(key, path)
+            return key
 
-        def read(path: str) -> Optional[str]:
-            target = real(path)
+        canonical: List[Operation] = []
+        for op in operations:
+            if isinstance(op, UpdateFile):
+                canonical.append(replace(op, path=real(op.path), move_to=real(op.move_to) if op.move_to else None))
+            else:
+                canonical.append(replace(op, path=real(op.path)))
+
+        def read(key: str) -> Optional[str]:
+            target = Path(key)
             if not target.exists():
                 return None
             if target.is_dir():
-                raise PatchError(f"{path} is a folder")
+                raise PatchError(f"{shown[key]} is a folder")
             try:
                 text = read_text_file(target, MAX_FILE_BYTES)
             except FileTooLarge as exc:
                 raise PatchError(str(exc)) from exc
             if text is None:
-                raise PatchError(f"{path} is a binary file; patches apply to text files only")
+                raise PatchError(f"{shown[key]} is a binary file; patches apply to text files only")
             return text
 
         try:
-            changes = plan(operations, read)
+            changes = plan(canonical, read)
         except PatchError as exc:
-            raise ToolError(f"patch not applied, no file changed: {exc}") from exc
+            message = str(exc)
+            for key, path in shown.items():  # name files as the patch did
+                message = message.replace(key, path)
+            raise ToolError(f"patch not applied, no file changed: {message}") from exc
         writes: List[Tuple[Path, Optional[bytes]]] = []
         for change in changes:
             if change.action == "D":
-                writes.append((real(change.path), None))
+                writes.append((Path(change.path), None))
             elif change.new_path is not None:
-                writes.append((real(change.new_path), (change.new_text or "").encode("utf-8")))
-                writes.append((real(change.path), None))
+                writes.append((Path(change.new_path), (change.new_text or "").encode("utf-8")))
+                writes.append((Path(change.path), None))
             else:
-                writes.append((real(change.path), (change.new_text or "").encode("utf-8")))
+                writes.append((Path(change.path), (change.new_text or "").encode("utf-8")))
         try:
             commit(writes)
         except OSError as exc:
@@ -410,9 +422,9 @@ class WorkspaceServer:
         lines = ["Success. Updated the following files:"]
         for change in changes:
             if change.new_path is not None:
-                lines.append(f"M {change.new_path} (moved from {change.path})")
+                lines.append(f"M {shown[change.new_path]} (moved from {shown[change.path]})")
             else:
-                lines.append(f"{change.action} {change.path}")
+                lines.append(f"{change.action} {shown[change.path]}")
         return "\n".join(lines)
 
     def read_file(self, path: str, offset: int = 1, limit: Optional[int] = None) -> ToolResult:

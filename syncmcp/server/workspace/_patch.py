@@ -43,7 +43,9 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 __all__ = [
     "AddFile",
     "Change",
+    "Chunk",
     "DeleteFile",
+    "Operation",
     "PatchError",
     "UnifiedHunk",
     "UpdateFile",
