@@ -231,7 +231,9 @@ class RawClient:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return json.loads(line)
 
-    def request(self, method: str, params: Optional[Dict[str, Any]] = None, *, request_id: Any = None, timeout: float = 5.0) -> Dict[str, Any]:
+    def request(
+        self, method: str, params: Optional[Dict[str, Any]] = None, *, request_id: Any = None, timeout: float = 5.0
+    ) -> Dict[str, Any]:
         """Send a request and return its whole response (other messages go to ``seen``)."""
         request_id = next(self._ids) if request_id is None else request_id
         message: Dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}

@@ -226,7 +226,9 @@ def test_tool_failures_are_error_results_not_protocol_errors(server: Server) -> 
     with serve_in_process(server) as session:
         invalid = session.call_tool("add", {"a": "one"})
         assert invalid.is_error
-        assert invalid.text == "Invalid arguments for tool 'add': 'b' is a required property; at a: 'one' is not of type 'integer'"
+        assert (
+            invalid.text == "Invalid arguments for tool 'add': 'b' is a required property; at a: 'one' is not of type 'integer'"
+        )
         refused = session.call_tool("refuse")
         assert refused.is_error and refused.text == "refused on purpose"
         with pytest.raises(RemoteError) as caught:
@@ -303,7 +305,11 @@ def test_list_changed_is_sent_for_runtime_changes_after_initialized(server: Serv
     server.add_resource(lambda: "r", "test://new", name="new")
     client.request("ping")
     methods = [m["method"] for m in client.seen if "method" in m]
-    assert methods == ["notifications/tools/list_changed", "notifications/prompts/list_changed", "notifications/resources/list_changed"]
+    assert methods == [
+        "notifications/tools/list_changed",
+        "notifications/prompts/list_changed",
+        "notifications/resources/list_changed",
+    ]
 
 
 def test_no_list_changed_when_disabled_or_before_initialized(raw_client: Any) -> None:
@@ -460,13 +466,23 @@ def test_server_discover_starts_the_modern_era(server: Server, raw_client: Any) 
     ("params", "code", "message"),
     [
         ({}, -32602, "params._meta must be an object"),
-        ({"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}, -32602, "missing the required envelope key\\(s\\): io.modelcontextprotocol/clientCapabilities"),
-        ({"_meta": {"io.modelcontextprotocol/clientCapabilities": {}}}, -32602, "missing the required envelope key\\(s\\): io.modelcontextprotocol/protocolVersion"),
+        (
+            {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}},
+            -32602,
+            "missing the required envelope key\\(s\\): io.modelcontextprotocol/clientCapabilities",
+        ),
+        (
+            {"_meta": {"io.modelcontextprotocol/clientCapabilities": {}}},
+            -32602,
+            "missing the required envelope key\\(s\\): io.modelcontextprotocol/protocolVersion",
+        ),
         (modern(**{"io.modelcontextprotocol/protocolVersion": 7}), -32602, "must be a string"),
         (modern(**{"io.modelcontextprotocol/protocolVersion": "2099-01-01"}), -32022, "Unsupported protocol version"),
     ],
 )
-def test_the_envelope_is_checked_on_every_modern_request(server: Server, raw_client: Any, params: Dict[str, Any], code: int, message: str) -> None:
+def test_the_envelope_is_checked_on_every_modern_request(
+    server: Server, raw_client: Any, params: Dict[str, Any], code: int, message: str
+) -> None:
     client = raw_client(server)
     error = client.request("server/discover", params)["error"]
     assert error["code"] == code
@@ -522,9 +538,13 @@ def test_modern_questions_become_input_required_results_and_the_retry_completes(
     assert result["content"][0]["text"] == "Grace|yo|file:///r"
     first = client.request("tools/call", modern(call, capabilities=capabilities))["result"]
     tampered = first["requestState"][:-3] + "AAA"
-    bad = client.request("tools/call", modern({**call, "requestState": tampered, "inputResponses": {}}, capabilities=capabilities))
+    bad = client.request(
+        "tools/call", modern({**call, "requestState": tampered, "inputResponses": {}}, capabilities=capabilities)
+    )
     assert bad["error"]["code"] == -32602 and "requestState" in bad["error"]["message"]
-    other = client.request("tools/call", modern({"name": "only_elicit", "requestState": first["requestState"]}, capabilities=capabilities))
+    other = client.request(
+        "tools/call", modern({"name": "only_elicit", "requestState": first["requestState"]}, capabilities=capabilities)
+    )
     assert other["error"]["code"] == -32602 and "another request" in other["error"]["message"]
 
 
@@ -538,7 +558,9 @@ def test_listen_streams_acknowledge_then_deliver_opted_in_notifications(server: 
     client = raw_client(server)
     client.request("server/discover", modern())
     wanted = {"toolsListChanged": True, "promptsListChanged": False, "resourceSubscriptions": ["test://items/1", 5]}
-    client.send({"jsonrpc": "2.0", "id": "listen-1", "method": "subscriptions/listen", "params": modern({"notifications": wanted})})
+    client.send(
+        {"jsonrpc": "2.0", "id": "listen-1", "method": "subscriptions/listen", "params": modern({"notifications": wanted})}
+    )
     ack = client.receive()
     assert ack["method"] == "notifications/subscriptions/acknowledged"
     assert ack["params"]["notifications"] == {"toolsListChanged": True, "resourceSubscriptions": ["test://items/1"]}
@@ -571,7 +593,10 @@ def test_closing_the_server_ends_listen_streams_gracefully(server: Server, raw_c
         "jsonrpc": "2.0",
         "id": 9,
         "result": {
-            "_meta": {"io.modelcontextprotocol/subscriptionId": 9, "io.modelcontextprotocol/serverInfo": {"name": "test-server", "version": "3.1"}},
+            "_meta": {
+                "io.modelcontextprotocol/subscriptionId": 9,
+                "io.modelcontextprotocol/serverInfo": {"name": "test-server", "version": "3.1"},
+            },
             "resultType": "complete",
         },
     }

@@ -147,12 +147,21 @@ def test_crlf_files_stay_crlf() -> None:
 @pytest.mark.parametrize(
     ("patch", "message"),
     [
-        ("*** Begin Patch\n*** Update File: app.py\n@@\n-    print('hi')\n+    x\n@@\n-    nowhere\n+    y\n*** End Patch", "hunk 2 of app.py does not apply"),
-        ("*** Begin Patch\n*** Update File: app.py\n@@ def missing():\n-    return 1\n+    return 2\n*** End Patch", "hunk 1 of app.py does not apply: the line 'def missing\\(\\):'"),
+        (
+            "*** Begin Patch\n*** Update File: app.py\n@@\n-    print('hi')\n+    x\n@@\n-    nowhere\n+    y\n*** End Patch",
+            "hunk 2 of app.py does not apply",
+        ),
+        (
+            "*** Begin Patch\n*** Update File: app.py\n@@ def missing():\n-    return 1\n+    return 2\n*** End Patch",
+            "hunk 1 of app.py does not apply: the line 'def missing\\(\\):'",
+        ),
         ("*** Begin Patch\n*** Update File: ghost.py\n@@\n-a\n+b\n*** End Patch", "cannot update ghost.py: it does not exist"),
         ("*** Begin Patch\n*** Add File: app.py\n+x\n*** End Patch", "cannot add app.py: it already exists"),
         ("*** Begin Patch\n*** Delete File: ghost.py\n*** End Patch", "cannot delete ghost.py"),
-        ("--- a/app.py\n+++ b/app.py\n@@ -1,1 +1,1 @@\n-import nothing\n+import sys\n", "hunk 1 of app.py \\(@@ -1,1 \\+1,1 @@\\) does not apply"),
+        (
+            "--- a/app.py\n+++ b/app.py\n@@ -1,1 +1,1 @@\n-import nothing\n+import sys\n",
+            "hunk 1 of app.py \\(@@ -1,1 \\+1,1 @@\\) does not apply",
+        ),
         ("--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-import os\n+import re\n@@ -5 +5 @@\n-    gone\n+    x\n", "hunk 2 of app.py"),
     ],
 )

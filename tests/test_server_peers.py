@@ -75,14 +75,21 @@ def test_the_official_client_drives_a_framework_server(mode: str, tmp_path: Path
     assert out["noisy"] == "echo: x" and out["after_noisy"] == "2"
     assert out["cancel_scope_cancelled"] is True
     assert len(json.loads(out["cancellations"])) == 1  # the handler saw notifications/cancelled
-    assert [r["uri"] for r in out["resources"]["items"]] == ["fixture://hello", "fixture://items/apple", "fixture://items/apricot", "fixture://items/banana"]
+    assert [r["uri"] for r in out["resources"]["items"]] == [
+        "fixture://hello",
+        "fixture://items/apple",
+        "fixture://items/apricot",
+        "fixture://items/banana",
+    ]
     assert out["resources"]["pages"] == 2
     assert [t["uriTemplate"] for t in out["templates"]["items"]] == ["fixture://items/{item_id}"]
     assert out["read_hello"]["contents"] == [{"uri": "fixture://hello", "mimeType": "text/plain", "text": "hello"}]
     assert out["read_item"]["contents"][0]["text"] == "red fruit"
     assert out["read_missing"]["code"] == (-32602 if modern else -32002)
     assert [p["name"] for p in out["prompts"]["items"]] == ["greet", "conversation"]
-    assert out["greet"]["messages"] == [{"role": "user", "content": {"type": "text", "text": "Address a formal greeting to Ada."}}]
+    assert out["greet"]["messages"] == [
+        {"role": "user", "content": {"type": "text", "text": "Address a formal greeting to Ada."}}
+    ]
     assert [m["role"] for m in out["conversation"]["messages"]] == ["user", "assistant", "assistant"]
     assert out["greet_missing_arg"]["code"] == -32602
     assert out["complete_prompt"]["completion"]["values"] == ["Ada", "Alan"]
@@ -93,7 +100,9 @@ def test_the_official_client_drives_a_framework_server(mode: str, tmp_path: Path
         assert out["events"] == ["ResourceUpdated", "ToolsListChanged"]
         assert out["add"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "framework-fixture"
     else:
-        assert {"notifications/resources/updated", "notifications/tools/list_changed", "notifications/progress"} <= set(out["notifications"])
+        assert {"notifications/resources/updated", "notifications/tools/list_changed", "notifications/progress"} <= set(
+            out["notifications"]
+        )
     assert out["tools_after"][-1] == "late_tool" and out["late_tool"] == "I am late_tool"
 
 
@@ -106,7 +115,13 @@ def test_the_official_client_drives_syncmcp_serve(mode: str, tmp_path: Path) -> 
     assert out["protocol_version"] == ("2026-07-28" if mode == "auto" else "2025-11-25")
     assert out["server_info"]["name"] == "syncmcp-workspace"
     assert out["capabilities"]["experimental"] == {"syncmcp/sandbox-state": {}, "codex/sandbox-state": {}}
-    assert sorted(tool["name"] for tool in out["tools"]["items"]) == ["apply_patch", "execute_command", "list_directory", "read_file", "write_file"]
+    assert sorted(tool["name"] for tool in out["tools"]["items"]) == [
+        "apply_patch",
+        "execute_command",
+        "list_directory",
+        "read_file",
+        "write_file",
+    ]
     assert out["write"] == "Created notes/todo.txt (8 bytes)"
     assert out["read"] == "one\ntwo\n"
     assert out["patch"] == "Success. Updated the following files:\nM notes/todo.txt"

@@ -84,7 +84,13 @@ class PartialMovie(TypedDict, total=False):
         (Tuple[int, ...], {"type": "array", "items": {"type": "integer"}}),
         (
             Tuple[int, str],
-            {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}], "minItems": 2, "maxItems": 2, "items": False},
+            {
+                "type": "array",
+                "prefixItems": [{"type": "integer"}, {"type": "string"}],
+                "minItems": 2,
+                "maxItems": 2,
+                "items": False,
+            },
         ),
         (Dict[str, float], {"type": "object", "additionalProperties": {"type": "number"}}),
         (Mapping[str, Any], {"type": "object"}),
@@ -102,7 +108,14 @@ class PartialMovie(TypedDict, total=False):
         (pathlib.Path, {"type": "string"}),
         (Annotated[int, "how many"], {"type": "integer", "description": "how many"}),
         (Annotated[int, {"minimum": 0}], {"type": "integer", "minimum": 0}),
-        (Movie, {"type": "object", "properties": {"title": {"type": "string"}, "year": {"type": "integer"}}, "required": ["title", "year"]}),
+        (
+            Movie,
+            {
+                "type": "object",
+                "properties": {"title": {"type": "string"}, "year": {"type": "integer"}},
+                "required": ["title", "year"],
+            },
+        ),
         (PartialMovie, {"type": "object", "properties": {"title": {"type": "string"}, "rating": {"type": "number"}}}),
         (
             Point,
@@ -154,7 +167,9 @@ def test_types_without_a_json_form_are_refused(annotation: Any) -> None:
 def test_object_schema_marks_required_fields_and_defaults() -> None:
     import inspect
 
-    schema = object_schema([("a", int, inspect.Parameter.empty, "first"), ("b", Color, Color.RED, None), ("c", str, object(), None)])
+    schema = object_schema(
+        [("a", int, inspect.Parameter.empty, "first"), ("b", Color, Color.RED, None), ("c", str, object(), None)]
+    )
     assert schema["required"] == ["a"]
     assert schema["properties"]["a"] == {"type": "integer", "description": "first"}
     assert schema["properties"]["b"]["default"] == "red"
@@ -189,7 +204,11 @@ def test_object_schema_marks_required_fields_and_defaults() -> None:
             {"a": "the first.", "b": "the second, continued.", "extra": "more."},
         ),
         ("Do it.\n\nParameters:\n    path: where.\nRaises:\n    OSError: never.", "Do it.", {"path": "where."}),
-        ("Sphinx.\n\n:param x: the x\n    value.\n:param int y: the y.\n:returns: z", "Sphinx.", {"x": "the x value.", "y": "the y."}),
+        (
+            "Sphinx.\n\n:param x: the x\n    value.\n:param int y: the y.\n:returns: z",
+            "Sphinx.",
+            {"x": "the x value.", "y": "the y."},
+        ),
         ("Data.\n\nAttributes:\n    name: the name.", "Data.", {"name": "the name."}),
     ],
 )
@@ -278,7 +297,11 @@ def test_an_invalid_schema_fails_when_checked() -> None:
         ("notes://{id}", "notes://42", {"id": "42"}),
         ("notes://{id}", "notes://a/b", None),
         ("file://{+path}", "file:///tmp/a%20b.txt", {"path": "/tmp/a b.txt"}),
-        ("repo://{owner}/{name}{/segments*}", "repo://me/app/src/main.py", {"owner": "me", "name": "app", "segments": ["src", "main.py"]}),
+        (
+            "repo://{owner}/{name}{/segments*}",
+            "repo://me/app/src/main.py",
+            {"owner": "me", "name": "app", "segments": ["src", "main.py"]},
+        ),
         ("search://x{?q,page}", "search://x?page=2&q=tea", {"q": "tea", "page": "2"}),
         ("search://x{?q,page}", "search://x", {}),
         ("pair://{a,b}", "pair://1,2", {"a": "1", "b": "2"}),
@@ -340,7 +363,11 @@ def test_a_tool_reads_its_schema_from_hints_and_docstring() -> None:
         "properties": {
             "query": {"type": "string", "description": "words to look for."},
             "limit": {"type": "integer", "description": "most results.", "default": 10},
-            "tags": {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}], "description": "only notes with these tags.", "default": None},
+            "tags": {
+                "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}],
+                "description": "only notes with these tags.",
+                "default": None,
+            },
         },
         "required": ["query"],
         "additionalProperties": False,
@@ -358,7 +385,9 @@ def test_a_tool_reads_its_schema_from_hints_and_docstring() -> None:
         (Dict[str, int], {"a": 1}, {"a": 1}, "object"),
     ],
 )
-def test_structured_returns_get_an_output_schema_and_a_json_mirror(returns: Any, value: Any, structured: Any, output_schema_type: str) -> None:
+def test_structured_returns_get_an_output_schema_and_a_json_mirror(
+    returns: Any, value: Any, structured: Any, output_schema_type: str
+) -> None:
     def fn() -> Any:
         return value
 
@@ -376,7 +405,11 @@ def test_structured_output_true_wraps_a_primitive() -> None:
         return 3
 
     tool = ToolDef.from_function(count, structured_output=True)
-    assert tool.to_dict()["outputSchema"] == {"type": "object", "properties": {"result": {"type": "integer"}}, "required": ["result"]}
+    assert tool.to_dict()["outputSchema"] == {
+        "type": "object",
+        "properties": {"result": {"type": "integer"}},
+        "required": ["result"],
+    }
     assert tool.invoke({}, None) == {"content": [{"type": "text", "text": "3"}], "structuredContent": {"result": 3}}
 
 
@@ -397,7 +430,10 @@ def test_a_result_breaking_the_declared_output_schema_is_a_tool_error() -> None:
         (3, {"content": [{"type": "text", "text": "3"}]}),
         ([1, 2], {"content": [{"type": "text", "text": "[1, 2]"}]}),
         ({"a": 1}, {"content": [{"type": "text", "text": '{"a": 1}'}], "structuredContent": {"a": 1}}),
-        (["see", Image(b"GIF", "image/gif")], {"content": [{"type": "text", "text": "see"}, {"type": "image", "data": "R0lG", "mimeType": "image/gif"}]}),
+        (
+            ["see", Image(b"GIF", "image/gif")],
+            {"content": [{"type": "text", "text": "see"}, {"type": "image", "data": "R0lG", "mimeType": "image/gif"}]},
+        ),
         (ToolResult("bad", is_error=True), {"content": [{"type": "text", "text": "bad"}], "isError": True}),
     ],
 )
@@ -483,7 +519,11 @@ def test_prompt_arguments_are_strings_converted_to_their_types() -> None:
     assert rendered["messages"] == [{"role": "user", "content": {"type": "text", "text": "3 short True"}}]
     from syncmcp import JSONRPCError
 
-    for arguments, message in [({}, "Missing required argument 'days'"), ({"days": "x"}, "is not a valid int"), ({"days": "1", "zzz": "1"}, "has no argument 'zzz'")]:
+    for arguments, message in [
+        ({}, "Missing required argument 'days'"),
+        ({"days": "x"}, "is not a valid int"),
+        ({"days": "1", "zzz": "1"}, "has no argument 'zzz'"),
+    ]:
         with pytest.raises(JSONRPCError, match=message) as caught:
             prompt.render(arguments, None)
         assert caught.value.code == -32602
@@ -506,7 +546,10 @@ def test_completion_sources_filter_fixed_values_or_are_called(source: Any, value
 
 
 SERVER_MODULES = sorted(
-    "syncmcp." + ".".join(path.relative_to(pathlib.Path(__import__("syncmcp").__file__).parent).with_suffix("").parts).replace(".__init__", "")
+    "syncmcp."
+    + ".".join(path.relative_to(pathlib.Path(__import__("syncmcp").__file__).parent).with_suffix("").parts).replace(
+        ".__init__", ""
+    )
     for path in (pathlib.Path(__import__("syncmcp").__file__).parent / "server").rglob("*.py")
 )
 

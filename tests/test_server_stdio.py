@@ -63,7 +63,14 @@ class Process:
                 return message
 
     def initialize(self) -> None:
-        self.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+        self.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+            }
+        )
         assert self.response(1)["result"]["protocolVersion"] == "2025-11-25"
         self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
 
@@ -97,7 +104,13 @@ def test_syncmcp_serve_works_with_syncmcp_s_own_client(tmp_path: Path) -> None:
     command = serve_command(tmp_path)
     with syncmcp.connect(command[0], command[1:], timeout=20) as session:
         assert session.server_info.name == "syncmcp-workspace"
-        assert sorted(tool.name for tool in session.list_tools()) == ["apply_patch", "execute_command", "list_directory", "read_file", "write_file"]
+        assert sorted(tool.name for tool in session.list_tools()) == [
+            "apply_patch",
+            "execute_command",
+            "list_directory",
+            "read_file",
+            "write_file",
+        ]
         assert session.call_tool("read_file", {"path": "hello.txt"}).text == "hello\n"
         assert session.call_tool("execute_command", {"command": ["cat", "hello.txt"]}).structured_content["stdout"] == "hello\n"
         assert session.request("syncmcp/sandbox-state/update", SandboxState("read-only", str(tmp_path)).to_syncmcp()) == {}
@@ -122,10 +135,16 @@ def test_the_framework_fixture_works_with_syncmcp_s_own_client(tmp_path: Path) -
         FIXTURE[0],
         [*FIXTURE[1:], "--page-size", "4"],
         timeout=20,
-        elicitation_handler=lambda ctx, params: answers.append(params["message"]) or {"action": "accept", "content": {"name": "Lin"}},
+        elicitation_handler=lambda ctx, params: (
+            answers.append(params["message"]) or {"action": "accept", "content": {"name": "Lin"}}
+        ),
     ) as session:
         assert len(session.list_tools()) == 13
-        assert session.call_tool("weather", {"city": "Oslo"}).structured_content == {"city": "Oslo", "temperature": -3.0, "conditions": "snow"}
+        assert session.call_tool("weather", {"city": "Oslo"}).structured_content == {
+            "city": "Oslo",
+            "temperature": -3.0,
+            "conditions": "snow",
+        }
         assert session.call_tool("ask_name").text == "Hello, Lin!"
         assert answers == ["What is your name?"]
         threads = session.request("fixture/threads")["threads"]
@@ -137,7 +156,9 @@ def test_print_and_writes_to_fd_1_in_a_handler_never_reach_the_protocol_stream(t
     server = Process(FIXTURE, tmp_path)
     try:
         server.initialize()
-        server.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "noisy", "arguments": {"text": "leak?"}}})
+        server.send(
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "noisy", "arguments": {"text": "leak?"}}}
+        )
         assert server.response(2)["result"]["content"][0]["text"] == "echo: leak?"
         server.send({"jsonrpc": "2.0", "id": 3, "method": "ping"})
         assert server.response(3)["result"] == {}
@@ -170,8 +191,17 @@ def test_the_server_exits_promptly_and_ends_its_commands(tmp_path: Path, how: st
     try:
         server.initialize()
         script = "echo $$ > cmd.pid; sleep 60 & echo $! > bg.pid; wait"
-        server.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "execute_command", "arguments": {"command": ["sh", "-c", script]}}})
-        assert wait_until(lambda: all((tmp_path / f).exists() and (tmp_path / f).read_text().strip() for f in ("cmd.pid", "bg.pid")), timeout=10)
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "execute_command", "arguments": {"command": ["sh", "-c", script]}},
+            }
+        )
+        assert wait_until(
+            lambda: all((tmp_path / f).exists() and (tmp_path / f).read_text().strip() for f in ("cmd.pid", "bg.pid")), timeout=10
+        )
         pids = [int((tmp_path / f).read_text()) for f in ("cmd.pid", "bg.pid")]
         started = time.monotonic()
         if how == "sigterm":
@@ -199,7 +229,9 @@ def test_an_idle_server_exits_at_once_when_stdin_closes(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_a_missing_root_with_a_clear_message(tmp_path: Path) -> None:
-    result = subprocess.run(serve_command(tmp_path / "missing"), capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL, check=False)
+    result = subprocess.run(
+        serve_command(tmp_path / "missing"), capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL, check=False
+    )
     assert result.returncode == 2
     assert "is not a folder" in result.stderr and result.stdout == ""
 
@@ -207,7 +239,9 @@ def test_serve_refuses_a_missing_root_with_a_clear_message(tmp_path: Path) -> No
 def test_the_command_line_without_a_command_prints_help() -> None:
     result = subprocess.run([sys.executable, "-m", "syncmcp"], capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 2 and "serve" in result.stderr
-    bad = subprocess.run([sys.executable, "-m", "syncmcp", "serve", "--env", "NOEQUALS"], capture_output=True, text=True, timeout=30, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "syncmcp", "serve", "--env", "NOEQUALS"], capture_output=True, text=True, timeout=30, check=False
+    )
     assert bad.returncode == 2 and "expected KEY=VALUE" in bad.stderr
 
 

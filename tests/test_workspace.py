@@ -89,9 +89,15 @@ def test_read_file_pages_through_lines_and_detects_binary(session: syncmcp.Clien
 
 
 def test_write_file_creates_folders_and_replaces_atomically(session: syncmcp.ClientSession, root: Path) -> None:
-    assert text(session.call_tool("write_file", {"path": "docs/guide/intro.md", "content": "hello\n"})) == "Created docs/guide/intro.md (6 bytes)"
+    assert (
+        text(session.call_tool("write_file", {"path": "docs/guide/intro.md", "content": "hello\n"}))
+        == "Created docs/guide/intro.md (6 bytes)"
+    )
     assert (root / "docs" / "guide" / "intro.md").read_text() == "hello\n"
-    assert text(session.call_tool("write_file", {"path": "docs/guide/intro.md", "content": "bye"})) == "Overwrote docs/guide/intro.md (3 bytes)"
+    assert (
+        text(session.call_tool("write_file", {"path": "docs/guide/intro.md", "content": "bye"}))
+        == "Overwrote docs/guide/intro.md (3 bytes)"
+    )
     refused = session.call_tool("write_file", {"path": "new/x.txt", "content": "", "create_directories": False})
     assert refused.is_error and "does not exist" in refused.text
     assert [p.name for p in (root / "docs" / "guide").iterdir()] == ["intro.md"]  # no temporary files left
@@ -110,7 +116,16 @@ def test_list_directory_skips_vcs_folders_and_ignored_files(session: syncmcp.Cli
     (root / ".hidden").write_text("")
     os.symlink(root / "src", root / "link")
     listing = text(session.call_tool("list_directory", {"depth": 2}))
-    assert listing.splitlines() == [".gitignore", ".hidden", "README.md", "keep.log", f"link -> {root / 'src'}", "src/", "src/.gitignore", "src/app.py"]
+    assert listing.splitlines() == [
+        ".gitignore",
+        ".hidden",
+        "README.md",
+        "keep.log",
+        f"link -> {root / 'src'}",
+        "src/",
+        "src/.gitignore",
+        "src/app.py",
+    ]
     shallow = text(session.call_tool("list_directory", {"path": "src", "include_hidden": False}))
     assert shallow.splitlines() == ["app.py"]
     capped = text(session.call_tool("list_directory", {"max_entries": 2}))
@@ -196,7 +211,9 @@ def test_a_timeout_kills_the_whole_process_group(session: syncmcp.ClientSession,
 def test_cancelling_the_call_kills_the_command(root: Path) -> None:
     app = WorkspaceServer([root])
     with serve_in_process(app.server) as session:
-        pending = session.submit("tools/call", {"name": "execute_command", "arguments": {"command": ["sh", "-c", "echo $$ > pid; sleep 60"]}})
+        pending = session.submit(
+            "tools/call", {"name": "execute_command", "arguments": {"command": ["sh", "-c", "echo $$ > pid; sleep 60"]}}
+        )
         assert wait_until(lambda: (root / "pid").exists() and (root / "pid").read_text().strip() != "", timeout=5)
         pid = int((root / "pid").read_text())
         pending.cancel()
@@ -206,7 +223,9 @@ def test_cancelling_the_call_kills_the_command(root: Path) -> None:
 def test_shutdown_ends_running_commands(root: Path) -> None:
     app = WorkspaceServer([root])
     with serve_in_process(app.server) as session:
-        session.submit("tools/call", {"name": "execute_command", "arguments": {"command": ["sh", "-c", "echo $$ > pid; sleep 60"]}})
+        session.submit(
+            "tools/call", {"name": "execute_command", "arguments": {"command": ["sh", "-c", "echo $$ > pid; sleep 60"]}}
+        )
         assert wait_until(lambda: (root / "pid").exists() and (root / "pid").read_text().strip() != "", timeout=5)
         pid = int((root / "pid").read_text())
         assert app.tracker.kill_all() == 1
@@ -216,7 +235,9 @@ def test_shutdown_ends_running_commands(root: Path) -> None:
 # ----------------------------------------------------------------------------------- sandbox
 
 
-def test_traversal_absolute_paths_and_symlink_escapes_are_refused(session: syncmcp.ClientSession, root: Path, tmp_path: Path) -> None:
+def test_traversal_absolute_paths_and_symlink_escapes_are_refused(
+    session: syncmcp.ClientSession, root: Path, tmp_path: Path
+) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text("secret")
@@ -330,7 +351,10 @@ def test_writes_notify_subscribers_and_the_resource_list(root: Path) -> None:
     with serve_in_process(app.server, on_list_changed=lambda kind: changed.set()) as session:
         uri = (root / "src" / "app.py").as_uri()
         session.subscribe_resource(uri, lambda _uri: updated.set())
-        session.call_tool("apply_patch", {"patch": "*** Begin Patch\n*** Update File: src/app.py\n@@\n-    return 1\n+    return 2\n*** End Patch"})
+        session.call_tool(
+            "apply_patch",
+            {"patch": "*** Begin Patch\n*** Update File: src/app.py\n@@\n-    return 1\n+    return 2\n*** End Patch"},
+        )
         assert updated.wait(5)
         session.call_tool("write_file", {"path": "brand_new.txt", "content": "x"})
         assert changed.wait(5)
@@ -381,7 +405,11 @@ def test_the_four_prompts_embed_the_file_and_complete_their_arguments(session: s
     review = session.get_prompt("code_review", {"path": "src/app.py", "focus": "security"})
     instruction, embedded = review.messages
     assert "focusing on security" in instruction.content.text
-    assert embedded.content.raw["resource"] == {"uri": (root / "src" / "app.py").as_uri(), "mimeType": "text/x-python", "text": "def main():\n    return 1\n"}
+    assert embedded.content.raw["resource"] == {
+        "uri": (root / "src" / "app.py").as_uri(),
+        "mimeType": "text/x-python",
+        "text": "def main():\n    return 1\n",
+    }
     tests = session.get_prompt("generate_tests", {"path": "src/app.py"})
     assert tests.messages[0].content.text.startswith("Write pytest tests for the code in src/app.py.")
     folder = session.get_prompt("generate_docs", {"path": "src"})
@@ -408,3 +436,12 @@ def test_several_roots(tmp_path: Path) -> None:
         assert not session.call_tool("write_file", {"path": "a.txt", "content": "a"}).is_error  # relative: the first root
     assert (first / "a.txt").read_text() == "a"
 
+
+def test_the_default_root_is_the_current_folder_and_the_default_policy_workspace_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = WorkspaceServer()
+    assert app.workspace.roots == (tmp_path.resolve(),)
+    state = app.workspace.state
+    assert (state.policy, state.writable_roots) == ("workspace-write", (str(tmp_path.resolve()),))

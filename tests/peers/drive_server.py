@@ -149,11 +149,16 @@ async def fixture(client: Client, rec: Recorder, modern: bool) -> Dict[str, Any]
     out["greet"] = dump(await client.get_prompt("greet", {"name": "Ada", "style": "formal"}))
     out["conversation"] = dump(await client.get_prompt("conversation", {"topic": "tea"}))
     out["greet_missing_arg"] = await error_of(client.get_prompt("greet", {}))
-    out["complete_prompt"] = dump(await client.complete(types.PromptReference(type="ref/prompt", name="greet"), {"name": "name", "value": "A"}))
-    out["complete_style"] = dump(await client.complete(types.PromptReference(type="ref/prompt", name="greet"), {"name": "style", "value": "f"}))
+    out["complete_prompt"] = dump(
+        await client.complete(types.PromptReference(type="ref/prompt", name="greet"), {"name": "name", "value": "A"})
+    )
+    out["complete_style"] = dump(
+        await client.complete(types.PromptReference(type="ref/prompt", name="greet"), {"name": "style", "value": "f"})
+    )
     out["complete_template"] = dump(
         await client.complete(
-            types.ResourceTemplateReference(type="ref/resource", uri="fixture://items/{item_id}"), {"name": "item_id", "value": "ap"}
+            types.ResourceTemplateReference(type="ref/resource", uri="fixture://items/{item_id}"),
+            {"name": "item_id", "value": "ap"},
         )
     )
 
@@ -202,10 +207,14 @@ async def workspace(client: Client, rec: Recorder, modern: bool) -> Dict[str, An
     out["prompts"] = await all_pages(client.list_prompts, "prompts")
     out["review"] = dump(await client.get_prompt("code_review", {"path": "notes/todo.txt", "focus": "readability"}))
     out["complete_path"] = dump(
-        await client.complete(types.PromptReference(type="ref/prompt", name="generate_tests"), {"name": "path", "value": "notes/"})
+        await client.complete(
+            types.PromptReference(type="ref/prompt", name="generate_tests"), {"name": "path", "value": "notes/"}
+        )
     )
     out["complete_framework"] = dump(
-        await client.complete(types.PromptReference(type="ref/prompt", name="generate_tests"), {"name": "framework", "value": "py"})
+        await client.complete(
+            types.PromptReference(type="ref/prompt", name="generate_tests"), {"name": "framework", "value": "py"}
+        )
     )
     return out
 
