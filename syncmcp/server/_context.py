@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Union
 
 from .._endpoint import PendingRequest
 from .._exceptions import RequestCancelled, RequestTimeout, SchemaValidationError
@@ -488,6 +488,3 @@ def _elicit_result(raw: Dict[str, Any]) -> ElicitResult:
         content if isinstance(content, dict) else None,
         raw,
     )
-
-
-HandlerWithContext = Callable[[Context, Dict[str, Any]], Any]
