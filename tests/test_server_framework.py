@@ -328,15 +328,23 @@ def test_no_list_changed_when_disabled_or_before_initialized(raw_client: Any) ->
 
 def test_logging_follows_set_level(server: Server) -> None:
     received: List[tuple] = []
-    with serve_in_process(server, on_log=lambda level, logger, data: received.append((level, data))) as session:
+    all_arrived = threading.Event()
+
+    def on_log(level: str, logger: str, data: Any) -> None:
+        received.append((level, data))
+        if len(received) == 11:  # 3 + 3 at the default level, 1 at error, 4 at debug
+            all_arrived.set()
+
+    with serve_in_process(server, on_log=on_log) as session:
         assert session.call_tool("log_all").structured_content is None
         assert session.call_tool("log_all").text == "[false, true, true, true]"  # default level: info
         session.set_logging_level("error")
         assert session.call_tool("log_all").text == "[false, false, false, true]"
         session.set_logging_level("debug")
         assert session.call_tool("log_all").text == "[true, true, true, true]"
-        session.ping()
+        assert all_arrived.wait(5), received
     assert received[-4:] == [("debug", "at debug"), ("info", "at info"), ("warning", "at warning"), ("error", "at error")]
+    assert received[6] == ("error", "at error")
 
 
 def test_progress_is_sent_in_order_and_only_increasing(server: Server) -> None:

@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from .._endpoint import Endpoint, InboundRequest, JSONRPCError, PendingRequest
 from .._exceptions import ConnectionClosed, TransportError
-from .._jsonrpc import ErrorCode, RequestId
+from .._jsonrpc import ErrorCode, RequestId, make_result
 from .._transport import Transport
 from ._context import LOG_LEVELS, Context, InputRequired
 from ._errors import ClientCapabilityError, ResourceNotFound
@@ -187,6 +187,7 @@ class ServerConnection:
         self._subscriptions: frozenset[str] = frozenset()
         self._listens: Dict[RequestId, _Listen] = {}
         self._closed = threading.Event()
+        self._transport = transport
         self._endpoint = Endpoint(
             transport,
             name=name,
@@ -749,11 +750,22 @@ class ServerConnection:
             cancelled = call.request.cancelled
             while not listen.stop.wait(_LISTEN_POLL) and not cancelled.is_set():
                 pass
+            result: Dict[str, Any] = self._stamp({"_meta": meta})
+            if not cancelled.is_set():
+                # The server is closing the stream: its final result must be on the wire before
+                # close() goes on to close the endpoint (which would drop a response still to be
+                # sent). The endpoint has no deferred-response API, so the result is written
+                # here and the request marked answered, which stops the endpoint answering twice.
+                try:
+                    self._transport.send(make_result(request_id, result))
+                except (TransportError, ValueError) as exc:
+                    logger.debug("could not end listen stream %r: %s", request_id, exc)
+                cancelled.set()
         finally:
             with self._lock:
                 self._listens.pop(request_id, None)
                 self._lock.notify_all()
-        return {"_meta": meta}
+        return result
 
 
 def _check_envelope(params: Dict[str, Any]) -> Tuple[str, Dict[str, Any], Dict[str, Any]]:

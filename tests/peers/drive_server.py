@@ -66,6 +66,8 @@ class Recorder:
         self.elicitations: List[Dict[str, Any]] = []
         self.samplings: List[Dict[str, Any]] = []
         self.parked = anyio.Event()
+        self.updated = anyio.Event()
+        self.tools_changed = anyio.Event()
 
     async def on_log(self, params: types.LoggingMessageNotificationParams) -> None:
         self.logs.append({"level": params.level, "logger": params.logger, "data": params.data})
@@ -74,6 +76,10 @@ class Recorder:
         method = getattr(message, "method", None)
         if method is not None:
             self.notifications.append(method)
+        if method == "notifications/resources/updated":
+            self.updated.set()
+        elif method == "notifications/tools/list_changed":
+            self.tools_changed.set()
 
     async def on_elicit(self, context: Any, params: Any) -> types.ElicitResult:
         self.elicitations.append(dump(params))
@@ -132,6 +138,7 @@ async def fixture(client: Client, rec: Recorder, modern: bool) -> Dict[str, Any]
             group.start_soon(cancel_when_parked)
             await client.call_tool("wait_for_cancel", {"seconds": 20}, progress_callback=rec.on_progress)
     out["cancel_scope_cancelled"] = scope.cancelled_caught
+    # The server records the cancellation when its handler wakes up: ask until it has (bounded).
     with anyio.fail_after(10):
         while True:
             seen = await client.call_tool("cancellations", {})
@@ -180,8 +187,8 @@ async def fixture(client: Client, rec: Recorder, modern: bool) -> Dict[str, Any]
         await client.call_tool("touch", {"item_id": "apple"})
         await client.call_tool("add_tool", {"name": "late_tool"})
         with anyio.fail_after(10):
-            while not ({"notifications/resources/updated", "notifications/tools/list_changed"} <= set(rec.notifications)):
-                await anyio.sleep(0.02)
+            await rec.updated.wait()
+            await rec.tools_changed.wait()
         out["notifications"] = sorted(set(rec.notifications))
     out["tools_after"] = [tool["name"] for tool in (await all_pages(client.list_tools, "tools"))["items"]]
     out["late_tool"] = text_of(await client.call_tool("late_tool", {}))
