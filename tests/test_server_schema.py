@@ -133,6 +133,7 @@ class PartialMovie(TypedDict, total=False):
 )
 def test_schema_for_maps_python_types_to_json_schema(annotation: Any, expected: Dict[str, Any]) -> None:
     assert schema_for(annotation) == expected
+    SchemaValidator(expected).check_schema()  # derived schemas are valid JSON Schema (they are not checked at registration)
 
 
 @pytest.mark.skipif(sys.version_info < (3, 10), reason="X | Y needs Python 3.10")
@@ -484,6 +485,13 @@ def test_invalid_tool_names_are_refused(name: str) -> None:
 
 class Opaque:
     pass
+
+
+def test_hand_written_schemas_are_checked_at_registration() -> None:
+    with pytest.raises(ValueError, match="invalid JSON Schema"):
+        ToolDef.from_function(lambda: "x", name="bad", input_schema={"type": "object", "properties": {"a": {"type": "nope"}}})
+    with pytest.raises(ValueError, match="must be an object schema"):
+        ToolDef.from_function(lambda: "x", name="bad", input_schema={"type": "string"})
 
 
 def test_star_args_and_untyped_objects_are_refused_at_registration() -> None:

@@ -168,6 +168,8 @@ class ToolDef:
         description: Optional[str],
         annotations: Optional[Mapping[str, Any]],
         meta: Optional[Mapping[str, Any]],
+        check_input: bool = True,
+        check_output: bool = True,
     ) -> None:
         self.name = validate_tool_name(name)
         self.fn = fn
@@ -180,10 +182,13 @@ class ToolDef:
         self.annotations = dict(annotations) if annotations else None
         self.meta = dict(meta) if meta else None
         self._input = SchemaValidator(input_schema)
-        self._input.check_schema()
         self._output = SchemaValidator(output_schema) if output_schema is not None else None
-        if self._output is not None:
-            self._output.check_schema()
+        # Schemas given by hand are checked now, so a mistake fails at registration; derived
+        # ones are valid by construction and compile on the first call (importing jsonschema
+        # at registration would slow down every server's start).
+        for validator, given in ((self._input, check_input), (self._output, check_output)):
+            if validator is not None and given:
+                validator.check_schema()
 
     def __repr__(self) -> str:
         return f"<ToolDef {self.name}>"
@@ -242,6 +247,8 @@ class ToolDef:
             input_schema=schema,
             output_schema=out,
             wrap_result=wrap,
+            check_input=input_schema is not None,
+            check_output=output_schema is not None,
             title=title,
             description=description if description is not None else (docs.description or None),
             annotations=annotations,
