@@ -282,6 +282,8 @@ class ClientSession:
         self._subscribers_lock = threading.Lock()
         self._listen: Optional[PendingRequest] = None
         self._listen_lock = threading.Lock()
+        self._listen_acked = threading.Condition()
+        self._listen_ack_ids: Set[Any] = set()
         self._caches = {kind: ListCache() for kind in _LISTINGS}
         self._tool_index: Tuple[Optional[List[Tool]], Dict[str, Tool]] = (None, {})
         self._validators = SchemaValidators()
@@ -1013,7 +1015,7 @@ class ClientSession:
             if on_updated is not None:
                 self._subscribers[uri].append(on_updated)
         if self._modern:
-            self._restart_listen()
+            self._restart_listen(wait=self._resolve_timeout(timeout))
             return
         try:
             self.request("resources/subscribe", {"uri": uri}, timeout=timeout)
@@ -1028,12 +1030,19 @@ class ClientSession:
         with self._subscribers_lock:
             self._subscribers.pop(uri, None)
         if self._modern:
-            self._restart_listen()
+            self._restart_listen(wait=self._resolve_timeout(timeout))
         else:
             self.request("resources/unsubscribe", {"uri": uri}, timeout=timeout)
 
-    def _restart_listen(self) -> None:
-        """(Re)open the 2026-07-28 ``subscriptions/listen`` stream for what the server offers."""
+    def _restart_listen(self, wait: Optional[float] = 0.0) -> None:
+        """(Re)open the 2026-07-28 ``subscriptions/listen`` stream for what the server offers.
+
+        With ``wait``, block (that many seconds at most; ``None``: no limit) until the server
+        acknowledges the new stream, so that an update sent right after a subscription arrives.
+
+        Raises:
+            RequestTimeout: no acknowledgement within ``wait`` seconds.
+        """
         caps = self.server_capabilities
         wanted: Dict[str, Any] = {}
         for capability, flag in (
@@ -1055,6 +1064,13 @@ class ClientSession:
             new.add_done_callback(self._listen_ended)
         if old is not None:
             old.cancel("subscription replaced")
+        if new is not None and wait != 0.0:
+            with self._listen_acked:
+                acknowledged = self._listen_acked.wait_for(lambda: new.id in self._listen_ack_ids, wait)
+            if not acknowledged:
+                raise RequestTimeout(
+                    f"MCP server '{self.name}' did not acknowledge subscriptions/listen within {wait:g} s", timeout=wait
+                )
 
     def _listen_ended(self, pending: PendingRequest) -> None:
         logger.debug("'%s': subscriptions/listen %s ended", self.name, pending.id)
@@ -1189,6 +1205,11 @@ class ClientSession:
                 self._notification_handler(method, params)
         elif method == "notifications/subscriptions/acknowledged":
             logger.debug("'%s' acknowledged subscriptions: %s", self.name, params.get("notifications"))
+            meta = params.get("_meta")
+            stream = meta.get("io.modelcontextprotocol/subscriptionId") if isinstance(meta, Mapping) else None
+            with self._listen_acked:
+                self._listen_ack_ids.add(stream)
+                self._listen_acked.notify_all()
         elif self._notification_handler is not None:
             self._notification_handler(method, params)
         else:

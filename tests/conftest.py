@@ -7,15 +7,22 @@ and does not find it is skipped locally but **fails** when ``CI=true``.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import os
+import select
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
+
+import syncmcp
+from syncmcp.testing import memory_pair
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS = Path(__file__).resolve().parent / "servers"
@@ -161,3 +168,119 @@ def fastmcp_cmd() -> List[str]:
 
 def first(items: list, name: str) -> Optional[object]:
     return next((item for item in items if getattr(item, "name", None) == name), None)
+
+
+# ----------------------------------------------------------------------------- servers in process
+
+
+@contextlib.contextmanager
+def serve_in_process(server: Any, era: str = "legacy", **session_options: Any) -> Iterator[syncmcp.ClientSession]:
+    """A syncmcp ClientSession connected to ``server`` (a ``syncmcp.server.Server``) in memory.
+
+    ``era`` is the session's ``protocol_era``: legacy by default, where most server behaviour is
+    specified; ``"auto"`` finds the 2026-07-28 era, as a real client of ``syncmcp serve`` does.
+    """
+    client_end, server_end = memory_pair("server", "client")
+    connection = server.connect(server_end)
+    session = syncmcp.ClientSession(client_end, protocol_era=era, **session_options)
+    try:
+        session.initialize(timeout=10)
+        yield session
+    finally:
+        session.close()
+        connection.close()
+        server.close()
+
+
+class RawClient:
+    """A hand-driven JSON-RPC client for protocol-level server tests.
+
+    The server end is the real stdio server transport (``ServerStreamTransport`` over OS pipes),
+    so what is tested is what ``run_stdio`` serves; this end writes raw lines and reads whole
+    messages with a deadline.
+    """
+
+    def __init__(self, server: Any) -> None:
+        from syncmcp.server._io import ServerStreamTransport, WakeableReader
+
+        to_server_r, self._to_server = os.pipe()
+        self._from_server, from_server_w = os.pipe()
+        transport = ServerStreamTransport(WakeableReader(to_server_r), os.fdopen(from_server_w, "wb"), name="raw")
+        self.connection = server.connect(transport, name="raw-client")
+        self._buffer = b""
+        self._ids = itertools.count(1)
+        self.seen: List[Any] = []  # messages read while waiting for a response
+
+    def send_line(self, line: bytes) -> None:
+        os.write(self._to_server, line if line.endswith(b"\n") else line + b"\n")
+
+    def send(self, message: Any) -> None:
+        self.send_line(json.dumps(message).encode())
+
+    def notify(self, method: str, params: Optional[Dict[str, Any]] = None) -> None:
+        message: Dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        self.send(message)
+
+    def receive(self, timeout: float = 5.0) -> Any:
+        """The next message from the server; fails the test after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([self._from_server], [], [], max(0.0, remaining))
+            if not ready:
+                pytest.fail(f"no message from the server within {timeout} s")
+            chunk = os.read(self._from_server, 65536)
+            if not chunk:
+                pytest.fail("the server closed its output")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line)
+
+    def request(
+        self, method: str, params: Optional[Dict[str, Any]] = None, *, request_id: Any = None, timeout: float = 5.0
+    ) -> Dict[str, Any]:
+        """Send a request and return its whole response (other messages go to ``seen``)."""
+        request_id = next(self._ids) if request_id is None else request_id
+        message: Dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        self.send(message)
+        return self.response_to(request_id, timeout=timeout)
+
+    def response_to(self, request_id: Any, *, timeout: float = 5.0) -> Dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self.receive(max(0.01, deadline - time.monotonic()))
+            if isinstance(message, dict) and message.get("id") == request_id and "method" not in message:
+                return message
+            self.seen.append(message)
+
+    def initialize(self, version: str = "2025-11-25", capabilities: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        response = self.request(
+            "initialize",
+            {"protocolVersion": version, "capabilities": capabilities or {}, "clientInfo": {"name": "raw", "version": "1"}},
+        )
+        self.notify("notifications/initialized")
+        return response
+
+    def close(self) -> None:
+        os.close(self._to_server)
+        self.connection.close()
+        os.close(self._from_server)
+
+
+@pytest.fixture
+def raw_client() -> Iterator[Any]:
+    """``raw_client(server)`` connects a :class:`RawClient`; all are closed after the test."""
+    clients: List[RawClient] = []
+
+    def connect(server: Any) -> RawClient:
+        client = RawClient(server)
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in clients:
+        client.close()

@@ -74,6 +74,93 @@ def test_imports_only_go_downward() -> None:
                 assert layer_of(target) < level, f"{module} imports {target}, which is not below it"
 
 
+# The server package: its modules by layer (importing only lower layers), and the core modules
+# it may use. It never imports the client session, the stdio client transport or a manager.
+SERVER_LAYERS = [
+    {"server._errors", "server._docstrings", "server._uritemplate", "server._pagination", "server._content", "server._validation"},
+    {"server._schema"},
+    {"server._context"},
+    {"server._features"},
+    {"server._registry", "server._io"},
+    {"server._connection"},
+    {"server._server"},
+    {"server.workspace._ignore", "server.workspace._patch", "server.workspace._info", "server.workspace._prompts"},
+    {"server.workspace._paths", "server.workspace._commands", "server.workspace._files"},
+    {"server.workspace._app"},
+]
+SERVER_MAY_IMPORT = {"_jsonrpc", "_transport", "_endpoint", "_exceptions", "_types", "_sandbox", "_version"}
+
+
+def server_layer_of(module: str) -> int:
+    for index, names in enumerate(SERVER_LAYERS):
+        if module in names:
+            return index
+    raise AssertionError(f"module {module} is not assigned a layer in tests/test_package.py")
+
+
+def imported_modules(path: Path) -> list:
+    """Every syncmcp module ``path`` imports, as dotted names relative to the package."""
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    package = parts[:-1]  # the package a relative import starts from (also for __init__)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+            target = [*base, *(node.module.split(".") if node.module else [])]
+            if node.module is None:
+                found.extend(".".join([*target, alias.name]) for alias in node.names)
+            else:
+                found.append(".".join(target))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("syncmcp"):
+            found.append(node.module[len("syncmcp.") :])
+        elif isinstance(node, ast.Import):
+            found.extend(a.name[len("syncmcp.") :] for a in node.names if a.name.startswith("syncmcp."))
+    return found
+
+
+def test_server_package_imports_only_downward_and_only_allowed_core_modules() -> None:
+    for path in sorted((PACKAGE / "server").rglob("*.py")):
+        module = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        if module.endswith("__init__"):
+            continue
+        level = server_layer_of(module)
+        for target in imported_modules(path):
+            if not target.startswith("server"):
+                assert target in SERVER_MAY_IMPORT, f"{module} imports syncmcp.{target}, which the server must not use"
+                continue
+            if target in ("server", "server.workspace"):
+                raise AssertionError(f"{module} imports its own package's __init__ ({target}); import the module instead")
+            assert server_layer_of(target) < level, f"{module} imports {target}, which is not below it"
+
+
+def test_server_modules_declare_all_and_public_names_are_documented() -> None:
+    for path in sorted((PACKAGE / "server").rglob("*.py")):
+        name = "syncmcp." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts).replace(".__init__", "")
+        module = importlib.import_module(name)
+        assert hasattr(module, "__all__"), name
+        assert inspect.getdoc(module), f"{name} has no docstring"
+    for package in ("syncmcp.server", "syncmcp.server.workspace"):
+        module = importlib.import_module(package)
+        for public in module.__all__:
+            obj = getattr(module, public)
+            if public.isupper():
+                continue
+            assert inspect.getdoc(obj), f"{package}.{public} has no docstring"
+            if inspect.isclass(obj):
+                for attr, value in vars(obj).items():
+                    if not attr.startswith("_") and (inspect.isfunction(value) or isinstance(value, property)):
+                        assert inspect.getdoc(value), f"{package}.{public}.{attr} has no docstring"
+
+
+def test_server_import_is_light_and_does_not_load_jsonschema() -> None:
+    code = (
+        "import sys, syncmcp.server, syncmcp.server.workspace, syncmcp.__main__; "
+        "print(sorted(m for m in ('jsonschema', 'referencing', 'asyncio') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
+    assert out.strip() == "[]"
+
+
 def test_import_is_light_and_does_not_load_jsonschema() -> None:
     code = "import sys, syncmcp; print(sorted(m for m in ('jsonschema', 'platformdirs', 'filelock', 'asyncio') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout

@@ -1,0 +1,716 @@
+"""``Server``: register tools, resources and prompts with decorators, then serve them.
+
+Example:
+    from syncmcp.server import Context, Server
+    server = Server("demo", version="1.0")
+    @server.tool()
+    def add(a: int, b: int) -> int:
+        '''Add two integers.'''
+        return a + b
+    @server.resource("demo://motd", mime_type="text/plain")
+    def motd() -> str:
+        return "hello"
+    sorted(server.capabilities())
+    # -> ['logging', 'resources', 'tools']
+    server.run_stdio()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import signal
+import threading
+from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar
+
+from .._transport import Transport
+from ._connection import ServerConnection
+from ._context import LOG_LEVELS, Context
+from ._features import CompletionSource, PromptDef, ResourceDef, ResourceLister, TemplateDef, ToolDef
+from ._io import ServerStreamTransport, StdioGuard, WakeableReader
+from ._pagination import DEFAULT_PAGE_SIZE, CursorCodec
+from ._registry import Registry
+
+__all__ = ["DEFAULT_DRAIN_TIMEOUT", "DEFAULT_MAX_WORKERS", "DEFAULT_SHUTDOWN_TIMEOUT", "Server"]
+
+logger = logging.getLogger("syncmcp.server")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Most requests one connection handles at once. Threads are created on demand, so a high cap
+#: costs nothing until used; it keeps slow tools from starving other requests.
+DEFAULT_MAX_WORKERS = 32
+#: Seconds ``run_stdio`` gives running handlers to finish after the client leaves or SIGTERM.
+DEFAULT_SHUTDOWN_TIMEOUT = 3.0
+#: Seconds ``run_stdio`` keeps answering requests already read once the client closed stdin
+#: (it may still be reading stdout, as in ``echo request | server``).
+DEFAULT_DRAIN_TIMEOUT = 2.0
+#: Name of the stdio connection (in logs and thread names).
+_STDIO_PEER = "stdio-client"
+
+
+class _EndOfInputFilter(logging.Filter):
+    """Drops the endpoint's "closed its output" warning for the stdio client.
+
+    For a server, the client closing stdin is the normal way to end, not a fault.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        return not (isinstance(args, tuple) and len(args) >= 2 and args[0] == _STDIO_PEER and "closed its output" in str(args[1]))
+
+
+class Server:
+    """An MCP server: a registry of tools, resources, templates and prompts, served over any transport.
+
+    Args:
+        name: ``serverInfo.name``.
+        version: ``serverInfo.version``.
+        title: ``serverInfo.title`` (a display name).
+        instructions: text a client may add to its model's system prompt.
+        website_url: ``serverInfo.websiteUrl``.
+        page_size: items per page of every list method.
+        log_level: the level sent to clients before they choose one with ``logging/setLevel``
+            (``None``: send nothing until they do).
+        list_changed: declare ``listChanged`` and notify clients when the lists change.
+        max_workers: most requests handled at once per connection.
+        max_listen_streams: most ``subscriptions/listen`` streams per connection (2026-07-28).
+
+    Attributes:
+        experimental: ``capabilities.experimental`` entries to declare (name -> settings).
+
+    Example:
+        >>> server = Server("notes", instructions="Read and search my notes.")
+        >>> @server.prompt()
+        ... def summarize(topic: str) -> str:
+        ...     '''Summarize the notes about a topic.'''
+        ...     return f"Summarize everything about {topic}."
+        >>> server.capabilities()["prompts"]
+        {'listChanged': True}
+    """
+
+    def __init__(
+        self,
+        name: str,
+        version: str = "1.0.0",
+        *,
+        title: Optional[str] = None,
+        instructions: Optional[str] = None,
+        website_url: Optional[str] = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        log_level: Optional[str] = "info",
+        list_changed: bool = True,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        max_listen_streams: int = 8,
+    ) -> None:
+        if not name:
+            raise ValueError("a server needs a name")
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        if log_level is not None and log_level not in LOG_LEVELS:
+            raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)} or None")
+        if max_workers < 2:
+            raise ValueError("max_workers must be at least 2")
+        self.name = name
+        self.version = version
+        self.title = title
+        self.instructions = instructions
+        self.website_url = website_url
+        self.page_size = page_size
+        self.default_log_level = log_level
+        self.list_changed = list_changed
+        self.max_workers = max_workers
+        self.max_listen_streams = max_listen_streams
+        self.experimental: Dict[str, Dict[str, Any]] = {}
+        self.registry = Registry()
+        self.cursors = CursorCodec()
+        self._key = os.urandom(32)
+        self._lock = threading.Lock()
+        self._connections: List[ServerConnection] = []
+        self._request_handlers: Dict[str, Callable[[Context, Dict[str, Any]], Any]] = {}
+        self._notification_handlers: Dict[str, Callable[[Dict[str, Any]], None]] = {}
+        self._shutdown_hooks: List[Callable[[], None]] = []
+        self.registry.add_listener(self._lists_changed)
+
+    def __repr__(self) -> str:
+        return f"<Server {self.name} {self.version}>"
+
+    # ------------------------------------------------------------------------- tools
+
+    def tool(
+        self,
+        name: Optional[str] = None,
+        *,
+        title: Optional[str] = None,
+        description: Optional[str] = None,
+        annotations: Optional[Mapping[str, Any]] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        input_schema: Optional[Mapping[str, Any]] = None,
+        output_schema: Optional[Mapping[str, Any]] = None,
+        structured_output: Optional[bool] = None,
+        replace: bool = False,
+    ) -> Callable[[F], F]:
+        """Register the decorated function as a tool (returns it unchanged).
+
+        The input schema comes from the parameters' type hints, their descriptions from the
+        docstring's ``Args:`` section, the tool's description from the docstring's first part.
+        Parameters with defaults are optional; a parameter annotated :class:`Context` gets the
+        request context; ``**kwargs`` accepts extra arguments. Arguments are validated against
+        the schema (a violation is an ``isError`` result naming it) and converted to the
+        annotated types (enums, dataclasses, tuples, dates...).
+
+        What the function returns becomes the result:
+
+        * a dataclass, TypedDict or dict *annotated* return: ``structuredContent`` with an
+          ``outputSchema`` derived from the annotation, mirrored as a JSON text block;
+        * with ``structured_output=True``, any other annotated type is wrapped as
+          ``{"result": value}`` with a matching ``outputSchema``;
+        * ``str``: one text block; ``None``: no content; :class:`Image`, :class:`Audio`,
+          :class:`ResourceLink`, :class:`EmbeddedResource` or a list mixing them with strings:
+          those blocks; a :class:`ToolResult`: exactly that;
+        * other JSON values: their JSON text (an unannotated dict also as ``structuredContent``).
+
+        Raising :class:`ToolError` (or any exception) makes an ``isError`` result with the
+        message; raising :class:`~syncmcp.JSONRPCError` answers with that protocol error.
+
+        Args:
+            name: the tool's name (default: the function's); ``[A-Za-z0-9_.-]``, 1-128 chars.
+            title: a display name.
+            description: overrides the docstring.
+            annotations: ``ToolAnnotations`` hints (``readOnlyHint``, ``destructiveHint``...).
+            meta: the tool's ``_meta``.
+            input_schema: use this schema instead of deriving one.
+            output_schema: use this output schema (the function must return matching dicts).
+            structured_output: ``False`` never produces structured content; ``True`` always.
+            replace: replace an existing tool of the same name instead of raising.
+
+        Raises:
+            TypeError: a parameter or return type has no JSON form.
+            ValueError: an invalid or duplicate name, or an invalid schema.
+
+        Example:
+            >>> server = Server("demo")
+            >>> @server.tool(annotations={"readOnlyHint": True})
+            ... def shout(text: str) -> str:
+            ...     '''Upper-case a text.
+            ...
+            ...     Args:
+            ...         text: what to shout.
+            ...     '''
+            ...     return text.upper()
+            >>> server.registry.tool("shout").to_dict()["inputSchema"]["required"]
+            ['text']
+        """
+
+        def register(fn: F) -> F:
+            self.add_tool(
+                fn,
+                name=name,
+                title=title,
+                description=description,
+                annotations=annotations,
+                meta=meta,
+                input_schema=input_schema,
+                output_schema=output_schema,
+                structured_output=structured_output,
+                replace=replace,
+            )
+            return fn
+
+        return register
+
+    def add_tool(self, fn: Callable[..., Any], *, replace: bool = False, **options: Any) -> ToolDef:
+        """Register ``fn`` as a tool (the non-decorator form of :meth:`tool`); returns its definition.
+
+        Example:
+            >>> Server("demo").add_tool(lambda: "pong", name="ping_tool").name
+            'ping_tool'
+        """
+        definition = ToolDef.from_function(fn, **options)
+        self.registry.add_tool(definition, replace=replace)
+        return definition
+
+    def remove_tool(self, name: str) -> bool:
+        """Unregister a tool (clients are notified); ``False`` if there was none.
+
+        Example:
+            >>> Server("demo").remove_tool("missing")
+            False
+        """
+        return self.registry.remove_tool(name)
+
+    # ------------------------------------------------------------------------- resources
+
+    def resource(
+        self,
+        uri: str,
+        *,
+        name: Optional[str] = None,
+        title: Optional[str] = None,
+        description: Optional[str] = None,
+        mime_type: Optional[str] = None,
+        size: Optional[int] = None,
+        annotations: Optional[Mapping[str, Any]] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        replace: bool = False,
+    ) -> Callable[[F], F]:
+        """Register the decorated function as the reader of the fixed resource ``uri``.
+
+        The function takes no arguments (except an optional :class:`Context`) and returns
+        ``str`` (text), ``bytes`` (a blob), JSON values (``application/json`` text), an
+        :class:`EmbeddedResource` or a list of contents dicts. Raise :class:`ResourceNotFound`
+        when it does not exist at the moment.
+
+        Example:
+            >>> server = Server("demo")
+            >>> @server.resource("config://app", mime_type="application/json")
+            ... def app_config() -> dict:
+            ...     '''The application's configuration.'''
+            ...     return {"debug": False}
+            >>> server.registry.resource("config://app").to_dict()["description"]
+            "The application's configuration."
+        """
+
+        def register(fn: F) -> F:
+            self.add_resource(
+                fn,
+                uri,
+                name=name,
+                title=title,
+                description=description,
+                mime_type=mime_type,
+                size=size,
+                annotations=annotations,
+                meta=meta,
+                replace=replace,
+            )
+            return fn
+
+        return register
+
+    def add_resource(self, fn: Callable[..., Any], uri: str, *, replace: bool = False, **options: Any) -> ResourceDef:
+        """Register a fixed resource (the non-decorator form of :meth:`resource`).
+
+        Example:
+            >>> Server("demo").add_resource(lambda: "hi", "demo://hi", name="hi").uri
+            'demo://hi'
+        """
+        definition = ResourceDef.from_function(fn, uri, **options)
+        self.registry.add_resource(definition, replace=replace)
+        return definition
+
+    def remove_resource(self, uri: str) -> bool:
+        """Unregister a fixed resource; ``False`` if there was none.
+
+        Example:
+            >>> Server("demo").remove_resource("demo://nothing")
+            False
+        """
+        return self.registry.remove_resource(uri)
+
+    def resource_template(
+        self,
+        uri_template: str,
+        *,
+        name: Optional[str] = None,
+        title: Optional[str] = None,
+        description: Optional[str] = None,
+        mime_type: Optional[str] = None,
+        annotations: Optional[Mapping[str, Any]] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        completions: Optional[Mapping[str, CompletionSource]] = None,
+        list_resources: Optional[ResourceLister] = None,
+        replace: bool = False,
+    ) -> Callable[[F], F]:
+        """Register the decorated function as the reader of every URI matching ``uri_template``.
+
+        The function's parameters are the template's variables (RFC 6570: ``{var}``,
+        ``{+path}``, ``{/segments*}``, ``{?query}``...), converted to their annotated types.
+
+        Args:
+            uri_template: the template, e.g. ``"notes://{folder}/{+path}"``.
+            name: its name (default: the function's).
+            title: a display name.
+            description: overrides the docstring.
+            mime_type: the MIME type of what it reads.
+            annotations: resource annotations.
+            meta: ``_meta``.
+            completions: variable -> values, or ``fn(value)`` / ``fn(value, context)``, for
+                ``completion/complete`` (enum, ``Literal`` and ``bool`` parameters complete
+                themselves).
+            list_resources: ``fn()`` yielding concrete ``Resource`` dicts (``uri``, ``name``,
+                ...) to include in ``resources/list`` (paginated lazily).
+            replace: replace an existing template of the same text.
+
+        Example:
+            >>> server = Server("demo")
+            >>> @server.resource_template("users://{user_id}/profile", completions={"user_id": ["ada", "alan"]})
+            ... def profile(user_id: str) -> dict:
+            ...     return {"id": user_id}
+            >>> server.registry.template("users://{user_id}/profile").match("users://ada/profile")
+            {'user_id': 'ada'}
+        """
+
+        def register(fn: F) -> F:
+            self.add_resource_template(
+                fn,
+                uri_template,
+                name=name,
+                title=title,
+                description=description,
+                mime_type=mime_type,
+                annotations=annotations,
+                meta=meta,
+                completions=completions,
+                list_resources=list_resources,
+                replace=replace,
+            )
+            return fn
+
+        return register
+
+    def add_resource_template(
+        self, fn: Callable[..., Any], uri_template: str, *, replace: bool = False, **options: Any
+    ) -> TemplateDef:
+        """Register a resource template (the non-decorator form of :meth:`resource_template`).
+
+        Example:
+            >>> Server("demo").add_resource_template(lambda n: n, "echo://{n}").uri_template
+            'echo://{n}'
+        """
+        definition = TemplateDef.from_function(fn, uri_template, **options)
+        self.registry.add_template(definition, replace=replace)
+        return definition
+
+    def remove_resource_template(self, uri_template: str) -> bool:
+        """Unregister a resource template; ``False`` if there was none.
+
+        Example:
+            >>> Server("demo").remove_resource_template("x://{y}")
+            False
+        """
+        return self.registry.remove_template(uri_template)
+
+    # ------------------------------------------------------------------------- prompts
+
+    def prompt(
+        self,
+        name: Optional[str] = None,
+        *,
+        title: Optional[str] = None,
+        description: Optional[str] = None,
+        completions: Optional[Mapping[str, CompletionSource]] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        replace: bool = False,
+    ) -> Callable[[F], F]:
+        r"""Register the decorated function as a prompt.
+
+        Parameters are the prompt's arguments (required when they have no default;
+        descriptions from ``Args:``); clients send strings, converted to ``int``, ``float``,
+        ``bool``, enums or ``Literal`` values where annotated. The function returns a string
+        (one user message), a list of strings / ``(role, content)`` pairs / message dicts, or
+        a ``GetPromptResult`` dict.
+
+        Args:
+            name: the prompt's name (default: the function's).
+            title: a display name.
+            description: overrides the docstring.
+            completions: argument -> values, or ``fn(value)`` / ``fn(value, context)``.
+            meta: ``_meta``.
+            replace: replace an existing prompt of the same name.
+
+        Example:
+            >>> server = Server("demo")
+            >>> @server.prompt(completions={"language": ["python", "rust"]})
+            ... def review(code: str, language: str = "python") -> str:
+            ...     '''Review a piece of code.'''
+            ...     return f"Review this {language} code:\n{code}"
+            >>> [a["name"] for a in server.registry.prompt("review").to_dict()["arguments"]]
+            ['code', 'language']
+        """
+
+        def register(fn: F) -> F:
+            self.add_prompt(
+                fn, name=name, title=title, description=description, completions=completions, meta=meta, replace=replace
+            )
+            return fn
+
+        return register
+
+    def add_prompt(self, fn: Callable[..., Any], *, replace: bool = False, **options: Any) -> PromptDef:
+        """Register a prompt (the non-decorator form of :meth:`prompt`).
+
+        Example:
+            >>> Server("demo").add_prompt(lambda: "Hi!", name="hello").name
+            'hello'
+        """
+        definition = PromptDef.from_function(fn, **options)
+        self.registry.add_prompt(definition, replace=replace)
+        return definition
+
+    def remove_prompt(self, name: str) -> bool:
+        """Unregister a prompt; ``False`` if there was none.
+
+        Example:
+            >>> Server("demo").remove_prompt("missing")
+            False
+        """
+        return self.registry.remove_prompt(name)
+
+    # ------------------------------------------------------------------------- other methods
+
+    def request_handler(self, method: str) -> Callable[[F], F]:
+        """Register ``fn(ctx, params) -> dict`` for a request method MCP does not define.
+
+        ``ValueError``/``TypeError`` from it become -32602 errors; ``None`` answers ``{}``.
+
+        Example:
+            >>> server = Server("demo")
+            >>> @server.request_handler("acme/status")
+            ... def status(ctx, params):
+            ...     return {"ok": True}
+        """
+
+        def register(fn: F) -> F:
+            self._request_handlers[method] = fn
+            return fn
+
+        return register
+
+    def notification_handler(self, method: str) -> Callable[[F], F]:
+        """Register ``fn(params)`` for a notification from the client (run in arrival order).
+
+        Example:
+            >>> server = Server("demo")
+            >>> @server.notification_handler("notifications/roots/list_changed")
+            ... def roots_changed(params):
+            ...     print("the client's roots changed")
+        """
+
+        def register(fn: F) -> F:
+            self._notification_handlers[method] = fn
+            return fn
+
+        return register
+
+    def on_shutdown(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """Run ``fn()`` when the server shuts down (e.g. to end child processes); a decorator.
+
+        Example:
+            >>> server = Server("demo")
+            >>> @server.on_shutdown
+            ... def cleanup():
+            ...     pass
+        """
+        with self._lock:
+            self._shutdown_hooks.append(fn)
+        return fn
+
+    # ------------------------------------------------------------------------- notifications
+
+    def notify_resource_updated(self, uri: str) -> None:
+        """Tell every client subscribed to ``uri`` that it changed (``notifications/resources/updated``).
+
+        Example:
+            >>> Server("demo").notify_resource_updated("notes://1")
+        """
+        for connection in self.connections:
+            connection.notify_resource_updated(uri)
+
+    def notify_resources_changed(self) -> None:
+        """Tell clients the resource list changed (e.g. a listed directory gained a file).
+
+        Example:
+            >>> Server("demo").notify_resources_changed()
+        """
+        self.registry.resources_changed()
+
+    def log(self, level: str, data: Any, *, logger_name: Optional[str] = None) -> None:
+        """Send a log message to every legacy-era client whose level admits it.
+
+        Example:
+            >>> Server("demo").log("warning", "disk almost full")
+        """
+        if level not in LOG_LEVELS:
+            raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+        for connection in self.connections:
+            connection.send_log(level, data, logger_name)
+
+    def _lists_changed(self, kind: str) -> None:
+        if not self.list_changed:
+            return
+        for connection in self.connections:
+            connection.notify_list_changed(kind)
+
+    # ------------------------------------------------------------------------- serving
+
+    @property
+    def connections(self) -> List[ServerConnection]:
+        """The open connections."""
+        with self._lock:
+            return list(self._connections)
+
+    def connect(
+        self, transport: Transport, *, name: str = "client", on_closed: Optional[Callable[[], None]] = None
+    ) -> ServerConnection:
+        """Serve one client over ``transport`` (started at once; returns without blocking).
+
+        Example:
+            >>> from syncmcp.testing import memory_pair
+            >>> client_end, server_end = memory_pair()
+            >>> connection = Server("demo").connect(server_end)
+            >>> connection.close()
+        """
+        connection = ServerConnection(self, transport, name=name, max_workers=self.max_workers, on_closed=on_closed)
+        with self._lock:
+            self._connections.append(connection)
+        try:
+            connection.start()
+        except BaseException:
+            with self._lock:
+                if connection in self._connections:
+                    self._connections.remove(connection)
+            raise
+        return connection
+
+    def run_stdio(
+        self,
+        *,
+        handle_signals: bool = True,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+    ) -> None:
+        """Serve one client on stdin/stdout until it closes stdin or the process gets SIGTERM.
+
+        Only protocol messages reach stdout: fd 1 and ``sys.stdout`` point at stderr while the
+        server runs (``print`` in a handler goes to stderr), and stdin is the null device for
+        everything but the server. When the client closes stdin, requests already read may
+        still answer for ``drain_timeout`` seconds; SIGTERM (or SIGHUP) stops at once. On the
+        way out the shutdown hooks run (ending child processes), running handlers are told
+        they are cancelled and get ``shutdown_timeout`` seconds, and the original stdio is
+        restored.
+
+        Args:
+            handle_signals: in the main thread, turn SIGTERM and SIGHUP into a clean shutdown.
+            shutdown_timeout: seconds handlers get to finish after the end.
+            drain_timeout: seconds to finish answering after stdin ends.
+
+        Example:
+            if __name__ == "__main__":
+                server.run_stdio()
+        """
+        done = threading.Event()
+        endpoint_log = logging.getLogger("syncmcp.endpoint")
+        quiet_eof = _EndOfInputFilter()
+        previous: Dict[int, Any] = {}
+        with StdioGuard() as (in_fd, out_fd):
+            reader = WakeableReader(in_fd)
+            writer = os.fdopen(out_fd, "wb")
+            transport = ServerStreamTransport(reader, writer, name="stdio", drain_timeout=drain_timeout)
+            endpoint_log.addFilter(quiet_eof)
+            if handle_signals and threading.current_thread() is threading.main_thread():
+                for stop_signal in (signal.SIGTERM,) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()):
+                    previous[stop_signal] = signal.signal(stop_signal, lambda _signum, _frame: done.set())
+            connection: Optional[ServerConnection] = None
+            try:
+                connection = self.connect(transport, name=_STDIO_PEER, on_closed=done.set)
+                # Timed waits: the main thread must wake to run signal handlers on every platform.
+                while not done.wait(1.0):
+                    pass
+            except KeyboardInterrupt:
+                logger.info("interrupted; shutting down")
+            finally:
+                self._run_shutdown_hooks()
+                if connection is not None:
+                    connection.close(shutdown_timeout)
+                else:
+                    transport.close()
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+                endpoint_log.removeFilter(quiet_eof)
+                reader.release()
+
+    def close(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
+        """Run the shutdown hooks and close every connection.
+
+        Example:
+            >>> Server("demo").close()
+        """
+        self._run_shutdown_hooks()
+        for connection in self.connections:
+            connection.close(timeout)
+
+    def _run_shutdown_hooks(self) -> None:
+        with self._lock:
+            hooks = list(self._shutdown_hooks)
+        for hook in hooks:
+            try:
+                hook()
+            except Exception:
+                logger.exception("shutdown hook %r failed", hook)
+
+    # ------------------------------------------------------------------------- ConnectionHost
+
+    def server_info(self) -> Dict[str, Any]:
+        """``serverInfo``: name, version and the optional title and website.
+
+        Example:
+            >>> Server("demo", "2.0").server_info()
+            {'name': 'demo', 'version': '2.0'}
+        """
+        info: Dict[str, Any] = {"name": self.name, "version": self.version}
+        if self.title:
+            info["title"] = self.title
+        if self.website_url:
+            info["websiteUrl"] = self.website_url
+        return info
+
+    def instructions_text(self) -> Optional[str]:
+        """The ``instructions`` sent to clients, if any."""
+        return self.instructions
+
+    def capabilities(self) -> Dict[str, Any]:
+        """The server capabilities, from what is registered now.
+
+        ``tools``, ``resources`` (with ``subscribe``) and ``prompts`` when any is registered,
+        ``completions`` when prompts or templates exist, ``logging`` always, and the
+        :attr:`experimental` entries.
+
+        Example:
+            >>> Server("empty").capabilities()
+            {'logging': {}}
+        """
+        registry = self.registry
+        caps: Dict[str, Any] = {}
+        if self.experimental:
+            caps["experimental"] = {key: dict(value) for key, value in self.experimental.items()}
+        caps["logging"] = {}
+        if registry.has_prompts or registry.templates():
+            caps["completions"] = {}
+        if registry.has_prompts:
+            caps["prompts"] = {"listChanged": self.list_changed}
+        if registry.has_resources:
+            caps["resources"] = {"subscribe": True, "listChanged": self.list_changed}
+        if registry.has_tools:
+            caps["tools"] = {"listChanged": self.list_changed}
+        return caps
+
+    def custom_request_handler(self, method: str) -> Optional[Callable[[Context, Dict[str, Any]], Any]]:
+        """The handler registered for ``method`` with :meth:`request_handler`, if any."""
+        return self._request_handlers.get(method)
+
+    def custom_notification_handler(self, method: str) -> Optional[Callable[[Dict[str, Any]], None]]:
+        """The handler registered for ``method`` with :meth:`notification_handler`, if any."""
+        return self._notification_handlers.get(method)
+
+    def sign(self, payload: bytes) -> bytes:
+        """An HMAC of ``payload`` under a key that exists only in this process."""
+        return hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+
+    def connection_closed(self, connection: ServerConnection) -> None:
+        """Forget a connection that ended (called by the connection)."""
+        with self._lock:
+            if connection in self._connections:
+                self._connections.remove(connection)

@@ -1,0 +1,680 @@
+"""The workspace server behind ``syncmcp serve``: files, patches and commands under a sandbox policy.
+
+Tools: ``execute_command``, ``apply_patch``, ``read_file``, ``write_file``, ``list_directory``.
+Resources: every workspace file as ``file://`` (listed page by page, read through the
+``file://{+path}`` template), ``workspace://git`` (when a root is a Git repository),
+``workspace://environment`` and ``workspace://config``. Prompts: ``code_review``, ``refactor``,
+``generate_tests`` and ``generate_docs``. The server declares syncmcp's and Codex's
+sandbox-state capabilities and follows the latest policy a client sends.
+
+Example:
+    import tempfile
+    app = WorkspaceServer([tempfile.mkdtemp()], sandbox="read-only")
+    sorted(tool.name for tool in app.server.registry.tools())
+    # -> ['apply_patch', 'execute_command', 'list_directory', 'read_file', 'write_file']
+    app.run_stdio()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ..._endpoint import JSONRPCError
+from ..._jsonrpc import ErrorCode
+from ..._sandbox import (
+    CODEX_SANDBOX_CAPABILITY,
+    CODEX_SANDBOX_METHOD,
+    SYNCMCP_SANDBOX_CAPABILITY,
+    SYNCMCP_SANDBOX_METHOD,
+    SandboxState,
+)
+from ..._version import __version__
+from .._content import EmbeddedResource, ToolResult
+from .._context import Context
+from .._errors import ResourceNotFound, ToolError
+from .._server import Server
+from ._commands import DEFAULT_MAX_OUTPUT, ProcessTracker, bubblewrap_argv, find_bubblewrap, run_command
+from ._files import FileTooLarge, commit, guess_mime_type, is_binary, read_lines, read_text_file
+from ._ignore import walk
+from ._info import environment_info, git_available, git_info, is_git_repository, redact
+from ._patch import Operation, PatchError, UpdateFile, parse_patch, plan
+from ._paths import SandboxViolation, Workspace
+from ._prompts import DOC_STYLES, FOCUS_AREAS, REFACTOR_GOALS, TEST_FRAMEWORKS, instructions_for
+
+__all__ = ["DEFAULT_SERVER_NAME", "CommandOutput", "WorkspaceServer"]
+
+logger = logging.getLogger("syncmcp.server.workspace")
+
+#: ``serverInfo.name`` of ``syncmcp serve``.
+DEFAULT_SERVER_NAME = "syncmcp-workspace"
+#: Largest file ``read_file`` reads whole, a resource serves, or a patch edits.
+MAX_FILE_BYTES = 10 * 1024 * 1024
+#: Deepest ``list_directory`` walk.
+MAX_LIST_DEPTH = 10
+#: Seconds the file index behind ``resources/list`` is reused (pages of one listing agree).
+_INDEX_TTL = 5.0
+
+_INSTRUCTIONS = """\
+Tools to work on the files of this workspace: read_file, list_directory, write_file, apply_patch \
+(Codex '*** Begin Patch' format or unified diffs; all hunks apply or nothing changes) and \
+execute_command (an argv array, no shell). Paths are relative to the workspace root unless \
+absolute. The sandbox policy ({policy}) decides what may be written: paths outside the roots, \
+'..' escapes and symbolic links leaving the roots are refused."""
+
+
+@dataclass(frozen=True)
+class CommandOutput:
+    """The result of ``execute_command``.
+
+    Attributes:
+        exit_code: the exit status (negative: killed by that signal; null: never ended).
+        stdout: standard output (UTF-8, capped; a marker shows where bytes were dropped).
+        stderr: standard error (same).
+        timed_out: the command was killed because it exceeded its timeout.
+        stdout_truncated: bytes of stdout were dropped.
+        stderr_truncated: bytes of stderr were dropped.
+        duration_seconds: wall-clock duration.
+        sandbox: "bubblewrap" when it ran inside the OS sandbox, else "none".
+
+    Example:
+        >>> CommandOutput(0, "hi", "", False, False, False, 0.01, "none").exit_code
+        0
+    """
+
+    exit_code: Optional[int]
+    stdout: str
+    stderr: str
+    timed_out: bool
+    stdout_truncated: bool
+    stderr_truncated: bool
+    duration_seconds: float
+    sandbox: str
+
+
+class _FileIndex:
+    """The workspace's files for ``resources/list``, rebuilt when older than a few seconds."""
+
+    def __init__(self, workspace: Workspace, limit: int) -> None:
+        self._workspace = workspace
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._built = 0.0
+        self._items: List[Dict[str, Any]] = []
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._built = 0.0
+
+    def items(self) -> List[Dict[str, Any]]:
+        with self._lock:
+            if self._items and time.monotonic() - self._built < _INDEX_TTL:
+                return self._items
+        items: List[Dict[str, Any]] = []
+        for root in self._workspace.roots:
+            for entry in walk(root, root, 64):
+                if entry.is_dir or entry.is_symlink:
+                    continue
+                try:
+                    size = entry.path.stat().st_size
+                except OSError:
+                    continue
+                items.append(
+                    {
+                        "uri": entry.path.as_uri(),
+                        "name": self._workspace.display(entry.path),
+                        "mimeType": guess_mime_type(entry.path, False),
+                        "size": size,
+                    }
+                )
+                if len(items) >= self._limit:
+                    break
+            if len(items) >= self._limit:
+                logger.info("resources/list stops at %d workspace files", self._limit)
+                break
+        with self._lock:
+            self._items, self._built = items, time.monotonic()
+        return items
+
+
+class WorkspaceServer:
+    """The workspace server: a :class:`~syncmcp.server.Server` over some folders, sandboxed.
+
+    Args:
+        roots: the workspace folders (default: the current folder).
+        sandbox: the policy until a client sends one: ``read-only``, ``workspace-write`` or
+            ``danger-full-access``.
+        network_access: allow the network to commands run inside the OS sandbox.
+        command_timeout: default seconds for ``execute_command``.
+        max_command_timeout: the largest timeout a call may ask for.
+        max_output: bytes of each output stream a command result keeps.
+        env: extra environment variables for commands (shown redacted in the configuration).
+        use_os_sandbox: run commands inside bubblewrap when it works here.
+        max_resource_files: most files ``resources/list`` offers.
+        name: ``serverInfo.name``.
+
+    Attributes:
+        server: the MCP server; ``server.run_stdio()`` serves it.
+        workspace: the roots and the sandbox state in force.
+
+    Raises:
+        ValueError: a root is not a folder, or an unknown policy.
+
+    Example:
+        >>> import tempfile
+        >>> WorkspaceServer([tempfile.mkdtemp()]).workspace.state.policy
+        'workspace-write'
+    """
+
+    def __init__(
+        self,
+        roots: Optional[Sequence[Union[str, Path]]] = None,
+        *,
+        sandbox: str = "workspace-write",
+        network_access: bool = False,
+        command_timeout: float = 60.0,
+        max_command_timeout: float = 600.0,
+        max_output: int = DEFAULT_MAX_OUTPUT,
+        env: Optional[Mapping[str, str]] = None,
+        use_os_sandbox: bool = True,
+        max_resource_files: int = 10_000,
+        name: str = DEFAULT_SERVER_NAME,
+    ) -> None:
+        if command_timeout <= 0 or max_command_timeout < command_timeout:
+            raise ValueError("command_timeout must be positive and at most max_command_timeout")
+        if max_output < 64:
+            raise ValueError("max_output must be at least 64 bytes")
+        self.workspace = Workspace(list(roots) if roots else [os.getcwd()], sandbox, network_access=network_access)
+        self.command_timeout = command_timeout
+        self.max_command_timeout = max_command_timeout
+        self.max_output = max_output
+        self.env: Dict[str, str] = dict(env or {})
+        self.use_os_sandbox = use_os_sandbox
+        self.tracker = ProcessTracker()
+        self._files = _FileIndex(self.workspace, max_resource_files)
+        self.server = Server(
+            name,
+            __version__,
+            title="syncmcp workspace",
+            instructions=_INSTRUCTIONS.format(policy=sandbox),
+        )
+        self.server.experimental[SYNCMCP_SANDBOX_CAPABILITY] = {}
+        self.server.experimental[CODEX_SANDBOX_CAPABILITY] = {}
+        self.server.on_shutdown(self._shutdown)
+        self._register_tools()
+        self._register_resources()
+        self._register_prompts()
+        self.server.request_handler(SYNCMCP_SANDBOX_METHOD)(self._sandbox_update)
+        self.server.request_handler(CODEX_SANDBOX_METHOD)(self._sandbox_update)
+
+    def __repr__(self) -> str:
+        return f"<WorkspaceServer {self.workspace!r}>"
+
+    def run_stdio(self) -> None:
+        """Serve one client on stdin/stdout (see :meth:`Server.run_stdio`)."""
+        logger.info(
+            "serving %s with the %s sandbox policy", ", ".join(str(r) for r in self.workspace.roots), self.workspace.state.policy
+        )
+        self.server.run_stdio()
+
+    def _shutdown(self) -> None:
+        killed = self.tracker.kill_all()
+        if killed:
+            logger.info("ended %d running command(s)", killed)
+
+    # ------------------------------------------------------------------------- sandbox
+
+    def _sandbox_update(self, ctx: Context, params: Dict[str, Any]) -> Dict[str, Any]:
+        state = SandboxState.from_params(params)
+        self.workspace.update(state)
+        logger.info("sandbox policy is now %s (cwd %s, writable %s)", state.policy, state.cwd, list(state.writable_roots))
+        self.server.notify_resource_updated("workspace://config")
+        return {}
+
+    def os_sandbox(self) -> Optional[str]:
+        """The bubblewrap executable commands run in, or ``None`` (disabled or not working)."""
+        return find_bubblewrap() if self.use_os_sandbox else None
+
+    def configuration(self) -> Dict[str, Any]:
+        """The current configuration, secrets redacted (the ``workspace://config`` resource)."""
+        state = self.workspace.state
+        bwrap = self.os_sandbox()
+        config: Dict[str, Any] = redact(
+            {
+                "server": {"name": self.server.name, "version": self.server.version},
+                "roots": [str(root) for root in self.workspace.roots],
+                "sandbox": {
+                    "policy": state.policy,
+                    "cwd": state.cwd,
+                    "writable_roots": [str(p) for p in self.workspace.writable_roots(state)],
+                    "network_access": state.network_access,
+                    "updates_received": self.workspace.updates,
+                    "os_sandbox": "bubblewrap" if bwrap else None,
+                },
+                "commands": {
+                    "default_timeout_seconds": self.command_timeout,
+                    "max_timeout_seconds": self.max_command_timeout,
+                    "max_output_bytes": self.max_output,
+                    "env": dict(self.env),
+                },
+                "limits": {"max_file_bytes": MAX_FILE_BYTES, "page_size": self.server.page_size},
+            }
+        )
+        return config
+
+    # ------------------------------------------------------------------------- tools
+
+    def _register_tools(self) -> None:
+        server = self.server
+        server.tool(
+            annotations={"title": "Run a command", "destructiveHint": True, "openWorldHint": True},
+        )(self.execute_command)
+        server.tool(annotations={"title": "Apply a patch", "destructiveHint": True})(self.apply_patch)
+        server.tool(annotations={"title": "Read a file", "readOnlyHint": True})(self.read_file)
+        server.tool(annotations={"title": "Write a file", "destructiveHint": True, "idempotentHint": True})(self.write_file)
+        server.tool(annotations={"title": "List a folder", "readOnlyHint": True})(self.list_directory)
+
+    def execute_command(
+        self,
+        command: List[str],
+        ctx: Context,
+        cwd: Optional[str] = None,
+        timeout: Optional[float] = None,
+        stdin: Optional[str] = None,
+        env: Optional[Dict[str, str]] = None,
+    ) -> CommandOutput:
+        """Run a program (no shell) and return its exit code, stdout and stderr.
+
+        The command runs in its own process group; on timeout the whole group is killed.
+        Output is capped per stream (the start and the end are kept). Under the read-only
+        policy commands run only inside an OS sandbox (bubblewrap), with nothing writable.
+
+        Args:
+            command: the program and its arguments, e.g. ["git", "status"]. Use ["sh", "-c", "..."] for shell syntax.
+            cwd: the working folder (default: the workspace root); must be inside the workspace.
+            timeout: seconds before the command is killed (default 60).
+            stdin: text sent to the command's standard input.
+            env: extra environment variables.
+            ctx: the request context (supplied by the server, not an argument).
+        """
+        if not command or not all(isinstance(part, str) and part for part in command):
+            raise ToolError('command must be a non-empty array of non-empty strings, e.g. ["ls", "-la"]')
+        limit = self.command_timeout if timeout is None else timeout
+        if not 0 < limit <= self.max_command_timeout:
+            raise ToolError(f"timeout must be between 0 and {self.max_command_timeout:g} seconds")
+        folder = self.workspace.resolve(cwd or ".")
+        if not folder.is_dir():
+            raise ToolError(f"cwd {cwd!r} is not a folder")
+        state = self.workspace.state
+        bwrap = self.os_sandbox() if state.policy != "danger-full-access" else None
+        prefix: Optional[List[str]] = None
+        if state.policy == "read-only":
+            if bwrap is None:
+                raise SandboxViolation(
+                    "execute_command is refused: the sandbox policy is read-only and no OS sandbox (bubblewrap) "
+                    "is available to run commands without write access"
+                )
+            prefix = bubblewrap_argv(bwrap, str(folder), writable=(), network=False)
+        elif bwrap is not None:
+            writable = [str(p) for p in self.workspace.writable_roots(state)]
+            prefix = bubblewrap_argv(bwrap, str(folder), writable=writable, network=state.network_access)
+        environment = {**os.environ, **self.env, **(env or {})}
+        try:
+            result = run_command(
+                command,
+                cwd=str(folder),
+                timeout=limit,
+                stdin=stdin,
+                env=environment,
+                max_output=self.max_output,
+                cancelled=ctx.cancelled,
+                tracker=self.tracker,
+                sandbox_argv=prefix,
+            )
+        except FileNotFoundError as exc:
+            raise ToolError(f"command not found: {command[0]}") from exc
+        except PermissionError as exc:
+            raise ToolError(f"cannot execute {command[0]}: permission denied") from exc
+        except OSError as exc:
+            raise ToolError(f"cannot start {command[0]}: {exc}") from exc
+        self._files.invalidate()
+        return CommandOutput(
+            result.exit_code,
+            result.stdout,
+            result.stderr,
+            result.timed_out,
+            result.stdout_truncated,
+            result.stderr_truncated,
+            result.duration_seconds,
+            result.sandbox,
+        )
+
+    def apply_patch(self, patch: str) -> str:
+        """Apply a patch to workspace files: all of it, or nothing if any hunk fails.
+
+        Accepts Codex's format (*** Begin Patch, *** Add File: / *** Update File: / *** Delete File:,
+        *** Move to:, @@ hunks with ' ', '-' and '+' lines, *** End Patch) and standard unified
+        diffs (--- a/file, +++ b/file, @@ -l,s +l,s @@). A failure names the file and hunk.
+
+        Args:
+            patch: the patch text.
+        """
+        try:
+            operations = parse_patch(patch)
+        except PatchError as exc:
+            raise ToolError(f"invalid patch: {exc}") from exc
+        # Every path is resolved (and checked) first, and the patch is planned on the real
+        # paths, so two spellings of one file ("a.txt", "./a.txt") are one file.
+        shown: Dict[str, str] = {}
+
+        def real(path: str) -> str:
+            key = str(self.workspace.resolve(path, write=True))
+            shown.setdefault(key, path)
+            return key
+
+        canonical: List[Operation] = []
+        for op in operations:
+            if isinstance(op, UpdateFile):
+                canonical.append(replace(op, path=real(op.path), move_to=real(op.move_to) if op.move_to else None))
+            else:
+                canonical.append(replace(op, path=real(op.path)))
+
+        def read(key: str) -> Optional[str]:
+            target = Path(key)
+            if not target.exists():
+                return None
+            if target.is_dir():
+                raise PatchError(f"{shown[key]} is a folder")
+            try:
+                text = read_text_file(target, MAX_FILE_BYTES)
+            except FileTooLarge as exc:
+                raise PatchError(str(exc)) from exc
+            if text is None:
+                raise PatchError(f"{shown[key]} is a binary file; patches apply to text files only")
+            return text
+
+        try:
+            changes = plan(canonical, read)
+        except PatchError as exc:
+            message = str(exc)
+            for key, path in shown.items():  # name files as the patch did
+                message = message.replace(key, path)
+            raise ToolError(f"patch not applied, no file changed: {message}") from exc
+        writes: List[Tuple[Path, Optional[bytes]]] = []
+        for change in changes:
+            if change.action == "D":
+                writes.append((Path(change.path), None))
+            elif change.new_path is not None:
+                writes.append((Path(change.new_path), (change.new_text or "").encode("utf-8")))
+                writes.append((Path(change.path), None))
+            else:
+                writes.append((Path(change.path), (change.new_text or "").encode("utf-8")))
+        try:
+            commit(writes)
+        except OSError as exc:
+            raise ToolError(f"patch not applied, no file changed: {exc}") from exc
+        self._changed(writes, structural=any(c.action != "M" or c.new_path for c in changes))
+        lines = ["Success. Updated the following files:"]
+        for change in changes:
+            if change.new_path is not None:
+                lines.append(f"M {shown[change.new_path]} (moved from {shown[change.path]})")
+            else:
+                lines.append(f"{change.action} {shown[change.path]}")
+        return "\n".join(lines)
+
+    def read_file(self, path: str, offset: int = 1, limit: Optional[int] = None) -> ToolResult:
+        """Read a text file's lines (binary files are detected and described instead).
+
+        Args:
+            path: the file, relative to the workspace root or absolute.
+            offset: the first line to return, counting from 1.
+            limit: how many lines to return (default and maximum 2000).
+        """
+        if offset < 1:
+            raise ToolError("offset counts lines from 1")
+        count = 2000 if limit is None else limit
+        if not 1 <= count <= 2000:
+            raise ToolError("limit must be between 1 and 2000 lines")
+        target = self.workspace.resolve(path)
+        if not target.exists():
+            raise ToolError(f"{path} does not exist")
+        if target.is_dir():
+            raise ToolError(f"{path} is a folder; use list_directory")
+        try:
+            window = read_lines(target, offset=offset, limit=count, max_line_length=2000)
+        except ValueError:
+            size = target.stat().st_size
+            return ToolResult(
+                f"{path} is a binary file ({size} bytes, {guess_mime_type(target, True)}); its content is not shown"
+            )
+        except OSError as exc:
+            raise ToolError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        blocks: List[Any] = [window.text]
+        last = offset + len(window.lines) - 1
+        if window.total == 0:
+            blocks = [f"{path} is empty"]
+        elif offset > window.total:
+            raise ToolError(f"offset {offset} is past the end of {path} ({window.total} lines)")
+        elif last < window.total or window.truncated_lines:
+            notes = []
+            if last < window.total:
+                notes.append(f"lines {offset}-{last} of {window.total}; continue with offset={last + 1}")
+            if window.truncated_lines:
+                notes.append(f"{window.truncated_lines} long line(s) were cut at 2000 characters")
+            blocks.append(f"[{'; '.join(notes)}]")
+        return ToolResult(blocks)
+
+    def write_file(self, path: str, content: str, create_directories: bool = True) -> str:
+        """Create or overwrite a text file with the given content (written atomically).
+
+        Args:
+            path: the file, relative to the workspace root or absolute.
+            content: the complete new content.
+            create_directories: create missing parent folders.
+        """
+        target = self.workspace.resolve(path, write=True)
+        if target.is_dir():
+            raise ToolError(f"{path} is a folder")
+        if not create_directories and not target.parent.is_dir():
+            raise ToolError(f"the folder of {path} does not exist (pass create_directories=true to create it)")
+        existed = target.exists()
+        data = content.encode("utf-8")
+        try:
+            commit([(target, data)])
+        except OSError as exc:
+            raise ToolError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        self._changed([(target, data)], structural=not existed)
+        return f"{'Overwrote' if existed else 'Created'} {path} ({len(data)} bytes)"
+
+    def list_directory(self, path: str = ".", depth: int = 1, include_hidden: bool = True, max_entries: int = 1000) -> str:
+        """List a folder's entries, folders marked with a trailing '/', skipping VCS folders and .gitignore'd files.
+
+        Args:
+            path: the folder, relative to the workspace root or absolute.
+            depth: how many levels to descend (1 = only the folder's own entries, at most 10).
+            include_hidden: include entries whose names start with '.'.
+            max_entries: stop after this many entries.
+        """
+        if not 1 <= depth <= MAX_LIST_DEPTH:
+            raise ToolError(f"depth must be between 1 and {MAX_LIST_DEPTH}")
+        if max_entries < 1:
+            raise ToolError("max_entries must be positive")
+        folder = self.workspace.resolve(path)
+        if not folder.is_dir():
+            raise ToolError(f"{path} is not a folder")
+        root = self.workspace.root_of(folder) or folder
+        lines: List[str] = []
+        for entry in walk(root, folder, depth, include_hidden=include_hidden):
+            if len(lines) >= max_entries:
+                lines.append(f"[stopped after {max_entries} entries]")
+                break
+            relative = entry.path.relative_to(folder).as_posix()
+            if entry.is_symlink:
+                try:
+                    lines.append(f"{relative} -> {os.readlink(entry.path)}")
+                except OSError:
+                    lines.append(f"{relative} -> ?")
+            elif entry.is_dir:
+                lines.append(relative + "/")
+            else:
+                lines.append(relative)
+        return "\n".join(lines) if lines else f"{path} is empty"
+
+    def _changed(self, writes: List[Tuple[Path, Optional[bytes]]], *, structural: bool) -> None:
+        self._files.invalidate()
+        for target, _ in writes:
+            self.server.notify_resource_updated(target.as_uri())
+        if structural:
+            self.server.notify_resources_changed()
+
+    # ------------------------------------------------------------------------- resources
+
+    def _register_resources(self) -> None:
+        server = self.server
+        server.resource_template(
+            "file://{+path}",
+            name="workspace-file",
+            title="Workspace file",
+            description="A file of the workspace, by absolute path (file:///...).",
+            completions={"path": self._complete_path},
+            list_resources=self._files.items,
+        )(self._read_file_resource)
+        if git_available() and any(is_git_repository(root) for root in self.workspace.roots):
+            server.resource(
+                "workspace://git",
+                name="git",
+                title="Git information",
+                description="Branch, HEAD, status and the last 20 commits of each repository root.",
+                mime_type="application/json",
+            )(self._git_resource)
+        server.resource(
+            "workspace://environment",
+            name="environment",
+            title="Environment",
+            description="Operating system, Python and developer tool versions (no environment secrets).",
+            mime_type="application/json",
+        )(environment_info)
+        server.resource(
+            "workspace://config",
+            name="config",
+            title="Server configuration",
+            description="Roots, sandbox policy and limits of this server (secrets redacted).",
+            mime_type="application/json",
+        )(self.configuration)
+
+    def _read_file_resource(self, path: str) -> Any:
+        try:
+            target = self.workspace.resolve(path)
+        except SandboxViolation as exc:
+            raise JSONRPCError(ErrorCode.INVALID_PARAMS, str(exc)) from exc
+        uri = target.as_uri()
+        if target.is_dir():
+            listing = self.list_directory(str(target))
+            return EmbeddedResource(uri, text=listing, mime_type="text/plain")
+        if not target.is_file():
+            raise ResourceNotFound(f"file://{path}")
+        size = target.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"{target} is {size} bytes, more than the {MAX_FILE_BYTES}-byte limit")
+        data = target.read_bytes()
+        if is_binary(data[:8192]):
+            return EmbeddedResource(uri, blob=data, mime_type=guess_mime_type(target, True))
+        try:
+            return EmbeddedResource(uri, text=data.decode("utf-8"), mime_type=guess_mime_type(target, False))
+        except UnicodeDecodeError:
+            return EmbeddedResource(uri, blob=data, mime_type=guess_mime_type(target, True))
+
+    def _complete_path(self, value: str) -> List[str]:
+        """Absolute paths of workspace files starting with ``value`` (or whose workspace-relative path does)."""
+        results: List[str] = []
+        for item in self._files.items():
+            absolute = item["uri"][len("file://") :]
+            if absolute.startswith(value) or item["name"].startswith(value):
+                results.append(absolute)
+        return results
+
+    def _git_resource(self) -> Dict[str, Any]:
+        repositories = [info for info in (git_info(root) for root in self.workspace.roots) if info is not None]
+        return {"repositories": repositories}
+
+    # ------------------------------------------------------------------------- prompts
+
+    def _prompt_messages(self, prompt: str, path: str, option: str) -> List[Dict[str, Any]]:
+        try:
+            target = self.workspace.resolve(path)
+        except SandboxViolation as exc:
+            raise JSONRPCError(ErrorCode.INVALID_PARAMS, str(exc)) from exc
+        messages: List[Dict[str, Any]] = [
+            {"role": "user", "content": {"type": "text", "text": instructions_for(prompt, path, option)}}
+        ]
+        if target.is_dir():
+            listing = self.list_directory(str(target), depth=3)
+            messages.append(
+                {"role": "user", "content": EmbeddedResource(target.as_uri(), text=listing, mime_type="text/plain").to_dict()}
+            )
+            return messages
+        if not target.is_file():
+            raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"{path} does not exist in the workspace")
+        try:
+            text = read_text_file(target, MAX_FILE_BYTES)
+        except FileTooLarge as exc:
+            raise JSONRPCError(ErrorCode.INVALID_PARAMS, str(exc)) from exc
+        if text is None:
+            raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"{path} is a binary file")
+        resource = EmbeddedResource(target.as_uri(), text=text, mime_type=guess_mime_type(target, False))
+        messages.append({"role": "user", "content": resource.to_dict()})
+        return messages
+
+    def _workspace_paths(self, value: str) -> List[str]:
+        return [item["name"] for item in self._files.items() if item["name"].startswith(value)]
+
+    def _register_prompts(self) -> None:
+        server = self.server
+        messages = self._prompt_messages
+
+        def code_review(path: str, focus: str = "correctness") -> List[Dict[str, Any]]:
+            """Review a file for bugs, risks and unclear code.
+
+            Args:
+                path: the file (or folder) to review, relative to the workspace root.
+                focus: what to look at most (correctness, security, performance, ...).
+            """
+            return messages("code_review", path, focus)
+
+        def refactor(path: str, goal: str) -> List[Dict[str, Any]]:
+            """Refactor a file towards a goal, keeping its behaviour.
+
+            Args:
+                path: the file to refactor, relative to the workspace root.
+                goal: what the refactoring should achieve (simplify, extract functions, ...).
+            """
+            return messages("refactor", path, goal)
+
+        def generate_tests(path: str, framework: str = "pytest") -> List[Dict[str, Any]]:
+            """Write tests for a file's code.
+
+            Args:
+                path: the file to test, relative to the workspace root.
+                framework: the test framework (pytest, unittest, jest, ...).
+            """
+            return messages("generate_tests", path, framework)
+
+        def generate_docs(path: str, style: str = "google") -> List[Dict[str, Any]]:
+            """Write documentation for a file's code.
+
+            Args:
+                path: the file to document, relative to the workspace root.
+                style: the documentation style (google, numpy, sphinx, markdown, ...).
+            """
+            return messages("generate_docs", path, style)
+
+        paths = self._workspace_paths
+        server.prompt(title="Code review", completions={"path": paths, "focus": FOCUS_AREAS})(code_review)
+        server.prompt(title="Refactor", completions={"path": paths, "goal": REFACTOR_GOALS})(refactor)
+        server.prompt(title="Generate tests", completions={"path": paths, "framework": TEST_FRAMEWORKS})(generate_tests)
+        server.prompt(title="Generate documentation", completions={"path": paths, "style": DOC_STYLES})(generate_docs)
