@@ -9,7 +9,9 @@ Threads, per connection:
   queues everything else. It never writes and never runs user code, so a slow handler or a full
   pipe cannot stop responses from flowing.
 * a **handler pool** (``syncmcp-handler[<name>]``, created on first use, at most
-  ``max_workers`` threads) answering the peer's requests, ``ping`` included.
+  ``max_workers`` threads) answering the peer's requests.
+* one **control worker** (``syncmcp-control[<name>]``, created on first use) answering ``ping``
+  and malformed requests, so that busy handlers never delay a ping.
 * one **notification worker** (``syncmcp-notify[<name>]``, created on first use) delivering
   notifications in arrival order.
 
@@ -242,6 +244,19 @@ class PendingRequest:
         self._last_activity = (time.monotonic(), self._endpoint.paused_seconds())
         self._activity += 1
 
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Wait for the response without consuming or abandoning it; whether it arrived.
+
+        Unlike :meth:`result`, expiry neither cancels the request nor raises.
+        """
+        try:
+            self._future.exception(timeout)
+        except concurrent.futures.TimeoutError:
+            return False
+        except concurrent.futures.CancelledError:  # pragma: no cover - futures here are never cancelled
+            return True
+        return True
+
     def add_done_callback(self, fn: Callable[[PendingRequest], Any]) -> None:
         """Call ``fn(self)`` when settled (immediately if already settled), on the settling thread."""
         self._future.add_done_callback(lambda _future: fn(self))
@@ -380,6 +395,7 @@ class Endpoint:
         self._reader: Optional[threading.Thread] = None
         self._handlers = _WorkerPool(f"syncmcp-handler[{name}]", max_workers)
         self._notifier = _WorkerPool(f"syncmcp-notify[{name}]", 1)
+        self._control = _WorkerPool(f"syncmcp-control[{name}]", 1)
         self._wire = logging.getLogger(f"syncmcp.wire.{name}")
         #: Counters: messages in and out (``sent`` is approximate under contention), lines that
         #: were not JSON-RPC, responses nobody awaited.
@@ -445,6 +461,7 @@ class Endpoint:
                 reader.join(max(0.0, deadline - time.monotonic()))
             self._notifier.shutdown(deadline)
             self._handlers.shutdown(deadline)
+            self._control.shutdown(deadline)
         finally:
             self._closed_event.set()
 
@@ -490,7 +507,8 @@ class Endpoint:
 
     def _is_own_thread(self) -> bool:
         current = threading.current_thread()
-        return current is self._reader or self._handlers.owns(current) or self._notifier.owns(current)
+        pools = (self._handlers, self._notifier, self._control)
+        return current is self._reader or any(pool.owns(current) for pool in pools)
 
     def lost_error(self) -> Optional[ConnectionClosed]:
         """The error describing how the connection was lost, or ``None`` if it was not lost."""
@@ -639,7 +657,7 @@ class Endpoint:
         except InvalidMessage as exc:
             self._invalid(str(exc))
             if exc.request_id is not None:
-                self._handlers.submit(self._send_quietly, make_error(exc.request_id, exc.code, str(exc)))
+                self._control.submit(self._send_quietly, make_error(exc.request_id, exc.code, str(exc)))
             return
         if isinstance(message, Response):
             self._settle(message.id, message.result, None)
@@ -675,7 +693,7 @@ class Endpoint:
 
     def _on_request(self, request: Request) -> None:
         if request.method == "ping":
-            self._handlers.submit(self._send_quietly, make_result(request.id, {}))
+            self._control.submit(self._send_quietly, make_result(request.id, {}))
             return
         inbound = InboundRequest(request.id, request.method, request.params or {})
         with self._lock:

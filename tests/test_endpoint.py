@@ -499,3 +499,39 @@ def wait_for_inbound(endpoint: Endpoint) -> bool:
                 return True
         time.sleep(0.01)
     return False
+
+
+def test_ping_is_answered_while_every_handler_is_busy() -> None:
+    release = threading.Event()
+    started = threading.Semaphore(0)
+
+    def handler(request: InboundRequest) -> Any:
+        started.release()
+        assert release.wait(10)
+        return {}
+
+    client, _server_end = memory_pair()
+    recording = RecordingTransport(client._inbox, client._outbox, "memory")
+    recording.writers = []
+    endpoint = Endpoint(recording, name="busy", request_handler=handler, max_workers=2)
+    endpoint.start()
+    server = _server_end
+    try:
+        for request_id in (1, 2, 3):
+            server.send({"jsonrpc": "2.0", "id": request_id, "method": "slow"})
+        assert started.acquire(timeout=5) and started.acquire(timeout=5)  # both workers parked
+        server.send({"jsonrpc": "2.0", "id": 99, "method": "ping"})
+        assert receive(server) == {"jsonrpc": "2.0", "id": 99, "result": {}}
+        release.set()
+    finally:
+        endpoint.close()
+
+
+def test_wait_neither_consumes_nor_abandons(pair) -> None:
+    endpoint, server = pair
+    pending = endpoint.send_request("tools/call")
+    request = receive(server)
+    assert pending.wait(0.05) is False
+    server.send({"jsonrpc": "2.0", "id": request["id"], "result": {"ok": True}})
+    assert pending.wait(5) is True
+    assert pending.result(1) == {"ok": True}
