@@ -102,7 +102,7 @@ if TYPE_CHECKING:
     from ._manager import MCPManager
     from ._status import HealthStatus, Page, ReloadResult, ServerMetrics, ServerState, ServerStatus
     from ._toolcache import ToolCache
-    from ._toolnames import ToolFilter, ToolInfo, qualify_tool_names
+    from ._toolnames import ToolFilter, ToolInfo, ToolMap, qualify_tool_names
 
 # The many-servers layer loads on first use (PEP 562): ``import syncmcp`` stays as light as the
 # single-session client, whose users do not pay for the manager's modules.
@@ -130,6 +130,7 @@ _LAZY = {
     "ToolCache": "_toolcache",
     "ToolFilter": "_toolnames",
     "ToolInfo": "_toolnames",
+    "ToolMap": "_toolnames",
     "qualify_tool_names": "_toolnames",
 }
 
@@ -225,6 +226,7 @@ __all__ = [
     "ToolFilter",
     "ToolInfo",
     "ToolList",
+    "ToolMap",
     "ToolResultContent",
     "ToolTask",
     "ToolUseContent",

@@ -21,6 +21,7 @@ __all__ = [
     "render_content",
     "render_prompt_result",
     "render_resource_result",
+    "render_servers",
     "render_tools",
     "short_text",
 ]
@@ -183,3 +184,34 @@ def render_prompt_result(raw: Mapping[str, Any]) -> str:
         body = content.get("text") if content.get("type") == "text" else f"({content.get('type')} content)"
         lines.append(f"**{message.get('role', '?')}:** {body}\n")
     return "\n".join(lines) or "*(no messages)*"
+
+
+_STATE_COLORS = {"ready": "#1a7f37", "failed": "#cf222e", "exited": "#cf222e", "starting": "#9a6700", "cancelled": "#57606a"}
+
+
+def render_servers(rows: Iterable[Mapping[str, Any]]) -> str:
+    """An HTML table of a manager's servers.
+
+    Each row has ``server``, ``state``, ``tools`` (a count), ``restarts`` and ``error``.
+
+    Example:
+        >>> "ready" in render_servers([{"server": "fs", "state": "ready", "tools": 3, "restarts": 0, "error": None}])
+        True
+    """
+    body = []
+    for row in rows:
+        state = str(row.get("state", ""))
+        color = _STATE_COLORS.get(state, "#57606a")
+        error = row.get("error")
+        body.append(
+            f"<tr><td><code>{_esc(row.get('server', ''))}</code></td>"
+            f'<td style="color:{color};font-weight:bold">{_esc(state)}</td>'
+            f"<td>{_esc(row.get('tools', ''))}</td><td>{_esc(row.get('restarts', 0))}</td>"
+            f'<td style="color:#cf222e">{_esc(short_text(str(error), 200)) if error else ""}</td></tr>'
+        )
+    head = (
+        "<tr>"
+        + "".join(f'<th style="text-align:left">{t}</th>' for t in ("server", "state", "tools", "restarts", "last error"))
+        + "</tr>"
+    )
+    return f'<table style="font-size:13px">{head}{"".join(body)}</table>'

@@ -33,6 +33,7 @@ import weakref
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 from ._config import ServerConfig, embedded_default_servers, load_config, resolve_config_path, validate_server_name
+from ._display import render_servers
 from ._elicitation import DEFAULT_ELICITATION_TIMEOUT, ElicitationHandler, ElicitationRouter, RequestId
 from ._endpoint import ProgressCallback
 from ._events import (
@@ -60,7 +61,7 @@ from ._session import DEFAULT, ClientSession, Timeout
 from ._status import HealthStatus, Page, ReloadResult, ServerMetrics, ServerState, ServerStatus
 from ._stdio import DEFAULT_SHUTDOWN_GRACE, DEFAULT_TERMINATE_GRACE
 from ._toolcache import ToolCache
-from ._toolnames import ToolInfo, build_tool_map, qualified_names
+from ._toolnames import ToolInfo, ToolMap, build_tool_map, qualified_names
 from ._types import CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool
 
 __all__ = ["DEFAULT_DRAIN_TIMEOUT", "MCPManager"]
@@ -383,6 +384,21 @@ class MCPManager:
         detail = ", ".join(f"{count} {state}" for state, count in states.items())
         return f"<MCPManager {len(self._rt.slots)} servers{': ' + detail if detail else ''}{' (closed)' if self.closed else ''}>"
 
+    def _repr_html_(self) -> str:
+        """A notebook table: each server's state, tool count, restarts and last error."""
+        counts: Dict[str, int] = {}
+        for info in self._tool_map().values():
+            counts[info.server] = counts.get(info.server, 0) + 1
+        metrics = self.metrics() if not self.closed else {}
+        rows = []
+        for name, status in self.startup_status().items():
+            last = metrics[name].last_error if name in metrics else None
+            rows.append(
+                {"server": name, "state": status.state.value, "tools": counts.get(name, 0), "restarts": status.restarts,
+                 "error": status.error or last}
+            )  # fmt: skip
+        return render_servers(rows) + ("<div><i>closed</i></div>" if self.closed else "")
+
     def close(self) -> None:
         """Stop every server in parallel and every syncmcp thread; bounded, idempotent, any thread.
 
@@ -529,7 +545,7 @@ class MCPManager:
         self._rt.tool_map = (groups, result)
         return result
 
-    def list_all_tools(self, *, wait: bool = True) -> Dict[str, ToolInfo]:
+    def list_all_tools(self, *, wait: bool = True) -> ToolMap:
         """Every tool of every server under its qualified name, in configuration order.
 
         Args:
@@ -548,7 +564,7 @@ class MCPManager:
         self._check_open()
         if wait:
             self._prepare(self._rt.ordered(), need_live=False)
-        return dict(self._tool_map())
+        return ToolMap(self._tool_map())
 
     def parse_tool_name(self, qualified_name: str) -> Optional[Tuple[str, str]]:
         """``(server, raw tool name)`` of a qualified name, or ``None`` (a lookup, never a split).

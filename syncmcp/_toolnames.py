@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
+from ._display import render_tools
 from ._types import Tool
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "ToolFilter",
     "ToolGroup",
     "ToolInfo",
+    "ToolMap",
     "build_tool_map",
     "filter_tools",
     "qualified_names",
@@ -256,6 +258,26 @@ class ToolInfo(NamedTuple):
             "description": self.tool.description or self.tool.display_name,
             "parameters": dict(self.tool.input_schema) or {"type": "object", "properties": {}},
         }
+
+
+class ToolMap(Dict[str, ToolInfo]):
+    """``{qualified_name: ToolInfo}``: a plain ``dict`` that renders as a table in notebooks.
+
+    Example:
+        >>> tools = ToolMap({"fs__read": ToolInfo("fs", "read", Tool("read", "Read a file"), "fs__read")})
+        >>> list(tools), tools.by_server()
+        (['fs__read'], {'fs': ['fs__read']})
+    """
+
+    def _repr_html_(self) -> str:
+        return render_tools([info.tool for info in self.values()], names=list(self))
+
+    def by_server(self) -> Dict[str, List[str]]:
+        """Qualified names grouped by server, in order."""
+        groups: Dict[str, List[str]] = {}
+        for name, info in self.items():
+            groups.setdefault(info.server, []).append(name)
+        return groups
 
 
 @dataclass(frozen=True)

@@ -90,3 +90,28 @@ def test_resources_and_prompts_render() -> None:
     assert "demo://x" in read._repr_html_()
     prompt = GetPromptResult.from_dict({"description": "Greeting", "messages": [{"role": "user", "content": {"type": "text", "text": "Hi!"}}]})
     assert prompt._repr_markdown_() == "*Greeting*\n\n**user:** Hi!\n"
+
+
+def test_manager_and_tool_map_render_for_notebooks(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from syncmcp import MCPManager, ServerConfig
+
+    from .conftest import scripted
+
+    command = scripted()
+    servers = {
+        "ok": ServerConfig(command=command[0], args=tuple(command[1:])),
+        "broken": ServerConfig(command=sys.executable, args=("-c", "import sys; sys.exit('no such luck')")),
+    }
+    with MCPManager(servers) as manager:
+        tools = manager.list_all_tools()
+        page = tools._repr_html_()
+        assert "ok__echo" in page and "<table" in page
+        assert tools.by_server()["ok"][0].startswith("ok__")
+        table = manager._repr_html_()
+        assert "ok" in table and "ready" in table
+        assert "broken" in table and "failed" in table and "no such luck" in table
+        assert f"<td>{len(tools)}</td>" in table  # the tool count of the ready server
+    assert "closed" in manager._repr_html_()
+    assert "closed" in repr(manager)
