@@ -32,7 +32,7 @@ PEERS_PYTHON = Path(os.environ.get("SYNCMCP_PEERS_PYTHON", ROOT / ".peers" / "ve
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # Peer programs (run by subprocess with other interpreters), not test modules: no doctest collection.
-collect_ignore_glob = ["servers/*", "peers/*"]
+collect_ignore_glob = ["servers/*", "peers/*", "drivers/*"]
 
 # ----------------------------------------------------------------------------- process tracking
 

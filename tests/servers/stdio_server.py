@@ -111,6 +111,9 @@ def call_tool(request_id, name, args, meta, args_envelope=None):
     if name == "park":
         event = threading.Event()
         parked[request_id] = event
+        if args.get("marker"):  # tell an observer outside the client that the call is parked
+            with open(args["marker"], "w") as marker:
+                marker.write(str(request_id))
         event.wait(float(args.get("seconds", 60)))
         return text("released")
     if name == "crash":

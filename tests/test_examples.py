@@ -1,0 +1,119 @@
+"""The examples run, the quick-start notebook executes with checked outputs, and a Jupyter kernel's
+stop button and shutdown behave: interrupting cancels the call on the server, and servers left
+open die with the kernel."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+
+from .conftest import ROOT, SCRIPTED, leftover_processes, wait_until
+
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture
+def fresh_user(tmp_path: Path) -> Dict[str, str]:
+    """An environment with no syncmcp configuration, working in an empty folder."""
+    env = {k: v for k, v in os.environ.items() if k != "SYNCMCP_CONFIG"}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config-home")
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def run_example(name: str, env: Dict[str, str], cwd: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_multi_server_example(fresh_user: Dict[str, str], tmp_path: Path) -> None:
+    out = run_example("multi_server.py", fresh_user, tmp_path)
+    assert "workspace: ready" in out and "math: ready" in out
+    assert "broken: failed (MCP client for `broken` failed to start" in out
+    assert "math__add -> 42" in out
+    assert "workspace__read_file" in out
+
+
+def test_elicitation_example(fresh_user: Dict[str, str], tmp_path: Path) -> None:
+    out = run_example("elicitation_handler.py", fresh_user, tmp_path)
+    assert "[restaurant] Booking at Chez Python: who is coming?" in out
+    assert "booked Chez Python for 2 under Ada, inside" in out  # guests and terrace: the form's defaults
+
+
+def test_sandbox_state_example(fresh_user: Dict[str, str], tmp_path: Path) -> None:
+    out = run_example("sandbox_state.py", fresh_user, tmp_path)
+    assert "default policy: Created hello.txt" in out
+    assert "read-only: refused" in out
+    assert "workspace-write: Created again.txt" in out
+    assert "files: ['again.txt', 'hello.txt']" in out
+
+
+def test_custom_server_example(fresh_user: Dict[str, str], tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "custom_server.py"), "--demo"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=fresh_user,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "tools: ['add_note', 'stats']" in done.stdout
+    assert "stats: {'notes': 1, 'characters': 14}" in done.stdout
+
+
+# ----------------------------------------------------------------------------- notebooks
+
+DRIVER = Path(__file__).resolve().parent / "drivers" / "kernel_driver.py"
+
+
+def drive(env: Dict[str, str], *args: str) -> Dict[str, Any]:
+    """Run the kernel driver (Jupyter's client machinery stays out of this process)."""
+    done = subprocess.run([sys.executable, str(DRIVER), *args], check=False, capture_output=True, text=True, timeout=240, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_quickstart_notebook_executes_with_the_expected_outputs(fresh_user: Dict[str, str], tmp_path: Path) -> None:
+    outputs = drive(fresh_user, "notebook", str(EXAMPLES / "quickstart.ipynb"), str(tmp_path))["outputs"]
+    manager_table, tools_table, write, read, command, missing, session, closed = outputs
+    assert "workspace" in manager_table and "ready" in manager_table and "<table" in manager_table
+    assert "workspace__read_file" in tools_table and "<table" in tools_table
+    assert "Created quickstart-note.txt" in write
+    assert "written from a notebook" in read
+    assert "structured content" in command and "Python 3" in command
+    assert "tool error" in missing
+    assert "syncmcp-workspace" in session and "read_file" in session
+    assert "closed" in closed
+    assert (tmp_path / "quickstart-note.txt").read_text() == "written from a notebook"
+
+
+def test_the_stop_button_cancels_the_call_on_the_server(fresh_user: Dict[str, str], tmp_path: Path) -> None:
+    seen = drive(fresh_user, "stop-button", str(SCRIPTED), str(tmp_path / "parked"))
+    assert seen["setup"]["error"] is None, seen
+    assert seen["interrupted"] == "KeyboardInterrupt"
+    assert len(seen["cancelled"]) == 1  # the server was told
+    assert seen["usable"] == "still usable"
+
+
+def test_servers_left_open_die_with_the_kernel(fresh_user: Dict[str, str]) -> None:
+    seen = drive(fresh_user, "shutdown", str(SCRIPTED))
+    assert seen["error"] is None and len(seen["pids"]) == 2
+    assert wait_until(lambda: not leftover_processes(seen["pids"]), timeout=10)
