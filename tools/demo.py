@@ -1,25 +1,30 @@
 #!/usr/bin/env python3
-"""The main job before the built-in server exists: start the bundled example server, list its
-tools and call one, with nothing but syncmcp installed."""
+"""The main job: list every tool of every configured MCP server and call one.
+
+With no configuration file (a fresh install), the one server is syncmcp's built-in workspace
+server, so this works with nothing else installed.
+"""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+import textwrap
 
 import syncmcp
 
-SERVER = Path(__file__).resolve().parent / "example_server.py"
-
 
 def main() -> int:
-    with syncmcp.connect(sys.executable, [str(SERVER)], name="example") as session:
-        info = session.server_info
-        print(f"connected to {info.name} {info.version} (protocol {session.protocol_version})")
-        for tool in session.list_tools():
-            print(f"  {tool.name:8} {tool.description}")
-        result = session.call_tool("add", {"a": 2, "b": 40})
-        print(f"add(2, 40) -> {result.text}")
+    with syncmcp.MCPManager.from_config() as manager:
+        manager.wait_for_startup(timeout=30)
+        for name, status in manager.startup_status().items():
+            print(f"{name}: {status.state.value}" + (f" - {status.error}" if status.error else ""))
+        tools = manager.list_all_tools()
+        for name, info in tools.items():
+            print(f"  {name:32} {textwrap.shorten(info.description or '', 70)}")
+        if "workspace__list_directory" in tools:
+            result = manager.call_tool("workspace__list_directory", {"path": "."})
+            print("workspace__list_directory ->")
+            print(result.text)
     return 0
 
 
