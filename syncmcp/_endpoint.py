@@ -317,8 +317,19 @@ class PendingRequest:
         budget = round(timeout, 3)
         if self._abandon(f"timed out after {budget:g} s", RequestTimeout, timeout=budget):
             return future.result()
-        # The response arrived just as we gave up: the reader popped it and is settling it.
-        return future.result(_RACE_GRACE)
+        # The response arrived just as we gave up: the reader popped it and is settling it (after
+        # the notifications before it, when ordered). Wait a little more for that, then give up.
+        try:
+            return future.result(_RACE_GRACE)
+        except concurrent.futures.TimeoutError:
+            raise RequestTimeout(
+                f"{self.method} to '{self._endpoint.name}': the response arrived after {budget:g} s but was not delivered "
+                f"within {_RACE_GRACE:g} s more (a slow progress or notification callback?)",
+                method=self.method,
+                request_id=self.id,
+                server=self._endpoint.name,
+                timeout=budget,
+            ) from None
 
     def cancel(self, reason: Optional[str] = None) -> bool:
         """Withdraw the request; returns ``False`` if the response already arrived.
@@ -501,6 +512,10 @@ class Endpoint:
                 return self._paused_total + (time.monotonic() - self._paused_since)
             return self._paused_total
 
+    def on_notification_thread(self) -> bool:
+        """Whether the calling thread delivers this endpoint's notifications (a callback runs)."""
+        return self._notifier.owns(threading.current_thread())
+
     def on_reader_thread(self) -> bool:
         """Whether the calling thread is this endpoint's reader (which must never block on it)."""
         return threading.current_thread() is self._reader
@@ -543,6 +558,10 @@ class Endpoint:
             ValueError: ``params`` cannot be encoded as JSON.
         """
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        if ordered and self._notifier.owns(threading.current_thread()):
+            # A notification callback waiting on a call whose result would be delivered by this
+            # very thread would never get it: settle directly (its progress comes afterwards).
+            ordered = False
         with self._lock:
             if self._state is not _State.OPEN:
                 if self._state is _State.CLOSED:
@@ -621,13 +640,17 @@ class Endpoint:
                 stats["received"] += 1
                 if wire.isEnabledFor(logging.DEBUG):
                     wire.debug("<- %s", value)
-                if isinstance(value, list):  # a batch (2025-03-26): dispatch each element
-                    if not value:
-                        self._invalid("empty batch")
-                    for item in value:
-                        self._dispatch(item)
-                else:
-                    self._dispatch(value)
+                try:
+                    if isinstance(value, list):  # a batch (2025-03-26): dispatch each element
+                        if not value:
+                            self._invalid("empty batch")
+                        for item in value:
+                            self._dispatch(item)
+                    else:
+                        self._dispatch(value)
+                except Exception as exc:  # one message the dispatcher chokes on never ends the connection
+                    logger.exception("'%s': could not handle a message", self.name)
+                    self._invalid(f"{type(exc).__name__}: {exc}")
         except TransportError as exc:  # MessageTooLarge included
             fatal = exc
         except BaseException as exc:  # a bug here must still fail the pending calls
@@ -676,7 +699,7 @@ class Endpoint:
     def _settle(self, request_id: RequestId, result: Any, error: Optional[ErrorResponse]) -> None:
         with self._lock:
             entry = self._pending.pop(request_id, None)
-            if entry is None and isinstance(request_id, str) and request_id.isdigit():
+            if entry is None and isinstance(request_id, str) and request_id.isascii() and request_id.isdigit():
                 entry = self._pending.pop(int(request_id), None)  # a peer that stringified our id
         if entry is None:
             self.stats["dropped_responses"] += 1

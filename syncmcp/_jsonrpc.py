@@ -219,9 +219,9 @@ def decode_line(line: bytes) -> Any:
     except UnicodeDecodeError:
         try:
             value = json.loads(line.decode("utf-8", "replace"))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InvalidMessage(f"not JSON: {exc}", code=ErrorCode.PARSE_ERROR) from exc
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise InvalidMessage(f"not JSON: {exc}", code=ErrorCode.PARSE_ERROR) from exc
     return value
 

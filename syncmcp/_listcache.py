@@ -43,6 +43,12 @@ class ListCache:
         with self._lock:
             self._generation += 1
 
+    def fresh(self) -> bool:
+        """Whether a listing is cached and neither invalidated nor expired."""
+        with self._lock:
+            value = self._value
+            return value is not None and value[0] == self._generation and (value[2] is None or time.monotonic() < value[2])
+
     def peek(self) -> Optional[List[Any]]:
         """The last listing fetched, stale or not; ``None`` if never fetched."""
         value = self._value

@@ -779,12 +779,16 @@ class ClientSession:
         """
         return ToolList(self._listing("tools", timeout, refresh))
 
-    def _tool_definition(self, name: str, timeout: Optional[float]) -> Optional[Tool]:
-        """The tool's definition from the cached listing, listing (again) once if unknown."""
+    def _tool_definition(self, name: str, timeout: Optional[float], refresh: bool = False) -> Optional[Tool]:
+        """The tool's definition from the cached listing, listing (again) once if unknown.
+
+        A stale listing is used as it is (a call must not cost a listing); callers re-check with
+        ``refresh=True`` when a stale schema refuses something.
+        """
         if not self._has_capability("tools"):
             return None
         cache = self._caches["tools"]
-        tools = cache.peek()
+        tools = None if refresh else cache.peek()
         for attempt in range(2):
             if tools is None or attempt == 1:
                 try:
@@ -883,7 +887,7 @@ class ClientSession:
         tool = self._tool_definition(name, limit) if (check_in or check_out or self._supports_tool_tasks()) else None
         args = dict(arguments) if arguments is not None else None
         if check_in:
-            self._check_arguments(tool, args)
+            tool = self._checked_with_fresh_schema(name, tool, lambda t: self._check_arguments(t, args), deadline)
         if tool is not None and tool.task_support == "required" and self._supports_tool_tasks():
             task = self._start_task(name, tool, args, None, self._remaining(deadline), check_out)
             return task.result(self._remaining(deadline))
@@ -900,7 +904,28 @@ class ClientSession:
             reset_timeout_on_progress=reset_timeout_on_progress,
             max_total_timeout=max_total_timeout,
         )
-        return self._tool_result(tool, raw, check_out)
+        if not check_out:
+            return CallToolResult.from_dict(raw)
+        checked: List[CallToolResult] = []
+        self._checked_with_fresh_schema(name, tool, lambda t: checked.append(self._tool_result(t, raw, True)), deadline)
+        return checked[-1]
+
+    def _checked_with_fresh_schema(
+        self, name: str, tool: Optional[Tool], check: Callable[[Optional[Tool]], None], deadline: Optional[float]
+    ) -> Optional[Tool]:
+        """Run ``check`` with ``tool``, re-checking once with a fresh listing if a stale one refuses.
+
+        Stale: the server said the tools changed (or the listing's ``ttlMs`` expired).
+        """
+        try:
+            check(tool)
+            return tool
+        except SchemaValidationError:
+            if self._caches["tools"].fresh():
+                raise
+        tool = self._tool_definition(name, self._remaining(deadline), refresh=True)
+        check(tool)
+        return tool
 
     def _supports_tool_tasks(self) -> bool:
         supported = self._tool_tasks
@@ -1064,6 +1089,8 @@ class ClientSession:
             new.add_done_callback(self._listen_ended)
         if old is not None:
             old.cancel("subscription replaced")
+        if wait != 0.0 and self._endpoint.on_notification_thread():
+            wait = 0.0  # the acknowledgement would be delivered by this very thread
         if new is not None and wait != 0.0:
             with self._listen_acked:
                 acknowledged = self._listen_acked.wait_for(lambda: new.id in self._listen_ack_ids, wait)

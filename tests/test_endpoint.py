@@ -535,3 +535,41 @@ def test_wait_neither_consumes_nor_abandons(pair) -> None:
     server.send({"jsonrpc": "2.0", "id": request["id"], "result": {"ok": True}})
     assert pending.wait(5) is True
     assert pending.result(1) == {"ok": True}
+
+
+def test_a_unicode_digit_id_is_dropped_not_fatal(pair) -> None:
+    """'²'.isdigit() is true but int('²') fails: such a stray response must not end the connection."""
+    endpoint, server = pair
+    pending = endpoint.send_request("tools/call")
+    request = receive(server)
+    server.send({"jsonrpc": "2.0", "id": "\u00b2", "result": {}})
+    server.send({"jsonrpc": "2.0", "id": request["id"], "result": {"fine": True}})
+    assert pending.result(5) == {"fine": True}
+    assert endpoint.is_open
+    assert endpoint.stats["dropped_responses"] == 1
+
+
+def test_absurdly_deep_json_is_an_invalid_line_not_a_dead_connection(pair) -> None:
+    endpoint, server = pair
+    server.send_raw(b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    pending = endpoint.send_request("ping")
+    server.send({"jsonrpc": "2.0", "id": receive(server)["id"], "result": {}})
+    assert pending.result(5) == {}
+    assert endpoint.stats["invalid"] == 1
+
+
+def test_a_message_the_dispatcher_chokes_on_is_counted_not_fatal(pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint, server = pair
+    original = endpoint._dispatch
+
+    def flaky(value: Any) -> None:
+        if value.get("method") == "boom":
+            raise RuntimeError("a bug in dispatch")
+        original(value)
+
+    monkeypatch.setattr(endpoint, "_dispatch", flaky)
+    server.send({"jsonrpc": "2.0", "method": "boom"})
+    pending = endpoint.send_request("ping")
+    server.send({"jsonrpc": "2.0", "id": receive(server)["id"], "result": {}})
+    assert pending.result(5) == {}
+    assert endpoint.stats["invalid"] == 1

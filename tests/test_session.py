@@ -18,6 +18,7 @@ from syncmcp import (
     RemoteError,
     RemoteProtocolError,
     RequestTimeout,
+    SchemaValidationError,
     SessionClosedError,
 )
 from syncmcp.testing import memory_pair
@@ -356,3 +357,48 @@ def test_list_page_returns_one_page_and_its_cursor() -> None:
         assert s.list_page("prompts") == ([], None)  # no prompts capability: nothing asked
         with pytest.raises(ValueError, match="kind must be one of"):
             s.list_page("widgets")
+
+
+def test_a_notification_callback_may_call_with_progress() -> None:
+    """The callback runs on the notification worker, which would also deliver the call's result."""
+    outcome: List[Any] = []
+    done = threading.Event()
+    session_box: List[ClientSession] = []
+
+    def on_list_changed(kind: str) -> None:
+        try:
+            outcome.append(session_box[0].call_tool("progress", {"steps": 3}, on_progress=lambda p, t, m: None, timeout=10).text)
+        except BaseException as exc:
+            outcome.append(exc)
+        done.set()
+
+    with connect_scripted(on_list_changed=on_list_changed) as s:
+        session_box.append(s)
+        s.call_tool("notify_burst", {"count": 1})
+        assert done.wait(10)
+    assert outcome == ["progressed"]
+
+
+def test_a_changed_schema_is_fetched_again_when_the_stale_one_refuses_a_call() -> None:
+    schemas = [{"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}]
+
+    def answer(message: Dict[str, Any]) -> Dict[str, Any]:
+        method = message["method"]
+        if method == "initialize":
+            return init_result({"tools": {"listChanged": True}})
+        if method == "tools/list":
+            return {"tools": [{"name": "t", "inputSchema": schemas[-1]}]}
+        return {"content": [{"type": "text", "text": json.dumps(message["params"]["arguments"])}]}
+
+    client_end, server_end, received, thread = fake_server(answer)
+    changed = threading.Event()
+    with ClientSession(client_end, on_list_changed=lambda kind: changed.set()) as session:
+        assert session.call_tool("t", {"a": 1}).text == '{"a": 1}'
+        schemas.append({"type": "object", "properties": {"b": {"type": "integer"}}, "required": ["b"]})
+        server_end.send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+        assert changed.wait(5)
+        assert session.call_tool("t", {"b": 2}).text == '{"b": 2}'  # the stale schema wanted "a"
+        with pytest.raises(SchemaValidationError, match="'b' is a required property"):
+            session.call_tool("t", {"a": 3})  # now fresh: refused without another listing
+    thread.join(5)
+    assert [m["method"] for m in received].count("tools/list") == 2
