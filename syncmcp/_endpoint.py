@@ -258,7 +258,24 @@ class PendingRequest:
         return True
 
     def add_done_callback(self, fn: Callable[[PendingRequest], Any]) -> None:
-        """Call ``fn(self)`` when settled (immediately if already settled), on the settling thread."""
+        """Call ``fn(self)`` once the request is settled, on the notification worker.
+
+        It runs at once, on the calling thread, if the request is already settled. Never on the
+        reader thread: a slow callback cannot hold up other responses.
+        """
+        endpoint = self._endpoint
+
+        def deliver(_future: Any) -> None:
+            if not endpoint._notifier.submit(fn, self):
+                _run_quietly(fn, (self,))  # the endpoint is closing: no worker to hand it to
+
+        if self._future.done():
+            _run_quietly(fn, (self,))
+        else:
+            self._future.add_done_callback(deliver)
+
+    def _on_done(self, fn: Callable[[PendingRequest], Any]) -> None:
+        """Syncmcp's own bookkeeping when settled: inline on the settling thread (keep it trivial)."""
         self._future.add_done_callback(lambda _future: fn(self))
 
     def result(

@@ -282,6 +282,7 @@ class ClientSession:
         self._subscribers_lock = threading.Lock()
         self._listen: Optional[PendingRequest] = None
         self._listen_lock = threading.Lock()
+        self._listen_generation = 0
         self._listen_acked = threading.Condition()
         self._listen_ack_ids: Set[Any] = set()
         self._caches = {kind: ListCache() for kind in _LISTINGS}
@@ -576,7 +577,7 @@ class ClientSession:
             raise
         if token is not None:
             holder[0] = pending
-            pending.add_done_callback(lambda _p: self._progress.pop(token, None))
+            pending._on_done(lambda _p: self._progress.pop(token, None))
         return pending
 
     def request(
@@ -1068,6 +1069,12 @@ class ClientSession:
         Raises:
             RequestTimeout: no acknowledgement within ``wait`` seconds.
         """
+        # Every subscription change happens before its restart takes a generation, and each
+        # restart reads the subscriptions after taking one: the newest generation's stream covers
+        # every change, so an older restart that finishes last must not replace it.
+        with self._listen_lock:
+            self._listen_generation += 1
+            generation = self._listen_generation
         caps = self.server_capabilities
         wanted: Dict[str, Any] = {}
         for capability, flag in (
@@ -1084,11 +1091,17 @@ class ClientSession:
             wanted["resourceSubscriptions"] = uris
         new = self.submit("subscriptions/listen", {"notifications": wanted}) if wanted else None
         with self._listen_lock:
-            old, self._listen = self._listen, new
+            newest = generation == self._listen_generation
+            if newest:
+                old, self._listen = self._listen, new
+            else:
+                old = new  # a newer restart covers this one: withdraw our stream
         if new is not None:
-            new.add_done_callback(self._listen_ended)
+            new._on_done(self._listen_ended)
         if old is not None:
             old.cancel("subscription replaced")
+        if not newest:
+            return
         if wait != 0.0 and self._endpoint.on_notification_thread():
             wait = 0.0  # the acknowledgement would be delivered by this very thread
         if new is not None and wait != 0.0:
@@ -1098,6 +1111,16 @@ class ClientSession:
                 raise RequestTimeout(
                     f"MCP server '{self.name}' did not acknowledge subscriptions/listen within {wait:g} s", timeout=wait
                 )
+
+    def _from_superseded_stream(self, params: Mapping[str, Any]) -> bool:
+        """Whether a 2026-07-28 notification came on a listen stream already replaced.
+
+        While two streams overlap, each update would otherwise arrive twice.
+        """
+        meta = params.get("_meta")
+        stream = meta.get("io.modelcontextprotocol/subscriptionId") if isinstance(meta, Mapping) else None
+        current = self._listen
+        return isinstance(stream, int) and current is not None and stream < current.id
 
     def _listen_ended(self, pending: PendingRequest) -> None:
         logger.debug("'%s': subscriptions/listen %s ended", self.name, pending.id)
@@ -1211,12 +1234,16 @@ class ClientSession:
             if self._on_log is not None:
                 self._on_log(level, str(source) if source is not None else "", data)
         elif method in _LIST_CHANGED:
+            if self._from_superseded_stream(params):
+                return
             kinds = _LIST_CHANGED[method]
             for kind in kinds:
                 self._caches[kind].invalidate()
             if self._on_list_changed is not None:
                 self._on_list_changed(kinds[0])
         elif method == "notifications/resources/updated":
+            if self._from_superseded_stream(params):
+                return
             uri = str(params.get("uri", ""))
             with self._subscribers_lock:
                 callbacks = list(self._subscribers.get(uri, ()))

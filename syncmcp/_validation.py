@@ -23,6 +23,8 @@ Example:
 
 from __future__ import annotations
 
+import collections
+import json
 import logging
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
@@ -90,34 +92,64 @@ class Validator:
 
 
 class SchemaValidators:
-    """A thread-safe cache of :class:`Validator` objects, keyed by schema object identity.
+    """A thread-safe, bounded cache of :class:`Validator` objects.
+
+    Lookups go by schema object identity first (free), then by the schema's canonical JSON, so a
+    re-listing that sends the same schemas again reuses their validators. Both maps are bounded:
+    a server that keeps changing its schemas cannot grow memory without limit.
 
     With ``check_formats``, ``format`` keywords (email, date...) are checked too (those whose
     checker package is installed).
     """
 
+    #: Validators kept by canonical schema text (least recently used dropped first).
+    LIMIT = 1024
+
     def __init__(self, *, check_formats: bool = False) -> None:
         self._check_formats = check_formats
         self._lock = threading.Lock()
-        # id(schema) -> validator; the validator keeps its schema alive, so the id is not reused.
-        self._cache: Dict[int, Validator] = {}
+        # id(schema) -> (schema, validator): holding the schema keeps its id from being reused.
+        self._by_id: Dict[int, Tuple[Any, Validator]] = {}
+        self._by_text: collections.OrderedDict[str, Validator] = collections.OrderedDict()
 
     def get(self, schema: Mapping[str, Any]) -> Validator:
         """The compiled validator for ``schema``."""
         key = id(schema)
         with self._lock:
-            hit = self._cache.get(key)
-        if hit is not None and hit.schema is schema:
-            return hit
-        validator = Validator(schema, self._check_formats)
+            hit = self._by_id.get(key)
+        if hit is not None and hit[0] is schema:
+            return hit[1]
+        text = _canonical(schema)
         with self._lock:
-            self._cache[key] = validator
+            validator = self._by_text.get(text)
+            if validator is None:
+                validator = Validator(schema, self._check_formats)  # compiling is pure CPU work
+                self._by_text[text] = validator
+                if len(self._by_text) > self.LIMIT:
+                    self._by_text.popitem(last=False)
+            else:
+                self._by_text.move_to_end(text)
+            if len(self._by_id) >= 4 * self.LIMIT:
+                self._by_id.clear()  # stale identities of re-listed schemas
+            self._by_id[key] = (schema, validator)
         return validator
 
-    def clear(self) -> None:
-        """Forget every compiled validator (after a re-listing, say)."""
+    def __len__(self) -> int:
         with self._lock:
-            self._cache.clear()
+            return len(self._by_text)
+
+    def clear(self) -> None:
+        """Forget every compiled validator."""
+        with self._lock:
+            self._by_id.clear()
+            self._by_text.clear()
+
+
+def _canonical(schema: Any) -> str:
+    try:
+        return json.dumps(schema, sort_keys=True, separators=(",", ":"), default=repr)
+    except (TypeError, ValueError, RecursionError):
+        return repr(schema)
 
 
 # ----------------------------------------------------------------------------- the full validator

@@ -17,6 +17,8 @@ from syncmcp import ConnectionClosed, JSONRPCError, RemoteError, RequestCancelle
 from syncmcp._endpoint import Endpoint, InboundRequest
 from syncmcp.testing import MemoryTransport, memory_pair
 
+from .conftest import wait_until
+
 
 class RecordingTransport(MemoryTransport):
     """A memory transport that remembers which thread wrote each message."""
@@ -484,21 +486,12 @@ def test_a_second_close_from_an_endpoint_thread_does_not_wait_for_the_first() ->
     endpoint, _client, server = make_pair(request_handler=handler)
     endpoint_box.append(endpoint)
     server.send({"jsonrpc": "2.0", "id": 1, "method": "slow"})
-    assert wait_for_inbound(endpoint)
+    assert wait_until(lambda: bool(endpoint._inbound))
     start = time.monotonic()
     endpoint.close()
     assert closed_inside.wait(5)
     assert time.monotonic() - start < 5
 
-
-def wait_for_inbound(endpoint: Endpoint) -> bool:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with endpoint._lock:
-            if endpoint._inbound:
-                return True
-        time.sleep(0.01)
-    return False
 
 
 def test_ping_is_answered_while_every_handler_is_busy() -> None:
@@ -573,3 +566,23 @@ def test_a_message_the_dispatcher_chokes_on_is_counted_not_fatal(pair, monkeypat
     server.send({"jsonrpc": "2.0", "id": receive(server)["id"], "result": {}})
     assert pending.result(5) == {}
     assert endpoint.stats["invalid"] == 1
+
+
+def test_public_done_callbacks_run_off_the_reader_thread(pair) -> None:
+    endpoint, server = pair
+    ran_on: List[str] = []
+    release = threading.Event()
+
+    def slow_callback(pending: Any) -> None:
+        ran_on.append(threading.current_thread().name)
+        assert release.wait(10)
+
+    first = endpoint.send_request("a")
+    first.add_done_callback(slow_callback)
+    server.send({"jsonrpc": "2.0", "id": receive(server)["id"], "result": {}})
+    second = endpoint.send_request("b")
+    server.send({"jsonrpc": "2.0", "id": receive(server)["id"], "result": {"b": 1}})
+    assert second.result(5) == {"b": 1}  # not held up by the slow callback
+    release.set()
+    assert wait_until(lambda: bool(ran_on))
+    assert ran_on[0].startswith("syncmcp-notify")

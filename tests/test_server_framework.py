@@ -682,3 +682,49 @@ def test_a_missing_client_capability_is_a_protocol_error_in_the_modern_era(serve
         with pytest.raises(RemoteError) as caught:
             session.call_tool("ask")
     assert caught.value.code == -32021
+
+
+def test_concurrent_subscriptions_in_the_modern_era_lose_nothing_and_repeat_nothing() -> None:
+    """Thread A computes its stream ('a' only) first but installs it last: B's newer stream (a and
+    b) must stay. Updates must not arrive twice while streams overlap."""
+    server = Server("demo")
+
+    @server.resource("demo://a", mime_type="text/plain")
+    def resource_a() -> str:
+        return "a"
+
+    @server.resource("demo://b", mime_type="text/plain")
+    def resource_b() -> str:
+        return "b"
+
+    got: List[str] = []
+    both = threading.Event()
+
+    def on_updated(uri: str) -> None:
+        got.append(uri)
+        if {"demo://a", "demo://b"} <= set(got):
+            both.set()
+
+    with serve_in_process(server, era="auto") as session:
+        b_subscribed = threading.Event()
+        real_submit = session.submit
+
+        def submit(method: str, params: Any = None, **kwargs: Any) -> Any:
+            subscriptions = (params or {}).get("notifications", {}).get("resourceSubscriptions")
+            if method == "subscriptions/listen" and subscriptions == ["demo://a"]:
+                assert b_subscribed.wait(10)  # A is overtaken between its snapshot and its swap
+            return real_submit(method, params, **kwargs)
+
+        session.submit = submit  # type: ignore[method-assign]
+        thread_a = threading.Thread(target=session.subscribe_resource, args=("demo://a", on_updated))
+        thread_a.start()
+        assert wait_until(lambda: session._listen_generation >= 1)  # A holds its generation
+        session.subscribe_resource("demo://b", on_updated)
+        b_subscribed.set()
+        thread_a.join(10)
+        server.notify_resource_updated("demo://a")
+        server.notify_resource_updated("demo://b")
+        assert both.wait(5), got
+        # An ordered request returns only after every notification received before it was handled.
+        session.request("resources/list", on_progress=lambda *args: None)
+    assert sorted(got) == ["demo://a", "demo://b"]

@@ -23,7 +23,7 @@ from syncmcp import (
 )
 from syncmcp.testing import memory_pair
 
-from .conftest import scripted
+from .conftest import scripted, wait_until
 
 
 def connect_scripted(*flags: str, **kwargs: Any) -> ClientSession:
@@ -230,21 +230,12 @@ def test_tool_list_is_cached_and_a_list_changed_burst_costs_one_refetch(session:
     session._on_list_changed = changes.append
     session.call_tool("notify_burst", {"count": 5})
     # call_tool's response follows the burst; the notifications are handled off the reader.
-    assert _wait(lambda: len(changes) == 5)
+    assert wait_until(lambda: len(changes) == 5)
     sent = session.stats["sent"]
     session.list_tools()
     session.list_tools()
     assert session.stats["sent"] == sent + 1
     assert session.list_tools(refresh=True) == first
-
-
-def _wait(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def test_capabilities_gate_calls(session: ClientSession) -> None:

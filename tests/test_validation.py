@@ -137,3 +137,13 @@ print("jsonschema" in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_validator_cache_is_bounded_and_reuses_equal_schemas() -> None:
+    validators = SchemaValidators()
+    first = validators.get({"type": "object", "required": ["a"]})
+    again = validators.get({"type": "object", "required": ["a"]})  # a new, equal object (a re-listing)
+    assert again is first
+    for index in range(SchemaValidators.LIMIT + 50):
+        validators.get({"type": "object", "required": [f"field{index}"]})
+    assert len(validators) == SchemaValidators.LIMIT
