@@ -56,6 +56,7 @@ from ._jsonrpc import (
     make_request,
     make_result,
 )
+from ._timeout import DEFAULT, Timeout, resolve_timeout
 from ._transport import Transport
 
 __all__ = [
@@ -244,13 +245,14 @@ class PendingRequest:
         self._last_activity = (time.monotonic(), self._endpoint.paused_seconds())
         self._activity += 1
 
-    def wait(self, timeout: Optional[float] = None) -> bool:
+    def wait(self, timeout: Timeout = DEFAULT) -> bool:
         """Wait for the response without consuming or abandoning it; whether it arrived.
 
-        Unlike :meth:`result`, expiry neither cancels the request nor raises.
+        Unlike :meth:`result`, expiry neither cancels the request nor raises. ``timeout``:
+        seconds, :data:`~syncmcp.DEFAULT` (the session's timeout) or ``None`` (no limit).
         """
         try:
-            self._future.exception(timeout)
+            self._future.exception(resolve_timeout(timeout, self._endpoint.default_timeout))
         except concurrent.futures.TimeoutError:
             return False
         except concurrent.futures.CancelledError:  # pragma: no cover - futures here are never cancelled
@@ -280,7 +282,7 @@ class PendingRequest:
 
     def result(
         self,
-        timeout: Optional[float] = None,
+        timeout: Timeout = DEFAULT,
         *,
         reset_on_activity: bool = False,
         max_total: Optional[float] = None,
@@ -288,8 +290,9 @@ class PendingRequest:
         """Wait for the response and return its ``result`` member.
 
         Args:
-            timeout: seconds to wait; ``None`` waits without limit. On expiry the request is
-                cancelled (``notifications/cancelled``) and :class:`RequestTimeout` raised.
+            timeout: seconds to wait; :data:`~syncmcp.DEFAULT` is the session's timeout and
+                ``None`` waits without limit. On expiry the request is cancelled
+                (``notifications/cancelled``) and :class:`RequestTimeout` raised.
             reset_on_activity: restart the timeout whenever :meth:`touch` was called meanwhile
                 (progress); ``max_total`` still bounds the whole wait.
             max_total: with ``reset_on_activity``, the hard limit in seconds.
@@ -303,6 +306,7 @@ class PendingRequest:
         """
         future = self._future
         endpoint = self._endpoint
+        timeout = resolve_timeout(timeout, endpoint.default_timeout)
         start = time.monotonic()
         paused_at_start = endpoint.paused_seconds()
         try:
@@ -391,6 +395,7 @@ class Endpoint:
         on_lost: called once on the notification worker, with the :class:`ConnectionClosed`,
             when the connection ends without a local ``close()``.
         max_workers: most concurrent request handlers.
+        default_timeout: what ``PendingRequest.result()`` waits when not told (seconds).
     """
 
     def __init__(
@@ -402,8 +407,11 @@ class Endpoint:
         notification_handler: Optional[NotificationHandler] = None,
         on_lost: Optional[Callable[[ConnectionClosed], None]] = None,
         max_workers: int = DEFAULT_MAX_WORKERS,
+        default_timeout: Optional[float] = 60.0,
     ) -> None:
         self.name = name
+        #: Seconds a :class:`PendingRequest` waits when its caller does not say (``None``: no limit).
+        self.default_timeout = default_timeout
         self._transport = transport
         self._request_handler = request_handler
         self._notification_handler = notification_handler

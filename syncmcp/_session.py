@@ -51,6 +51,7 @@ from ._jsonrpc import ErrorCode, RequestId
 from ._listcache import ListCache
 from ._stdio import StdioTransport
 from ._tasks import ToolTask
+from ._timeout import DEFAULT, Timeout, resolve_timeout
 from ._transport import Transport
 from ._types import (
     CallToolResult,
@@ -81,6 +82,7 @@ __all__ = [
     "CapabilityError",
     "ClientSession",
     "RequestContext",
+    "Timeout",
     "connect",
 ]
 
@@ -112,21 +114,6 @@ LOGGING_LEVELS: Dict[str, int] = {
     "alert": logging.CRITICAL,
     "emergency": logging.CRITICAL,
 }
-
-
-class _Default(enum.Enum):
-    """Type of :data:`DEFAULT`."""
-
-    DEFAULT = "DEFAULT"
-
-    def __repr__(self) -> str:
-        return "DEFAULT"
-
-
-#: "Use the session's default timeout". It exists because ``None`` already means "no timeout".
-DEFAULT = _Default.DEFAULT
-
-Timeout = Union[float, None, _Default]
 
 
 class CapabilityError(MCPError):
@@ -249,7 +236,7 @@ class ClientSession:
         if protocol_era not in ERAS:
             raise ValueError(f"protocol_era must be one of {', '.join(ERAS)}, got {protocol_era!r}")
         self.name: str = name or getattr(transport, "name", None) or "server"
-        self.timeout = timeout
+        self._timeout = timeout
         self.client_info: Dict[str, Any] = dict(client_info or {"name": "syncmcp", "version": __version__})
         self.validate_input = validate_input
         self.validate_output = validate_output
@@ -297,6 +284,7 @@ class ClientSession:
             notification_handler=self._handle_notification,
             on_lost=self._connection_lost,
             max_workers=max_workers,
+            default_timeout=timeout,
         )
 
     # ------------------------------------------------------------------------------ lifecycle
@@ -505,10 +493,18 @@ class ClientSession:
     # ------------------------------------------------------------------------------ requests
 
     def _resolve_timeout(self, timeout: Timeout) -> Optional[float]:
-        value = self.timeout if timeout is DEFAULT else timeout
-        if value is not None and not value >= 0:  # also rejects NaN
-            raise ValueError(f"timeout must be a non-negative number of seconds or None, got {value!r}")
-        return value
+        return resolve_timeout(timeout, self.timeout)
+
+    @property
+    def timeout(self) -> Optional[float]:
+        """The default timeout of this session's requests, in seconds (``None``: no limit)."""
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: Optional[float]) -> None:
+        resolve_timeout(value, None)  # validates
+        self._timeout = value
+        self._endpoint.default_timeout = value  # handles from submit() default to it too
 
     def _require_open(self) -> None:
         state = self._state
@@ -996,10 +992,16 @@ class ClientSession:
         if not isinstance(task, Mapping) or not isinstance(task.get("taskId"), str):
             raise RemoteProtocolError(f"tools/call as a task on '{self.name}' did not return a task")
 
-        def task_request(method: str, params: Dict[str, Any], timeout: Optional[float]) -> Any:
+        def task_request(method: str, params: Dict[str, Any], timeout: Timeout) -> Any:
             return self.request(method, params, timeout=timeout)
 
-        handle = ToolTask(task_request, name, task, lambda result: self._tool_result(tool, result, validate))
+        handle = ToolTask(
+            task_request,
+            name,
+            task,
+            lambda result: self._tool_result(tool, result, validate),
+            default_timeout=lambda: self.timeout,
+        )
         self._tasks[handle.task_id] = handle
         return handle
 

@@ -20,6 +20,7 @@ import time
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from ._exceptions import RequestTimeout
+from ._timeout import DEFAULT, Timeout, resolve_timeout
 from ._types import CallToolResult
 
 __all__ = ["TERMINAL_TASK_STATUSES", "ToolTask"]
@@ -31,7 +32,7 @@ DEFAULT_POLL_INTERVAL = 1.0
 #: Bounds on the server's suggestion, so a bad value neither spins nor stalls.
 _MIN_POLL, _MAX_POLL = 0.05, 30.0
 
-Requester = Callable[[str, Dict[str, Any], Optional[float]], Any]
+Requester = Callable[[str, Dict[str, Any], Timeout], Any]
 
 
 class ToolTask:
@@ -45,8 +46,16 @@ class ToolTask:
         tool: the tool's name.
     """
 
-    def __init__(self, request: Requester, tool: str, task: Mapping[str, Any], convert: Callable[[Any], CallToolResult]) -> None:
+    def __init__(
+        self,
+        request: Requester,
+        tool: str,
+        task: Mapping[str, Any],
+        convert: Callable[[Any], CallToolResult],
+        default_timeout: Callable[[], Optional[float]] = lambda: None,
+    ) -> None:
         self._request = request
+        self._default_timeout = default_timeout
         self._convert = convert
         self._cond = threading.Condition()
         self._task: Dict[str, Any] = dict(task)
@@ -95,20 +104,22 @@ class ToolTask:
             self._task.update(task)
             self._cond.notify_all()
 
-    def refresh(self, *, timeout: Optional[float] = None) -> str:
+    def refresh(self, *, timeout: Timeout = DEFAULT) -> str:
         """Ask the server for the task's state (``tasks/get``); returns the status."""
         self.update(self._request("tasks/get", {"taskId": self.task_id}, timeout))
         return self.status
 
-    def wait(self, timeout: Optional[float] = None) -> str:
+    def wait(self, timeout: Timeout = DEFAULT) -> str:
         """Block until the task is terminal or needs input; returns the status.
 
         Polls ``tasks/get`` every :attr:`poll_interval` seconds, waking early when a status
-        notification arrives.
+        notification arrives. ``timeout``: seconds, ``DEFAULT`` (the session's timeout) or
+        ``None`` (no limit).
 
         Raises:
             RequestTimeout: still running after ``timeout`` seconds.
         """
+        timeout = resolve_timeout(timeout, self._default_timeout())
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             status = self.status
@@ -127,7 +138,7 @@ class ToolTask:
     def _status_differs(self, status: str) -> Callable[[], bool]:
         return lambda: self._task.get("status") != status
 
-    def result(self, timeout: Optional[float] = None) -> CallToolResult:
+    def result(self, timeout: Timeout = DEFAULT) -> CallToolResult:
         """Wait for the task to finish and return the tool's result (``tasks/result``).
 
         When the task needs input, ``tasks/result`` is sent at once: the server then delivers its
@@ -137,6 +148,7 @@ class ToolTask:
             RequestTimeout: not finished within ``timeout`` seconds.
             RemoteError: the tool call failed as a protocol error.
         """
+        timeout = resolve_timeout(timeout, self._default_timeout())
         deadline = None if timeout is None else time.monotonic() + timeout
         self.wait(timeout)
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -146,7 +158,7 @@ class ToolTask:
                 self._task["status"] = "failed" if result.is_error else "completed"
         return result
 
-    def cancel(self, *, timeout: Optional[float] = None) -> str:
+    def cancel(self, *, timeout: Timeout = DEFAULT) -> str:
         """Ask the server to cancel the task (``tasks/cancel``); returns the new status."""
         self.update(self._request("tasks/cancel", {"taskId": self.task_id}, timeout))
         return self.status

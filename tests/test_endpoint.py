@@ -586,3 +586,17 @@ def test_public_done_callbacks_run_off_the_reader_thread(pair) -> None:
     release.set()
     assert wait_until(lambda: bool(ran_on))
     assert ran_on[0].startswith("syncmcp-notify")
+
+
+def test_result_without_a_timeout_uses_the_default_not_forever() -> None:
+    endpoint, _client, server = make_pair(default_timeout=0.2)
+    try:
+        pending = endpoint.send_request("tools/call")
+        receive(server)
+        start = time.monotonic()
+        with pytest.raises(RequestTimeout):
+            pending.result()
+        assert time.monotonic() - start < 3
+        assert endpoint.send_request("x").wait() is False  # wait() has the same default
+    finally:
+        endpoint.close()

@@ -15,7 +15,7 @@ PACKAGE = Path(syncmcp.__file__).parent
 
 # Each module may import only modules of a lower layer.
 LAYERS = [
-    {"_version", "_exceptions", "_display", "_procstat", "_status"},
+    {"_version", "_exceptions", "_display", "_procstat", "_status", "_timeout"},
     {"_jsonrpc", "_types", "_sandbox", "_config"},
     {"_validation", "_era", "_listcache", "_tasks", "_toolnames", "_startup", "_events", "_toolcache"},
     {"_transport"},
