@@ -55,7 +55,7 @@ from ._session import (
     RequestContext,
     connect,
 )
-from ._stdio import StdioTransport
+from ._stdio import StdioTransport, stop_servers_on_sigterm
 from ._tasks import ToolTask
 from ._transport import StreamTransport, Transport
 from ._types import (
@@ -243,6 +243,7 @@ __all__ = [
     "embedded_default_servers",
     "load_config",
     "qualify_tool_names",
+    "stop_servers_on_sigterm",
 ]
 
 # A library never configures logging: without a handler of the application's, nothing is printed.

@@ -69,13 +69,19 @@ def result_kind(result: Any) -> str:
     return "complete"
 
 
-def ttl_seconds(result: Any) -> Optional[float]:
-    """The ``ttlMs`` caching hint in seconds; ``None`` when absent (cache until invalidated).
+def ttl_seconds(result: Any, absent: Optional[float] = None) -> Optional[float]:
+    """The ``ttlMs`` caching hint in seconds.
 
-    Negative values count as 0 (immediately stale), as the spec says.
+    Negative values count as 0 (immediately stale), as the spec says. ``absent`` is what a
+    result without the hint means: ``None`` (cache until invalidated) for a legacy server, ``0``
+    for a 2026-07-28 one (its results must carry the hint; absent means 0).
+
+    Example:
+        >>> ttl_seconds({"ttlMs": 1500}), ttl_seconds({}), ttl_seconds({}, absent=0.0)
+        (1.5, None, 0.0)
     """
     if not isinstance(result, Mapping) or "ttlMs" not in result:
-        return None
+        return absent
     value = result.get("ttlMs")
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
         return 0.0

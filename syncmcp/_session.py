@@ -382,6 +382,12 @@ class ClientSession:
                 return None
             raise self._startup_timeout(exc, limit) from exc
         except RemoteError as exc:
+            if exc.code == ErrorCode.MISSING_REQUIRED_CLIENT_CAPABILITY:
+                needed = exc.data.get("requiredCapabilities") if isinstance(exc.data, Mapping) else None
+                raise ProtocolVersionError(
+                    f"MCP server '{self.name}' (2026-07-28) requires client capabilities this session does not declare "
+                    f"({needed!r}): {exc.message}"
+                ) from exc
             if exc.code in MODERN_ERROR_CODES:
                 supported = exc.data.get("supported") if isinstance(exc.data, Mapping) else None
                 raise ProtocolVersionError(
@@ -691,7 +697,7 @@ class ClientSession:
             if not isinstance(page, list):
                 raise RemoteProtocolError(f"{method} result from '{self.name}' has no '{key}' list")
             items.extend(page)
-            ttl = ttl_seconds(result)
+            ttl = ttl_seconds(result, absent=0.0 if self._modern else None)
             if ttl is not None:
                 lifetime = ttl if lifetime is None else min(lifetime, ttl)
             next_cursor = result.get("nextCursor")

@@ -31,6 +31,7 @@ __all__ = [
     "ENV_ALLOWLIST",
     "StdioTransport",
     "child_environment",
+    "stop_servers_on_sigterm",
 ]
 
 logger = logging.getLogger("syncmcp.stdio")
@@ -225,8 +226,13 @@ def _exit_status(proc: subprocess.Popen[bytes], deadline: float) -> Optional[int
 
 
 def _reap(proc: subprocess.Popen[bytes]) -> None:
-    """Kill stragglers in the group, then collect the child's exit status (bounded)."""
-    _signal_group(proc, _SIGKILL)
+    """Kill stragglers in the group, then collect the child's exit status (bounded).
+
+    A child already reaped is not signalled: its pid, and so the group id, may belong to
+    another process by now.
+    """
+    if proc.returncode is None:
+        _signal_group(proc, _SIGKILL)
     try:
         proc.wait(_KILL_WAIT)
     except subprocess.TimeoutExpired:  # pragma: no cover - a child stuck in the kernel
@@ -257,6 +263,36 @@ def _kill_all_live_children() -> None:
     for proc in children:
         _exit_status(proc, deadline)
         _reap(proc)
+
+
+def stop_servers_on_sigterm() -> bool:
+    """Make SIGTERM stop every MCP server this process started before the process exits.
+
+    Servers run in their own process groups and are stopped by ``close()``, by garbage
+    collection, or at interpreter exit. A plain SIGTERM, though, ends Python without running its
+    exit handlers, and a server that ignores the end of its input would outlive this process.
+    This installs a SIGTERM handler that exits through ``SystemExit`` (status 143) instead, so
+    the exit handlers run. Only when SIGTERM still has its default behaviour, and only from the
+    main thread; an application with its own SIGTERM handling keeps it.
+
+    Returns:
+        Whether the handler was installed.
+
+    Example::
+
+        import syncmcp
+        syncmcp.stop_servers_on_sigterm()   # e.g. at the top of a service's main()
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return False
+
+    def exit_cleanly(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, exit_cleanly)
+    return True
 
 
 class StdioTransport(StreamTransport):
@@ -336,25 +372,27 @@ class StdioTransport(StreamTransport):
         Raises:
             ServerStartError: the command or working directory does not exist, or spawning failed.
         """
+        # All of it under the state lock (spawning returns once the program is exec'd): a close()
+        # racing this open() then sees either nothing to stop, or everything set up to stop it.
         with self._state_lock:
             if self._close_started:
                 raise ServerStartError(f"transport for MCP server '{self.name}' is closed")
             if self._proc is not None:
                 return
-            self._proc = self._spawn()
-        proc = self._proc
-        self._reader = proc.stdout
-        self._writer = proc.stdin
-        self._finalizer = weakref.finalize(self, _kill_forgotten, proc)
-        self._finalizer.atexit = False  # the module's atexit net covers exit, in parallel
-        thread = threading.Thread(
-            target=_drain_stderr,
-            args=(proc.stderr, self._stderr_tail, logging.getLogger(f"syncmcp.servers.{self.name}.stderr"), self._stderr_done),
-            name=f"syncmcp-stderr[{self.name}]",
-            daemon=True,
-        )
-        self._stderr_thread = thread
-        thread.start()
+            proc = self._proc = self._spawn()
+            self._reader = proc.stdout
+            self._writer = proc.stdin
+            self._finalizer = weakref.finalize(self, _kill_forgotten, proc)
+            self._finalizer.atexit = False  # the module's atexit net covers exit, in parallel
+            stderr_log = logging.getLogger(f"syncmcp.servers.{self.name}.stderr")
+            thread = threading.Thread(
+                target=_drain_stderr,
+                args=(proc.stderr, self._stderr_tail, stderr_log, self._stderr_done),
+                name=f"syncmcp-stderr[{self.name}]",
+                daemon=True,
+            )
+            self._stderr_thread = thread
+            thread.start()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         environment, self.missing_env_vars = child_environment(self.env, self.env_vars)

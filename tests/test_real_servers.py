@@ -104,14 +104,6 @@ def test_everything_prompts_and_completion(everything: ClientSession) -> None:
         everything.get_prompt("args-prompt", {})
 
 
-def test_everything_logging_level_and_subscriptions(everything: ClientSession) -> None:
-    everything.set_logging_level("debug")
-    uri = everything.list_resources()[0].uri
-    everything.subscribe_resource(uri)
-    everything.unsubscribe_resource(uri)
-    everything.ping()
-
-
 def test_everything_environment_is_the_allow_list(everything_cmd: List[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SYNCMCP_REAL_SECRET", "hidden")
     with open_session(everything_cmd, "everything", env={"VISIBLE": "yes"}) as session:

@@ -9,6 +9,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -211,3 +212,59 @@ def test_forgotten_sessions_are_reaped_at_interpreter_exit(tmp_path: Path) -> No
     pids = [int(p) for p in done.stdout.split()]
     assert len(pids) == 3
     assert wait_until(lambda: not leftover_processes(pids), timeout=3)
+
+
+def test_a_close_racing_an_open_leaves_nothing_armed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """close() waits for a concurrent open() to finish setting up, then stops what it started."""
+    command = scripted()
+    transport = StdioTransport(command[0], command[1:], name="race", shutdown_grace=0.2)
+    spawned = threading.Event()
+    release = threading.Event()
+    real_spawn = transport._spawn
+
+    def slow_spawn() -> Any:
+        proc = real_spawn()
+        spawned.set()
+        assert release.wait(10)  # open() is stuck between spawning and arming the finaliser
+        return proc
+
+    monkeypatch.setattr(transport, "_spawn", slow_spawn)
+    opener = threading.Thread(target=transport.open)
+    opener.start()
+    assert spawned.wait(10)
+    closer = threading.Thread(target=transport.close)
+    closer.start()
+    release.set()
+    opener.join(10)
+    closer.join(15)
+    assert transport.returncode is not None  # reaped
+    assert transport._finalizer is not None and not transport._finalizer.alive
+
+
+def test_sigterm_stops_the_servers_when_asked(tmp_path: Path) -> None:
+    """A plain SIGTERM skips exit handlers; stop_servers_on_sigterm() routes it through them."""
+    import signal as signals
+
+    script = tmp_path / "service.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(syncmcp.__file__).parent.parent)!r})
+        import syncmcp
+        assert syncmcp.stop_servers_on_sigterm()
+        session = syncmcp.connect(sys.executable, ["-u", {str(SCRIPTED)!r}, "--ignore-eof"])
+        print(session.transport.pid, flush=True)
+        time.sleep(60)
+    """))
+    service = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert service.stdout is not None
+        pid = int(service.stdout.readline())
+        service.send_signal(signals.SIGTERM)
+        assert service.wait(15) == 143
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.wait(5)
+        assert service.stdout is not None
+        service.stdout.close()
+    assert wait_until(lambda: not leftover_processes([pid]), timeout=5)
