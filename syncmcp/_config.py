@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_STARTUP_TIMEOUT_SEC",
     "DEFAULT_TOOL_TIMEOUT_SEC",
     "EMBEDDED_SERVER_NAME",
+    "PROTOCOL_ERAS",
     "SERVER_NAME_PATTERN",
     "ServerConfig",
     "default_config_path",
@@ -63,6 +64,9 @@ SERVER_NAME_PATTERN = "^[a-zA-Z0-9_-]+$"
 EMBEDDED_SERVER_NAME = "workspace"
 #: Most automatic retries a config may ask for (each one re-runs an idempotent tool).
 MAX_TOOL_RETRIES = 10
+#: Values of ``protocol_era``: detect the era with ``server/discover`` (the default), or force one.
+#: The same values as ``ClientSession(protocol_era=...)``; a test keeps the two lists equal.
+PROTOCOL_ERAS: Tuple[str, ...] = ("auto", "legacy", "modern")
 
 _NAME_RE = re.compile(SERVER_NAME_PATTERN)
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -130,6 +134,9 @@ class ServerConfig:
             broke (never after the server answered) is retried, for idempotent tools only.
         idempotent_tools: which tools are safe to retry besides those annotated
             ``idempotentHint: true``: ``True`` for all, or a list of raw tool names.
+        protocol_era: ``"auto"`` finds out with ``server/discover`` whether the server speaks
+            the 2026-07-28 era or the legacy ``initialize`` handshake, and the manager then
+            remembers the answer for restarts; ``"legacy"`` or ``"modern"`` skips the probe.
         extras: keys of later Codex versions that syncmcp accepts but does not use.
 
     Raises:
@@ -140,6 +147,8 @@ class ServerConfig:
         'stdio'
         >>> ServerConfig(url="https://example.com/mcp").transport
         'streamable_http'
+        >>> ServerConfig(command="uvx", args=["mcp-server-time"], protocol_era="legacy").protocol_era
+        'legacy'
     """
 
     command: Optional[str] = None
@@ -161,6 +170,7 @@ class ServerConfig:
     oauth_resource: Optional[str] = None
     tool_retries: int = 0
     idempotent_tools: Union[bool, Tuple[str, ...]] = False
+    protocol_era: str = "auto"
     extras: Mapping[str, Any] = field(default_factory=_empty, compare=False)
 
     def __post_init__(self) -> None:
@@ -190,6 +200,7 @@ class ServerConfig:
         put("tool_retries", check.retries("tool_retries", self.tool_retries))
         if not isinstance(self.idempotent_tools, bool):
             put("idempotent_tools", check.strings("idempotent_tools", self.idempotent_tools))
+        put("protocol_era", check.choice("protocol_era", self.protocol_era, PROTOCOL_ERAS))
         put("extras", _mapping(self.extras))
         if self.command is not None and self.url is not None:
             raise ConfigError("url is not supported for stdio (give either command or url, not both)", key="url")
@@ -330,6 +341,12 @@ class _Checker:
             raise self.fail(key, f"expected a number from 0 to {MAX_TOOL_RETRIES}, got {value!r}")
         return value
 
+    def choice(self, key: str, value: Any, choices: Tuple[str, ...]) -> str:
+        text = self.string(key, value)
+        if text not in choices:
+            raise self.fail(key, f"expected one of {', '.join(choices)}, got {text!r}")
+        return text
+
     def optional_url(self, key: str, value: Any) -> Optional[str]:
         if value is None:
             return None
@@ -407,6 +424,7 @@ _SERVER_KEYS: Dict[str, str] = {
     "oauth_resource": "string",
     "tool_retries": "retries",
     "idempotent_tools": "idempotent",
+    "protocol_era": "era",
     "type": "type",
     **dict.fromkeys(_CODEX_LATER_KEYS, "extra"),
 }
@@ -454,6 +472,8 @@ def _read_server(table: Any, prefix: str, source: Optional[str], *, json_shape: 
             values[key] = check.retries(key, value)
         elif kind == "idempotent":
             values[key] = value if isinstance(value, bool) else check.strings(key, value)
+        elif kind == "era":
+            values[key] = check.choice(key, value, PROTOCOL_ERAS)
         elif kind == "type":
             values[key] = check.string(key, value)
         elif kind == "extra":

@@ -30,7 +30,7 @@ from ._client_features import check_elicitation_answer
 from ._events import ElicitationCancelled, ElicitationRequest, ManagerEvent
 from ._exceptions import UnknownElicitationError
 
-__all__ = ["DEFAULT_ELICITATION_TIMEOUT", "ELICITATION_ACTIONS", "ElicitationRouter", "normalize_elicitation_response"]
+__all__ = ["DEFAULT_ELICITATION_TIMEOUT", "ElicitationRouter", "normalize_elicitation_response"]
 
 logger = logging.getLogger("syncmcp.manager")
 
@@ -39,21 +39,28 @@ ElicitationHandler = Callable[[str, RequestId, Dict[str, Any]], Any]
 
 #: Seconds an unanswered elicitation waits before it is declined (server-everything waits 10 min).
 DEFAULT_ELICITATION_TIMEOUT = 600.0
-#: The answers a user can give.
-ELICITATION_ACTIONS = ("accept", "decline", "cancel")
 #: How often a waiting handler checks whether the server cancelled the request.
 _CANCEL_CHECK = 0.25
 #: How long a waiter that lost the race to a resolver waits for the answer being handed over.
 _HANDOVER = 5.0
 
 
-def normalize_elicitation_response(response: Any) -> Dict[str, Any]:
-    """Turn a user's answer into an ``ElicitResult``: ``{"action": ..., "content"?: {...}}``.
+def normalize_elicitation_response(response: Any, params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """Turn a user's answer into the ``ElicitResult`` to send: ``{"action": ..., "content"?: {...}}``.
 
-    Accepts a dict, an action string (``"decline"``), or an object with ``to_dict()``.
+    Accepts a dict, an action string (``"decline"``), or an object with ``to_dict()``. The
+    answer is then checked by the session's own rule, :func:`~syncmcp.check_elicitation_answer`
+    (the one list of actions; for an accepted form, defaults filled in and the content
+    validated against the request's ``requestedSchema``; content dropped from other answers).
+
+    Args:
+        response: the user's answer.
+        params: the ``elicitation/create`` params it answers (``None``: any form).
 
     Raises:
-        ValueError: no valid ``action``, or ``content`` that is not an object.
+        SchemaValidationError: no valid ``action``, or content that is not an object or does
+            not match the schema (a ``ValueError``).
+        ValueError: neither a dict, an action string nor an object with ``to_dict()``.
 
     Example:
         >>> normalize_elicitation_response("decline")
@@ -68,18 +75,9 @@ def normalize_elicitation_response(response: Any) -> Dict[str, Any]:
         if not callable(to_dict):
             raise ValueError(f"an elicitation response must be a dict or an action string, got {type(response).__name__}")
         response = to_dict()
-    action = response.get("action")
-    if action not in ELICITATION_ACTIONS:
-        raise ValueError(f"elicitation response action must be one of {', '.join(ELICITATION_ACTIONS)}, got {action!r}")
-    result: Dict[str, Any] = {key: value for key, value in response.items() if key != "content"}
-    content = response.get("content")
-    if content is not None:
-        if not isinstance(content, Mapping):
-            raise ValueError(f"elicitation response content must be an object, got {type(content).__name__}")
-        if action != "accept":
-            raise ValueError(f"elicitation response content is only sent with 'accept', not {action!r}")
-        result["content"] = dict(content)
-    return result
+        if not isinstance(response, Mapping):
+            raise ValueError(f"to_dict() of an elicitation response must return a dict, got {type(response).__name__}")
+    return check_elicitation_answer(params if params is not None else {}, response)
 
 
 class _Waiter:
@@ -168,16 +166,18 @@ class ElicitationRouter:
 
         Raises:
             UnknownElicitationError: nothing is pending under ``(server, request_id)``.
-            SchemaValidationError: the content does not match the requested schema (a
-                ``ValueError``; the request stays pending, so the caller can answer again).
-            ValueError: the response is not a valid answer (the request stays pending).
+            SchemaValidationError: no valid action, or content that does not match the
+                requested schema (a ``ValueError``; the request stays pending, so the caller
+                can answer again).
+            ValueError: the response is not a dict, an action string or an object with
+                ``to_dict()`` (the request stays pending).
         """
-        answer = normalize_elicitation_response(response)
         key = (server, request_id)
         with self._lock:
             waiter = self._waiting.get(key)
-        if waiter is not None:
-            answer = check_elicitation_answer(waiter.request.params, answer)
+        # Checked outside the lock (the schema check may import jsonschema); an invalid answer is
+        # refused even when nothing is pending, so a caller learns about its bug either way.
+        answer = normalize_elicitation_response(response, waiter.request.params if waiter is not None else None)
         with self._lock:
             if waiter is not None and self._waiting.get(key) is waiter:
                 del self._waiting[key]

@@ -252,6 +252,8 @@ def log_event(event: ManagerEvent) -> None:
         logger.debug("tool call %d: %s/%s %s in %.3f s", event.call_id, event.server, event.tool, outcome, event.duration)
     elif isinstance(event, ElicitationRequest):
         logger.info("MCP server '%s' asks the user (elicitation %r): %s", event.server, event.request_id, event.message)
+    elif isinstance(event, ServerExited):
+        logger.warning("%s", event.error)
     elif isinstance(event, ListChanged):
         logger.debug("MCP server '%s': %s list changed", event.server, event.kind)
 

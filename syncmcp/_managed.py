@@ -10,11 +10,14 @@ one configured server, one at a time. States (:class:`~syncmcp.ServerState`)::
     any  --close/remove-->  closed   (a start-up in flight ends as cancelled)
 
 A start-up runs on the manager's start pool under one monotonic deadline (``startup_timeout_sec``)
-covering spawn, handshake and the first full ``tools/list``; the current sandbox state is sent
-before ``ready`` is announced. Whoever takes the pending start future out of the object (the
-start-up task, or ``close``) settles it and reports to the batch, exactly once. Calls hold an
-instance with :meth:`ManagedServer.acquire` / :meth:`release` so a retiring instance can drain.
-No lock is held across I/O, a callback, or another lock.
+covering spawn, era discovery, handshake, the first full ``tools/list`` and the current sandbox
+state, sent before ``ready`` is announced (a server that does not answer that update is announced
+ready at its deadline; a state set too late for the start-up is sent once it is ready). Whoever
+takes the pending start future out of the object (the start-up task, or ``close``) settles it and
+reports to the batch, exactly once. The protocol era an ``auto`` server turned out to speak is
+remembered, so a restart skips the ``server/discover`` probe (and forgotten if a start-up in it
+fails). Calls hold an instance with :meth:`ManagedServer.acquire` / :meth:`release` so a retiring
+instance can drain. No lock is held across I/O, a callback, or another lock.
 """
 
 from __future__ import annotations
@@ -201,10 +204,13 @@ class StartupBatch:
 class _Instance:
     """One spawned process and its session. ``inflight`` is guarded by the owning server's lock."""
 
-    __slots__ = ("inflight", "retired", "sandbox_version", "session", "started_at", "tools_stale", "transport")
+    __slots__ = (
+        "inflight", "remembered_era", "retired", "sandbox_version", "session", "started_at", "tools_stale", "transport"
+    )  # fmt: skip
 
-    def __init__(self, transport: StdioTransport) -> None:
+    def __init__(self, transport: StdioTransport, remembered_era: bool = False) -> None:
         self.transport = transport
+        self.remembered_era = remembered_era  # started with an era learned earlier, not configured
         self.session: Optional[ClientSession] = None
         self.started_at = 0.0
         self.inflight = 0
@@ -257,6 +263,7 @@ class ManagedServer:
         self._error: Optional[BaseException] = None
         self._error_text: Optional[str] = None
         self._ever_ready = False
+        self._era: Optional[str] = None  # the era the last successful start-up found
         self._attempts = 0
         self._restarts = 0
         self._lost_at = 0.0
@@ -295,7 +302,14 @@ class ManagedServer:
     def status(self) -> ServerStatus:
         """A snapshot for ``startup_status()``."""
         with self._lock:
-            return ServerStatus(self.name, self._state, self._error_text, self._restarts, self._tools_cached)
+            return ServerStatus(self.name, self._state, self._error_text, self._restarts, self._tools_cached, self._era)
+
+    def _session_era(self) -> Tuple[str, bool]:
+        """``(protocol_era for the next session, whether it is a remembered one)``; under the lock."""
+        configured = self.config.protocol_era
+        if configured == "auto" and self._era is not None:
+            return self._era, True
+        return configured, False
 
     def tool_snapshot(self) -> Optional[Tuple[Tool, ...]]:
         """The tools to list now: live ones when ready (or exited: it restarts on use), cached ones while starting."""
@@ -408,8 +422,10 @@ class ManagedServer:
                 shutdown_grace=self._svc.shutdown_grace,
                 terminate_grace=self._svc.terminate_grace,
             )
-            instance = _Instance(transport)
-            instance.session = self._make_session(instance)
+            with self._lock:
+                era, remembered = self._session_era()
+            instance = _Instance(transport, remembered)
+            instance.session = self._make_session(instance, era)
             with self._lock:
                 if gen != self._gen:
                     raise _StartCancelled
@@ -418,13 +434,13 @@ class ManagedServer:
             session.initialize(timeout=_remaining(deadline))
             tools = session.list_tools(timeout=_remaining(deadline))
             instance.started_at = time.monotonic()
-            self._push_sandbox(instance, min(config.tool_timeout_sec, config.startup_timeout_sec), on_start=True)
+            self._sync_sandbox(instance, deadline)
         except Exception as exc:
             self._start_failed(gen, instance, exc)
             return
         self._start_succeeded(gen, instance, tools)
 
-    def _make_session(self, instance: _Instance) -> ClientSession:
+    def _make_session(self, instance: _Instance, era: str) -> ClientSession:
         name = self.name
         svc = self._svc
         router = svc.router
@@ -443,6 +459,7 @@ class ManagedServer:
             elicitation_modes=("form", "url"),
             on_list_changed=lambda kind: self._list_changed(instance, kind),
             on_connection_lost=lambda error: self._connection_lost(instance, error),
+            protocol_era=era,
         )
 
     def _take_start_locked(
@@ -469,6 +486,7 @@ class ManagedServer:
                 self._tools_stale = instance.tools_stale
                 self._error = None
                 self._error_text = None
+                self._era = instance.live_session.era
                 if restarted:
                     self._restarts += 1
         if taken is None:  # superseded meanwhile; whoever did it reported
@@ -476,16 +494,18 @@ class ManagedServer:
             instance.live_session.close()
             return
         future, batch = taken
-        # The sandbox state may have changed while we were announcing it: send the newest.
-        if self._svc.sandbox()[0] != instance.sandbox_version:
-            self._push_sandbox(instance, self.config.tool_timeout_sec, on_start=True)
         self.tool_group()  # prepare the names here, not in the next list_all_tools()
-        self._write_cache(tools)
-        logger.info("MCP server '%s' is ready (%d tools)", self.name, len(tools))
+        logger.info("MCP server '%s' is ready (%d tools, %s era)", self.name, len(tools), self._era)
         self._svc.emit(StartupUpdate(self.name, "ready"))
         if batch is not None:
             batch.report(self.name, "ready")
         future.set_result(instance)
+        # After settling: neither is part of the start-up, whose callers are not kept waiting.
+        # A state set after the last check in _sync_sandbox went to ready servers only (this one
+        # was still starting), and one the deadline left no time for was not sent at all.
+        if self._svc.sandbox()[0] != instance.sandbox_version:
+            self.send_sandbox()
+        self._write_cache(tools)
 
     def _start_failed(self, gen: int, instance: Optional[_Instance], error: BaseException) -> None:
         transport = instance.transport if instance is not None else None
@@ -496,16 +516,22 @@ class ManagedServer:
             stderr_tail=transport.stderr_tail() if transport is not None else "",
             missing_env_vars=transport.missing_env_vars if transport is not None else (),
         )
+        forgotten: Optional[str] = None
         with self._lock:
             taken = self._take_start_locked(gen)
             if taken is not None:
                 self._error = error
                 self._error_text = text
                 self._lost_at = time.monotonic()
+                if instance is not None and instance.remembered_era:
+                    # The server may have changed (an upgrade): the next start-up probes again.
+                    forgotten, self._era = self._era, None
                 may_retry = self._ever_ready and self._attempts < self._svc.restart.max_attempts
                 self._state = ServerState.EXITED if may_retry else ServerState.FAILED
         if instance is not None:
             instance.retired = True
+        if forgotten is not None:
+            logger.info("MCP server '%s' failed to start in the %s era it spoke before; probing next time", self.name, forgotten)
         if taken is not None:
             future, batch = taken
             logger.warning("%s", text)
@@ -529,6 +555,21 @@ class ManagedServer:
             future.set_result(None)
 
     # ------------------------------------------------------------------------------ sandbox
+
+    def _sync_sandbox(self, instance: _Instance, deadline: float) -> None:
+        """Send the newest sandbox state before ``ready``, within what is left of the start-up deadline.
+
+        The state may change while it is being sent: then the newer one is sent too, while time
+        remains. A failed or unanswered update only costs a warning (Codex's rule), so a server
+        that never answers it is announced ready at its deadline, not later; a state there was
+        no time left for is sent once the server is ready (see ``_start_succeeded``).
+        """
+        while self._svc.sandbox()[0] != instance.sandbox_version:
+            remaining = _remaining(deadline)
+            if remaining <= 0 and _sandbox_method(instance.live_session) is not None:
+                logger.warning("MCP server '%s': no time left in its start-up deadline to send the sandbox state", self.name)
+                return
+            self._push_sandbox(instance, remaining, on_start=True)  # without a form, only notes the version
 
     def _push_sandbox(self, instance: _Instance, timeout: float, *, on_start: bool) -> Optional[BaseException]:
         """Send the current sandbox state if the server takes it; returns the failure, if any."""
@@ -741,7 +782,7 @@ class ManagedServer:
         self._lost_at = now
         restartable = self._attempts < self._svc.restart.max_attempts
         self._state = ServerState.EXITED if restartable else ServerState.FAILED
-        logger.warning("%s", self._error_text)
+        # Logged by the caller's emit (log_event), outside the lock: handlers do I/O.
         return [ServerExited(self.name, self._error_text, error.returncode if error is not None else None)]
 
     def restart_wait(self) -> Optional[float]:

@@ -10,9 +10,11 @@ Beyond Codex: prompts, restarts with backoff, add/remove/reload, health checks, 
 of idempotent tools, an on-disk tool cache.
 
 Threads: the start pool (``syncmcp-start_N``) runs start-ups; the fan-out pool
-(``syncmcp-fanout_N``) runs the per-server parts of ``list_all_*``, ``health_check``, sandbox
-updates and ``close``, whose tasks may wait on start-ups but never on each other; events reach
-``on_event`` on ``syncmcp-events``. Nothing polls while idle. No manager lock is held across I/O.
+(``syncmcp-fanout_N``) runs the per-server parts of ``list_all_*``, ``health_check`` and sandbox
+updates, whose tasks may wait on start-ups but never on each other; stopping servers (``close``,
+``reload``) runs on one ``syncmcp-close[<server>]`` thread per server, never queued behind a
+busy pool, so no stop is ever dropped; events reach ``on_event`` on ``syncmcp-events``. Nothing
+polls while idle. No manager lock is held across I/O.
 
 Example:
     with MCPManager.from_config() as manager:
@@ -80,6 +82,9 @@ _START_WORKERS = 64
 _FANOUT_WORKERS = 32
 #: Added to the longest per-server bound when waiting for a fan-out, for scheduling.
 _FANOUT_GRACE = 5.0
+#: Added to the transport's shutdown graces when waiting for servers to stop, for scheduling
+#: and the session's own clean-up (reader and handler threads).
+_CLOSE_GRACE = 10.0
 
 _exiting = False
 
@@ -136,6 +141,10 @@ class _Runtime:
             slot.launch(batch)
         return [future for _, future in started if future is not None]
 
+    def stop_bound(self, drain: float = 0.0) -> float:
+        """Seconds within which closing one server (or several, in parallel) finishes."""
+        return drain + self.shutdown_grace + self.terminate_grace + _CLOSE_GRACE
+
     def fan_out(
         self, items: Sequence[T], fn: Callable[[T], R], timeout: float
     ) -> List[Tuple[T, Optional[R], Optional[BaseException]]]:
@@ -166,21 +175,15 @@ class _Runtime:
             first = not self.closing
             self.closing = True
             slots = list(self.slots.values())
-        bound = self.shutdown_grace + self.terminate_grace + 10.0
+        bound = self.stop_bound()
         if not first:
-            self.closed.wait(bound + 10.0)
+            self.closed.wait(bound + _CLOSE_GRACE)
             return
         try:
             if self.router is not None:
                 self.router.close()
             deadline = time.monotonic() + bound
-            futures = []
-            for slot in slots:
-                try:
-                    futures.append(self.fanout_pool.submit(slot.close))
-                except RuntimeError:  # interpreter shutting down: close here, one by one
-                    slot.close()
-            concurrent.futures.wait(futures, bound)
+            _stop_servers(slots, 0.0, bound)
             for pool in (self.start_pool, self.fanout_pool):
                 pool.shutdown(wait=False, cancel_futures=True)
                 for thread in list(getattr(pool, "_threads", ())):
@@ -188,6 +191,38 @@ class _Runtime:
             self.events.close(max(1.0, deadline - time.monotonic()))
         finally:
             self.closed.set()
+
+
+def _stop_servers(slots: Sequence[ManagedServer], drain: float, timeout: float) -> None:
+    """Close ``slots`` in parallel, one thread each, waiting at most ``timeout`` seconds for them.
+
+    Not on the fan-out pool: a close queued behind busy workers would wait for them, and the
+    pool's shutdown (``cancel_futures``) would drop it, leaving its server running until the
+    interpreter exits. A thread per server costs little next to the threads each server already
+    has, and each close is bounded by ``drain`` plus the transport's graces, so a thread that
+    outlives ``timeout`` (a very loaded machine) still ends, and still stops its server.
+
+    Example:
+        _stop_servers(retired, drain=5.0, timeout=runtime.stop_bound(5.0))
+    """
+    if len(slots) == 1:
+        slots[0].close(drain)
+        return
+    deadline = time.monotonic() + timeout
+    threads = []
+    for slot in slots:
+        thread = threading.Thread(target=slot.close, args=(drain,), name=f"syncmcp-close[{slot.name}]", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # no new threads (interpreter shutdown, or none left): close it here
+            slot.close(drain)
+            continue
+        threads.append(thread)
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    late = [thread.name for thread in threads if thread.is_alive()]
+    if late:
+        logger.warning("MCP servers still stopping after %g s (they will be stopped): %s", timeout, ", ".join(late))
 
 
 def _finalize(runtime: _Runtime) -> None:
@@ -805,19 +840,16 @@ class MCPManager:
 
         return self._gather("prompts", fetch, "prompts")
 
-    def _page(
-        self, server: str, method: str, key: str, cursor: Optional[str], timeout: Timeout, convert: Callable[[Any], T]
-    ) -> Page[T]:
-        with self._use(server, f"{method} failed for `{server}`") as session:
-            if "resources" not in session.server_capabilities:
-                return Page(())
-            limit = self._rt.slots[server].config.tool_timeout_sec if timeout is DEFAULT else timeout
-            raw = session.request(method, {"cursor": cursor} if cursor is not None else None, timeout=limit)
-        items = raw.get(key) if isinstance(raw, Mapping) else None
-        if not isinstance(items, list):
-            raise ValueError(f"{method} result from MCP server '{server}' has no '{key}' list")
-        next_cursor = raw.get("nextCursor")
-        return Page(tuple(convert(item) for item in items), next_cursor if isinstance(next_cursor, str) and next_cursor else None)
+    def _page(self, server: str, kind: str, method: str, cursor: Optional[str], timeout: Timeout) -> Page[Any]:
+        """One page of a listing (``ClientSession.list_page``), failures prefixed with Codex's context.
+
+        A server without the capability has an empty listing; a malformed page is a
+        :class:`~syncmcp.RemoteProtocolError` (``resources/list failed for `<s>`: ...``).
+        """
+        use = self._use(server, f"{method} failed for `{server}`")
+        with use as session:
+            items, next_cursor = session.list_page(kind, cursor, timeout=use.limit(timeout))
+        return Page(tuple(items), next_cursor)
 
     def list_resources(self, server: str, cursor: Optional[str] = None, *, timeout: Timeout = DEFAULT) -> Page[Resource]:
         """One page of one server's resources; pass ``page.next_cursor`` back for the next.
@@ -825,13 +857,15 @@ class MCPManager:
         Raises:
             UnknownServerError: no such server.
             ServerUnavailableError: it failed to start.
+            RemoteError: the server answered with an error (``resources/list failed for `<s>`: ...``).
+            RemoteProtocolError: the server's page is malformed.
 
         Example:
             page = manager.list_resources("everything")
             page.items[0].uri, page.next_cursor
             # -> ('demo://resource/static/document/architecture.md', None)
         """
-        return self._page(server, "resources/list", "resources", cursor, timeout, Resource.from_dict)
+        return self._page(server, "resources", "resources/list", cursor, timeout)
 
     def list_resource_templates(
         self, server: str, cursor: Optional[str] = None, *, timeout: Timeout = DEFAULT
@@ -842,7 +876,7 @@ class MCPManager:
             manager.list_resource_templates("everything").items[0].name
             # -> 'Dynamic Text Resource'
         """
-        return self._page(server, "resources/templates/list", "resourceTemplates", cursor, timeout, ResourceTemplate.from_dict)
+        return self._page(server, "resource_templates", "resources/templates/list", cursor, timeout)
 
     def read_resource(self, server: str, uri: str, *, timeout: Timeout = DEFAULT) -> ReadResourceResult:
         """Read one resource of one server.
@@ -854,9 +888,9 @@ class MCPManager:
             manager.read_resource("everything", "demo://resource/dynamic/text/1").text
             # -> 'Resource 1: This is a plaintext resource'
         """
-        with self._use(server, f"resources/read failed for `{server}` ({uri})") as session:
-            limit = self._rt.slots[server].config.tool_timeout_sec if timeout is DEFAULT else timeout
-            return session.read_resource(uri, timeout=limit)
+        use = self._use(server, f"resources/read failed for `{server}` ({uri})")
+        with use as session:
+            return session.read_resource(uri, timeout=use.limit(timeout))
 
     def get_prompt(
         self, server: str, name: str, arguments: Optional[Mapping[str, str]] = None, *, timeout: Timeout = DEFAULT
@@ -867,9 +901,9 @@ class MCPManager:
             manager.get_prompt("everything", "args-prompt", {"city": "Paris"}).text
             # -> "What's weather in Paris?"
         """
-        with self._use(server, f"prompts/get failed for `{server}` ({name})") as session:
-            limit = self._rt.slots[server].config.tool_timeout_sec if timeout is DEFAULT else timeout
-            return session.get_prompt(name, arguments, timeout=limit)
+        use = self._use(server, f"prompts/get failed for `{server}` ({name})")
+        with use as session:
+            return session.get_prompt(name, arguments, timeout=use.limit(timeout))
 
     def server_instructions(self, *, wait: bool = True) -> Dict[str, str]:
         """The non-empty ``instructions`` of ready servers, sorted by server name.
@@ -1025,7 +1059,8 @@ class MCPManager:
                 manager was created from (:meth:`from_config`) is read again.
 
         Returns:
-            What was added, removed, restarted (configuration changed) and left alone.
+            What was added, removed, restarted (configuration changed, ``protocol_era``
+            included) and left alone (still running, and still speaking the era it was found to).
 
         Raises:
             ConfigError: the new configuration is invalid (nothing is changed then).
@@ -1043,31 +1078,43 @@ class MCPManager:
             configs = load_config(servers)
         else:
             configs = _to_configs(servers)
-        with self._rt.lock:
-            if self._rt.closing:
-                raise SessionClosedError("the MCP manager is closed")
+        # New servers are built outside the lock (a constructor reads the disk tool cache), against
+        # a snapshot of the current set; if another thread changed the set meanwhile, the diff is
+        # taken again, reusing what was built. Nothing was started yet, so discarding is free.
+        built: Dict[str, ManagedServer] = {}
+        while True:
             old = self._rt.slots
-            new: Dict[str, ManagedServer] = {}
-            added: List[str] = []
-            restarted: List[str] = []
-            unchanged: List[str] = []
             for name, config in configs.items():
                 current = old.get(name)
-                if current is not None and current.config == config:
-                    new[name] = current
-                    unchanged.append(name)
-                else:
-                    new[name] = ManagedServer(name, config, self._services)
-                    (restarted if current is not None else added).append(name)
-            removed = [name for name in old if name not in configs]
-            retired = [old[name] for name in (*removed, *restarted)]
-            self._rt.slots = new
+                unchanged_here = current is not None and current.config == config
+                if not unchanged_here and (name not in built or built[name].config != config):
+                    built[name] = ManagedServer(name, config, self._services)
+            with self._rt.lock:
+                if self._rt.closing:
+                    raise SessionClosedError("the MCP manager is closed")
+                if self._rt.slots is not old:
+                    continue
+                new: Dict[str, ManagedServer] = {}
+                added: List[str] = []
+                restarted: List[str] = []
+                unchanged: List[str] = []
+                for name, config in configs.items():
+                    current = old.get(name)
+                    if current is not None and current.config == config:
+                        new[name] = current
+                        unchanged.append(name)
+                    else:
+                        new[name] = built[name]
+                        (restarted if current is not None else added).append(name)
+                removed = [name for name in old if name not in configs]
+                retired = [old[name] for name in (*removed, *restarted)]
+                self._rt.slots = new
+                break
         for slot in retired:
             if self._rt.router is not None:
                 self._rt.router.drop_server(slot.name)
         if retired:
-            bound = self._drain + self._rt.shutdown_grace + self._rt.terminate_grace + _FANOUT_GRACE
-            self._rt.fan_out(retired, lambda slot: slot.close(self._drain), bound)
+            _stop_servers(retired, self._drain, self._rt.stop_bound(self._drain))
         fresh = [new[name] for name in (*added, *restarted)]
         self._rt.start([slot for slot in fresh if not self._lazy or slot.config.required])
         return ReloadResult(tuple(added), tuple(removed), tuple(restarted), tuple(unchanged))
@@ -1134,6 +1181,13 @@ class _Use:
         self._slot, self._instance = self._manager._acquire_current(self._slot)
         session: ClientSession = self._instance.live_session
         return session
+
+    def limit(self, timeout: Timeout) -> Optional[float]:
+        """``timeout``, with :data:`~syncmcp.DEFAULT` meaning the held server's ``tool_timeout_sec``.
+
+        The server held, not the one looked up by name: a reload may have replaced it since.
+        """
+        return self._slot.config.tool_timeout_sec if timeout is DEFAULT else timeout
 
     def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
         if isinstance(exc, ConnectionClosed):

@@ -56,9 +56,12 @@ class ServerStatus:
         error: for ``failed``/``exited``, the text to show.
         restarts: how many times it was restarted after exiting.
         tools_cached: whether its tools are listed from the on-disk cache (not yet live).
+        era: the protocol era it spoke when it last started (``"legacy"``: the ``initialize``
+            handshake; ``"modern"``: 2026-07-28), ``None`` before its first start; restarts
+            use it instead of probing again.
 
     Example:
-        >>> ServerStatus("fs", ServerState.READY).ready
+        >>> ServerStatus("fs", ServerState.READY, era="legacy").ready
         True
     """
 
@@ -67,6 +70,7 @@ class ServerStatus:
     error: Optional[str] = None
     restarts: int = 0
     tools_cached: bool = False
+    era: Optional[str] = None
 
     @property
     def ready(self) -> bool:

@@ -13,6 +13,7 @@ import pytest
 import syncmcp
 from syncmcp import ConfigError, ServerConfig, load_config
 from syncmcp._config import (
+    PROTOCOL_ERAS,
     embedded_default_servers,
     parse_config,
     resolve_bearer_token,
@@ -96,6 +97,20 @@ def test_startup_timeout_sec_wins_over_the_ms_alias(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "c.toml", text))["a"].startup_timeout_sec == 2.5
 
 
+def test_protocol_era_is_auto_by_default_and_can_be_forced_in_toml_and_json(tmp_path: Path) -> None:
+    text = '[mcp_servers.a]\ncommand = "x"\n\n[mcp_servers.b]\ncommand = "x"\nprotocol_era = "legacy"\n'
+    servers = load_config(write(tmp_path, "c.toml", text))
+    assert (servers["a"].protocol_era, servers["b"].protocol_era) == ("auto", "legacy")
+    document = {"mcpServers": {"m": {"url": "https://example.com/mcp", "protocol_era": "modern"}}}
+    assert load_config(write(tmp_path, "c.json", json.dumps(document)))["m"].protocol_era == "modern"
+    # The era is part of what the server is: a reload with another one restarts the server.
+    assert ServerConfig(command="x", protocol_era="legacy") != ServerConfig(command="x")
+
+
+def test_the_config_eras_are_the_sessions_eras() -> None:
+    assert PROTOCOL_ERAS == syncmcp._era.ERAS
+
+
 def test_a_file_without_servers_is_empty(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "c.toml", 'model = "o3"\n')) == {}
 
@@ -165,6 +180,9 @@ def test_json_shape_errors(tmp_path: Path, server: Dict[str, Any], key: str, exp
         ('command = "x"\nstartup_timeout_sec = "10"', "mcp_servers.github.startup_timeout_sec", "number of seconds"),
         ('command = "x"\nstartup_timeout_ms = 1.5', "mcp_servers.github.startup_timeout_ms", "whole number of milliseconds"),
         ('command = "x"\ntool_retries = 11', "mcp_servers.github.tool_retries", "from 0 to 10"),
+        ('command = "x"\nprotocol_era = "2026"', "mcp_servers.github.protocol_era", "expected one of auto, legacy, modern, got '2026'"),
+        ('command = "x"\nprotocol_era = 2', "mcp_servers.github.protocol_era", "expected a string, got a number (2)"),
+        ('command = "x"\nprotocol_eras = "legacy"', "mcp_servers.github.protocol_eras", "did you mean 'protocol_era'?"),
         ('args = ["a"]', "mcp_servers.github.command", "invalid transport"),
         ('command = "x"\nurl = "https://a/mcp"', "mcp_servers.github.url", "url is not supported for stdio"),
         ('command = "x"\nbearer_token_env_var = "T"', "mcp_servers.github.bearer_token_env_var", "bearer_token_env_var is not supported for stdio"),
@@ -277,6 +295,8 @@ def test_server_config_rejects_bad_values_with_the_field_name() -> None:
         ServerConfig(command="x", tool_timeout_sec=math.inf)
     with pytest.raises(ConfigError, match="startup_timeout_sec"):
         ServerConfig(command="x", startup_timeout_sec=0)
+    with pytest.raises(ConfigError, match="^protocol_era: expected one of auto, legacy, modern, got 'Modern'$"):
+        ServerConfig(command="x", protocol_era="Modern")
 
 
 def test_idempotency_comes_from_annotations_or_config() -> None:

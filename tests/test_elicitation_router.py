@@ -7,7 +7,14 @@ from typing import Any, Dict, List
 
 import pytest
 
-from syncmcp import ElicitationCancelled, ElicitationRequest, SchemaValidationError, UnknownElicitationError
+import syncmcp._elicitation
+from syncmcp import (
+    ElicitationCancelled,
+    ElicitationRequest,
+    SchemaValidationError,
+    UnknownElicitationError,
+    check_elicitation_answer,
+)
 from syncmcp._elicitation import ElicitationRouter, normalize_elicitation_response
 
 PARAMS = {"message": "Your name?", "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}}}
@@ -78,10 +85,12 @@ def test_an_invalid_answer_is_refused_and_the_question_stays_pending() -> None:
     harness = Harness()
     answers = harness.ask("srv", 0, threading.Event())
     assert harness.asked.wait(5)
-    with pytest.raises(ValueError, match="action must be one of accept, decline, cancel"):
+    with pytest.raises(SchemaValidationError, match="^an elicitation answer needs action accept, decline or cancel, got 'yes'$"):
         harness.router.resolve("srv", 0, {"action": "yes"})
-    with pytest.raises(ValueError, match="only sent with 'accept'"):
-        harness.router.resolve("srv", 0, {"action": "decline", "content": {"a": 1}})
+    with pytest.raises(SchemaValidationError, match="content must be an object, got list"):
+        harness.router.resolve("srv", 0, {"action": "accept", "content": ["Ada"]})
+    with pytest.raises(ValueError, match="must be a dict or an action string, got int"):
+        harness.router.resolve("srv", 0, 42)
     with pytest.raises(SchemaValidationError, match="at 'name': 5 is not of type 'string'"):
         harness.router.resolve("srv", 0, {"action": "accept", "content": {"name": 5}})
     assert len(harness.router.pending()) == 1
@@ -142,3 +151,35 @@ def test_normalize_accepts_objects_with_to_dict() -> None:
     assert normalize_elicitation_response(Answer()) == {"action": "accept", "content": {"x": 1}}
     with pytest.raises(ValueError):
         normalize_elicitation_response(42)
+
+
+def test_the_router_checks_answers_by_the_sessions_one_rule() -> None:
+    """One source of truth for elicitation answers: the router has no action list of its own and
+    answers exactly as ``check_elicitation_answer`` (the rule a session applies to a handler's
+    answer) says, for a form and for a URL elicitation."""
+    assert not hasattr(syncmcp._elicitation, "ELICITATION_ACTIONS")
+    url = {"mode": "url", "message": "Sign in", "url": "https://example.com", "elicitationId": "e"}
+    answers = [
+        {"action": "accept", "content": {"name": "Ada"}},
+        {"action": "accept"},
+        {"action": "decline", "content": {"name": "Ada"}},  # content goes with an accepted form only
+        {"action": "cancel"},
+    ]
+    for params in (PARAMS, url):
+        for answer in answers:
+            assert normalize_elicitation_response(answer, params) == check_elicitation_answer(params, answer)
+    for bad in ({"action": "yes"}, {"action": "accept", "content": {"name": 5}}):
+        with pytest.raises(SchemaValidationError) as ours:
+            normalize_elicitation_response(bad, PARAMS)
+        with pytest.raises(SchemaValidationError) as sessions:
+            check_elicitation_answer(PARAMS, bad)
+        assert str(ours.value) == str(sessions.value)
+
+
+def test_content_sent_with_a_decline_is_dropped_not_forwarded() -> None:
+    harness = Harness()
+    answers = harness.ask("srv", 0, threading.Event())
+    assert harness.asked.wait(5)
+    harness.router.resolve("srv", 0, {"action": "decline", "content": {"name": "Ada"}})
+    answers["thread"].join(5)
+    assert answers["result"] == {"action": "decline"}

@@ -6,12 +6,13 @@ import gc
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -23,6 +24,7 @@ from syncmcp import (
     ListChanged,
     MCPManager,
     RemoteError,
+    RemoteProtocolError,
     RequestTimeout,
     RestartPolicy,
     SandboxState,
@@ -58,12 +60,19 @@ class EventLog:
 
     def __init__(self) -> None:
         self.events: List[Any] = []
+        self._times: List[Tuple[Any, float]] = []
         self._cond = threading.Condition()
 
     def __call__(self, event: Any) -> None:
         with self._cond:
             self.events.append(event)
+            self._times.append((event, time.monotonic()))
             self._cond.notify_all()
+
+    def time_of(self, event: Any) -> float:
+        """When ``event`` reached ``on_event`` (``time.monotonic()``)."""
+        with self._cond:
+            return next(at for seen, at in self._times if seen is event)
 
     def wait_for(self, predicate: Callable[[Any], bool], timeout: float = 10.0) -> Any:
         with self._cond:
@@ -77,6 +86,57 @@ class EventLog:
 
 def pid_of(manager: MCPManager, name: str) -> int:
     return int(manager.call_server_tool(name, "pid").text)
+
+
+class Gate:
+    """A local port that servers run with ``--init-gate PORT`` connect to during their handshake.
+
+    It lets them all go at once, when ``count`` of them are waiting: they can then only all finish
+    starting if their start-ups overlap (one after the other, the first would wait until its
+    start-up deadline and fail). Nothing sleeps: servers block on the socket, the gate on accept.
+    """
+
+    def __init__(self, count: int, timeout: float = 60.0) -> None:
+        self.count = count
+        self.opened = False
+        self._stopping = False
+        self._deadline = time.monotonic() + timeout
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._run, name="test-gate", daemon=True)
+
+    def _run(self) -> None:
+        waiting: List[socket.socket] = []
+        try:
+            while len(waiting) < self.count:
+                self._listener.settimeout(max(0.01, self._deadline - time.monotonic()))
+                connection, _ = self._listener.accept()
+                if self._stopping:
+                    connection.close()
+                    return
+                waiting.append(connection)
+            self.opened = True
+            for connection in waiting:
+                connection.sendall(b"go")
+        except OSError:  # the deadline passed: the servers waiting get no go and fail their start-up
+            pass
+        finally:
+            for connection in waiting:
+                connection.close()
+            self._listener.close()
+
+    def __enter__(self) -> Gate:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._thread.is_alive():  # wake the accept with a connection it recognises as the stop
+            self._stopping = True
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
+            except OSError:
+                pass
+        self._thread.join(10)
 
 
 # ----------------------------------------------------------------------------- start-up
@@ -108,38 +168,41 @@ def test_servers_start_in_parallel_and_report_like_codex() -> None:
 
 
 def test_start_ups_run_in_parallel() -> None:
-    """Four servers that each take 0.6 s to answer the handshake: together about 0.6 s, not 2.4 s."""
-    servers = {f"s{i}": server("--init-delay", "0.6") for i in range(4)}
-    started = time.monotonic()
-    with make(servers) as manager:
-        assert manager.wait_for_startup(10)
-        elapsed = time.monotonic() - started
-        assert all(status.ready for status in manager.startup_status().values())
-    assert 0.6 <= elapsed < 1.5
+    """Four servers whose handshakes each wait until all four are handshaking: all four become
+    ready only if their start-ups run at the same time (proved without timing anything)."""
+    with Gate(4) as gate:
+        servers = {f"s{i}": server("--init-gate", str(gate.port)) for i in range(4)}
+        with make(servers) as manager:
+            assert manager.wait_for_startup(30)
+            assert all(status.ready for status in manager.startup_status().values())
+        assert gate.opened
 
 
 def test_one_deadline_covers_handshake_and_tool_listing_and_slow_servers_block_nobody() -> None:
+    """``fast`` is ready before either slow server gives up (events arrive in the order they
+    happened), and the listing of ``slow_list`` gets only what its 1.2 s handshake left of the
+    one 2 s deadline, not a deadline of its own."""
     log = EventLog()
     servers = {
-        "slow_init": server("--no-init-answer", startup_timeout_sec=1.0),
-        "slow_list": server("--list-delay", "30", startup_timeout_sec=1.0),
+        "slow_init": server("--no-init-answer", startup_timeout_sec=2.0),
+        "slow_list": server("--init-delay", "1.2", "--list-delay", "30", startup_timeout_sec=2.0),
         "fast": server(),
     }
-    started = time.monotonic()
     with make(servers, on_event=log) as manager:
-        log.wait_for(lambda e: isinstance(e, StartupUpdate) and e.server == "fast" and e.status == "ready")
-        assert time.monotonic() - started < 0.9  # not held back by the slow ones
-        summary = log.wait_for(lambda e: isinstance(e, StartupComplete))
-        assert time.monotonic() - started < 5
+        summary = log.wait_for(lambda e: isinstance(e, StartupComplete), timeout=30)
         assert summary.ready == ("fast",)
+        outcomes = [(u.server, u.status) for u in log.of(StartupUpdate) if u.status != "starting"]
+        assert outcomes[0] == ("fast", "ready")  # not held back by the slow ones
         for name in ("slow_init", "slow_list"):
             error = manager.startup_status()[name].error or ""
             assert error == (
-                f"MCP client for `{name}` timed out after 1 seconds. Add or adjust `startup_timeout_sec` in your config.toml:\n"
+                f"MCP client for `{name}` timed out after 2 seconds. Add or adjust `startup_timeout_sec` in your config.toml:\n"
                 f"[mcp_servers.{name}]\nstartup_timeout_sec = XX"
             )
         failure = next(u for u in log.of(StartupUpdate) if u.server == "slow_list" and u.status == "failed")
         assert isinstance(failure.exception, RequestTimeout)
+        assert failure.exception.method == "tools/list"
+        assert failure.exception.timeout is not None and failure.exception.timeout <= 2.0 - 1.2
 
 
 def test_required_failure_raises_startup_error_after_closing_everything() -> None:
@@ -270,18 +333,22 @@ def test_list_changed_refreshes_the_tool_map(tmp_path: Path) -> None:
 
 def test_lazy_servers_start_on_first_use_and_together_when_needed_together() -> None:
     log = EventLog()
-    servers = {name: server("--init-delay", "0.5", "--manager-tools") for name in ("a", "b", "c")}
-    with make(servers, lazy=True, on_event=log) as manager:
-        assert {s.state for s in manager.startup_status().values()} == {ServerState.PENDING}
-        assert log.events == []  # nothing started, nothing announced
-        assert manager.call_server_tool("a", "echo", {"text": "x"}).text == "x"
-        assert [s.state for s in manager.startup_status().values()] == [ServerState.READY, ServerState.PENDING, ServerState.PENDING]
-        started = time.monotonic()
-        tools = manager.list_all_tools()
-        assert time.monotonic() - started < 0.95  # b and c started in parallel (one would take 0.5 s)
-        assert {"a__echo", "b__echo", "c__echo"} <= set(tools)
-        log.wait_for(lambda e: isinstance(e, StartupComplete) and e.ready == ("b", "c"))
-        assert [s.ready for s in log.of(StartupComplete)] == [("a",), ("b", "c")]
+    with Gate(2) as gate:  # b and c can only finish starting if they start at the same time
+        servers = {
+            "a": server("--manager-tools"),
+            "b": server("--manager-tools", "--init-gate", str(gate.port)),
+            "c": server("--manager-tools", "--init-gate", str(gate.port)),
+        }
+        with make(servers, lazy=True, on_event=log) as manager:
+            assert {s.state for s in manager.startup_status().values()} == {ServerState.PENDING}
+            assert log.events == []  # nothing started, nothing announced
+            assert manager.call_server_tool("a", "echo", {"text": "x"}).text == "x"
+            assert [s.state for s in manager.startup_status().values()] == [ServerState.READY, ServerState.PENDING, ServerState.PENDING]
+            tools = manager.list_all_tools()
+            assert gate.opened
+            assert {"a__echo", "b__echo", "c__echo"} <= set(tools)
+            log.wait_for(lambda e: isinstance(e, StartupComplete) and e.ready == ("b", "c"))
+            assert [s.ready for s in log.of(StartupComplete)] == [("a",), ("b", "c")]
 
 
 def test_the_disk_cache_lists_tools_before_any_server_runs(tmp_path: Path) -> None:
@@ -426,6 +493,29 @@ def test_a_server_starting_later_gets_the_state_set_meanwhile() -> None:
         assert updates(manager, "late") == [["codex/sandbox-state/update", state.to_codex()]]
 
 
+def test_a_server_that_never_answers_the_sandbox_update_is_ready_within_its_start_up_deadline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The sandbox update is part of the start-up: it gets what spawn, handshake and listing left
+    of the one deadline, not a fresh start-up or tool timeout, and an unanswered update is only a
+    warning. The state set while the server was starting is the one it gets."""
+    log = EventLog()
+    first, second = SandboxState("read-only", "/first"), SandboxState("read-only", "/second")
+    mute = server("--manager-tools", "--sandbox", "syncmcp", "--sandbox-silent", "--init-delay", "1.0", startup_timeout_sec=2.0)
+    with caplog.at_level(logging.WARNING, logger="syncmcp.manager"):
+        started = time.monotonic()
+        with make({"mute": mute}, sandbox_state=first, on_event=log) as manager:
+            assert manager.notify_sandbox_state_change(second) == {}  # during the 1 s handshake: not ready yet
+            ready = log.wait_for(lambda e: isinstance(e, StartupUpdate) and e.status == "ready", timeout=30)
+            elapsed = log.time_of(ready) - started
+            assert manager.startup_status()["mute"].state is ServerState.READY
+            assert updates(manager, "mute") == [["syncmcp/sandbox-state/update", second.to_syncmcp()]]
+    failures = [r.args[1] for r in caplog.records if r.getMessage().startswith("Failed to notify sandbox state to MCP server mute")]
+    assert len(failures) == 1 and isinstance(failures[0], RequestTimeout)
+    assert failures[0].timeout <= 2.0 - 1.0  # what the handshake left of the deadline
+    assert elapsed < 2.0 + 0.9  # the deadline plus scheduling (unbounded by it: 3 s at least)
+
+
 # ----------------------------------------------------------------------------- elicitation
 
 
@@ -522,6 +612,57 @@ def test_reload_from_the_file_it_was_created_from(tmp_path: Path) -> None:
         assert manager.call_tool("b__echo", {"text": "from file"}).text == "from file"
 
 
+class WatchedCache(syncmcp.ToolCache):
+    """A tool cache that records, at each read, whether the manager's lock was held, and can run
+    something in the middle of a read (another thread changing the set of servers)."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.lock: Any = None
+        self.held: List[bool] = []
+        self.during_load: Optional[Callable[[], None]] = None
+
+    def load(self, key: str) -> Optional[List[Dict[str, Any]]]:
+        self.held.append(self.lock is not None and self.lock.locked())
+        action, self.during_load = self.during_load, None
+        if action is not None:
+            action()
+        return super().load(key)
+
+
+def test_reload_reads_the_tool_cache_outside_the_managers_lock(tmp_path: Path) -> None:
+    """Building a server reads its cached tools from disk: reload() does it before taking the
+    manager's lock, as add_server() does, so no other thread waits on the disk meanwhile."""
+    cache = WatchedCache(tmp_path / "cache")
+    with make({"a": server()}, tool_cache=cache, lazy=True) as manager:
+        cache.lock = manager._rt.lock
+        result = manager.reload({"a": server("--tool", "x"), "b": server()})
+        assert (result.restarted, result.added) == (("a",), ("b",))
+        manager.add_server("c", server())
+        assert cache.held == [False, False, False, False]  # a at creation, then a and b, then c
+
+
+def test_a_server_added_while_reload_builds_is_taken_into_account(tmp_path: Path) -> None:
+    """reload() builds outside the lock against a snapshot; a server another thread adds
+    meanwhile is not lost (left running, unlisted): the new configuration, which lacks it,
+    removes it like any other server."""
+    cache = WatchedCache(tmp_path / "cache")
+    with make({"a": server()}, tool_cache=cache, lazy=True) as manager:
+        cache.lock = manager._rt.lock
+        added = threading.Event()
+
+        def add_concurrently() -> None:
+            thread = threading.Thread(target=lambda: (manager.add_server("z", server()), added.set()))
+            thread.start()
+            thread.join(10)
+
+        cache.during_load = add_concurrently
+        result = manager.reload({"a": server(), "b": server()})
+        assert added.is_set()  # the other thread was not blocked by the reload
+        assert (result.added, result.removed, result.unchanged) == (("b",), ("z",), ("a",))
+        assert list(manager.servers) == ["a", "b"]
+
+
 class ParkedSignal(logging.Handler):
     """Sets ``event`` when the server's stderr says a ``park_signal`` call arrived."""
 
@@ -603,6 +744,82 @@ def test_resources_and_prompts_across_servers(caplog: pytest.LogCaptureFixture) 
         assert list(manager.server_instructions()) == ["alpha", "zeta"]  # sorted by name
 
 
+def test_a_malformed_page_is_a_protocol_error_with_codex_context() -> None:
+    """One page of a listing goes through ``ClientSession.list_page``: a page without its list is
+    the server's protocol error (not a bare ``ValueError``), with Codex's context in front."""
+    with make({"odd": server("--resources", "--malformed-resources")}) as manager:
+        with pytest.raises(RemoteProtocolError) as info:
+            manager.list_resources("odd")
+        assert str(info.value).startswith("resources/list failed for `odd`: ")
+        assert "has no 'resources' list" in str(info.value)
+        assert manager.list_resource_templates("odd").items[0].name == "doc by index"  # the server is fine otherwise
+
+
+# ----------------------------------------------------------------------------- protocol eras
+
+
+def seen_methods(manager: MCPManager, name: str) -> List[str]:
+    """The methods the server's current process received, in order (``--record-methods``)."""
+    return [str(method) for method in json.loads(manager.call_server_tool(name, "seen_methods").text)]
+
+
+def test_a_restarted_server_keeps_the_era_it_was_found_to_speak() -> None:
+    """An ``auto`` server's era is found once (``server/discover``) and remembered for restarts,
+    after a crash or restart_server(): the new process is not probed again."""
+    servers = {
+        "old": server("--manager-tools", "--record-methods"),
+        "new": server("--manager-tools", "--record-methods", "--modern"),
+    }
+    with make(servers) as manager:
+        assert manager.wait_for_startup(30)
+        assert seen_methods(manager, "old")[:2] == ["server/discover", "initialize"]  # probed: a legacy server
+        assert "initialize" not in seen_methods(manager, "new")  # probed: a modern server
+        status = manager.startup_status()
+        assert (status["old"].era, status["new"].era) == ("legacy", "modern")
+        with pytest.raises(ConnectionClosed):
+            manager.call_server_tool("old", "crash")
+        restarted = seen_methods(manager, "old")  # the call restarts it
+        assert restarted[0] == "initialize" and "server/discover" not in restarted
+        assert manager.startup_status()["old"].restarts == 1
+        assert manager.restart_server("old")
+        assert "server/discover" not in seen_methods(manager, "old")
+        assert manager.restart_server("new")
+        session = manager._rt.slots["new"].session()
+        assert session is not None and (session.protocol_era, session.era) == ("modern", "modern")
+        assert manager.startup_status()["new"].era == "modern"
+
+
+def test_a_remembered_era_is_forgotten_when_a_start_up_in_it_fails(tmp_path: Path) -> None:
+    """A server may change between two processes (an upgrade): when a start-up in the remembered
+    era fails, the next one probes again."""
+    upgraded = tmp_path / "upgraded"
+    with make({"srv": server("--modern-if-exists", str(upgraded))}) as manager:
+        assert manager.wait_for_server_ready("srv", 30)
+        assert manager.startup_status()["srv"].era == "legacy"
+        upgraded.touch()  # from now on the server speaks only the modern era
+        assert not manager.restart_server("srv")  # initialize (the remembered legacy era) is refused
+        status = manager.startup_status()["srv"]
+        assert (status.error or "").endswith("MCP startup failed: connection is modern [code -32022] (initialize)")
+        assert status.era is None
+        assert manager.restart_server("srv")  # probed again: modern
+        assert manager.startup_status()["srv"].era == "modern"
+
+
+def test_a_configured_era_is_honoured() -> None:
+    servers = {
+        "forced_legacy": server("--record-methods", "--modern", protocol_era="legacy"),  # a dual-era server
+        "forced_modern": server("--record-methods", protocol_era="modern"),  # a legacy-only server
+    }
+    with make(servers) as manager:
+        assert manager.wait_for_startup(30)
+        assert seen_methods(manager, "forced_legacy")[0] == "initialize"
+        assert "server/discover" not in seen_methods(manager, "forced_legacy")
+        assert manager.startup_status()["forced_legacy"].era == "legacy"
+        status = manager.startup_status()["forced_modern"]
+        assert status.state is ServerState.FAILED  # never falls back to the legacy handshake
+        assert "Method not found" in (status.error or "")
+
+
 # ----------------------------------------------------------------------------- HTTP servers (configuration only for now)
 
 
@@ -671,6 +888,19 @@ def test_close_cancels_start_ups_and_is_idempotent_and_bounded() -> None:
     with pytest.raises(SessionClosedError):
         manager.list_all_tools()
     assert "closed" in repr(manager)
+
+
+def test_close_stops_every_server_even_with_more_servers_than_pool_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No stop is queued behind busy pool workers (and dropped by the pool's shutdown): with one
+    fan-out worker and four servers that each take 0.5 s to stop, more than the close bound
+    allows one after the other, every server still stops."""
+    monkeypatch.setattr(syncmcp._manager, "_FANOUT_WORKERS", 1)
+    monkeypatch.setattr(syncmcp._manager, "_CLOSE_GRACE", 0.3)  # close bound: 0.5 + 0.2 + 0.3 s
+    servers = {f"s{i}": server("--manager-tools", "--ignore-eof") for i in range(4)}
+    manager = make(servers, shutdown_grace=0.5, terminate_grace=0.2)
+    pids = [pid_of(manager, name) for name in servers]
+    manager.close()
+    assert wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in pids), timeout=10)
 
 
 def test_calls_in_flight_fail_when_the_manager_closes() -> None:

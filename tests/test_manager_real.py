@@ -186,6 +186,7 @@ def test_a_killed_real_server_restarts_on_next_use_and_reload_keeps_the_others(t
     events = Events()
     with MCPManager(servers, on_event=events, shutdown_grace=0.2) as manager:
         manager.call_tool("memory__create_entities", {"entities": [{"name": "Grace", "entityType": "person", "observations": []}]})
+        assert manager.startup_status()["memory"].era == "legacy"  # the TS SDK answers server/discover with -32601
         pid = manager.metrics()["memory"].pid
         assert pid is not None
         os.killpg(pid, signal.SIGKILL)
@@ -196,6 +197,8 @@ def test_a_killed_real_server_restarts_on_next_use_and_reload_keeps_the_others(t
         assert [entity["name"] for entity in graph["entities"]] == ["Grace"]  # state came back from its file
         assert manager.metrics()["memory"].pid != pid
         assert manager.metrics()["memory"].restarts == 1
+        restarted = manager._rt.slots["memory"].session()
+        assert restarted is not None and restarted.protocol_era == "legacy"  # remembered: no second probe
 
         thinking_pid = manager.metrics()["thinking"].pid
         result = manager.reload({"thinking": servers["thinking"], "everything": stdio([*npm_server("server-everything"), "stdio"])})

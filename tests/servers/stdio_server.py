@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +26,7 @@ next_server_id = [0]
 modern_locked = [False]
 options = argparse.Namespace()
 sandbox_updates: list = []
+seen_methods: list = []
 
 
 def send(message) -> None:
@@ -87,6 +89,8 @@ def tool_list():
     if options.manager_tools:
         tools.extend({"name": name, "description": f"scripted {name}", "inputSchema": {"type": "object"}}
                      for name in ("crash_once", "pid", "sandbox_updates", "park_signal"))
+    if options.record_methods:
+        tools.append({"name": "seen_methods", "description": "methods received, in order", "inputSchema": {"type": "object"}})
     extra = list(options.tool)
     if options.tools_file and os.path.exists(options.tools_file):
         with open(options.tools_file) as handle:
@@ -210,6 +214,8 @@ def call_tool(request_id, name, args, meta, args_envelope=None):
         return text(str(os.getpid()))
     if name == "sandbox_updates":
         return text(sandbox_updates)
+    if name == "seen_methods" and options.record_methods:
+        return text(seen_methods)
     if name in options.tool or name in _file_tools():
         return text(f"{name} called")
     if name == "log":
@@ -233,6 +239,8 @@ def resources_result(method, params):
     """resources/* and prompts/* for --resources (pages follow --resource-pages)."""
     if options.fail_resources and method in ("resources/list", "resources/templates/list"):
         raise RuntimeError("scripted resources failure")
+    if method == "resources/list" and options.malformed_resources:
+        return {"resources": "not a list"}
     if method == "resources/list":
         pages = max(1, options.resource_pages)
         page = int(params.get("cursor") or 0)
@@ -251,6 +259,20 @@ def resources_result(method, params):
         who = (params.get("arguments") or {}).get("who", "nobody")
         return {"messages": [{"role": "user", "content": {"type": "text", "text": f"Hello {who}"}}]}
     return None
+
+
+def wait_at_gate() -> None:
+    """--init-gate: connect to the test's gate and wait for its go (it opens once every server
+    of the test is waiting here). No go means the start-ups did not overlap: fail the start-up."""
+    try:
+        with socket.create_connection(("127.0.0.1", options.init_gate), timeout=60) as gate:
+            go = gate.recv(1)
+    except OSError:
+        go = b""
+    if not go:
+        sys.stderr.write("the gate never opened\n")
+        sys.stderr.flush()
+        os._exit(7)
 
 
 def handle(message) -> None:
@@ -292,6 +314,8 @@ def handle(message) -> None:
                 os._exit(options.init_exit)
             if options.no_init_answer:
                 return
+            if options.init_gate:
+                wait_at_gate()
             if options.init_delay:
                 time.sleep(options.init_delay)
             version = options.version or params.get("protocolVersion")
@@ -316,6 +340,8 @@ def handle(message) -> None:
             if options.sandbox_error:
                 raise ValueError("scripted sandbox failure")
             sandbox_updates.append([method, params])
+            if options.sandbox_silent:
+                return
             result = {}
         elif options.resources and method.split("/")[0] in ("resources", "prompts"):
             result = resources_result(method, params)
@@ -374,7 +400,15 @@ def main() -> None:
     parser.add_argument("--resources", action="store_true", help="declare and serve resources and prompts")
     parser.add_argument("--resource-pages", type=int, default=1)
     parser.add_argument("--fail-resources", action="store_true", help="answer resources/*list with an error")
+    parser.add_argument("--sandbox-silent", action="store_true", help="record sandbox-state updates, never answer them")
+    parser.add_argument("--record-methods", action="store_true", help="list a seen_methods tool: every method received")
+    parser.add_argument("--init-gate", type=int, default=0, help="on initialize, wait for a go from this local port")
+    parser.add_argument("--malformed-resources", action="store_true", help="answer resources/list without a list")
+    parser.add_argument("--modern-if-exists", help="if this file exists, speak only the modern era (refuse initialize)")
     parser.parse_args(namespace=options)
+    if options.modern_if_exists and os.path.exists(options.modern_if_exists):
+        options.modern = True
+        modern_locked[0] = True
     if options.ignore_sigterm:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if options.banner:
@@ -384,6 +418,8 @@ def main() -> None:
             message = json.loads(line)
         except ValueError:
             continue
+        if isinstance(message, dict) and isinstance(message.get("method"), str):
+            seen_methods.append(message["method"])  # here, in arrival order, before any handling
         threading.Thread(target=handle, args=(message,), daemon=True).start()
     if options.ignore_eof:
         while True:
