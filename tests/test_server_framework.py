@@ -229,7 +229,8 @@ def test_tool_failures_are_error_results_not_protocol_errors(server: Server) -> 
         invalid = session.call_tool("add", {"a": "one"}, validate=False)  # ...so the server sees it only on request
         assert invalid.is_error
         assert (
-            invalid.text == "Invalid arguments for tool 'add': 'b' is a required property; at a: 'one' is not of type 'integer'"
+            invalid.text
+            == "Invalid arguments for tool 'add': at the top level: 'b' is a required property; at 'a': 'one' is not of type 'integer'"
         )
         refused = session.call_tool("refuse")
         assert refused.is_error and refused.text == "refused on purpose"

@@ -13,12 +13,14 @@ from typing import Any, Dict, FrozenSet, List, Literal, Mapping, Optional, Seque
 
 import pytest
 
-from syncmcp.server import Context, Image, ToolError, ToolResult, URITemplate
+from syncmcp._validation import Validator, describe_errors
+from syncmcp.server import Context, Image, Server, ToolError, ToolResult, URITemplate
 from syncmcp.server._docstrings import parse_docstring
 from syncmcp.server._features import PromptDef, ToolDef, complete_values, plain_result, validate_tool_name
 from syncmcp.server._pagination import CursorCodec
-from syncmcp.server._schema import coerce, object_schema, schema_for, to_jsonable
-from syncmcp.server._validation import SchemaValidator
+from syncmcp.server._schema import check_schema, coerce, object_schema, schema_for, to_jsonable
+
+from .conftest import serve_in_process
 
 try:
     from typing import Annotated, NotRequired  # type: ignore[attr-defined]
@@ -133,7 +135,7 @@ class PartialMovie(TypedDict, total=False):
 )
 def test_schema_for_maps_python_types_to_json_schema(annotation: Any, expected: Dict[str, Any]) -> None:
     assert schema_for(annotation) == expected
-    SchemaValidator(expected).check_schema()  # derived schemas are valid JSON Schema (they are not checked at registration)
+    check_schema(expected)  # derived schemas are valid JSON Schema (they are not checked at registration)
 
 
 @pytest.mark.skipif(sys.version_info < (3, 10), reason="X | Y needs Python 3.10")
@@ -155,8 +157,9 @@ def test_a_recursive_dataclass_is_defined_once_and_referenced() -> None:
     assert schema["type"] == "object"  # the root stays an object schema
     assert schema["properties"]["children"] == {"type": "array", "items": {"$ref": "#/$defs/Tree"}}
     assert schema["$defs"]["Tree"]["properties"]["value"] == {"type": "integer"}
-    assert SchemaValidator(schema).error({"value": 1, "children": [{"value": 2, "children": []}]}) is None
-    assert "is not of type 'integer'" in (SchemaValidator(schema).error({"value": 1, "children": [{"value": "x"}]}) or "")
+    validator = Validator(schema, True)
+    assert describe_errors(validator, {"value": 1, "children": [{"value": 2, "children": []}]}) is None
+    assert "is not of type 'integer'" in (describe_errors(validator, {"value": 1, "children": [{"value": "x"}]}) or "")
 
 
 @pytest.mark.parametrize("annotation", [object.__class__, Dict[int, str], complex])
@@ -273,20 +276,40 @@ def test_values_without_a_json_form_are_refused(value: Any) -> None:
 
 def test_validation_names_every_violation_and_where() -> None:
     schema = object_schema([("n", Annotated[int, {"minimum": 0}], __import__("inspect").Parameter.empty, None)])
-    message = SchemaValidator(schema).error({"n": -1, "extra": True})
+    message = describe_errors(Validator(schema, True), {"n": -1, "extra": True})
     assert message is not None
-    assert "at n: -1 is less than the minimum of 0" in message
+    assert "at 'n': -1 is less than the minimum of 0" in message
     assert "'extra' was unexpected" in message
 
 
-def test_a_network_ref_is_never_fetched() -> None:
-    message = SchemaValidator({"$ref": "https://example.invalid/schema.json"}).error({})
-    assert message is not None and "could not be validated" in message
+def test_a_tool_with_a_network_ref_never_fetches_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``$ref`` to a URL is not resolved (validation is skipped with a warning), and no socket is opened."""
+    import socket
+
+    def no_network(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("validation tried to open a network connection")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    server = Server("refs")
+
+    @server.tool(input_schema={"type": "object", "properties": {"x": {"$ref": "https://example.invalid/schema.json"}}})
+    def echo(x: Any = None) -> str:
+        return "ran"
+
+    with serve_in_process(server) as session:
+        assert session.call_tool("echo", {"x": 1}).text == "ran"
 
 
 def test_an_invalid_schema_fails_when_checked() -> None:
     with pytest.raises(ValueError, match="invalid JSON Schema"):
-        SchemaValidator({"type": "no-such-type"}).check_schema()
+        check_schema({"type": "no-such-type"})
+
+    def count(n: int) -> int:
+        return n
+
+    with pytest.raises(ValueError, match="invalid JSON Schema"):
+        Server("bad").tool(input_schema={"type": "object", "properties": {"n": {"type": "no-such-type"}}})(count)
 
 
 # ----------------------------------------------------------------------------------- URI templates

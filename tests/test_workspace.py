@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import os
+import shutil
 import signal
+import socket
+import stat
 import subprocess
 import sys
+import tempfile
+import textwrap
 import threading
+import tracemalloc
 from pathlib import Path
 from typing import Any, Iterator, List
 
@@ -15,11 +23,13 @@ import pytest
 
 import syncmcp
 from syncmcp import RemoteError, SandboxState
-from syncmcp.server.workspace import WorkspaceServer
-from syncmcp.server.workspace._commands import bubblewrap_argv, find_bubblewrap
+from syncmcp.server.workspace import WorkspaceServer, _files
+from syncmcp.server.workspace._commands import SYSTEM_DIRECTORIES, bubblewrap_argv, find_bubblewrap
+from syncmcp.server.workspace._files import NotARegularFile, commit, open_regular
 from syncmcp.server.workspace._ignore import IgnoreRules
+from syncmcp.server.workspace._info import redact
 
-from .conftest import serve_in_process, wait_until
+from .conftest import IN_CI, ROOT, serve_in_process, wait_until
 
 
 @pytest.fixture
@@ -46,6 +56,51 @@ def update(session: syncmcp.ClientSession, state: SandboxState, *, codex: bool =
         assert session.request("codex/sandbox-state/update", state.to_codex()) == {}
     else:
         assert session.request("syncmcp/sandbox-state/update", state.to_syncmcp()) == {}
+
+
+@pytest.fixture
+def bwrap() -> str:
+    """A working bubblewrap. Missing locally: the test is skipped; in CI it fails (tools/run-tests installs it)."""
+    found = find_bubblewrap()
+    if found is None:
+        message = "bubblewrap (bwrap) is missing or cannot create namespaces here; tools/run-tests installs it in CI"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def run(session: syncmcp.ClientSession, *command: str, **arguments: Any) -> Any:
+    """``execute_command`` that must succeed as a tool call; its structured output."""
+    result = session.call_tool("execute_command", {"command": list(command), **arguments})
+    assert not result.is_error, result.text
+    return result.structured_content
+
+
+_markers = itertools.count(1)
+
+
+def unique_sleep() -> str:
+    """A ``sleep`` duration no other process uses, to find a command's processes by their arguments.
+
+    Inside bubblewrap a command has its own pid namespace: the pids it reports mean nothing here.
+    """
+    return f"3{next(_markers)}.{os.getpid()}"
+
+
+def processes_with(argument: str) -> List[int]:
+    """Live processes (zombies excluded) with ``argument`` among their arguments."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            arguments = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argument.encode() in arguments and _alive(int(entry)):
+            found.append(int(entry))
+    return found
 
 
 # ----------------------------------------------------------------------------------- the server
@@ -182,7 +237,7 @@ def test_execute_command_reports_exit_code_and_both_streams(session: syncmcp.Cli
 
 
 def test_output_is_capped_keeping_both_ends_and_marked(root: Path) -> None:
-    app = WorkspaceServer([root], max_output=1000)
+    app = WorkspaceServer([root], max_output=1000, use_os_sandbox=False)  # this Python is not visible inside bubblewrap
     with serve_in_process(app.server) as session:
         program = "import sys; sys.stdout.write('A' * 600 + 'B' * 100000 + 'Z' * 600)"
         out = session.call_tool("execute_command", {"command": [sys.executable, "-c", program]}).structured_content
@@ -199,9 +254,11 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_a_timeout_kills_the_whole_process_group(session: syncmcp.ClientSession, root: Path) -> None:
+def test_a_timeout_kills_the_whole_process_group(root: Path) -> None:
+    """Without the OS sandbox (the pids a command reports are this machine's)."""
     script = "sleep 60 & echo $! > bg.pid; sleep 60"
-    result = session.call_tool("execute_command", {"command": ["sh", "-c", script], "timeout": 0.5})
+    with serve_in_process(WorkspaceServer([root], use_os_sandbox=False).server) as session:
+        result = session.call_tool("execute_command", {"command": ["sh", "-c", script], "timeout": 0.5})
     out = result.structured_content
     assert out["timed_out"] is True and out["exit_code"] == -signal.SIGTERM
     background = int((root / "bg.pid").read_text())
@@ -209,7 +266,7 @@ def test_a_timeout_kills_the_whole_process_group(session: syncmcp.ClientSession,
 
 
 def test_cancelling_the_call_kills_the_command(root: Path) -> None:
-    app = WorkspaceServer([root])
+    app = WorkspaceServer([root], use_os_sandbox=False)
     with serve_in_process(app.server) as session:
         pending = session.submit(
             "tools/call", {"name": "execute_command", "arguments": {"command": ["sh", "-c", "echo $$ > pid; sleep 60"]}}
@@ -221,7 +278,7 @@ def test_cancelling_the_call_kills_the_command(root: Path) -> None:
 
 
 def test_shutdown_ends_running_commands(root: Path) -> None:
-    app = WorkspaceServer([root])
+    app = WorkspaceServer([root], use_os_sandbox=False)
     with serve_in_process(app.server) as session:
         session.submit(
             "tools/call", {"name": "execute_command", "arguments": {"command": ["sh", "-c", "echo $$ > pid; sleep 60"]}}
@@ -310,12 +367,25 @@ def test_the_starting_policy_comes_from_the_constructor(root: Path) -> None:
         WorkspaceServer([root / "missing"])
 
 
-def test_bubblewrap_wraps_commands_read_only_with_only_writable_roots_bound() -> None:
-    argv = bubblewrap_argv("/usr/bin/bwrap", "/w/src", writable=["/w"], network=False)
-    assert argv[:4] == ["/usr/bin/bwrap", "--ro-bind", "/", "/"]
-    assert argv[argv.index("--bind") : argv.index("--bind") + 3] == ["--bind", "/w", "/w"]
-    assert "--unshare-net" in argv and argv[-3:] == ["--chdir", "/w/src", "--"]
-    assert "--unshare-net" not in bubblewrap_argv("bwrap", "/", writable=[], network=True)
+def test_bubblewrap_shows_only_the_system_folders_and_the_roots() -> None:
+    argv = bubblewrap_argv("/usr/bin/bwrap", "/tmp/w/src", readable=["/tmp/w"], writable=["/tmp/w/src"], network=False)
+    triples = list(zip(argv, argv[1:], argv[2:]))
+    assert ("--ro-bind", "/", "/") not in triples  # not the whole file system
+    sources = {source for option, source, _ in triples if option in ("--ro-bind", "--bind")}
+    assert sources <= {*SYSTEM_DIRECTORIES, os.devnull, "/tmp/w", "/tmp/w/src"}
+    pairs = list(zip(argv, argv[1:]))
+    # The private /tmp first, then the root inside it, then the writable folder inside the root.
+    assert (
+        pairs.index(("--tmpfs", "/tmp"))
+        < triples.index(("--ro-bind", "/tmp/w", "/tmp/w"))
+        < triples.index(("--bind", "/tmp/w/src", "/tmp/w/src"))
+    )
+    assert ("--proc", "/proc") in pairs and ("--dev", "/dev") in pairs
+    assert ("--cap-drop", "ALL") in pairs  # root inside could otherwise remount its way out
+    assert "--unshare-net" in argv and argv[-3:] == ["--chdir", "/tmp/w/src", "--"]
+    assert "--unshare-net" not in bubblewrap_argv("bwrap", "/", readable=[], writable=[], network=True)
+    if os.path.isfile("/etc/shadow"):
+        assert ("--ro-bind", os.devnull, "/etc/shadow") in triples
 
 
 # ----------------------------------------------------------------------------------- resources
@@ -382,7 +452,8 @@ def test_no_git_resource_outside_a_repository(session: syncmcp.ClientSession) ->
 
 def test_environment_and_configuration_never_show_secrets(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUPER_SECRET_TOKEN", "tok-123456")
-    app = WorkspaceServer([root], env={"API_TOKEN": "s3cr3t-value", "PAGER": "cat"})
+    env = {"API_TOKEN": "s3cr3t-value", "DATABASE_URL": "postgres://app:hunter2@db:5432/app", "PAGER": "cat"}
+    app = WorkspaceServer([root], env=env, name="mirror of https://bot:ghp_tok@example.com/repo")
     with serve_in_process(app.server) as session:
         environment = session.read_resource("workspace://environment").text
         config = json.loads(session.read_resource("workspace://config").text)
@@ -390,9 +461,18 @@ def test_environment_and_configuration_never_show_secrets(root: Path, monkeypatc
     facts = json.loads(environment)
     assert facts["python"]["version"] == ".".join(map(str, sys.version_info[:3]))
     assert facts["tools"]["git"].startswith("git version")
-    assert config["commands"]["env"] == {"API_TOKEN": "***", "PAGER": "cat"}
+    assert config["commands"]["env"] == ["API_TOKEN", "DATABASE_URL", "PAGER"]  # names, never values
+    assert config["server"]["name"] == "mirror of https://***@example.com/repo"  # URLs lose their user information
     assert config["roots"] == [str(root)]
-    assert "s3cr3t-value" not in json.dumps(config)
+    text = json.dumps(config)
+    for secret in ("s3cr3t-value", "hunter2", "ghp_tok", "tok-123456", "cat"):
+        assert secret not in text, secret
+
+
+def test_redaction_masks_credential_keys_and_the_user_information_of_urls() -> None:
+    assert redact(
+        {"nested": [{"url": "https://user:pw@host/x?q=1", "plain": "see http://host/a@b"}], "password": "p", "empty_token": ""}
+    ) == {"nested": [{"url": "https://***@host/x?q=1", "plain": "see http://host/a@b"}], "password": "***", "empty_token": ""}
 
 
 # ----------------------------------------------------------------------------------- prompts
@@ -445,3 +525,355 @@ def test_the_default_root_is_the_current_folder_and_the_default_policy_workspace
     assert app.workspace.roots == (tmp_path.resolve(),)
     state = app.workspace.state
     assert (state.policy, state.writable_roots) == ("workspace-write", (str(tmp_path.resolve()),))
+
+
+# ----------------------------------------------------------------------------------- the operator's ceiling
+
+
+def test_an_update_above_the_ceiling_is_refused_and_changes_nothing(root: Path, tmp_path: Path) -> None:
+    """``max_sandbox`` (``--max-sandbox``): a client cannot lift the operator's policy past it."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("outside")
+    app = WorkspaceServer([root], sandbox="read-only", max_sandbox="read-only", use_os_sandbox=False)
+    with serve_in_process(app.server) as session:
+        for policy in ("danger-full-access", "workspace-write"):
+            with pytest.raises(RemoteError) as caught:
+                update(session, SandboxState(policy, "/"))
+            error = caught.value
+            assert error.code == -32602
+            assert "ceiling is 'read-only'" in error.message and "--max-sandbox" in error.message
+            assert error.data == {"maxSandbox": "read-only", "policy": "read-only", "requested": policy}
+        assert session.call_tool("read_file", {"path": str(outside)}).is_error  # still confined to the roots
+        assert session.call_tool("write_file", {"path": "x.txt", "content": "x"}).is_error
+        update(session, SandboxState("read-only", str(root)))  # at the ceiling: accepted
+        config = json.loads(session.read_resource("workspace://config").text)["sandbox"]
+    assert (config["policy"], config["max_policy"], config["updates_received"]) == ("read-only", "read-only", 1)
+    assert not (root / "x.txt").exists()
+
+
+def test_the_default_ceiling_lets_a_client_lift_every_limit_and_the_log_says_so(
+    root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A host that starts ``serve`` for itself keeps the specified behaviour, but the log names who lifted the policy."""
+    outside = tmp_path / "escaped.txt"
+    with serve_in_process(WorkspaceServer([root], sandbox="read-only", use_os_sandbox=False).server) as session:
+        with caplog.at_level(logging.WARNING, logger="syncmcp.server.workspace"):
+            update(session, SandboxState("danger-full-access", "/"))
+        assert not session.call_tool("write_file", {"path": str(outside), "content": "x"}).is_error
+        config = json.loads(session.read_resource("workspace://config").text)["sandbox"]
+    assert outside.read_text() == "x"
+    assert config["lifted_by_client"] is True and config["operator_policy"] == "read-only"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "syncmcp.server.workspace" and r.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    assert "lifted the sandbox policy to danger-full-access" in warnings[0]
+    assert "started this server with read-only" in warnings[0]
+
+
+def test_full_access_chosen_by_the_operator_is_not_reported_as_lifted(root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    app = WorkspaceServer([root], sandbox="danger-full-access", use_os_sandbox=False)
+    with serve_in_process(app.server) as session, caplog.at_level(logging.WARNING, logger="syncmcp.server.workspace"):
+        update(session, SandboxState("danger-full-access", str(root)))
+        assert json.loads(session.read_resource("workspace://config").text)["sandbox"]["lifted_by_client"] is False
+    assert not [r for r in caplog.records if r.name == "syncmcp.server.workspace" and r.levelno >= logging.WARNING]
+
+
+def test_below_full_access_the_ceiling_keeps_the_network_off_unless_the_operator_allowed_it(root: Path) -> None:
+    asking = SandboxState("workspace-write", str(root), writable_roots=[str(root)], network_access=True)
+    with serve_in_process(WorkspaceServer([root], max_sandbox="workspace-write", use_os_sandbox=False).server) as session:
+        with pytest.raises(RemoteError) as caught:
+            update(session, asking)
+        assert "network access refused" in caught.value.message
+        assert json.loads(session.read_resource("workspace://config").text)["sandbox"]["network_access"] is False
+    allowed = WorkspaceServer([root], max_sandbox="workspace-write", network_access=True, use_os_sandbox=False)
+    with serve_in_process(allowed.server) as session:
+        update(session, asking)
+
+
+def test_the_starting_policy_must_be_within_the_ceiling(root: Path) -> None:
+    with pytest.raises(ValueError, match="above the ceiling"):
+        WorkspaceServer([root], sandbox="workspace-write", max_sandbox="read-only")
+    with pytest.raises(ValueError, match="sandbox policy must be one of"):
+        WorkspaceServer([root], max_sandbox="anything")
+
+
+# ----------------------------------------------------------------------------------- how commands run
+
+
+def test_commands_get_the_allow_list_and_the_configured_variables_not_the_server_environment(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUPER_SECRET_TOKEN", "tok-123456")
+    app = WorkspaceServer([root], env={"CONFIGURED": "yes"}, use_os_sandbox=False)
+    with serve_in_process(app.server) as session:
+        out = run(session, "env", env={"PER_CALL": "1"})["stdout"]
+    variables = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    assert "SUPER_SECRET_TOKEN" not in variables and "tok-123456" not in out
+    assert variables["CONFIGURED"] == "yes" and variables["PER_CALL"] == "1"
+    assert variables["PATH"] == os.environ["PATH"]  # from the allow-list
+
+
+def test_unconfined_commands_say_so_and_require_os_sandbox_refuses_them(root: Path) -> None:
+    app = WorkspaceServer([root], use_os_sandbox=False)
+    with serve_in_process(app.server) as session:
+        out = run(session, "true")
+        instructions = session.instructions or ""
+    assert out["sandbox"] == "none" and "unconfined" in out["note"]
+    assert "runs commands unconfined" in instructions
+    strict = WorkspaceServer([root], use_os_sandbox=False, require_os_sandbox=True)
+    with serve_in_process(strict.server) as session:
+        refused = session.call_tool("execute_command", {"command": ["touch", "made"]})
+        instructions = session.instructions or ""
+    assert refused.is_error and "--require-os-sandbox" in refused.text
+    assert "execute_command is unavailable" in instructions
+    assert not (root / "made").exists()
+
+
+def test_commands_in_the_os_sandbox_carry_no_note(bwrap: str, root: Path) -> None:
+    with serve_in_process(WorkspaceServer([root]).server) as session:
+        out = run(session, "true")
+        instructions = session.instructions or ""
+    assert out["sandbox"] == "bubblewrap" and out["note"] is None
+    assert "inside an OS sandbox" in instructions and "unconfined" not in instructions
+
+
+# ----------------------------------------------------------------------------------- the OS sandbox, for real
+
+
+def test_inside_the_os_sandbox_only_the_writable_roots_are_writable(bwrap: str, root: Path, elsewhere: Path) -> None:
+    outside = elsewhere
+    scratch = f"syncmcp-scratch-{os.getpid()}"
+    with serve_in_process(WorkspaceServer([root]).server) as session:
+        update(session, SandboxState("workspace-write", str(root / "src"), writable_roots=[str(root / "src")]))
+        escaped = run(session, "sh", "-c", f"echo x > {outside}/new.txt")
+        top = run(session, "sh", "-c", "echo x > ../top.txt")
+        allowed = run(session, "sh", "-c", "echo x > made.txt")
+        private = run(session, "sh", "-c", f"echo x > /tmp/{scratch} && cat /tmp/{scratch}")
+    assert escaped["sandbox"] == "bubblewrap" and escaped["exit_code"] != 0
+    assert top["exit_code"] != 0 and "Read-only file system" in top["stderr"]
+    assert allowed["exit_code"] == 0 and (root / "src" / "made.txt").read_text() == "x\n"
+    assert private["stdout"] == "x\n" and not Path("/tmp", scratch).exists()  # a private /tmp
+    assert list(outside.iterdir()) == [] and not (root / "top.txt").exists()
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[Path]:
+    """A folder outside the roots and outside /tmp (which the sandbox replaces anyway)."""
+    folder = Path(tempfile.mkdtemp(prefix="syncmcp-outside-", dir="/var/tmp" if os.access("/var/tmp", os.W_OK) else None))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_inside_the_os_sandbox_files_outside_the_roots_cannot_be_read(bwrap: str, root: Path, elsewhere: Path) -> None:
+    (elsewhere / "secret.txt").write_text("secret")
+    home = Path.home()
+    with serve_in_process(WorkspaceServer([root]).server) as session:
+        for policy in ("workspace-write", "read-only"):
+            update(session, SandboxState(policy, str(root)))
+            secret = run(session, "cat", str(elsewhere / "secret.txt"))
+            assert secret["exit_code"] != 0 and "secret" not in secret["stdout"], policy
+            assert run(session, "cat", "README.md")["stdout"] == "# Project\n"
+            if not any(home == Path(folder) or Path(folder) in home.parents for folder in SYSTEM_DIRECTORIES):
+                assert run(session, "ls", str(home))["exit_code"] != 0, policy
+            if os.path.isfile("/etc/shadow"):
+                assert run(session, "cat", "/etc/shadow")["stdout"] == ""
+
+
+def test_the_os_sandbox_cuts_the_network_unless_the_policy_allows_it(bwrap: str, root: Path) -> None:
+    if shutil.which("bash") is None:
+        pytest.skip("needs bash (its /dev/tcp) to open a connection")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        connect = ["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{listener.getsockname()[1]}"]
+        with serve_in_process(WorkspaceServer([root]).server) as session:
+            cut = run(session, *connect)
+            update(session, SandboxState("workspace-write", str(root), writable_roots=[str(root)], network_access=True))
+            allowed = run(session, *connect)
+    assert cut["sandbox"] == allowed["sandbox"] == "bubblewrap"
+    assert cut["exit_code"] != 0 and allowed["exit_code"] == 0, (cut, allowed)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root keeps capabilities inside bubblewrap")
+def test_a_command_run_by_root_cannot_remount_a_read_only_root_writable(bwrap: str, root: Path) -> None:
+    if shutil.which("mount") is None:
+        pytest.skip("needs mount(8)")
+    script = f"mount -o remount,rw,bind {root} {root}; mount -o remount,rw,bind {root}; echo x > {root}/escaped"
+    with serve_in_process(WorkspaceServer([root], sandbox="read-only").server) as session:
+        out = run(session, "sh", "-c", script)
+    assert out["exit_code"] != 0 and not (root / "escaped").exists(), out
+
+
+def test_a_sandboxed_command_and_its_children_die_on_timeout(bwrap: str, root: Path) -> None:
+    marker = unique_sleep()
+    with serve_in_process(WorkspaceServer([root]).server) as session:
+        pending = session.submit(
+            "tools/call",
+            {"name": "execute_command", "arguments": {"command": ["sh", "-c", f"sleep {marker} & sleep {marker}"], "timeout": 3}},
+        )
+        assert wait_until(lambda: len(processes_with(marker)) == 2, timeout=5)
+        out = pending.result(timeout=10)["structuredContent"]
+    assert out["sandbox"] == "bubblewrap" and out["timed_out"] is True
+    assert wait_until(lambda: not processes_with(marker), timeout=5), processes_with(marker)
+
+
+def test_a_program_the_sandbox_cannot_see_is_reported_as_not_found(bwrap: str, root: Path) -> None:
+    with serve_in_process(WorkspaceServer([root]).server) as session:
+        missing = session.call_tool("execute_command", {"command": ["definitely-not-a-command-xyz"]})
+        hidden = session.call_tool("execute_command", {"command": [sys.executable, "-c", "pass"]})
+    assert missing.is_error and "command not found" in missing.text
+    if not any(Path(folder) in Path(sys.executable).parents for folder in SYSTEM_DIRECTORIES):
+        assert hidden.is_error and "cannot be started inside the OS sandbox" in hidden.text
+
+
+# ----------------------------------------------------------------------------------- special files
+
+
+def test_fifos_and_other_special_files_are_refused_without_blocking(root: Path) -> None:
+    os.mkfifo(root / "pipe")
+    os.mkfifo(root / ".gitignore")  # read by every listing
+    app = WorkspaceServer([root], use_os_sandbox=False)
+    with serve_in_process(app.server) as session:
+        for tool, arguments in [
+            ("read_file", {"path": "pipe"}),
+            ("write_file", {"path": "pipe", "content": "x"}),
+            ("apply_patch", {"patch": "*** Begin Patch\n*** Update File: pipe\n@@\n-a\n+b\n*** End Patch"}),
+            ("apply_patch", {"patch": "*** Begin Patch\n*** Delete File: pipe\n*** End Patch"}),
+        ]:
+            result = session.call_tool(tool, arguments, timeout=5)
+            assert result.is_error and "named pipe (FIFO)" in result.text, (tool, result.text)
+        with pytest.raises(RemoteError) as caught:
+            session.read_resource((root / "pipe").as_uri(), timeout=5)
+        assert caught.value.code == -32602 and "named pipe" in caught.value.message
+        with pytest.raises(RemoteError):
+            session.get_prompt("code_review", {"path": "pipe"}, timeout=5)
+        listing = session.call_tool("list_directory", {}, timeout=5).text
+    assert "pipe" in listing.splitlines() and "README.md" in listing.splitlines()
+    assert stat.S_ISFIFO(os.stat(root / "pipe").st_mode)  # left as it was
+
+
+def test_a_fifo_swapped_in_after_the_check_is_still_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check on the open descriptor (O_NONBLOCK, then fstat) closes the race with the path check."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    monkeypatch.setattr(_files, "check_regular", lambda path: None)  # as if it was a file when checked
+    outcome: List[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            open_regular(pipe).close()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(5)
+    if worker.is_alive():  # unblock it so the test can end, then fail
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("opening the FIFO blocked")
+    assert len(outcome) == 1 and isinstance(outcome[0], NotARegularFile)
+
+
+# ----------------------------------------------------------------------------------- commits and links
+
+
+def test_overwriting_a_large_file_does_not_read_it_into_memory(root: Path) -> None:
+    big = root / "big.bin"
+    with open(big, "wb") as handle:
+        handle.truncate(32 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        commit([(big, b"small\n")])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert big.read_bytes() == b"small\n"
+    assert peak < 4 * 1024 * 1024, f"{peak} bytes allocated to overwrite a 32 MiB file"
+    assert sorted(p.name for p in root.iterdir()) == ["README.md", "big.bin", "src"]  # no backup left
+
+
+def test_a_failed_commit_restores_every_file_exactly(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second, doomed = root / "README.md", root / "src" / "app.py", root / "src" / "new.txt"
+    os.chmod(first, 0o640)
+    before = {path: (path.read_bytes(), os.stat(path).st_ino, stat.S_IMODE(os.stat(path).st_mode)) for path in (first, second)}
+    real_replace = os.replace
+
+    def failing_replace(source: Any, target: Any) -> None:
+        if Path(target) == doomed:
+            raise OSError(28, "No space left on device")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="No space left"):
+        commit([(first, b"changed"), (second, None), (doomed, b"new")])
+    monkeypatch.undo()
+    after = {path: (path.read_bytes(), os.stat(path).st_ino, stat.S_IMODE(os.stat(path).st_mode)) for path in (first, second)}
+    assert after == before  # same content, same inode, same mode
+    assert not doomed.exists()
+    assert sorted(p.name for p in root.rglob("*")) == ["README.md", "app.py", "src"]
+
+
+def test_deleting_a_symbolic_link_removes_the_link_not_its_target(root: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    os.symlink(outside, root / "out_link")
+    os.symlink(root / "README.md", root / "in_link")
+    with serve_in_process(WorkspaceServer([root], use_os_sandbox=False).server) as session:
+        for link in ("out_link", "in_link"):
+            patch = f"*** Begin Patch\n*** Delete File: {link}\n*** End Patch"
+            result = session.call_tool("apply_patch", {"patch": patch})
+            assert not result.is_error and f"D {link}" in result.text, result.text
+            assert not os.path.lexists(root / link)
+        escaping = session.call_tool("apply_patch", {"patch": "*** Begin Patch\n*** Delete File: ../outside.txt\n*** End Patch"})
+    assert escaping.is_error
+    assert outside.read_text() == "keep me" and (root / "README.md").read_text() == "# Project\n"
+
+
+# ----------------------------------------------------------------------------------- git and processes
+
+
+def test_reading_git_information_never_runs_a_program_named_by_the_repository(root: Path, tmp_path: Path) -> None:
+    """A client that can write ``.git/config`` (workspace-write) must not get a command run, unsandboxed, by the server."""
+    git = ["git", "-C", str(root), "-c", "user.name=Ada", "-c", "user.email=ada@example.com", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "first"], check=True)
+    marker = tmp_path / "ran"
+    for key in ("core.fsmonitor", "filter.evil.clean", "filter.evil.process", "gpg.program"):
+        subprocess.run([*git, "config", key, f"touch {marker}-{key}; cat"], check=True)
+    subprocess.run([*git, "config", "log.showSignature", "true"], check=True)
+    (root / ".gitattributes").write_text("* filter=evil\n")
+    (root / "README.md").write_text("changed\n")  # a modified file: status would run its clean filter
+    with serve_in_process(WorkspaceServer([root], use_os_sandbox=False).server) as session:
+        info = json.loads(session.read_resource("workspace://git").text)["repositories"][0]
+    assert {"status": " M", "path": "README.md"} in info["status"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("ran")] == []
+
+
+def test_no_command_outlives_the_interpreter(tmp_path: Path) -> None:
+    """Commands run on daemon threads; the exit net ends them when the process leaves without shutting down."""
+    marker = unique_sleep()
+    program = textwrap.dedent(
+        f"""
+        import sys, threading
+        sys.path.insert(0, {str(ROOT)!r})
+        from syncmcp.server.workspace._commands import ProcessTracker, run_command
+        tracker = ProcessTracker()
+        threading.Thread(
+            target=run_command,
+            args=(["sleep", {marker!r}],),
+            kwargs=dict(cwd={str(tmp_path)!r}, timeout=60, tracker=tracker),
+            daemon=True,
+        ).start()
+        sys.stdin.read()  # until the test has seen the command running
+        """
+    )
+    probe = subprocess.Popen([sys.executable, "-c", program], stdin=subprocess.PIPE)
+    try:
+        assert wait_until(lambda: bool(processes_with(marker)), timeout=10)
+    finally:
+        assert probe.stdin is not None
+        probe.stdin.close()
+        assert probe.wait(30) == 0
+    assert wait_until(lambda: not processes_with(marker), timeout=5), "a command outlived the interpreter"

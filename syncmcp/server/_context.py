@@ -33,10 +33,10 @@ from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Union
 
 from .._endpoint import PendingRequest
 from .._exceptions import RequestCancelled, RequestTimeout, SchemaValidationError
+from .._validation import Validator, describe_errors
 from ._content import ElicitResult, SamplingResult
 from ._errors import ClientCapabilityError
 from ._schema import is_dataclass_type, is_typeddict, schema_for
-from ._validation import SchemaValidator
 
 __all__ = [
     "DEFAULT_ELICIT_TIMEOUT",
@@ -304,7 +304,7 @@ class Context:
         raw = self._ask("elicitation/create", {"message": message, "requestedSchema": requested}, timeout)
         result = _elicit_result(raw)
         if result.accepted and result.content is not None:
-            problem = SchemaValidator(requested).error(result.content)
+            problem = describe_errors(Validator(requested, True), result.content)
             if problem is not None:
                 raise SchemaValidationError(f"the client's answer does not match the requested schema: {problem}", result=raw)
         return result

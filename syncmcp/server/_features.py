@@ -36,13 +36,13 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from .._endpoint import JSONRPCError
 from .._jsonrpc import ErrorCode
+from .._validation import Validator, describe_errors
 from ._content import CONTENT_TYPES, Audio, EmbeddedResource, Image, ResourceLink, ToolResult, as_content_block, text_block
 from ._context import Context
 from ._docstrings import parse_docstring
 from ._errors import ClientCapabilityError, ToolError
-from ._schema import coerce, is_structured_type, object_schema, resolve_hints, schema_for, to_jsonable
+from ._schema import check_schema, coerce, is_structured_type, object_schema, resolve_hints, schema_for, to_jsonable
 from ._uritemplate import URITemplate
-from ._validation import SchemaValidator
 
 __all__ = [
     "CompletionSource",
@@ -181,14 +181,14 @@ class ToolDef:
         self.description = description
         self.annotations = dict(annotations) if annotations else None
         self.meta = dict(meta) if meta else None
-        self._input = SchemaValidator(input_schema)
-        self._output = SchemaValidator(output_schema) if output_schema is not None else None
         # Schemas given by hand are checked now, so a mistake fails at registration; derived
-        # ones are valid by construction and compile on the first call (importing jsonschema
-        # at registration would slow down every server's start).
-        for validator, given in ((self._input, check_input), (self._output, check_output)):
-            if validator is not None and given:
-                validator.check_schema()
+        # ones are valid by construction (importing jsonschema at registration would slow
+        # down every server's start). Validation takes syncmcp's fast path when it can.
+        for schema, given in ((input_schema, check_input), (output_schema, check_output)):
+            if schema is not None and given:
+                check_schema(schema)
+        self._input = Validator(input_schema, True)
+        self._output = Validator(output_schema, True) if output_schema is not None else None
 
     def __repr__(self) -> str:
         return f"<ToolDef {self.name}>"
@@ -279,7 +279,7 @@ class ToolDef:
         connection answers them), as does ``ClientCapabilityError`` (its answer depends on
         the era).
         """
-        problem = self._input.error(arguments)
+        problem = describe_errors(self._input, arguments)
         if problem is not None:
             return _error_result(f"Invalid arguments for tool '{self.name}': {problem}")
         try:
@@ -331,7 +331,7 @@ class ToolDef:
     def _check_output(self, structured: Any) -> None:
         if self._output is None:
             return
-        problem = self._output.error(structured)
+        problem = describe_errors(self._output, structured)
         if problem is not None:
             raise ValueError(f"the result does not match the tool's output schema: {problem}")
 

@@ -32,11 +32,12 @@ import pathlib
 import types
 import typing
 import uuid
-from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
 
 from ._docstrings import parse_docstring
 
 __all__ = [
+    "check_schema",
     "coerce",
     "is_dataclass_type",
     "is_structured_type",
@@ -46,6 +47,34 @@ __all__ = [
     "schema_for",
     "to_jsonable",
 ]
+
+
+def check_schema(schema: Mapping[str, Any]) -> None:
+    """Refuse a schema that is not valid JSON Schema (in its ``$schema`` dialect, else 2020-12).
+
+    Validation itself is ``syncmcp._validation``'s; this only checks a schema given by hand, so
+    a mistake fails when the tool is registered rather than at its first call.
+
+    Raises:
+        ValueError: the schema is invalid; the message says where.
+
+    Example:
+        >>> check_schema({"type": "object", "properties": {"n": {"type": "integer"}}})
+        >>> try:
+        ...     check_schema({"type": "no-such-type"})
+        ... except ValueError as exc:
+        ...     print(str(exc).split(":")[0])
+        invalid JSON Schema
+    """
+    # Imported here: jsonschema costs ~50 ms to import and most processes never need it.
+    from jsonschema import SchemaError, validators
+
+    cls = validators.validator_for(schema, default=validators.Draft202012Validator)
+    try:
+        cls.check_schema(dict(schema))
+    except SchemaError as exc:
+        raise ValueError(f"invalid JSON Schema: {exc.message}") from exc
+
 
 _NONE_TYPE = type(None)
 #: ``typing.Union`` and, from Python 3.10, the type of ``X | Y``.

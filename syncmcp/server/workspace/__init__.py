@@ -11,12 +11,13 @@ Example:
 
 from ._app import DEFAULT_SERVER_NAME, CommandOutput, WorkspaceServer
 from ._patch import PatchError, parse_patch
-from ._paths import SandboxViolation, Workspace
+from ._paths import SandboxCeilingError, SandboxViolation, Workspace
 
 __all__ = [
     "DEFAULT_SERVER_NAME",
     "CommandOutput",
     "PatchError",
+    "SandboxCeilingError",
     "SandboxViolation",
     "Workspace",
     "WorkspaceServer",

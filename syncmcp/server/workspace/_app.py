@@ -5,7 +5,15 @@ Resources: every workspace file as ``file://`` (listed page by page, read throug
 ``file://{+path}`` template), ``workspace://git`` (when a root is a Git repository),
 ``workspace://environment`` and ``workspace://config``. Prompts: ``code_review``, ``refactor``,
 ``generate_tests`` and ``generate_docs``. The server declares syncmcp's and Codex's
-sandbox-state capabilities and follows the latest policy a client sends.
+sandbox-state capabilities and follows the latest policy a client sends, up to the operator's
+ceiling (``max_sandbox``, ``--max-sandbox``): an update above it is answered with an error and
+changes nothing. When a client lifts the policy to ``danger-full-access`` on its own, the log
+says so.
+
+Commands get syncmcp's environment allow-list plus the configured ``env``, never the server's
+whole environment. Under ``workspace-write`` without a working OS sandbox (bubblewrap) they run
+unconfined: the instructions and every ``execute_command`` result say so, and
+``require_os_sandbox`` refuses them instead.
 
 Example:
     import tempfile
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -34,17 +43,28 @@ from ..._sandbox import (
     SYNCMCP_SANDBOX_METHOD,
     SandboxState,
 )
+from ..._stdio import ENV_ALLOWLIST, child_environment
 from ..._version import __version__
 from .._content import EmbeddedResource, ToolResult
 from .._context import Context
 from .._errors import ResourceNotFound, ToolError
 from .._server import Server
 from ._commands import DEFAULT_MAX_OUTPUT, ProcessTracker, bubblewrap_argv, find_bubblewrap, run_command
-from ._files import FileTooLarge, commit, guess_mime_type, is_binary, read_lines, read_text_file
+from ._files import (
+    FileTooLarge,
+    NotARegularFile,
+    commit,
+    describe_mode,
+    guess_mime_type,
+    is_binary,
+    read_bytes,
+    read_lines,
+    read_text_file,
+)
 from ._ignore import walk
 from ._info import environment_info, git_available, git_info, is_git_repository, redact
-from ._patch import Operation, PatchError, UpdateFile, parse_patch, plan
-from ._paths import SandboxViolation, Workspace
+from ._patch import DeleteFile, Operation, PatchError, UpdateFile, parse_patch, plan
+from ._paths import SandboxCeilingError, SandboxViolation, Workspace
 from ._prompts import DOC_STYLES, FOCUS_AREAS, REFACTOR_GOALS, TEST_FRAMEWORKS, instructions_for
 
 __all__ = ["DEFAULT_SERVER_NAME", "CommandOutput", "WorkspaceServer"]
@@ -66,6 +86,23 @@ Tools to work on the files of this workspace: read_file, list_directory, write_f
 execute_command (an argv array, no shell). Paths are relative to the workspace root unless \
 absolute. The sandbox policy ({policy}) decides what may be written: paths outside the roots, \
 '..' escapes and symbolic links leaving the roots are refused."""
+#: Said in the instructions and in each result when commands run without an OS sandbox.
+_UNCONFINED_NOTE = (
+    "No OS sandbox (bubblewrap) is available here, so execute_command runs commands unconfined: the "
+    "workspace-write policy limits the file tools only, and a command can read and write anything this "
+    "server's user can."
+)
+_COMMANDS_NOTES = {
+    "read-only": "execute_command runs commands inside an OS sandbox (bubblewrap) that shows the roots read-only.",
+    "workspace-write": "execute_command runs commands inside an OS sandbox (bubblewrap): only the writable roots are writable.",
+}
+_NO_COMMANDS = {
+    "read-only": "execute_command is unavailable: the policy is read-only and no OS sandbox (bubblewrap) is available.",
+    "workspace-write": (
+        "execute_command is unavailable: this server requires an OS sandbox (--require-os-sandbox) and none "
+        "(bubblewrap) is available here."
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -81,6 +118,7 @@ class CommandOutput:
         stderr_truncated: bytes of stderr were dropped.
         duration_seconds: wall-clock duration.
         sandbox: "bubblewrap" when it ran inside the OS sandbox, else "none".
+        note: a warning about how the command ran (it ran unconfined), if any.
 
     Example:
         >>> CommandOutput(0, "hi", "", False, False, False, 0.01, "none").exit_code
@@ -95,6 +133,7 @@ class CommandOutput:
     stderr_truncated: bool
     duration_seconds: float
     sandbox: str
+    note: Optional[str] = None
 
 
 class _FileIndex:
@@ -149,12 +188,20 @@ class WorkspaceServer:
         roots: the workspace folders (default: the current folder).
         sandbox: the policy until a client sends one: ``read-only``, ``workspace-write`` or
             ``danger-full-access``.
+        max_sandbox: the most permissive policy a client's update may set (the operator's
+            ceiling; default ``danger-full-access``: a client may lift every limit). Below
+            ``danger-full-access`` it also keeps the network off unless ``network_access``.
         network_access: allow the network to commands run inside the OS sandbox.
         command_timeout: default seconds for ``execute_command``.
         max_command_timeout: the largest timeout a call may ask for.
         max_output: bytes of each output stream a command result keeps.
-        env: extra environment variables for commands (shown redacted in the configuration).
+        env: environment variables for commands, added to syncmcp's allow-list (``PATH``,
+            ``HOME``, locale...); the configuration shows their names only.
         use_os_sandbox: run commands inside bubblewrap when it works here.
+        require_os_sandbox: refuse ``execute_command`` rather than run a command unconfined
+            when no OS sandbox is available (under ``danger-full-access`` nothing is confined).
+        sandbox_readable: folders besides the system ones and the roots that commands inside
+            the OS sandbox may read (tools installed under a home folder, say).
         max_resource_files: most files ``resources/list`` offers.
         name: ``serverInfo.name``.
 
@@ -163,11 +210,12 @@ class WorkspaceServer:
         workspace: the roots and the sandbox state in force.
 
     Raises:
-        ValueError: a root is not a folder, or an unknown policy.
+        ValueError: a root is not a folder, an unknown policy, or ``sandbox`` above
+            ``max_sandbox``.
 
     Example:
         >>> import tempfile
-        >>> WorkspaceServer([tempfile.mkdtemp()]).workspace.state.policy
+        >>> WorkspaceServer([tempfile.mkdtemp()], use_os_sandbox=False).workspace.state.policy
         'workspace-write'
     """
 
@@ -176,12 +224,15 @@ class WorkspaceServer:
         roots: Optional[Sequence[Union[str, Path]]] = None,
         *,
         sandbox: str = "workspace-write",
+        max_sandbox: str = "danger-full-access",
         network_access: bool = False,
         command_timeout: float = 60.0,
         max_command_timeout: float = 600.0,
         max_output: int = DEFAULT_MAX_OUTPUT,
         env: Optional[Mapping[str, str]] = None,
         use_os_sandbox: bool = True,
+        require_os_sandbox: bool = False,
+        sandbox_readable: Sequence[Union[str, Path]] = (),
         max_resource_files: int = 10_000,
         name: str = DEFAULT_SERVER_NAME,
     ) -> None:
@@ -189,20 +240,24 @@ class WorkspaceServer:
             raise ValueError("command_timeout must be positive and at most max_command_timeout")
         if max_output < 64:
             raise ValueError("max_output must be at least 64 bytes")
-        self.workspace = Workspace(list(roots) if roots else [os.getcwd()], sandbox, network_access=network_access)
+        self.workspace = Workspace(
+            list(roots) if roots else [os.getcwd()], sandbox, network_access=network_access, max_policy=max_sandbox
+        )
         self.command_timeout = command_timeout
         self.max_command_timeout = max_command_timeout
         self.max_output = max_output
         self.env: Dict[str, str] = dict(env or {})
         self.use_os_sandbox = use_os_sandbox
+        self.require_os_sandbox = require_os_sandbox
+        self.sandbox_readable: Tuple[str, ...] = tuple(os.path.realpath(folder) for folder in sandbox_readable)
         self.tracker = ProcessTracker()
         self._files = _FileIndex(self.workspace, max_resource_files)
         self.server = Server(
             name,
             __version__,
             title="syncmcp workspace",
-            instructions=_INSTRUCTIONS.format(policy=sandbox),
         )
+        self.server.instructions = self.instructions()
         self.server.experimental[SYNCMCP_SANDBOX_CAPABILITY] = {}
         self.server.experimental[CODEX_SANDBOX_CAPABILITY] = {}
         self.server.on_shutdown(self._shutdown)
@@ -230,9 +285,28 @@ class WorkspaceServer:
     # ------------------------------------------------------------------------- sandbox
 
     def _sandbox_update(self, ctx: Context, params: Dict[str, Any]) -> Dict[str, Any]:
-        state = SandboxState.from_params(params)
-        self.workspace.update(state)
-        logger.info("sandbox policy is now %s (cwd %s, writable %s)", state.policy, state.cwd, list(state.writable_roots))
+        state = SandboxState.from_params(params)  # ValueError: answered -32602 by the connection
+        client = ctx.client_info.get("name") or "the client"
+        try:
+            self.workspace.update(state)
+        except SandboxCeilingError as exc:
+            logger.warning("refused a sandbox update from %s: %s", client, exc)
+            raise JSONRPCError(
+                ErrorCode.INVALID_PARAMS,
+                str(exc),
+                {"maxSandbox": exc.ceiling, "policy": self.workspace.state.policy, "requested": state.policy},
+            ) from exc
+        if state.policy == "danger-full-access" and self.workspace.initial_policy != "danger-full-access":
+            logger.warning(
+                "%s lifted the sandbox policy to danger-full-access (the operator started this server with %s): "
+                "paths are no longer limited to the roots and commands run without an OS sandbox; "
+                "start the server with --max-sandbox to refuse such updates",
+                client,
+                self.workspace.initial_policy,
+            )
+        else:
+            logger.info("sandbox policy is now %s (cwd %s, writable %s)", state.policy, state.cwd, list(state.writable_roots))
+        self.server.instructions = self.instructions()
         self.server.notify_resource_updated("workspace://config")
         return {}
 
@@ -240,31 +314,62 @@ class WorkspaceServer:
         """The bubblewrap executable commands run in, or ``None`` (disabled or not working)."""
         return find_bubblewrap() if self.use_os_sandbox else None
 
+    def instructions(self) -> str:
+        """The server's instructions for the policy in force, saying how commands run.
+
+        Example:
+            >>> import tempfile
+            >>> app = WorkspaceServer([tempfile.mkdtemp()], use_os_sandbox=False)
+            >>> "unconfined" in app.instructions()
+            True
+        """
+        policy = self.workspace.state.policy
+        text = _INSTRUCTIONS.format(policy=policy)
+        if policy == "danger-full-access":
+            return text + " Commands run without any sandbox."
+        if self.os_sandbox() is not None:
+            return f"{text} {_COMMANDS_NOTES[policy]}"
+        if policy == "read-only" or self.require_os_sandbox:
+            return f"{text} {_NO_COMMANDS[policy]}"
+        return f"{text} {_UNCONFINED_NOTE}"
+
     def configuration(self) -> Dict[str, Any]:
-        """The current configuration, secrets redacted (the ``workspace://config`` resource)."""
-        state = self.workspace.state
+        """The current configuration (the ``workspace://config`` resource), revealing no secret.
+
+        Environment variables appear by name only; every other value goes through
+        :func:`~._info.redact` (credential-like keys, and the user information of URLs).
+        """
+        workspace = self.workspace
+        state = workspace.state
         bwrap = self.os_sandbox()
         config: Dict[str, Any] = redact(
             {
                 "server": {"name": self.server.name, "version": self.server.version},
-                "roots": [str(root) for root in self.workspace.roots],
+                "roots": [str(root) for root in workspace.roots],
                 "sandbox": {
                     "policy": state.policy,
+                    "operator_policy": workspace.initial_policy,
+                    "max_policy": workspace.max_policy,
+                    "lifted_by_client": workspace.lifted_by_client,
                     "cwd": state.cwd,
-                    "writable_roots": [str(p) for p in self.workspace.writable_roots(state)],
+                    "writable_roots": [str(p) for p in workspace.writable_roots(state)],
                     "network_access": state.network_access,
-                    "updates_received": self.workspace.updates,
+                    "updates_received": workspace.updates,
                     "os_sandbox": "bubblewrap" if bwrap else None,
+                    "require_os_sandbox": self.require_os_sandbox,
+                    "sandbox_readable": list(self.sandbox_readable),
                 },
                 "commands": {
                     "default_timeout_seconds": self.command_timeout,
                     "max_timeout_seconds": self.max_command_timeout,
                     "max_output_bytes": self.max_output,
-                    "env": dict(self.env),
+                    "inherited_variables": [name for name in ENV_ALLOWLIST if name in os.environ],
                 },
                 "limits": {"max_file_bytes": MAX_FILE_BYTES, "page_size": self.server.page_size},
             }
         )
+        # Names only: a value can be a secret whatever its name (DATABASE_URL=postgres://u:p@h).
+        config["commands"]["env"] = sorted(self.env)
         return config
 
     # ------------------------------------------------------------------------- tools
@@ -292,7 +397,9 @@ class WorkspaceServer:
 
         The command runs in its own process group; on timeout the whole group is killed.
         Output is capped per stream (the start and the end are kept). Under the read-only
-        policy commands run only inside an OS sandbox (bubblewrap), with nothing writable.
+        policy commands run only inside an OS sandbox (bubblewrap), with nothing writable; under
+        workspace-write they run inside it when it is available (the result's "sandbox" and
+        "note" say how the command ran).
 
         Args:
             command: the program and its arguments, e.g. ["git", "status"]. Use ["sh", "-c", "..."] for shell syntax.
@@ -313,17 +420,25 @@ class WorkspaceServer:
         state = self.workspace.state
         bwrap = self.os_sandbox() if state.policy != "danger-full-access" else None
         prefix: Optional[List[str]] = None
-        if state.policy == "read-only":
-            if bwrap is None:
-                raise SandboxViolation(
-                    "execute_command is refused: the sandbox policy is read-only and no OS sandbox (bubblewrap) "
-                    "is available to run commands without write access"
-                )
-            prefix = bubblewrap_argv(bwrap, str(folder), writable=(), network=False)
-        elif bwrap is not None:
+        note: Optional[str] = None
+        if bwrap is not None:
+            readable = [*(str(root) for root in self.workspace.roots), *self.sandbox_readable]
             writable = [str(p) for p in self.workspace.writable_roots(state)]
-            prefix = bubblewrap_argv(bwrap, str(folder), writable=writable, network=state.network_access)
-        environment = {**os.environ, **self.env, **(env or {})}
+            network = state.policy == "workspace-write" and state.network_access
+            prefix = bubblewrap_argv(bwrap, str(folder), readable=readable, writable=writable, network=network)
+        elif state.policy == "read-only":
+            raise SandboxViolation(
+                "execute_command is refused: the sandbox policy is read-only and no OS sandbox (bubblewrap) "
+                "is available to run commands without write access"
+            )
+        elif state.policy == "workspace-write":
+            if self.require_os_sandbox:
+                raise SandboxViolation(
+                    "execute_command is refused: this server requires an OS sandbox (--require-os-sandbox) and "
+                    "no OS sandbox (bubblewrap) is available here"
+                )
+            note = _UNCONFINED_NOTE
+        environment, _ = child_environment({**self.env, **(env or {})})
         try:
             result = run_command(
                 command,
@@ -337,7 +452,8 @@ class WorkspaceServer:
                 sandbox_argv=prefix,
             )
         except FileNotFoundError as exc:
-            raise ToolError(f"command not found: {command[0]}") from exc
+            detail = f" ({exc.strerror})" if prefix is not None and exc.strerror else ""
+            raise ToolError(f"command not found: {command[0]}{detail}") from exc
         except PermissionError as exc:
             raise ToolError(f"cannot execute {command[0]}: permission denied") from exc
         except OSError as exc:
@@ -352,6 +468,7 @@ class WorkspaceServer:
             result.stderr_truncated,
             result.duration_seconds,
             result.sandbox,
+            note,
         )
 
     def apply_patch(self, patch: str) -> str:
@@ -372,8 +489,10 @@ class WorkspaceServer:
         # paths, so two spellings of one file ("a.txt", "./a.txt") are one file.
         shown: Dict[str, str] = {}
 
-        def real(path: str) -> str:
-            key = str(self.workspace.resolve(path, write=True))
+        def real(path: str, *, entry: bool = False) -> str:
+            # A deletion removes the entry itself: a symbolic link, not the file it points to.
+            resolve = self.workspace.resolve_entry if entry else self.workspace.resolve
+            key = str(resolve(path, write=True))
             shown.setdefault(key, path)
             return key
 
@@ -382,10 +501,12 @@ class WorkspaceServer:
             if isinstance(op, UpdateFile):
                 canonical.append(replace(op, path=real(op.path), move_to=real(op.move_to) if op.move_to else None))
             else:
-                canonical.append(replace(op, path=real(op.path)))
+                canonical.append(replace(op, path=real(op.path, entry=isinstance(op, DeleteFile))))
 
         def read(key: str) -> Optional[str]:
             target = Path(key)
+            if target.is_symlink():
+                return ""  # only a deletion names a link itself; its target is never read
             if not target.exists():
                 return None
             if target.is_dir():
@@ -394,6 +515,8 @@ class WorkspaceServer:
                 text = read_text_file(target, MAX_FILE_BYTES)
             except FileTooLarge as exc:
                 raise PatchError(str(exc)) from exc
+            except NotARegularFile as exc:
+                raise PatchError(f"{shown[key]} is {exc.kind}; patches apply to regular files only") from exc
             if text is None:
                 raise PatchError(f"{shown[key]} is a binary file; patches apply to text files only")
             return text
@@ -447,6 +570,8 @@ class WorkspaceServer:
             raise ToolError(f"{path} is a folder; use list_directory")
         try:
             window = read_lines(target, offset=offset, limit=count, max_line_length=2000)
+        except NotARegularFile as exc:
+            raise ToolError(f"{path} is {exc.kind}; read_file reads regular files only") from exc
         except ValueError:
             size = target.stat().st_size
             return ToolResult(
@@ -478,14 +603,24 @@ class WorkspaceServer:
             create_directories: create missing parent folders.
         """
         target = self.workspace.resolve(path, write=True)
-        if target.is_dir():
+        try:
+            mode: Optional[int] = target.stat().st_mode
+        except FileNotFoundError:
+            mode = None
+        except OSError as exc:
+            raise ToolError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        if mode is not None and stat.S_ISDIR(mode):
             raise ToolError(f"{path} is a folder")
+        if mode is not None and not stat.S_ISREG(mode):
+            raise ToolError(f"{path} is {describe_mode(mode)}; write_file replaces regular files only")
         if not create_directories and not target.parent.is_dir():
             raise ToolError(f"the folder of {path} does not exist (pass create_directories=true to create it)")
-        existed = target.exists()
+        existed = mode is not None
         data = content.encode("utf-8")
         try:
             commit([(target, data)])
+        except NotARegularFile as exc:
+            raise ToolError(f"{path} is {exc.kind}; write_file replaces regular files only") from exc
         except OSError as exc:
             raise ToolError(f"cannot write {path}: {exc.strerror or exc}") from exc
         self._changed([(target, data)], structural=not existed)
@@ -576,12 +711,12 @@ class WorkspaceServer:
         if target.is_dir():
             listing = self.list_directory(str(target))
             return EmbeddedResource(uri, text=listing, mime_type="text/plain")
-        if not target.is_file():
-            raise ResourceNotFound(f"file://{path}")
-        size = target.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"{target} is {size} bytes, more than the {MAX_FILE_BYTES}-byte limit")
-        data = target.read_bytes()
+        try:
+            data = read_bytes(target, MAX_FILE_BYTES)
+        except FileNotFoundError as exc:
+            raise ResourceNotFound(f"file://{path}") from exc
+        except (FileTooLarge, NotARegularFile) as exc:
+            raise JSONRPCError(ErrorCode.INVALID_PARAMS, str(exc)) from exc
         if is_binary(data[:8192]):
             return EmbeddedResource(uri, blob=data, mime_type=guess_mime_type(target, True))
         try:
@@ -618,11 +753,11 @@ class WorkspaceServer:
                 {"role": "user", "content": EmbeddedResource(target.as_uri(), text=listing, mime_type="text/plain").to_dict()}
             )
             return messages
-        if not target.is_file():
+        if not target.exists():
             raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"{path} does not exist in the workspace")
         try:
             text = read_text_file(target, MAX_FILE_BYTES)
-        except FileTooLarge as exc:
+        except (FileTooLarge, NotARegularFile) as exc:
             raise JSONRPCError(ErrorCode.INVALID_PARAMS, str(exc)) from exc
         if text is None:
             raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"{path} is a binary file")

@@ -1,15 +1,19 @@
 r"""Running commands for ``execute_command``: process groups, timeouts, capped output, an OS sandbox.
 
 Each command runs without a shell (an argv list), in its own process group, with stdin from
-the caller's text or the null device. Output is read continuously by two threads and capped
-per stream: the head and the tail are kept, the middle is replaced by a marker. On timeout the
-whole group gets SIGTERM, then SIGKILL; when the command exits, stragglers it left in its group
-are killed too, so no background process outlives the call. :class:`ProcessTracker` kills every
-group still running when the server shuts down.
+the caller's text or the null device, and the environment the caller builds (the workspace
+server passes syncmcp's allow-list plus its configured variables, never its whole
+environment). Output is read continuously by two threads and capped per stream: the head and
+the tail are kept, the middle is replaced by a marker. On timeout the whole group gets
+SIGTERM, then SIGKILL; when the command exits, stragglers it left in its group are killed too,
+so no background process outlives the call. :class:`ProcessTracker` kills every group still
+running when the server shuts down, and at interpreter exit at the latest.
 
-When bubblewrap (``bwrap``) works on this machine, commands can run inside it: the whole file
-system read-only (``read-only`` policy) or writable only under the writable roots
-(``workspace-write``), with a private ``/tmp`` and, unless allowed, no network.
+When bubblewrap (``bwrap``) works on this machine, commands can run inside it
+(:func:`bubblewrap_argv`): only the system folders (``/usr``, ``/bin``, ``/lib*``, ``/etc``
+without its secrets, ``/opt``) and the workspace roots are visible, read-only except the
+writable roots; ``/tmp`` is private; there is no network unless allowed; every capability is
+dropped, so even a server running as root cannot remount its way out.
 
 Example:
     >>> result = run_command(["echo", "hi"], cwd="/", timeout=10)
@@ -19,17 +23,25 @@ Example:
 
 from __future__ import annotations
 
+import atexit
+import errno
+import glob
 import os
 import shutil
 import signal
 import subprocess
 import threading
 import time
+import weakref
 from dataclasses import dataclass
-from typing import IO, Dict, List, Mapping, Optional, Sequence
+from pathlib import PurePosixPath
+from typing import IO, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ..._stdio import _exit_status, _signal_group
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT",
+    "SYSTEM_DIRECTORIES",
     "CommandResult",
     "ProcessTracker",
     "bubblewrap_argv",
@@ -39,12 +51,38 @@ __all__ = [
 
 #: Bytes of each stream kept by default (half from the start, half from the end).
 DEFAULT_MAX_OUTPUT = 100_000
+#: Folders bubblewrap shows read-only besides the roots: what programs need to run.
+SYSTEM_DIRECTORIES: Tuple[str, ...] = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
+#: Files of ``/etc`` hidden inside the sandbox (password hashes, host and service keys), if present.
+_ETC_SECRETS: Tuple[str, ...] = (
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/security/opasswd",
+    "/etc/ssh/ssh_host_*_key",
+    "/etc/krb5.keytab",
+    "/etc/ppp/*-secrets",
+)
+#: Folders of ``/etc`` replaced by an empty one inside the sandbox (private keys, network secrets).
+_ETC_SECRET_FOLDERS: Tuple[str, ...] = (
+    "/etc/ssl/private",
+    "/etc/sudoers.d",
+    "/etc/letsencrypt",
+    "/etc/wireguard",
+    "/etc/ipsec.d/private",
+    "/etc/NetworkManager/system-connections",
+)
 #: Seconds between SIGTERM and SIGKILL for a command that timed out.
 _TERM_GRACE = 1.0
+#: Seconds to wait for a SIGKILLed group leader to be reaped (only a child stuck in the kernel takes longer).
+_KILL_WAIT = 5.0
 #: Seconds to wait for the output readers once the process group is gone.
 _READER_JOIN = 2.0
 #: How often the wait checks the caller's cancellation event.
 _POLL = 0.05
+#: What bubblewrap prints when it cannot start the command (it then exits with status 1).
+_BWRAP_EXEC_FAILED = b"bwrap: execvp "
 _POSIX = os.name != "nt"
 _SIGKILL = getattr(signal, "SIGKILL", signal.SIGTERM)
 
@@ -130,6 +168,9 @@ def _feed(stream: IO[bytes], data: bytes) -> None:
 class ProcessTracker:
     """The command process groups currently running, so shutdown can end them all.
 
+    Every tracker is also ended at interpreter exit (commands run on daemon threads, which
+    do not get to clean up when the main thread leaves).
+
     Example:
         >>> tracker = ProcessTracker()
         >>> tracker.kill_all()
@@ -139,6 +180,8 @@ class ProcessTracker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: Dict[int, subprocess.Popen[bytes]] = {}
+        with _trackers_lock:
+            _trackers.add(self)
 
     def add(self, proc: subprocess.Popen[bytes]) -> None:
         """Track a started command."""
@@ -159,46 +202,34 @@ class ProcessTracker:
         return len(running)
 
 
-def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    try:
-        if _POSIX:
-            os.killpg(proc.pid, sig)
-        else:  # pragma: no cover - Windows
-            proc.kill()
-    except (ProcessLookupError, PermissionError, OSError):
-        pass
+_trackers: weakref.WeakSet[ProcessTracker] = weakref.WeakSet()
+_trackers_lock = threading.Lock()
 
 
-def _exited(proc: subprocess.Popen[bytes]) -> bool:
-    """Whether the child exited, *without reaping it*.
-
-    While it is a zombie its pid, and so its process-group id, cannot be reused: signalling
-    the group stays safe.
-    """
-    if proc.returncode is not None:
-        return True
-    if not hasattr(os, "waitid"):  # pragma: no cover - no waitid: poll (reaps)
-        return proc.poll() is not None
-    try:
-        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:
-        return True
-    return info is not None and info.si_pid != 0
+@atexit.register
+def _kill_tracked_commands() -> None:
+    """At interpreter exit: no command started by a workspace server outlives the process."""
+    with _trackers_lock:
+        trackers = list(_trackers)
+    for tracker in trackers:
+        tracker.kill_all()
 
 
 def _wait(proc: subprocess.Popen[bytes], deadline: float, cancelled: Optional[threading.Event]) -> str:
-    """Wait until the child exits (``"exited"``), the deadline passes or the caller cancels."""
-    delay = 0.001
+    """Wait until the child exits (``"exited"``), the deadline passes or the caller cancels.
+
+    The child is not reaped (see ``syncmcp._stdio._exit_status``): while it is a zombie its
+    process-group id cannot be reused, so signalling the group afterwards stays safe.
+    """
     while True:
-        if _exited(proc):
-            return "exited"
         if cancelled is not None and cancelled.is_set():
             return "cancelled"
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return "timeout"
-        time.sleep(min(delay, remaining, _POLL))
-        delay = min(delay * 2, _POLL)
+        now = time.monotonic()
+        if now >= deadline:
+            return "exited" if _exit_status(proc, now) is not None else "timeout"
+        step = deadline if cancelled is None else min(deadline, now + _POLL)
+        if _exit_status(proc, step) is not None:
+            return "exited"
 
 
 def run_command(
@@ -227,16 +258,21 @@ def run_command(
         sandbox_argv: a wrapper prefix (bubblewrap's) to run the command inside.
 
     Raises:
-        FileNotFoundError: the program does not exist.
+        FileNotFoundError: the program does not exist (or, inside the OS sandbox, is not
+            visible there).
         PermissionError: it cannot be executed.
         OSError: it could not be started for another reason.
     """
+    environment = dict(env) if env is not None else None
+    if sandbox_argv:
+        # Popen would only notice a missing program inside bubblewrap, as bwrap's own failure.
+        _check_program(argv[0], cwd, (environment if environment is not None else os.environ).get("PATH"))
     full = [*(sandbox_argv or ()), *argv]
     started = time.monotonic()
     proc = subprocess.Popen(
         full,
         cwd=cwd,
-        env=dict(env) if env is not None else None,
+        env=environment,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -269,7 +305,7 @@ def run_command(
         # Whatever happened, end the group (stragglers would hold the pipes open), then reap.
         _signal_group(proc, _SIGKILL)
         try:
-            proc.wait(5.0)
+            proc.wait(_KILL_WAIT)
         except subprocess.TimeoutExpired:  # pragma: no cover - a child stuck in the kernel
             pass
         if tracker is not None:
@@ -282,6 +318,9 @@ def run_command(
                     stream.close()
                 except OSError:
                     pass
+    if sandbox_argv and proc.returncode == 1 and not out.head and bytes(err.head).startswith(_BWRAP_EXEC_FAILED):
+        reason = bytes(err.head).decode("utf-8", "replace").strip()
+        raise FileNotFoundError(errno.ENOENT, f"{argv[0]} cannot be started inside the OS sandbox: {reason}")
     return CommandResult(
         exit_code=proc.returncode,
         stdout=out.text(),
@@ -292,6 +331,19 @@ def run_command(
         duration_seconds=round(time.monotonic() - started, 3),
         sandbox="bubblewrap" if sandbox_argv else "none",
     )
+
+
+def _check_program(program: str, cwd: str, path: Optional[str]) -> None:
+    """Raise what ``Popen`` would for a program that cannot be found or run."""
+    if os.sep in program or (os.altsep and os.altsep in program):
+        candidate = os.path.join(cwd, program)
+        if not os.path.exists(candidate):
+            raise FileNotFoundError(errno.ENOENT, f"no such file: {program}")
+        if os.path.isdir(candidate) or not os.access(candidate, os.X_OK):
+            raise PermissionError(errno.EACCES, f"not executable: {program}")
+        return
+    if shutil.which(program, path=path if path is not None else os.defpath) is None:
+        raise FileNotFoundError(errno.ENOENT, f"{program} is not on the PATH")
 
 
 _bwrap_lock = threading.Lock()
@@ -305,7 +357,7 @@ def find_bubblewrap() -> Optional[str]:
     """The path of a *working* ``bwrap`` (it is tried once), or ``None``.
 
     Installed is not enough: in many containers user namespaces are unavailable and bwrap
-    fails, so a trial run decides.
+    fails, so a trial run (with the very options commands get) decides.
 
     Example:
         >>> find_bubblewrap() in (None, shutil.which("bwrap"))
@@ -336,7 +388,7 @@ def _probe_bubblewrap() -> Optional[str]:
     if path is not None and _POSIX:
         try:
             trial = subprocess.run(
-                [*bubblewrap_argv(path, "/", writable=(), network=False), "true"],
+                [*bubblewrap_argv(path, "/", readable=(), writable=(), network=False), "true"],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -350,20 +402,81 @@ def _probe_bubblewrap() -> Optional[str]:
     return found
 
 
-def bubblewrap_argv(bwrap: str, cwd: str, *, writable: Sequence[str], network: bool) -> List[str]:
+def _depth(path: str) -> int:
+    return len(PurePosixPath(path).parts)
+
+
+def _inside_any(path: str, folders: Sequence[str]) -> bool:
+    pure = PurePosixPath(path)
+    return any(pure == PurePosixPath(folder) or PurePosixPath(folder) in pure.parents for folder in folders)
+
+
+def bubblewrap_argv(
+    bwrap: str,
+    cwd: str,
+    *,
+    readable: Sequence[str] = (),
+    writable: Sequence[str],
+    network: bool,
+) -> List[str]:
     """The bubblewrap prefix that runs a command in the OS sandbox.
 
-    Everything is read-only except ``writable``; ``/tmp`` is private; there is no network
-    unless ``network``; the command gets a fresh pid namespace that dies with its parent.
+    Visible: the :data:`SYSTEM_DIRECTORIES` that exist (read-only; ``/etc``'s password hashes,
+    host keys and private keys hidden), ``readable`` (read-only) and ``writable`` (writable),
+    a private ``/tmp``, ``/proc`` and ``/dev``. Nothing else of the file system exists inside.
+    There is no network unless ``network``; the command gets fresh pid and IPC namespaces that
+    die with it, a new session (no terminal injection) and no capabilities (a server running
+    as root could otherwise remount a read-only folder writable).
+
+    Args:
+        bwrap: the bubblewrap executable.
+        cwd: the command's working folder (inside ``readable`` or ``writable``).
+        readable: folders shown read-only (the workspace roots).
+        writable: folders shown writable (the writable roots).
+        network: keep the host's network.
 
     Example:
-        >>> bubblewrap_argv("bwrap", "/w", writable=["/w"], network=False)[:4]
-        ['bwrap', '--ro-bind', '/', '/']
+        >>> argv = bubblewrap_argv("bwrap", "/w", readable=["/w"], writable=["/w/src"], network=False)
+        >>> argv[argv.index("--bind") : argv.index("--bind") + 3], argv[-3:]
+        (['--bind', '/w/src', '/w/src'], ['--chdir', '/w', '--'])
     """
-    argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    for folder in writable:
-        argv += ["--bind", folder, folder]
+    argv = [bwrap, "--new-session", "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--cap-drop", "ALL"]
     if not network:
         argv.append("--unshare-net")
-    argv += ["--unshare-pid", "--die-with-parent", "--new-session", "--chdir", cwd, "--"]
+    # Mounts are made shallowest first, so a root under /tmp is bound inside the private /tmp
+    # (and not hidden by it), and a writable folder inside a read-only root stays writable.
+    mounts: List[Tuple[int, int, List[str]]] = []
+
+    def mount(order: int, destination: str, *options: str) -> None:
+        mounts.append((_depth(destination), order, list(options)))
+
+    for folder in SYSTEM_DIRECTORIES:
+        if os.path.islink(folder):
+            mount(0, folder, "--symlink", os.readlink(folder), folder)
+        elif os.path.isdir(folder):
+            mount(0, folder, "--ro-bind", folder, folder)
+    for pattern in _ETC_SECRETS:
+        for secret in sorted(glob.glob(pattern)):
+            if os.path.isfile(secret) and not os.path.islink(secret):
+                mount(1, secret, "--ro-bind", os.devnull, secret)
+    for folder in _ETC_SECRET_FOLDERS:
+        if os.path.isdir(folder) and not os.path.islink(folder):
+            mount(1, folder, "--tmpfs", folder)
+    mount(0, "/proc", "--proc", "/proc")
+    mount(0, "/dev", "--dev", "/dev")
+    mount(0, "/tmp", "--tmpfs", "/tmp")
+    if network:
+        # /etc/resolv.conf is often a link into /run, which is not shown: show its target.
+        resolver = os.path.realpath("/etc/resolv.conf")
+        if resolver != "/etc/resolv.conf" and os.path.isfile(resolver) and not _inside_any(resolver, SYSTEM_DIRECTORIES):
+            mount(2, resolver, "--ro-bind", resolver, resolver)
+    shown_writable = list(dict.fromkeys(writable))
+    for folder in dict.fromkeys(readable):
+        if folder not in shown_writable:
+            mount(2, folder, "--ro-bind", folder, folder)
+    for folder in shown_writable:
+        mount(3, folder, "--bind", folder, folder)
+    for _depth_key, _order, options in sorted(mounts, key=lambda item: (item[0], item[1])):
+        argv += options
+    argv += ["--chdir", cwd, "--"]
     return argv

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Pattern, Tuple
 
+from ._files import read_bytes
+
 __all__ = ["VCS_DIRECTORIES", "Entry", "IgnoreRules", "rules_for", "walk"]
 
 #: Folders of version-control systems: never listed.
@@ -145,11 +147,11 @@ class IgnoreRules:
 
 
 def _read_lines(path: Path) -> List[str]:
+    # A .gitignore (or .git/info/exclude) that is a FIFO must not block the listing: only
+    # regular files are read, without ever blocking in open().
     try:
-        if path.stat().st_size > _MAX_IGNORE_FILE:
-            return []
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+        return read_bytes(path, _MAX_IGNORE_FILE).decode("utf-8", "replace").splitlines()
+    except (OSError, ValueError):  # missing, not a regular file, or too large
         return []
 
 

@@ -2,11 +2,19 @@
 
 Nothing here reveals a secret: the environment report names tools and versions but copies no
 environment variable except a few harmless ones (shell, locale, terminal), and
-:func:`redact` masks every value whose key looks like a credential.
+:func:`redact` masks every value whose key looks like a credential and the user information
+(``user:password@``) of every URL.
+
+Git runs with a minimal environment and with every repository setting that could start a
+program switched off (``core.fsmonitor``, filter drivers, hooks, signature checks): a client
+allowed to write ``.git/config`` must not get a command run, outside any sandbox, by reading
+``workspace://git``.
 
 Example:
     >>> redact({"token": "abc", "nested": {"api_key": "x", "path": "/w"}, "items": [{"password": "p"}]})
     {'token': '***', 'nested': {'api_key': '***', 'path': '/w'}, 'items': [{'password': '***'}]}
+    >>> redact({"database": "postgres://app:hunter2@db:5432/app"})
+    {'database': 'postgres://***@db:5432/app'}
 """
 
 from __future__ import annotations
@@ -23,15 +31,28 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..._stdio import child_environment
 from ..._version import __version__
 
-__all__ = ["REDACTED", "environment_info", "git_available", "git_info", "is_git_repository", "redact"]
+__all__ = ["REDACTED", "environment_info", "git_available", "git_info", "is_git_repository", "redact", "redact_urls"]
 
 #: What a secret value is replaced with.
 REDACTED = "***"
 _SECRET_KEY = re.compile(
     r"(token|secret|passw(or)?d|passphrase|api[_-]?key|private[_-]?key|credential|auth|cookie|session)", re.I
 )
+#: ``scheme://userinfo@`` in a URL (the user information may hold a password or a token).
+_URL_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]+@")
+#: Settings that make ``git status`` / ``git log`` start programs, switched off on every run.
+_GIT_SAFETY: Tuple[str, ...] = (
+    "-c", "core.fsmonitor=false",
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "log.showSignature=false",
+    "-c", "diff.external=",
+    "--no-pager",
+)  # fmt: skip
+#: Repository settings naming a program to run, found with ``git config --get-regexp``.
+_GIT_PROGRAM_KEYS = r"^(filter|diff)\..*\.(clean|smudge|process|textconv|command)$"
 #: Seconds any one git or ``--version`` probe may take.
 _PROBE_TIMEOUT = 5.0
 #: Seconds the tool-version report is cached.
@@ -55,13 +76,25 @@ _TOOLS: Tuple[Tuple[str, str], ...] = (
 _SAFE_VARIABLES = ("SHELL", "LANG", "LC_ALL", "TERM", "TZ")
 
 
+def redact_urls(text: str) -> str:
+    """``text`` with the user information of every URL in it replaced by ``***``.
+
+    Example:
+        >>> redact_urls("clone https://bot:ghp_x@example.com/repo.git")
+        'clone https://***@example.com/repo.git'
+    """
+    return _URL_USERINFO.sub(lambda match: f"{match.group(1)}{REDACTED}@", text)
+
+
 def redact(value: Any) -> Any:
-    """A copy of ``value`` with the values of credential-like keys replaced by ``***``.
+    """A copy of ``value``: credential-like keys' values replaced by ``***``, URLs' user information too.
 
     Example:
         >>> redact({"env": {"GITHUB_TOKEN": "ghp_x", "PAGER": "cat"}})
         {'env': {'GITHUB_TOKEN': '***', 'PAGER': 'cat'}}
     """
+    if isinstance(value, str):
+        return redact_urls(value)
     if isinstance(value, dict):
         return {
             key: (
@@ -75,6 +108,7 @@ def redact(value: Any) -> Any:
 
 
 def _run(argv: List[str], cwd: Optional[Path] = None) -> Tuple[int, str, str]:
+    environment, _ = child_environment({"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
     try:
         done = subprocess.run(
             argv,
@@ -84,11 +118,24 @@ def _run(argv: List[str], cwd: Optional[Path] = None) -> Tuple[int, str, str]:
             timeout=_PROBE_TIMEOUT,
             check=False,
             start_new_session=True,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
+            env=environment,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return -1, "", str(exc)
     return done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+
+
+def _git(root: Path) -> List[str]:
+    """``git`` with every setting of the repository at ``root`` that would start a program turned off."""
+    command = ["git", *_GIT_SAFETY]
+    # Reading the configuration runs nothing; each program-valued key found is then emptied,
+    # which git takes as "no such program".
+    code, out, _ = _run([*command, "config", "-z", "--includes", "--name-only", "--get-regexp", _GIT_PROGRAM_KEYS], root)
+    if code == 0:
+        for name in dict.fromkeys(out.split("\0")):
+            if name:
+                command += ["-c", f"{name}="]
+    return command
 
 
 def git_available() -> bool:
@@ -105,7 +152,7 @@ def is_git_repository(root: Path) -> bool:
     """
     if not git_available():
         return False
-    code, out, _ = _run(["git", "rev-parse", "--is-inside-work-tree"], root)
+    code, out, _ = _run(["git", *_GIT_SAFETY, "rev-parse", "--is-inside-work-tree"], root)
     return code == 0 and out.strip() == "true"
 
 
@@ -118,10 +165,12 @@ def git_info(root: Path, *, log_count: int = 20) -> Optional[Dict[str, Any]]:
     """
     if not is_git_repository(root):
         return None
-    _, toplevel, _ = _run(["git", "rev-parse", "--show-toplevel"], root)
-    code, branch, _ = _run(["git", "symbolic-ref", "--short", "-q", "HEAD"], root)
-    _, head, _ = _run(["git", "rev-parse", "-q", "--verify", "HEAD"], root)
-    _, status, _ = _run(["git", "status", "--porcelain=v1", "-z", "--untracked-files=normal"], root)
+    git = _git(root)
+    _, toplevel, _ = _run([*git, "rev-parse", "--show-toplevel"], root)
+    code, branch, _ = _run([*git, "symbolic-ref", "--short", "-q", "HEAD"], root)
+    _, head, _ = _run([*git, "rev-parse", "-q", "--verify", "HEAD"], root)
+    # Submodules are not entered: each would be another repository with its own settings.
+    _, status, _ = _run([*git, "status", "--porcelain=v1", "-z", "--untracked-files=normal", "--ignore-submodules=all"], root)
     changes = []
     entries = status.split("\0")
     index = 0
@@ -138,7 +187,7 @@ def git_info(root: Path, *, log_count: int = 20) -> Optional[Dict[str, Any]]:
         changes.append(item)
     log: List[Dict[str, str]] = []
     if head.strip():
-        _, out, _ = _run(["git", "log", f"-n{log_count}", "--date=iso-strict", "--pretty=format:%H%x1f%an%x1f%ad%x1f%s"], root)
+        _, out, _ = _run([*git, "log", f"-n{log_count}", "--date=iso-strict", "--pretty=format:%H%x1f%an%x1f%ad%x1f%s"], root)
         for line in out.splitlines():
             parts = line.split("\x1f")
             if len(parts) == 4:

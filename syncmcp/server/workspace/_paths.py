@@ -9,7 +9,8 @@ folder, ``..`` collapsed, every symbolic link followed), and only the resolved p
 * ``danger-full-access``: no path limits.
 
 The policy starts as the server was told on its command line and follows every sandbox-state
-update the client sends (the latest wins).
+update the client sends (the latest wins), up to the operator's ceiling (``max_policy``, the
+``--max-sandbox`` option): an update above it is refused and changes nothing.
 
 Example:
     >>> import tempfile
@@ -33,7 +34,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 from ..._sandbox import SANDBOX_POLICIES, SandboxState
 from .._errors import ToolError
 
-__all__ = ["SandboxViolation", "Workspace"]
+__all__ = ["SandboxCeilingError", "SandboxViolation", "Workspace"]
 
 
 class SandboxViolation(ToolError):
@@ -43,6 +44,28 @@ class SandboxViolation(ToolError):
         >>> str(SandboxViolation("writing is refused"))
         'writing is refused'
     """
+
+
+class SandboxCeilingError(ValueError):
+    """A sandbox-state update asks for more than the operator allows; the policy is unchanged.
+
+    Example:
+        >>> import tempfile
+        >>> workspace = Workspace([tempfile.mkdtemp()], "read-only", max_policy="read-only")
+        >>> try:
+        ...     workspace.update(SandboxState("danger-full-access", "/"))
+        ... except SandboxCeilingError as exc:
+        ...     print(exc.ceiling, workspace.state.policy)
+        read-only read-only
+    """
+
+    def __init__(self, message: str, ceiling: str) -> None:
+        super().__init__(message)
+        self.ceiling = ceiling
+
+
+def _rank(policy: str) -> int:
+    return SANDBOX_POLICIES.index(policy)
 
 
 def _real(path: Union[str, Path]) -> Path:
@@ -62,9 +85,18 @@ class Workspace:
             ``danger-full-access``.
         network_access: whether commands may use the network under ``workspace-write`` (only
             enforceable with an OS sandbox).
+        max_policy: the most permissive policy an update may set (the operator's ceiling).
+            Below ``danger-full-access`` it also keeps the network off unless
+            ``network_access`` allowed it.
+
+    Attributes:
+        roots: the resolved roots.
+        initial_policy: the policy the operator started with.
+        max_policy: the ceiling.
 
     Raises:
-        ValueError: no roots, a root that is not a folder, or an unknown policy.
+        ValueError: no roots, a root that is not a folder, an unknown policy, or a starting
+            policy above the ceiling.
 
     Example:
         >>> import tempfile
@@ -75,7 +107,12 @@ class Workspace:
     """
 
     def __init__(
-        self, roots: Sequence[Union[str, Path]], policy: str = "workspace-write", *, network_access: bool = False
+        self,
+        roots: Sequence[Union[str, Path]],
+        policy: str = "workspace-write",
+        *,
+        network_access: bool = False,
+        max_policy: str = "danger-full-access",
     ) -> None:
         if not roots:
             raise ValueError("a workspace needs at least one root folder")
@@ -86,9 +123,15 @@ class Workspace:
                 raise ValueError(f"workspace root {str(root)!r} is not a folder")
             if real not in resolved:
                 resolved.append(real)
-        if policy not in SANDBOX_POLICIES:
-            raise ValueError(f"sandbox policy must be one of {', '.join(SANDBOX_POLICIES)}, got {policy!r}")
+        for given in (policy, max_policy):
+            if given not in SANDBOX_POLICIES:
+                raise ValueError(f"sandbox policy must be one of {', '.join(SANDBOX_POLICIES)}, got {given!r}")
+        if _rank(policy) > _rank(max_policy):
+            raise ValueError(f"the sandbox policy {policy!r} is above the ceiling {max_policy!r}")
         self.roots: Tuple[Path, ...] = tuple(resolved)
+        self.initial_policy = policy
+        self.max_policy = max_policy
+        self._network_allowed = network_access or max_policy == "danger-full-access"
         self._lock = threading.Lock()
         self._state = SandboxState(
             policy,
@@ -113,8 +156,31 @@ class Workspace:
         """How many sandbox-state updates were received."""
         return self._updates
 
+    @property
+    def lifted_by_client(self) -> bool:
+        """Whether the policy in force is more permissive than the operator's starting policy."""
+        return _rank(self._state.policy) > _rank(self.initial_policy)
+
     def update(self, state: SandboxState) -> None:
-        """Adopt a new sandbox state (from the client's update request)."""
+        """Adopt a new sandbox state (from the client's update request), within the ceiling.
+
+        Raises:
+            SandboxCeilingError: the state asks for a policy above :attr:`max_policy`, or for
+                network access the operator did not allow under a ceiling; nothing changes.
+        """
+        current = self._state.policy
+        if _rank(state.policy) > _rank(self.max_policy):
+            raise SandboxCeilingError(
+                f"sandbox policy {state.policy!r} refused: this server's ceiling is {self.max_policy!r} "
+                f"(set by its operator with --max-sandbox); the policy stays {current!r}",
+                self.max_policy,
+            )
+        if state.policy == "workspace-write" and state.network_access and not self._network_allowed:
+            raise SandboxCeilingError(
+                f"network access refused: this server's ceiling is {self.max_policy!r} (--max-sandbox) and its "
+                f"operator did not allow the network (--network); the policy stays {current!r}",
+                self.max_policy,
+            )
         with self._lock:
             self._state = state
             self._updates += 1
@@ -179,6 +245,28 @@ class Workspace:
             # -> Traceback (most recent call last):
             # -> SandboxViolation: path '../elsewhere' leaves the workspace with '..': ...
         """
+        state, candidate = self._candidate(path, write, base)
+        return self._check(path, candidate, _real(candidate), state, write)
+
+    def resolve_entry(self, path: str, *, write: bool = False, base: Optional[Path] = None) -> Path:
+        """Like :meth:`resolve`, but a final symbolic link is not followed: the entry itself.
+
+        The folder holding the entry is resolved and the entry's own location is checked, so
+        deleting a link inside the roots removes the link, wherever it points.
+
+        Raises:
+            SandboxViolation: the policy refuses the entry's location.
+
+        Example:
+            workspace.resolve_entry("link-to-elsewhere", write=True)
+            # -> PosixPath('/work/project/link-to-elsewhere')
+        """
+        state, candidate = self._candidate(path, write, base)
+        if candidate.name in ("", ".", ".."):
+            return self._check(path, candidate, _real(candidate), state, write)
+        return self._check(path, candidate, _real(candidate.parent) / candidate.name, state, write)
+
+    def _candidate(self, path: str, write: bool, base: Optional[Path]) -> Tuple[SandboxState, Path]:
         if not isinstance(path, str) or not path.strip():
             raise SandboxViolation("a path must be a non-empty string")
         if "\x00" in path:
@@ -187,8 +275,9 @@ class Workspace:
         if write and state.policy == "read-only":
             raise SandboxViolation(f"writing {path!r} is refused: the sandbox policy is read-only")
         start = base if base is not None else self.cwd()
-        candidate = Path(path) if os.path.isabs(path) else start / path
-        real = _real(candidate)
+        return state, Path(path) if os.path.isabs(path) else start / path
+
+    def _check(self, path: str, candidate: Path, real: Path, state: SandboxState, write: bool) -> Path:
         if state.policy == "danger-full-access":
             return real
         if self.root_of(real) is None:
