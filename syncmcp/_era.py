@@ -14,27 +14,37 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ._types import InitializeResult
 
 __all__ = [
     "ERAS",
+    "LATEST_PROTOCOL_VERSION",
+    "LOG_LEVELS",
     "META_CLIENT_CAPABILITIES",
     "META_CLIENT_INFO",
     "META_LOG_LEVEL",
     "META_PROTOCOL_VERSION",
     "META_SERVER_INFO",
+    "META_SUBSCRIPTION_ID",
     "MODERN_ERROR_CODES",
     "MODERN_PROTOCOL_VERSION",
+    "SUPPORTED_PROTOCOL_VERSIONS",
     "discover_result",
     "envelope",
     "result_kind",
     "ttl_seconds",
 ]
 
+#: The handshake-based revisions syncmcp speaks, newest first (the first is the one offered).
+SUPPORTED_PROTOCOL_VERSIONS: Tuple[str, ...] = ("2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05")
+#: The revision a client offers in ``initialize`` and a server answers when it knows no better.
+LATEST_PROTOCOL_VERSION = SUPPORTED_PROTOCOL_VERSIONS[0]
 #: The stateless revision syncmcp speaks besides the legacy ones.
 MODERN_PROTOCOL_VERSION = "2026-07-28"
+#: MCP log levels (RFC 5424), ascending.
+LOG_LEVELS: Tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 #: Session option values: detect, or force one era.
 ERAS = ("auto", "legacy", "modern")
 
@@ -43,6 +53,7 @@ META_CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
 META_LOG_LEVEL = "io.modelcontextprotocol/logLevel"
 META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
+META_SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
 
 #: Error codes only a modern server sends: header mismatch, missing client capability,
 #: unsupported protocol version. Receiving one in answer to ``server/discover`` means "modern".

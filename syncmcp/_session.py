@@ -30,8 +30,12 @@ from ._client_features import ClientFeatures, Roots
 from ._endpoint import DEFAULT_MAX_WORKERS, Endpoint, InboundRequest, PendingRequest, ProgressCallback
 from ._era import (
     ERAS,
+    LATEST_PROTOCOL_VERSION,
+    LOG_LEVELS,
+    META_SUBSCRIPTION_ID,
     MODERN_ERROR_CODES,
     MODERN_PROTOCOL_VERSION,
+    SUPPORTED_PROTOCOL_VERSIONS,
     discover_result,
     envelope,
     result_kind,
@@ -88,10 +92,6 @@ __all__ = [
 
 logger = logging.getLogger("syncmcp.session")
 
-#: The revision offered in ``initialize``.
-LATEST_PROTOCOL_VERSION = "2025-11-25"
-#: Revisions accepted in the server's answer (the legacy, handshake-based era).
-SUPPORTED_PROTOCOL_VERSIONS: Tuple[str, ...] = ("2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05")
 #: Default seconds for a request when neither the call nor the session says otherwise.
 DEFAULT_TIMEOUT = 60.0
 #: Default seconds for spawn + handshake in :func:`connect`.
@@ -104,16 +104,9 @@ DEFAULT_MAX_INPUT_ROUNDS = 8
 #: Most pages one listing follows before it is considered a runaway server.
 MAX_PAGES = 1000
 #: MCP log levels (RFC 5424), ascending, and the ``logging`` level each maps to.
-LOGGING_LEVELS: Dict[str, int] = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "notice": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-    "critical": logging.CRITICAL,
-    "alert": logging.CRITICAL,
-    "emergency": logging.CRITICAL,
-}
+LOGGING_LEVELS: Dict[str, int] = dict(
+    zip(LOG_LEVELS, (logging.DEBUG, logging.INFO, logging.INFO, logging.WARNING, logging.ERROR) + (logging.CRITICAL,) * 3)
+)
 
 
 class CapabilityError(MCPError):
@@ -1126,7 +1119,7 @@ class ClientSession:
         While two streams overlap, each update would otherwise arrive twice.
         """
         meta = params.get("_meta")
-        stream = meta.get("io.modelcontextprotocol/subscriptionId") if isinstance(meta, Mapping) else None
+        stream = meta.get(META_SUBSCRIPTION_ID) if isinstance(meta, Mapping) else None
         current = self._listen
         return isinstance(stream, int) and current is not None and stream < current.id
 
@@ -1268,7 +1261,7 @@ class ClientSession:
         elif method == "notifications/subscriptions/acknowledged":
             logger.debug("'%s' acknowledged subscriptions: %s", self.name, params.get("notifications"))
             meta = params.get("_meta")
-            stream = meta.get("io.modelcontextprotocol/subscriptionId") if isinstance(meta, Mapping) else None
+            stream = meta.get(META_SUBSCRIPTION_ID) if isinstance(meta, Mapping) else None
             with self._listen_acked:
                 self._listen_ack_ids.add(stream)
                 self._listen_acked.notify_all()

@@ -214,7 +214,9 @@ def _exit_status(proc: subprocess.Popen[bytes], deadline: float) -> Optional[int
         try:
             info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
-            return proc.returncode  # reaped by another thread meanwhile
+            # Reaped by another thread meanwhile, or SIGCHLD is ignored (the kernel reaps):
+            # poll() then records the exit either way.
+            return proc.returncode if proc.returncode is not None else proc.poll()
         if info is not None and info.si_pid:
             status = info.si_status
             return status if info.si_code == os.CLD_EXITED else -status

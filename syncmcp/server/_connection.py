@@ -35,12 +35,15 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from .._endpoint import Endpoint, InboundRequest, JSONRPCError, PendingRequest
 from .._era import (
+    LATEST_PROTOCOL_VERSION,
     META_CLIENT_CAPABILITIES,
     META_CLIENT_INFO,
     META_LOG_LEVEL,
     META_PROTOCOL_VERSION,
     META_SERVER_INFO,
+    META_SUBSCRIPTION_ID,
     MODERN_PROTOCOL_VERSION,
+    SUPPORTED_PROTOCOL_VERSIONS,
 )
 from .._exceptions import ConnectionClosed, TransportError
 from .._jsonrpc import ErrorCode, RequestId, make_result
@@ -61,17 +64,8 @@ __all__ = [
 
 logger = logging.getLogger("syncmcp.server")
 
-# The legacy revisions are also listed in syncmcp._session, which the server may not import;
-# they belong in syncmcp._era, beside MODERN_PROTOCOL_VERSION.
-#: Revisions negotiated by ``initialize``, newest first.
-SUPPORTED_PROTOCOL_VERSIONS: Tuple[str, ...] = ("2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05")
-#: The answer to an ``initialize`` asking for a revision we do not speak.
-LATEST_PROTOCOL_VERSION = SUPPORTED_PROTOCOL_VERSIONS[0]
 #: Revisions served with the per-request envelope (no handshake).
 MODERN_PROTOCOL_VERSIONS: Tuple[str, ...] = (MODERN_PROTOCOL_VERSION,)
-
-#: ``_meta`` key naming the listen stream a 2026-07-28 change notification belongs to.
-META_SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
 
 #: Most values one ``completion/complete`` answer carries (spec limit).
 MAX_COMPLETIONS = 100

@@ -32,6 +32,7 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Union
 
 from .._endpoint import PendingRequest
+from .._era import LOG_LEVELS
 from .._exceptions import RequestCancelled, RequestTimeout, SchemaValidationError
 from .._validation import Validator, describe_errors
 from ._content import ElicitResult, SamplingResult
@@ -50,8 +51,6 @@ __all__ = [
 
 logger = logging.getLogger("syncmcp.server")
 
-#: MCP log levels (RFC 5424), ascending.
-LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 #: Seconds ``ctx.elicit`` waits for the user by default.
 DEFAULT_ELICIT_TIMEOUT = 600.0
 #: Seconds ``ctx.sample`` waits for the client's model by default.
