@@ -263,6 +263,7 @@ class ClientSession:
         self._listen: Optional[PendingRequest] = None
         self._listen_lock = threading.Lock()
         self._listen_generation = 0
+        self._retired_streams: Set[int] = set()
         self._listen_acked = threading.Condition()
         self._listen_ack_ids: Set[Any] = set()
         self._caches = {kind: ListCache() for kind in _LISTINGS}
@@ -1097,6 +1098,10 @@ class ClientSession:
                 old, self._listen = self._listen, new
             else:
                 old = new  # a newer restart covers this one: withdraw our stream
+            if old is not None:
+                # Until the server sees the cancellation, a retired stream may still deliver.
+                current = self._listen.id if self._listen is not None else 0
+                self._retired_streams = {sid for sid in self._retired_streams if sid > current} | {old.id}
         if new is not None:
             new._on_done(self._listen_ended)
         if old is not None:
@@ -1120,8 +1125,10 @@ class ClientSession:
         """
         meta = params.get("_meta")
         stream = meta.get(META_SUBSCRIPTION_ID) if isinstance(meta, Mapping) else None
+        if not isinstance(stream, int):
+            return False
         current = self._listen
-        return isinstance(stream, int) and current is not None and stream < current.id
+        return stream in self._retired_streams or (current is not None and stream < current.id)
 
     def _listen_ended(self, pending: PendingRequest) -> None:
         logger.debug("'%s': subscriptions/listen %s ended", self.name, pending.id)
