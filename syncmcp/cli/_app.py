@@ -179,6 +179,12 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
     return parser
 
 
+def _environment_pair(text: str) -> str:
+    if "=" not in text or text.startswith("="):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return text
+
+
 def _serve_parser() -> argparse.ArgumentParser:
     from .._sandbox import SANDBOX_POLICIES
 
@@ -205,7 +211,13 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-output", type=int, default=100_000, metavar="BYTES", help="bytes of each command output stream kept"
     )
-    parser.add_argument("--env", action="append", metavar="KEY=VALUE", help="an environment variable for commands (repeatable)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        type=_environment_pair,
+        metavar="KEY=VALUE",
+        help="an environment variable for commands (repeatable)",
+    )
     parser.add_argument("--no-os-sandbox", action="store_true", help="never run commands inside bubblewrap")
     parser.add_argument("--name", default=None, help="the server name clients see (default: syncmcp-workspace)")
     parser.add_argument(
@@ -265,10 +277,7 @@ def _serve(rest: Sequence[str], top: argparse.Namespace) -> int:
         return _code(exc)
     env: Dict[str, str] = {}
     for pair in options.env or ():
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            sys.stderr.write(f"syncmcp serve: error: --env expects KEY=VALUE, got {pair!r}\n")
-            return EXIT_USAGE
+        key, _, value = pair.partition("=")
         env[key] = value
     try:
         spec = parse_log_spec(options.log_level or top.log_level or os.environ.get(LOG_ENV_VAR) or "warning")
