@@ -249,6 +249,8 @@ def resources_result(method, params):
         raise RuntimeError("scripted resources failure")
     if method == "resources/list" and options.malformed_resources:
         return {"resources": "not a list"}
+    if options.fail_prompts and method == "prompts/list":
+        raise RuntimeError("scripted prompts failure")
     if method == "resources/list":
         pages = max(1, options.resource_pages)
         page = int(params.get("cursor") or 0)
@@ -413,6 +415,7 @@ def main() -> None:
     parser.add_argument("--init-gate", type=int, default=0, help="on initialize, wait for a go from this local port")
     parser.add_argument("--malformed-resources", action="store_true", help="answer resources/list without a list")
     parser.add_argument("--modern-if-exists", help="if this file exists, speak only the modern era (refuse initialize)")
+    parser.add_argument("--fail-prompts", action="store_true", help="answer prompts/list with an error")
     parser.add_argument("--record", help="append 'parked <id>' and 'cancelled <id>' lines to this file")
     parser.parse_args(namespace=options)
     if options.modern_if_exists and os.path.exists(options.modern_if_exists):
