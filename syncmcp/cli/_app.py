@@ -8,9 +8,8 @@ untouched. Nothing heavy is imported here: ``syncmcp serve`` (the embedded defau
 ``syncmcp`` command starts) and ``--help`` stay fast; each command imports what it needs.
 
 Example:
-    >>> main(["--version"])  # doctest: +SKIP
-    syncmcp 0.1.0
-    0
+    main(["--version"])
+    # prints: syncmcp 0.1.0
 """
 
 from __future__ import annotations

@@ -51,7 +51,6 @@ __all__ = [
     "LOCK_TIMEOUT",
     "ConfigSource",
     "EditResult",
-    "Override",
     "apply_overrides",
     "edit_config",
     "load_source",

@@ -482,6 +482,13 @@ def _expected(old: Mapping[str, Any], section: str, name: str, entry: Optional[M
     return document
 
 
+def _without_empty(document: Dict[str, Any], section: str) -> Dict[str, Any]:
+    """Removing the last server may leave an empty ``[mcp_servers]`` table or none: the same thing."""
+    if document.get(section) == {}:
+        document = {key: value for key, value in document.items() if key != section}
+    return document
+
+
 def edit_server(text: str, name: str, entry: Optional[Mapping[str, Any]], *, section: str = SECTION) -> str:
     r"""Return ``text`` with server ``name`` set to ``entry`` (added or replaced), or removed (``None``).
 
@@ -550,7 +557,7 @@ def edit_server(text: str, name: str, entry: Optional[Mapping[str, Any]], *, sec
                 prefix += newline
             edits.append((len(text), len(text), prefix + table))
     result = _splice(text, edits)
-    if parse_toml(result) != _expected(old, section, name, entry):
+    if _without_empty(parse_toml(result), section) != _without_empty(_expected(old, section, name, entry), section):
         raise TomlEditError(
             "cannot edit this file safely: the change would alter other settings (please report this, with the file)"
         )
