@@ -108,6 +108,8 @@ def test_each_kind_of_failure_has_its_exit_status_and_one_error_line(cli: CLI, s
     assert unknown_tool.returncode == 2 and unknown_tool.stderr.startswith("syncmcp: error: unknown tool 's__nope'")
     no_server = cli("call", "x__y", env=servers)
     assert no_server.returncode == 2 and "no configured server matches (servers: s, broken, slow)" in no_server.stderr
+    hidden = cli("-c", 'mcp_servers.s.disabled_tools=["fail"]', "call", "s__fail", env=servers)
+    assert (hidden.returncode, hidden.stderr) == (2, "syncmcp: error: tool 'fail' is disabled for MCP server 's'\n")
     unknown_server = cli("tools", "brokn", env=servers)
     assert unknown_server.stderr == "syncmcp: error: No MCP server named 'brokn' found. Did you mean 'broken'?\n"
     usage = cli("call", env=servers)
@@ -192,20 +194,23 @@ def test_doctor_reports_healthy_and_unhealthy_servers(cli: CLI, servers: Dict[st
     assert cli("doctor", "nope", env=servers).returncode == 2
 
 
-def test_ctrl_c_cancels_the_running_call_on_the_server_and_exits_130(cli: CLI, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sent", "status", "said"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_cancels_the_running_call_on_the_server_and_exits_130(
+    cli: CLI, tmp_path: Path, sent: int, status: int, said: str
+) -> None:
     record = tmp_path / "record.txt"
     env = configure(tmp_path, toml_server("s", scripted("--record", str(record))))
     process = cli.popen("call", "s__park", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert wait_until(lambda: record.exists() and "parked" in record.read_text(), timeout=20)
         started = time.monotonic()
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sent)
         out, err = process.communicate(timeout=20)
     finally:
         if process.returncode is None:
             process.kill()
             process.communicate()
-    assert (process.returncode, out, err) == (130, "", "syncmcp: interrupted\n")
+    assert (process.returncode, out, err) == (status, "", f"syncmcp: {said}\n")
     assert time.monotonic() - started < 10
     lines = record.read_text().splitlines()
     parked_id = lines[0].split()[1]
@@ -288,3 +293,30 @@ def test_disabled_and_missing_servers_are_usage_errors(cli: CLI, tmp_path: Path)
         cli("tools", env=empty).stderr
         == "syncmcp: error: No MCP servers configured yet. Try `syncmcp add my-tool -- my-command`.\n"
     )
+
+
+def test_help_version_and_the_long_tool_listing(cli: CLI, servers: Dict[str, str]) -> None:
+    overview = cli("--help")
+    assert overview.returncode == 0
+    for command in ("list", "get", "add", "remove", "tools", "call", "resources", "read", "prompts", "prompt", "doctor", "serve"):
+        assert re.search(rf"^  {command}\b", overview.stdout, re.MULTILINE), command
+    assert "3 server failure" in overview.stdout and "SYNCMCP_LOG" in overview.stdout
+    assert cli("help", "call").stdout.startswith("usage: syncmcp call")
+    assert cli("add", "--help").stdout.startswith("usage: syncmcp add [OPTIONS] NAME (--url URL | -- COMMAND [ARGS...])")
+    assert cli("--version").stdout.startswith("syncmcp ")
+    nothing = cli()
+    assert nothing.returncode == 2 and nothing.stderr.startswith("usage: syncmcp")
+    typo = cli("tols")
+    assert (typo.returncode, typo.stderr) == (
+        2,
+        "syncmcp: error: unknown command 'tols' (did you mean 'tools'?); see 'syncmcp --help'\n",
+    )
+    long = cli("tools", "s", "--long", env=servers).stdout.split("\n\n")
+    add = next(block for block in long if block.startswith("s__add"))
+    assert add.splitlines() == [
+        "s__add",
+        "  scripted add",
+        "  parameters:",
+        "    a (number, required)",
+        "    b (number, required)",
+    ]

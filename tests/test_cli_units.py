@@ -272,6 +272,7 @@ def test_exit_statuses_by_exception() -> None:
         (unavailable, 4),
         (timeout, 4),
         (KeyboardInterrupt(), 130),
+        (_exits.Terminated(), 143),
         (BrokenPipeError(), 141),
         (ZeroDivisionError(), 70),
     ]

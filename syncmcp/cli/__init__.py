@@ -44,7 +44,7 @@ with ``--json`` or when stderr is not a terminal. Ctrl-C cancels the running req
 
 Exit status: 0 success; 1 the tool reported an error (``isError``); 2 usage or configuration
 error; 3 server failure (did not start, crashed, answered with an error; ``doctor`` found a
-problem); 4 timeout; 130 interrupted; 141 stdout closed early; 70 internal error. Errors are
+problem); 4 timeout; 130 interrupted (143 for SIGTERM); 141 stdout closed early; 70 internal error. Errors are
 one line on stderr, ``syncmcp: error: ...``; ``--verbose`` adds the traceback.
 
 Example:
@@ -60,6 +60,7 @@ from ._exits import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_SERVER,
+    EXIT_TERMINATED,
     EXIT_TIMEOUT,
     EXIT_TOOL_ERROR,
     EXIT_USAGE,
@@ -71,6 +72,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_SERVER",
+    "EXIT_TERMINATED",
     "EXIT_TIMEOUT",
     "EXIT_TOOL_ERROR",
     "EXIT_USAGE",

@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import signal
 import sys
+import threading
 import traceback
 from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -29,6 +31,7 @@ from ._exits import (
     EXIT_OK,
     EXIT_USAGE,
     CLIError,
+    Terminated,
     exit_status,
 )
 
@@ -257,6 +260,19 @@ def _silence_stdout() -> None:
         pass
 
 
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _terminate_like_interrupt() -> Any:
+    """Make SIGTERM clean up like Ctrl-C; returns the previous handler (``None``: left alone)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:  # ignored, or someone else's
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def _report(err: IO[str], error: BaseException, status: int, verbose: bool) -> None:
     if verbose:
         traceback.print_exception(type(error), error, error.__traceback__, file=err)
@@ -430,14 +446,15 @@ def _run(name: str, top: argparse.Namespace, options: argparse.Namespace) -> int
         err=err,
         progress=progress,
     )
+    previous = _terminate_like_interrupt()
     try:
         status = _dispatch(ctx, name, options)
         out.flush()
         return status
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         progress.clear()
-        err.write("syncmcp: interrupted\n")
-        return EXIT_INTERRUPTED
+        err.write("syncmcp: terminated\n" if isinstance(exc, Terminated) else "syncmcp: interrupted\n")
+        return exit_status(exc)
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
@@ -450,3 +467,5 @@ def _run(name: str, top: argparse.Namespace, options: argparse.Namespace) -> int
         import logging
 
         logging.getLogger("syncmcp").removeHandler(handler)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -14,6 +14,7 @@ code  meaning
 4     timeout: a request (or a server's start-up) took longer than allowed
 70    internal error in syncmcp (a bug: the message asks for ``--verbose`` and a report)
 130   interrupted (Ctrl-C); the running request was cancelled on the server
+143   terminated (SIGTERM), cleaned up the same way
 141   standard output was closed early (``syncmcp tools | head -1``)
 ====  =====================================================================================
 
@@ -41,10 +42,12 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_SERVER",
+    "EXIT_TERMINATED",
     "EXIT_TIMEOUT",
     "EXIT_TOOL_ERROR",
     "EXIT_USAGE",
     "CLIError",
+    "Terminated",
     "exit_status",
 ]
 
@@ -62,8 +65,19 @@ EXIT_TIMEOUT = 4
 EXIT_INTERNAL = 70
 #: Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
+#: Stopped by SIGTERM, after the same clean-up as an interrupt (128 + SIGTERM).
+EXIT_TERMINATED = 143
 #: Standard output was closed before everything was written (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that blocked requests are cancelled and servers stopped.
+
+    Example:
+        >>> isinstance(Terminated(), KeyboardInterrupt)
+        True
+    """
 
 
 class CLIError(Exception):
@@ -101,6 +115,8 @@ def exit_status(error: BaseException) -> int:
     """
     if isinstance(error, CLIError):
         return error.status
+    if isinstance(error, Terminated):
+        return EXIT_TERMINATED
     if isinstance(error, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     if isinstance(error, BrokenPipeError):

@@ -30,8 +30,9 @@ __all__ = ["Progress", "StartupWatch"]
 _CLEAR = "\r\x1b[K"
 
 
-def _number(value: float) -> str:
-    return f"{value:g}" if value == int(value) else f"{value:.1f}"
+def _number(value: Any) -> str:
+    number = float(value)
+    return f"{number:g}" if number == int(number) else f"{number:.1f}"
 
 
 class Progress:
@@ -109,10 +110,13 @@ class Progress:
     def tool_progress(self, label: str) -> Any:
         """A ``fn(progress, total, message)`` for ``call_tool(on_progress=...)`` showing ``label``."""
 
-        def show(progress: float, total: Optional[float], message: Optional[str]) -> None:
-            amount = f"{_number(progress)}/{_number(total)}" if total else _number(progress)
-            percent = f" ({100 * progress / total:.0f}%)" if total else ""
-            self.transient(f"{label}: {amount}{percent}{' ' + message if message else ''}")
+        def show(progress: Any, total: Any, message: Any) -> None:
+            try:
+                amount = f"{_number(progress)}/{_number(total)}" if total else _number(progress)
+                percent = f" ({100 * progress / total:.0f}%)" if total else ""
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError):  # a server sent odd numbers
+                amount, percent = f"{progress}" + (f"/{total}" if total else ""), ""
+            self.transient(f"{label}: {amount}{percent}{' ' + str(message) if message else ''}")
 
         return show
 
