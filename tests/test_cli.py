@@ -320,3 +320,12 @@ def test_help_version_and_the_long_tool_listing(cli: CLI, servers: Dict[str, str
         "    a (number, required)",
         "    b (number, required)",
     ]
+
+
+def test_an_over_long_qualified_name_reaches_its_server(cli: CLI, tmp_path: Path) -> None:
+    tool = "a_tool_with_a_long_name_too_for_the_limit"
+    env = configure(tmp_path, toml_server("a-server-with-a-very-long-name", scripted("--tool", tool)))
+    names = [entry["qualifiedName"] for entry in json.loads(cli("tools", "--json", env=env).stdout) if entry["name"] == tool]
+    assert len(names) == 1 and len(names[0]) == 64 and "__" not in names[0]  # cut and hashed
+    called = cli("call", names[0], env=env)
+    assert (called.returncode, called.stdout) == (0, f"{tool} called\n")

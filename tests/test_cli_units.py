@@ -311,3 +311,14 @@ def test_progress_writes_only_when_enabled_and_erases_its_line() -> None:
     progress.tool_progress("demo__tool")(1, 4, "step 1")
     progress.clear()
     assert loud.getvalue() == "\r\x1b[Kdemo__tool: 1/4 (25%) step 1\r\x1b[K"
+
+
+def test_call_starts_the_servers_a_qualified_name_may_belong_to() -> None:
+    from syncmcp._toolnames import qualify_tool_names
+
+    long_server = "a-server-with-a-very-long-name"
+    long_name = next(iter(qualify_tool_names([(long_server, "a_tool_with_a_long_name_too_for_the_limit")])))
+    assert len(long_name) == 64 and not long_name.startswith(long_server + "__")
+    assert _use._may_own(long_server, long_name)
+    assert _use._may_own("fs", "fs__read") and _use._may_own("fs", "fs__x__y")
+    assert not _use._may_own("fs", "fsx__read") and not _use._may_own("f", "fs__read")

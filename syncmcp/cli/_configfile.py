@@ -316,7 +316,8 @@ def _write_atomically(target: Path, data: bytes, mode: int) -> None:
     descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
+            if hasattr(os, "fchmod"):  # POSIX; on Windows the new file keeps the default mode
+                os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 from .._config import ServerConfig
 from .._exceptions import MCPError
 from .._status import Page, ServerState
+from .._toolnames import MAX_TOOL_NAME_LENGTH, TOOL_NAME_DELIMITER
 from ._context import Context
 from ._exits import EXIT_OK, EXIT_SERVER, EXIT_TIMEOUT, EXIT_TOOL_ERROR, EXIT_USAGE, CLIError, exit_status
 from ._output import (
@@ -51,6 +52,8 @@ T = TypeVar("T")
 
 #: Most pages a listing follows (a server handing out cursors forever is cut off here).
 _MAX_PAGES = 1000
+#: Hex digits of the hash that ends an over-long qualified tool name.
+_SHA1_HEX_LENGTH = 40
 #: Beyond the start-up deadlines, how long to wait for the start-up events to be delivered.
 _EVENT_GRACE = 5.0
 
@@ -200,6 +203,19 @@ def parse_tool_arguments(
     return arguments
 
 
+def _may_own(server: str, qualified_name: str) -> bool:
+    """Whether ``server`` may list a tool of that qualified name (so it must be started).
+
+    A qualified name starts with ``SERVER__``, except an over-long one, cut to its first 24
+    characters plus a 40-character hash (see :mod:`syncmcp._toolnames`).
+    """
+    head = f"{server}{TOOL_NAME_DELIMITER}"
+    if qualified_name.startswith(head):
+        return True
+    kept = MAX_TOOL_NAME_LENGTH - _SHA1_HEX_LENGTH
+    return len(head) > kept and len(qualified_name) == MAX_TOOL_NAME_LENGTH and qualified_name.startswith(head[:kept])
+
+
 def _pages(fetch: Callable[[Optional[str]], Page[T]]) -> Iterator[T]:
     cursor: Optional[str] = None
     seen = set()
@@ -247,7 +263,7 @@ def run_call(ctx: Context, name: str, text: Optional[str], pairs: Sequence[str],
     if timeout is not None and timeout < 0:
         raise CLIError("--timeout must be a number of seconds >= 0 (0: no limit)")
     source = ctx.source()
-    candidates = [server for server in source.servers if name.startswith(f"{server}__")]
+    candidates = [server for server in source.servers if _may_own(server, name)]
     if not candidates:
         known = ", ".join(source.servers) or "none"
         raise CLIError(
