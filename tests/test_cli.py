@@ -72,6 +72,8 @@ def test_resources_read_prompts_and_prompt_on_the_embedded_workspace(cli: CLI) -
     assert ["workspace", (cli.cwd / "notes.txt").as_uri(), "notes.txt", "text/plain"] in rows
     read = json.loads(cli("read", "workspace", "workspace://config", "--json").stdout)
     assert json.loads(read["contents"][0]["text"])["roots"] == [str(cli.cwd)]
+    listed = json.loads(cli("prompts", "--json").stdout)
+    assert {(item["server"], item["name"]) for item in listed} >= {("workspace", "code_review"), ("workspace", "refactor")}
     prompts = cli("prompts", "workspace")
     assert re.search(r"^workspace\s+code_review\s+path, focus\?\s+Review", prompts.stdout, re.MULTILINE), prompts.stdout
     rendered = cli("prompt", "workspace", "code_review", "--arg", "path=notes.txt", "--arg", "focus=style")

@@ -113,6 +113,12 @@ def test_servers_written_as_keys_under_mcp_servers_stay_inline() -> None:
     assert loads(_tomledit.edit_server(dotted, "a", {"command": "y"})) == {"mcp_servers": {"a": {"command": "y"}}, "other": 1}
 
 
+def test_a_file_with_nan_and_dates_elsewhere_is_still_editable() -> None:
+    text = "limit = nan\nsince = 2024-01-02\n"
+    added = _tomledit.edit_server(text, "a", {"command": "x"})
+    assert added.startswith(text) and _tomledit.edit_server(added, "a", None) == text
+
+
 def test_crlf_files_keep_their_line_endings() -> None:
     text = '# c\r\n[mcp_servers.a]\r\ncommand = "x"\r\n'
     added = _tomledit.edit_server(text, "b", {"command": "y"})

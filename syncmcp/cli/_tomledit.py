@@ -482,6 +482,17 @@ def _expected(old: Mapping[str, Any], section: str, name: str, entry: Optional[M
     return document
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equality of parsed documents, where ``nan`` equals ``nan`` (a file may hold one)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and bool(a == b)
+
+
 def _without_empty(document: Dict[str, Any], section: str) -> Dict[str, Any]:
     """Removing the last server may leave an empty ``[mcp_servers]`` table or none: the same thing."""
     if document.get(section) == {}:
@@ -557,7 +568,7 @@ def edit_server(text: str, name: str, entry: Optional[Mapping[str, Any]], *, sec
                 prefix += newline
             edits.append((len(text), len(text), prefix + table))
     result = _splice(text, edits)
-    if _without_empty(parse_toml(result), section) != _without_empty(_expected(old, section, name, entry), section):
+    if not _same(_without_empty(parse_toml(result), section), _without_empty(_expected(old, section, name, entry), section)):
         raise TomlEditError(
             "cannot edit this file safely: the change would alter other settings (please report this, with the file)"
         )
