@@ -58,7 +58,7 @@ def test_resources_and_prompts_of_server_everything(cli: CLI, real: Dict[str, st
     rendered = cli("prompt", "everything", "args-prompt", "--arg", "city=Paris", env=real)
     assert rendered.stdout == "[user]\nWhat's weather in Paris?\n"
     missing = cli("prompt", "everything", "args-prompt", env=real)
-    assert missing.returncode == 3 and missing.stderr.startswith("syncmcp: error: prompts/get failed for `everything`")
+    assert missing.returncode == 2 and missing.stderr.startswith("syncmcp: error: prompts/get failed for `everything`")
 
 
 def test_progress_of_a_real_long_running_tool_on_a_terminal(cli: CLI, real: Dict[str, str]) -> None:

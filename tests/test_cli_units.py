@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from syncmcp import ConfigError, RequestTimeout, SchemaValidationError, ServerUnavailableError, UnknownToolError
+from syncmcp import ConfigError, RemoteError, RequestTimeout, SchemaValidationError, ServerUnavailableError, UnknownToolError
 from syncmcp.cli import _configfile, _exits, _logsetup, _output, _progress, _tomledit, _use
 from syncmcp.cli._exits import CLIError
 
@@ -275,6 +275,9 @@ def test_exit_statuses_by_exception() -> None:
         (SchemaValidationError("args"), 2),
         (SchemaValidationError("output", result=object()), 3),
         (ServerUnavailableError("x"), 3),
+        (RemoteError(-32602, "Unknown prompt: 'x'"), 2),
+        (RemoteError(-32002, "Resource not found"), 2),
+        (RemoteError(-32603, "Internal error"), 3),
         (unavailable, 4),
         (timeout, 4),
         (KeyboardInterrupt(), 130),

@@ -43,8 +43,9 @@ with ``--json`` or when stderr is not a terminal. Ctrl-C cancels the running req
 (``notifications/cancelled``), stops every server and exits with 130.
 
 Exit status: 0 success; 1 the tool reported an error (``isError``); 2 usage or configuration
-error; 3 server failure (did not start, crashed, answered with an error; ``doctor`` found a
-problem); 4 timeout; 130 interrupted (143 for SIGTERM); 141 stdout closed early; 70 internal error. Errors are
+error (also arguments the server refused as invalid, JSON-RPC -32602 / -32002); 3 server failure
+(did not start, crashed, answered with another error; ``doctor`` found a problem); 4 timeout;
+130 interrupted (143 for SIGTERM); 141 stdout closed early; 70 internal error. Errors are
 one line on stderr, ``syncmcp: error: ...``; ``--verbose`` adds the traceback.
 
 Example:

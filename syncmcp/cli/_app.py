@@ -57,8 +57,9 @@ _JSON_COMMANDS = ("list", "get", "tools", "call", "resources", "read", "prompts"
 
 _EPILOG = """\
 exit status:
-  0 success, 1 the tool reported an error (isError), 2 usage or configuration error,
-  3 server failure (did not start, crashed, error response), 4 timeout, 130 interrupted
+  0 success, 1 the tool reported an error (isError), 2 usage or configuration error (also
+  arguments the server refused as invalid), 3 server failure (did not start, crashed, error
+  response), 4 timeout, 130 interrupted (143 terminated)
 
 configuration:
   --config-file PATH, else $SYNCMCP_CONFIG, else config.toml in syncmcp's user config folder

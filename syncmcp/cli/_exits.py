@@ -8,7 +8,8 @@ code  meaning
 0     success
 1     the tool ran and reported an error (``isError`` in its result)
 2     usage or configuration error: bad arguments, invalid configuration, unknown server or
-      tool, arguments that do not match the tool's input schema
+      tool, arguments that do not match the tool's input schema, or that the server refused as
+      invalid (JSON-RPC error -32602, or -32002 "resource not found")
 3     server failure: it could not be started, crashed, broke the protocol or answered with a
       JSON-RPC error; ``doctor`` found an unhealthy server
 4     timeout: a request (or a server's start-up) took longer than allowed
@@ -30,6 +31,7 @@ from typing import List, Optional
 from .._exceptions import (
     ConfigError,
     MCPError,
+    RemoteError,
     SchemaValidationError,
     ToolDisabledError,
     UnknownServerError,
@@ -65,6 +67,8 @@ EXIT_TIMEOUT = 4
 EXIT_INTERNAL = 70
 #: Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
+#: JSON-RPC errors that mean "your request was wrong": invalid params, resource not found.
+_USAGE_ERROR_CODES = (-32602, -32002)
 #: Stopped by SIGTERM, after the same clean-up as an interrupt (128 + SIGTERM).
 EXIT_TERMINATED = 143
 #: Standard output was closed before everything was written (128 + SIGPIPE).
@@ -128,6 +132,8 @@ def exit_status(error: BaseException) -> int:
         # validation keeps the server's result (the server's fault).
         return EXIT_SERVER if error.result is not None else EXIT_USAGE
     if isinstance(error, (ConfigError, UnknownServerError, UnknownToolError, ToolDisabledError)):
+        return EXIT_USAGE
+    if isinstance(error, RemoteError) and error.code in _USAGE_ERROR_CODES:
         return EXIT_USAGE
     from .._session import CapabilityError
 
