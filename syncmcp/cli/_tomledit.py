@@ -12,7 +12,8 @@ their bodies) and the key/value pairs whose full path does. Edits then splice te
 * **add** puts a new table after the last ``[mcp_servers.*]`` table, or at the end of the file,
   separated by one blank line;
 * **remove** deletes the server's tables and keys with the comment lines directly above each, and
-  the one blank line that separated it, so adding then removing a server gives the original bytes.
+  one blank line when the table stood between blank lines (or last), so removing a server that
+  ``add`` appended gives back the original bytes.
 
 The editor never decides alone that an edit is right: :func:`edit_server` parses the old and the
 new text with ``tomllib`` and checks that the new document equals the old one with exactly the
