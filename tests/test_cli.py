@@ -13,6 +13,7 @@ import re
 import select
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Dict, List
@@ -331,3 +332,20 @@ def test_an_over_long_qualified_name_reaches_its_server(cli: CLI, tmp_path: Path
     assert len(names) == 1 and len(names[0]) == 64 and "__" not in names[0]  # cut and hashed
     called = cli("call", names[0], env=env)
     assert (called.returncode, called.stdout) == (0, f"{tool} called\n")
+
+
+def test_the_embedded_server_exits_on_end_of_input_without_waiting_for_its_listen_stream(tmp_path: Path) -> None:
+    """Every command ends by closing ``syncmcp serve``'s stdin; a 2026-07-28 session keeps a
+    ``subscriptions/listen`` request open, which must not hold the server for its drain time
+    (the client would wait its shutdown grace, then signal it)."""
+    from syncmcp import ClientSession, StdioTransport
+    from syncmcp.server._server import DEFAULT_DRAIN_TIMEOUT
+
+    transport = StdioTransport(sys.executable, ["-m", "syncmcp", "serve", "--root", str(tmp_path)], shutdown_grace=30)
+    session = ClientSession(transport, name="workspace")
+    session.initialize(timeout=20)
+    assert session.era == "modern"
+    started = time.monotonic()
+    session.close()
+    assert time.monotonic() - started < DEFAULT_DRAIN_TIMEOUT * 0.75
+    assert transport.returncode == 0  # it exited by itself, no signal
