@@ -173,6 +173,10 @@ def test_a_listing_that_fails_on_one_server_is_a_warning_and_exit_status_3(cli: 
 
 
 def test_doctor_reports_healthy_and_unhealthy_servers(cli: CLI, servers: Dict[str, str]) -> None:
+    # The embedded workspace server speaks the 2026-07-28 era, unless the configuration forces one.
+    assert [report["era"] for report in json.loads(cli("doctor", "--json").stdout)] == ["modern"]
+    forced = cli("-c", "mcp_servers.workspace.protocol_era=legacy", "doctor", "--json")
+    assert [(report["era"], report["protocol_version"]) for report in json.loads(forced.stdout)] == [("legacy", "2025-11-25")]
     healthy = cli("doctor", "s", env=servers)
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     lines = healthy.stdout.splitlines()
@@ -307,6 +311,8 @@ def test_help_version_and_the_long_tool_listing(cli: CLI, servers: Dict[str, str
     assert cli("help", "call").stdout.startswith("usage: syncmcp call")
     assert cli("add", "--help").stdout.startswith("usage: syncmcp add [OPTIONS] NAME (--url URL | -- COMMAND [ARGS...])")
     assert cli("--version").stdout.startswith("syncmcp ")
+    ceiling = cli("serve", "--sandbox", "danger-full-access", "--max-sandbox", "read-only")
+    assert ceiling.returncode == 2 and "above the ceiling 'read-only'" in ceiling.stderr
     nothing = cli()
     assert nothing.returncode == 2 and nothing.stderr.startswith("usage: syncmcp")
     typo = cli("tols")

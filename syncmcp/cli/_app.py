@@ -207,6 +207,12 @@ def _serve_parser() -> argparse.ArgumentParser:
         default="workspace-write",
         help="the policy until a client sends one (default: workspace-write over the roots)",
     )
+    parser.add_argument(
+        "--max-sandbox",
+        choices=SANDBOX_POLICIES,
+        default="danger-full-access",
+        help="the most permissive policy a client's update may set (default: danger-full-access)",
+    )
     parser.add_argument("--network", action="store_true", help="let commands run in the OS sandbox use the network")
     parser.add_argument(
         "--command-timeout", type=float, default=60.0, metavar="SECONDS", help="default timeout of execute_command"
@@ -222,6 +228,17 @@ def _serve_parser() -> argparse.ArgumentParser:
         help="an environment variable for commands (repeatable)",
     )
     parser.add_argument("--no-os-sandbox", action="store_true", help="never run commands inside bubblewrap")
+    parser.add_argument(
+        "--require-os-sandbox",
+        action="store_true",
+        help="refuse execute_command rather than run a command unconfined when no OS sandbox works here",
+    )
+    parser.add_argument(
+        "--readable",
+        action="append",
+        metavar="DIR",
+        help="a folder commands inside the OS sandbox may read besides the system ones and the roots (repeatable)",
+    )
     parser.add_argument("--name", default=None, help="the server name clients see (default: syncmcp-workspace)")
     parser.add_argument(
         "--log-level", default=None, metavar="LEVEL", help="log written to stderr: debug, info, warning (default), error, wire"
@@ -307,12 +324,15 @@ def _serve(rest: Sequence[str], top: argparse.Namespace) -> int:
         app = WorkspaceServer(
             options.root or None,
             sandbox=options.sandbox,
+            max_sandbox=options.max_sandbox,
             network_access=options.network,
             command_timeout=options.command_timeout,
             max_command_timeout=max(600.0, options.command_timeout),
             max_output=options.max_output,
             env=env,
             use_os_sandbox=not options.no_os_sandbox,
+            require_os_sandbox=options.require_os_sandbox,
+            sandbox_readable=options.readable or (),
             name=options.name or DEFAULT_SERVER_NAME,
         )
     except ValueError as exc:

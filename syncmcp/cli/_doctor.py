@@ -115,7 +115,7 @@ def check_server(name: str, config: ServerConfig, sessions: Optional[Callable[[A
     transport = StdioTransport(
         config.command, config.args, env=dict(config.env), env_vars=config.env_vars, cwd=config.cwd, name=name
     )
-    session = ClientSession(transport, name=name, timeout=config.tool_timeout_sec)
+    session = ClientSession(transport, name=name, timeout=config.tool_timeout_sec, protocol_era=config.protocol_era)
     if sessions is not None:
         sessions(session)
     try:

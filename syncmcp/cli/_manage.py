@@ -160,6 +160,7 @@ def run_get(ctx: Context, name: str) -> int:
         data = _entry_json(name, config)
         del data["auth_status"]
         data["required"] = config.required
+        data["protocol_era"] = config.protocol_era
         data["enabled_tools"] = list(config.enabled_tools) if config.enabled_tools is not None else None
         data["disabled_tools"] = list(config.disabled_tools) or None
         write_json(data, ctx.out)
@@ -191,6 +192,8 @@ def run_get(ctx: Context, name: str) -> int:
             "  env_http_headers: "
             + (", ".join(f"{key}={value}" for key, value in sorted(config.env_http_headers.items())) or "-"),
         ]
+    if config.protocol_era != "auto":
+        lines.append(f"  protocol_era: {config.protocol_era}")
     lines += [
         f"  startup_timeout_sec: {config.startup_timeout_sec:g}",
         f"  tool_timeout_sec: {config.tool_timeout_sec:g}",
