@@ -284,3 +284,77 @@ def raw_client() -> Iterator[Any]:
     yield connect
     for client in clients:
         client.close()
+
+
+# ----------------------------------------------------------------------------- the command line
+
+
+class CLI:
+    """Runs the real entry point (``python -m syncmcp``) isolated from the user's configuration.
+
+    ``XDG_CONFIG_HOME`` points into the test's folder, so the default configuration file is
+    ``self.default_config`` (absent until a test creates it); ``SYNCMCP_CONFIG`` and
+    ``SYNCMCP_LOG`` are removed from the environment. Commands run in ``self.cwd``.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.cwd = root / "project"
+        self.cwd.mkdir(parents=True, exist_ok=True)
+        home = root / "xdg"
+        self.default_config = home / "syncmcp" / "config.toml"
+        self.env = {k: v for k, v in os.environ.items() if k not in ("SYNCMCP_CONFIG", "SYNCMCP_LOG")}
+        self.env["XDG_CONFIG_HOME"] = str(home)
+
+    def argv(self, *args: str) -> List[str]:
+        return [sys.executable, "-m", "syncmcp", *args]
+
+    def environment(self, env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+        return {**self.env, **(env or {})}
+
+    def __call__(
+        self, *args: str, env: Optional[Dict[str, str]] = None, input: Optional[str] = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            self.argv(*args),
+            cwd=self.cwd,
+            env=self.environment(env),
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def popen(self, *args: str, env: Optional[Dict[str, str]] = None, **kwargs: Any) -> subprocess.Popen:
+        return subprocess.Popen(self.argv(*args), cwd=self.cwd, env=self.environment(env), **kwargs)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> CLI:
+    return CLI(tmp_path)
+
+
+def toml_server(name: str, command: List[str], **extra: Any) -> str:
+    """A ``[mcp_servers.NAME]`` table for ``command`` (JSON strings are valid TOML strings)."""
+    lines = [f"[mcp_servers.{name}]", f"command = {json.dumps(command[0])}", f"args = {json.dumps(command[1:])}"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+def processes_mentioning(text: str) -> List[int]:
+    """Pids of live (not zombie) processes whose command line contains ``text``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                state = handle.read().decode("ascii", "replace").rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append(int(entry))
+    return found

@@ -212,3 +212,71 @@ def test_the_manager_layer_loads_on_first_use() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout.split("\n")
     assert out[0] == "[]"
     assert out[1] == "syncmcp._manager syncmcp._config True"
+
+
+# The command line sits above everything: it may use any core module, the manager and the server
+# package; nothing below it imports it. Its own modules by layer, importing only lower layers.
+CLI_LAYERS = [
+    {"cli._exits"},
+    {"cli._tomledit", "cli._progress", "cli._output"},
+    {"cli._configfile", "cli._logsetup"},
+    {"cli._context"},
+    {"cli._manage", "cli._use", "cli._doctor"},
+    {"cli._app"},
+]
+
+
+def cli_layer_of(module: str) -> int:
+    for index, names in enumerate(CLI_LAYERS):
+        if module in names:
+            return index
+    raise AssertionError(f"module {module} is not assigned a layer in tests/test_package.py")
+
+
+def test_cli_modules_import_only_downward_and_nothing_below_imports_the_cli() -> None:
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        module = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        if module.endswith("__init__"):
+            continue
+        level = cli_layer_of(module)
+        for target in imported_modules(path):
+            if target.startswith("cli"):
+                assert target != "cli", f"{module} imports the cli package's __init__; import the module instead"
+                assert cli_layer_of(target) < level, f"{module} imports {target}, which is not below it"
+            elif not target.startswith("server"):
+                layer_of(target.split(".")[0])  # a core module (fails for one missing from the table)
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        if relative.parts[0] == "cli" or relative.name == "__main__.py":
+            continue
+        imported = imported_modules(path)
+        assert not any(target == "cli" or target.startswith("cli.") for target in imported), f"{relative} imports the CLI"
+
+
+def test_cli_modules_declare_all_and_document_their_public_names() -> None:
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        name = "syncmcp." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts).replace(".__init__", "")
+        module = importlib.import_module(name)
+        assert inspect.getdoc(module), f"{name} has no docstring"
+        assert hasattr(module, "__all__"), name
+        for public in module.__all__:
+            obj = getattr(module, public)
+            if public.isupper():
+                continue
+            assert inspect.getdoc(obj), f"{name}.{public} has no docstring"
+            if inspect.isclass(obj):
+                for attr, value in vars(obj).items():
+                    if not attr.startswith("_") and (inspect.isfunction(value) or isinstance(value, property)):
+                        assert inspect.getdoc(value), f"{name}.{public}.{attr} has no docstring"
+
+
+def test_the_library_does_not_load_the_cli_and_the_cli_starts_light() -> None:
+    code = (
+        "import sys, syncmcp\n"
+        "print(sorted(m for m in sys.modules if m.startswith('syncmcp.cli')))\n"
+        "import syncmcp.cli\n"
+        "print(sorted(m for m in ('jsonschema', 'syncmcp._manager', 'syncmcp._config', 'filelock', 'platformdirs', 'asyncio') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1] == "[]"

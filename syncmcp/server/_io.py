@@ -204,7 +204,9 @@ class ServerStreamTransport(StreamTransport):
                 continue
             if value.get("method") == "notifications/cancelled":
                 self._forget(value)
-            elif "method" in value and _hashable(value.get("id")):
+            elif "method" in value and _hashable(value.get("id")) and value.get("method") != "subscriptions/listen":
+                # A listen stream is answered only when it ends, which closing the connection does:
+                # waiting for it at EOF would only delay the exit by the whole drain timeout.
                 self._opened([value["id"]])
             return value
 

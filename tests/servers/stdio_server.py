@@ -57,6 +57,13 @@ def ask_client(method, params=None, timeout=10.0):
     return client_responses.pop(("result", request_id))
 
 
+def record(line) -> None:
+    """Append a line to the --record file, if any (read by tests after this process ended)."""
+    if options.record:
+        with open(options.record, "a") as handle:
+            handle.write(line + "\n")
+
+
 def text(value) -> dict:
     return {"content": [{"type": "text", "text": value if isinstance(value, str) else json.dumps(value)}]}
 
@@ -118,6 +125,7 @@ def call_tool(request_id, name, args, meta, args_envelope=None):
         if args.get("marker"):  # tell an observer outside the client that the call is parked
             with open(args["marker"], "w") as marker:
                 marker.write(str(request_id))
+        record(f"parked {request_id}")
         event.wait(float(args.get("seconds", 60)))
         return text("released")
     if name == "crash":
@@ -241,6 +249,8 @@ def resources_result(method, params):
         raise RuntimeError("scripted resources failure")
     if method == "resources/list" and options.malformed_resources:
         return {"resources": "not a list"}
+    if options.fail_prompts and method == "prompts/list":
+        raise RuntimeError("scripted prompts failure")
     if method == "resources/list":
         pages = max(1, options.resource_pages)
         page = int(params.get("cursor") or 0)
@@ -405,6 +415,8 @@ def main() -> None:
     parser.add_argument("--init-gate", type=int, default=0, help="on initialize, wait for a go from this local port")
     parser.add_argument("--malformed-resources", action="store_true", help="answer resources/list without a list")
     parser.add_argument("--modern-if-exists", help="if this file exists, speak only the modern era (refuse initialize)")
+    parser.add_argument("--fail-prompts", action="store_true", help="answer prompts/list with an error")
+    parser.add_argument("--record", help="append 'parked <id>' and 'cancelled <id>' lines to this file")
     parser.parse_args(namespace=options)
     if options.modern_if_exists and os.path.exists(options.modern_if_exists):
         options.modern = True
@@ -420,6 +432,9 @@ def main() -> None:
             continue
         if isinstance(message, dict) and isinstance(message.get("method"), str):
             seen_methods.append(message["method"])  # here, in arrival order, before any handling
+        if isinstance(message, dict) and message.get("method") == "notifications/cancelled":
+            # Recorded here, before stdin's EOF can end the process, so a test sees every one.
+            record(f"cancelled {(message.get('params') or {}).get('requestId')}")
         threading.Thread(target=handle, args=(message,), daemon=True).start()
     if options.ignore_eof:
         while True:

@@ -1,0 +1,246 @@
+"""``syncmcp list/get/add/remove`` through the real entry point, on configuration files in temp folders.
+
+Codex's texts are pinned; edits must leave the rest of a hand-written file byte for byte, refuse
+what would make it invalid without touching it, and survive concurrent writers."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import CLI
+
+HAND_WRITTEN = """\
+# My MCP setup -- edited by hand, keep the comments!
+model = "o3"            # other tools read this file too
+approval_policy = "on-request"
+
+[profiles.fast]
+model = "o4-mini"
+tags = [
+  "quick",   # short answers
+  "cheap",
+]
+
+# Files, read-only
+[mcp_servers.files]
+command = "npx"
+args = ["-y", "@modelcontextprotocol/server-filesystem", "/srv/data"]
+disabled_tools = ["write_file", "move_file"]  # never write
+
+[mcp_servers.files.env]
+LOG_LEVEL = "warn"
+
+[notes]
+text = '''
+[mcp_servers.not_a_server]
+'''
+"""
+
+
+def write(path: Path, text: str) -> bytes:
+    path.write_text(text)
+    return path.read_bytes()
+
+
+def test_without_a_file_list_and_get_show_the_builtin_server(cli: CLI) -> None:
+    listed = cli("list")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ["Name", "Command", "Args", "Env", "Cwd", "Status", "Auth"]
+    assert lines[1].split()[0] == "workspace" and "-m syncmcp serve" in lines[1]
+    assert f"No configuration file at {cli.default_config}" in listed.stdout
+    entries = json.loads(cli("list", "--json").stdout)
+    assert [(e["name"], e["transport"]["type"], e["transport"]["args"]) for e in entries] == [
+        ("workspace", "stdio", ["-m", "syncmcp", "serve"])
+    ]
+    got = json.loads(cli("get", "workspace", "--json").stdout)
+    assert got["transport"]["command"] == sys.executable and got["enabled"] is True
+    assert not cli.default_config.exists()
+
+
+def test_add_list_get_remove_keep_a_hand_written_file_byte_for_byte(cli: CLI, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    original = write(config, HAND_WRITTEN)
+    added = cli(
+        "--config-file", str(config), "add", "time", "--env", "TZ=UTC", "--", "uvx", "mcp-server-time", "--local-timezone", "UTC"
+    )
+    assert (added.returncode, added.stdout, added.stderr) == (0, "Added global MCP server 'time'.\n", "")
+    text = config.read_text()
+    block = '\n[mcp_servers.time]\ncommand = "uvx"\nargs = ["mcp-server-time", "--local-timezone", "UTC"]\nenv = { TZ = "UTC" }\n'
+    assert block in text and text.replace(block, "", 1).encode() == original
+
+    listed = cli("--config-file", str(config), "list")
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
+    assert set(rows) == {"files", "time"}  # sorted by name, the look-alike in a string is no server
+    assert "TZ=*****" in rows["time"] and "UTC\n" not in rows["time"]  # values are masked
+    assert "LOG_LEVEL=*****" in rows["files"]
+    data = json.loads(cli("list", "--json", "--config-file", str(config)).stdout)
+    assert [entry["name"] for entry in data] == ["files", "time"]
+    assert data[1]["transport"] == {
+        "type": "stdio",
+        "command": "uvx",
+        "args": ["mcp-server-time", "--local-timezone", "UTC"],
+        "env": {"TZ": "UTC"},
+        "env_vars": [],
+        "cwd": None,
+    }
+    got = cli("get", "files", "--config-file", str(config))
+    assert got.stdout.splitlines()[:3] == ["files", "  enabled: true", "  disabled_tools: write_file, move_file"]
+    assert "  remove: syncmcp remove files" in got.stdout
+
+    removed = cli("remove", "time", "--config-file", str(config))
+    assert (removed.returncode, removed.stdout) == (0, "Removed global MCP server 'time'.\n")
+    assert config.read_bytes() == original
+    again = cli("remove", "time", "--config-file", str(config))
+    assert (again.returncode, again.stdout) == (0, "No MCP server named 'time' found.\n")
+    missing = cli("get", "time", "--config-file", str(config))
+    assert (missing.returncode, missing.stderr) == (2, "syncmcp: error: No MCP server named 'time' found.\n")
+
+
+def test_add_replaces_a_server_in_place_and_takes_urls(cli: CLI, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    write(config, HAND_WRITTEN)
+    env = {"SYNCMCP_CONFIG": str(config)}
+    replaced = cli("add", "files", "--", "npx", "-y", "other-server", env=env)
+    assert replaced.returncode == 0, replaced.stderr
+    text = config.read_text()
+    assert '# Files, read-only\n[mcp_servers.files]\ncommand = "npx"\nargs = ["-y", "other-server"]\n\n[notes]' in text
+    assert "LOG_LEVEL" not in text and text.startswith(HAND_WRITTEN[: HAND_WRITTEN.index("# Files")])
+    http = cli("add", "remote", "--url", "https://mcp.example.com/mcp", "--bearer-token-env-var", "REMOTE_TOKEN", env=env)
+    assert http.returncode == 0 and http.stdout == "Added global MCP server 'remote'.\n"
+    assert "cannot connect to Streamable HTTP servers yet" in http.stderr
+    got = json.loads(cli("get", "remote", "--json", env=env).stdout)
+    assert got["transport"] == {
+        "type": "streamable_http",
+        "url": "https://mcp.example.com/mcp",
+        "bearer_token_env_var": "REMOTE_TOKEN",
+        "http_headers": None,
+        "env_http_headers": None,
+    }
+    stdio_table, http_table = cli("list", env=env).stdout.split("\n\n")
+    assert [re.split(r"\s{2,}", line) for line in http_table.splitlines()] == [
+        ["Name", "Url", "Bearer Token Env Var", "Status", "Auth"],
+        ["remote", "https://mcp.example.com/mcp", "REMOTE_TOKEN", "enabled", "Bearer token"],
+    ]
+    assert [line.split()[0] for line in stdio_table.splitlines()] == ["Name", "files"]
+
+
+def test_invalid_edits_are_refused_and_leave_the_file_untouched(cli: CLI, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    original = write(config, HAND_WRITTEN)
+    env = {"SYNCMCP_CONFIG": str(config)}
+    cases = [
+        (["add", "bad name", "--", "x"], "syncmcp: error: invalid server name 'bad name' (use letters, numbers, '-', '_')\n"),
+        (["add", "ok", "--env", "NOVALUE", "--", "x"], "syncmcp: error: environment entries must be in KEY=VALUE form\n"),
+        (["add", "ok", "--env", "=v", "--", "x"], "syncmcp: error: environment entries must be in KEY=VALUE form\n"),
+        (["add", "ok"], None),
+        (["add", "ok", "--url", "https://x.test/mcp", "--", "cmd"], None),
+        (["add", "ok", "--env", "A=1", "--url", "https://x.test/mcp"], None),
+        (["add", "ok", "--url", "not a url"], None),
+        (["remove", "bad/name"], "syncmcp: error: invalid server name 'bad/name' (use letters, numbers, '-', '_')\n"),
+    ]
+    for args, message in cases:
+        result = cli(*args, env=env)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stdout == ""
+        assert result.stderr.startswith("syncmcp: error: ") and len(result.stderr.splitlines()) == 1, result.stderr
+        if message is not None:
+            assert result.stderr == message
+        assert config.read_bytes() == original, args
+
+    broken = write(config, HAND_WRITTEN + "\n[mcp_servers.typo]\ncomand = 'x'\n")
+    refused = cli("add", "ok", "--", "x", env=env)
+    assert refused.returncode == 2 and "mcp_servers.typo.comand: unknown key 'comand' (did you mean 'command'?)" in refused.stderr
+    assert "the file was not changed" in refused.stderr and config.read_bytes() == broken
+    assert cli("remove", "typo", env=env).returncode == 0  # removing the broken server is how to repair it
+    assert config.read_bytes() == original
+
+    for text, expected in (
+        ("[mcp_servers.a\ncommand = 'x'\n", "invalid TOML"),
+        ('mcp_servers = { a = { command = "x" } }\n', "inline table"),
+    ):
+        before = write(config, text)
+        result = cli("add", "ok", "--", "x", env=env)
+        assert result.returncode == 2 and expected in result.stderr, result.stderr
+        assert config.read_bytes() == before
+
+
+def test_the_first_add_creates_a_private_default_file_and_says_the_builtin_is_replaced(cli: CLI) -> None:
+    result = cli("add", "echo", "--", sys.executable, "-m", "echo_server")
+    assert result.returncode == 0 and result.stdout == "Added global MCP server 'echo'.\n"
+    assert "instead of its built-in 'workspace' server" in result.stderr
+    assert cli.default_config.stat().st_mode & 0o777 == 0o600
+    assert [entry["name"] for entry in json.loads(cli("list", "--json").stdout)] == ["echo"]
+    assert cli("remove", "echo").returncode == 0
+    assert cli("list").stdout == "No MCP servers configured yet. Try `syncmcp add my-tool -- my-command`.\n"
+
+
+def test_json_mcp_servers_files_are_edited_too(cli: CLI, tmp_path: Path) -> None:
+    config = tmp_path / "claude_desktop_config.json"
+    config.write_text(json.dumps({"globalShortcut": "Ctrl+Space", "mcpServers": {"a": {"command": "x"}}}, indent=2) + "\n")
+    env = {"SYNCMCP_CONFIG": str(config)}
+    assert cli("add", "b", "--env", "K=v", "--", "npx", "pkg", env=env).returncode == 0
+    assert json.loads(config.read_text()) == {
+        "globalShortcut": "Ctrl+Space",
+        "mcpServers": {"a": {"command": "x"}, "b": {"command": "npx", "args": ["pkg"], "env": {"K": "v"}}},
+    }
+    assert [e["name"] for e in json.loads(cli("list", "--json", env=env).stdout)] == ["a", "b"]
+    assert cli("remove", "a", env=env).stdout == "Removed global MCP server 'a'.\n"
+    assert list(json.loads(config.read_text())["mcpServers"]) == ["b"]
+
+
+def test_overrides_change_what_list_and_get_show_for_this_run_only(cli: CLI, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    original = write(config, HAND_WRITTEN)
+    env = {"SYNCMCP_CONFIG": str(config)}
+    result = cli(
+        "-c",
+        "mcp_servers.test.command=python",
+        "list",
+        "--json",
+        "--config",
+        'mcp_servers.test.args=["-m", "server"]',
+        "-c",
+        "mcp_servers.files.enabled=false",
+        "-c",
+        "mcp_servers.test.tool_timeout_sec=5",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    entries = {entry["name"]: entry for entry in json.loads(result.stdout)}
+    assert entries["test"]["transport"]["command"] == "python" and entries["test"]["transport"]["args"] == ["-m", "server"]
+    assert entries["test"]["tool_timeout_sec"] == 5 and entries["files"]["enabled"] is False
+    assert cli("-c", "mcp_servers.files.enabled=false", "get", "files", env=env).stdout == "files (disabled)\n"
+    assert config.read_bytes() == original
+    assert cli("-c", "nokey", "list", env=env).stderr == "syncmcp: error: invalid override (missing '='): nokey\n"
+    bad = cli("-c", "mcp_servers.files.startup_timeout_sec=-1", "list", env=env)
+    assert bad.returncode == 2 and "mcp_servers.files.startup_timeout_sec" in bad.stderr
+    assert cli("-c", "mcp_servers.test.command=python", "list").stdout.splitlines()[1].startswith("test ")  # on the built-in
+
+
+def test_concurrent_adds_from_several_processes_lose_no_edit(cli: CLI, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    write(config, HAND_WRITTEN)
+    env = cli.environment({"SYNCMCP_CONFIG": str(config)})
+    processes = [
+        subprocess.Popen(
+            cli.argv("add", f"s{index}", "--", "cmd", str(index)),
+            cwd=cli.cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for index in range(8)
+    ]
+    for process in processes:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+    names = [entry["name"] for entry in json.loads(cli("list", "--json", env={"SYNCMCP_CONFIG": str(config)}).stdout)]
+    assert names == sorted(["files", *(f"s{index}" for index in range(8))])
+    text = config.read_text()
+    assert text.startswith(HAND_WRITTEN[: HAND_WRITTEN.index("[notes]")].rstrip("\n"))
+    assert text.endswith(HAND_WRITTEN[HAND_WRITTEN.index("\n[notes]") :])
