@@ -808,10 +808,12 @@ class Endpoint:
         for request in inbound:
             request.cancelled.set()
         self._fail(pending, details)
+        # Marked, so a front end that reports the loss itself can leave this record out.
+        marker = {"syncmcp_event": "connection_lost", "mcp_server": self.name}
         if code is None:
-            logger.warning("MCP server '%s': %s", self.name, reason)
+            logger.warning("MCP server '%s': %s", self.name, reason, extra=marker)
         else:
-            logger.warning("MCP server '%s': %s (exit code %s)", self.name, reason, code)
+            logger.warning("MCP server '%s': %s (exit code %s)", self.name, reason, code, extra=marker)
         if self._on_lost is not None:
             self._notifier.submit(self._on_lost, self._closed_error())
         # Reap eagerly: a crashed server should not linger as a zombie until close().

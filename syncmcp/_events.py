@@ -253,7 +253,7 @@ def log_event(event: ManagerEvent) -> None:
     elif isinstance(event, ElicitationRequest):
         logger.info("MCP server '%s' asks the user (elicitation %r): %s", event.server, event.request_id, event.message)
     elif isinstance(event, ServerExited):
-        logger.warning("%s", event.error)
+        logger.warning("%s", event.error, extra={"syncmcp_event": "server_exited", "mcp_server": event.server})
     elif isinstance(event, ListChanged):
         logger.debug("MCP server '%s': %s list changed", event.server, event.kind)
 

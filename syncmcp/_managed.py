@@ -534,7 +534,7 @@ class ManagedServer:
             logger.info("MCP server '%s' failed to start in the %s era it spoke before; probing next time", self.name, forgotten)
         if taken is not None:
             future, batch = taken
-            logger.warning("%s", text)
+            logger.warning("%s", text, extra={"syncmcp_event": "startup_failed", "mcp_server": self.name})
             self._svc.emit(StartupUpdate(self.name, "failed", error=text, exception=error))
             if batch is not None:
                 batch.report(self.name, "failed", text)

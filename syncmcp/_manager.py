@@ -771,8 +771,17 @@ class MCPManager:
     def _use(self, server: str, context: Optional[str] = None) -> _Use:
         return _Use(self, self._slot(server), context)
 
-    def _gather(self, kind: str, fetch: Callable[[ManagedServer], List[T]], capability: str) -> Dict[str, List[T]]:
-        """Run ``fetch`` on every server that can answer, in parallel; failures are logged and left out."""
+    def _gather(
+        self,
+        kind: str,
+        fetch: Callable[[ManagedServer], List[T]],
+        capability: str,
+        errors: Optional[Dict[str, BaseException]] = None,
+    ) -> Dict[str, List[T]]:
+        """Run ``fetch`` on every server that can answer, in parallel.
+
+        Failures are logged and left out (and recorded in ``errors`` when given).
+        """
         self._check_open()
         slots = [slot for slot in self._rt.ordered() if slot.state is not ServerState.DISABLED]
         self._prepare(slots, need_live=True)
@@ -785,7 +794,15 @@ class MCPManager:
         results: Dict[str, List[T]] = {}
         for slot, value, error in self._rt.fan_out(usable, fetch, bound):
             if error is not None:
-                logger.warning("Failed to list %s for MCP server '%s': %s", kind, slot.name, error)
+                logger.warning(
+                    "Failed to list %s for MCP server '%s': %s",
+                    kind,
+                    slot.name,
+                    error,
+                    extra={"syncmcp_event": "listing_failed", "mcp_server": slot.name},
+                )
+                if errors is not None:
+                    errors[slot.name] = error
             elif value is not None:
                 results[slot.name] = value
         return results
@@ -795,11 +812,11 @@ class MCPManager:
         session = slot.session()
         return session is None or capability in session.server_capabilities  # exited: try, it restarts
 
-    def list_all_resources(self) -> Dict[str, List[Resource]]:
+    def list_all_resources(self, *, errors: Optional[Dict[str, BaseException]] = None) -> Dict[str, List[Resource]]:
         """Every resource of every server that has resources, all pages, queried in parallel.
 
         A server that fails is logged (``Failed to list resources for MCP server '<s>': <err>``)
-        and left out.
+        and left out; pass a dict as ``errors`` to receive ``{server: error}`` for those.
 
         Example:
             {server: len(items) for server, items in manager.list_all_resources().items()}
@@ -810,9 +827,11 @@ class MCPManager:
             with _Use(self, slot) as session:
                 return session.list_resources(timeout=slot.config.tool_timeout_sec)
 
-        return self._gather("resources", fetch, "resources")
+        return self._gather("resources", fetch, "resources", errors)
 
-    def list_all_resource_templates(self) -> Dict[str, List[ResourceTemplate]]:
+    def list_all_resource_templates(
+        self, *, errors: Optional[Dict[str, BaseException]] = None
+    ) -> Dict[str, List[ResourceTemplate]]:
         """Every resource template of every server that has resources (see :meth:`list_all_resources`).
 
         Example:
@@ -824,9 +843,9 @@ class MCPManager:
             with _Use(self, slot) as session:
                 return session.list_resource_templates(timeout=slot.config.tool_timeout_sec)
 
-        return self._gather("resource templates", fetch, "resources")
+        return self._gather("resource templates", fetch, "resources", errors)
 
-    def list_all_prompts(self) -> Dict[str, List[Prompt]]:
+    def list_all_prompts(self, *, errors: Optional[Dict[str, BaseException]] = None) -> Dict[str, List[Prompt]]:
         """Every prompt of every server that has prompts (see :meth:`list_all_resources`).
 
         Example:
@@ -838,7 +857,7 @@ class MCPManager:
             with _Use(self, slot) as session:
                 return session.list_prompts(timeout=slot.config.tool_timeout_sec)
 
-        return self._gather("prompts", fetch, "prompts")
+        return self._gather("prompts", fetch, "prompts", errors)
 
     def _page(self, server: str, kind: str, method: str, cursor: Optional[str], timeout: Timeout) -> Page[Any]:
         """One page of a listing (``ClientSession.list_page``), failures prefixed with Codex's context.
@@ -877,6 +896,15 @@ class MCPManager:
             # -> 'Dynamic Text Resource'
         """
         return self._page(server, "resource_templates", "resources/templates/list", cursor, timeout)
+
+    def list_prompts(self, server: str, cursor: Optional[str] = None, *, timeout: Timeout = DEFAULT) -> Page[Prompt]:
+        """One page of one server's prompts (see :meth:`list_resources`).
+
+        Example:
+            manager.list_prompts("everything").items[0].name
+            # -> 'simple-prompt'
+        """
+        return self._page(server, "prompts", "prompts/list", cursor, timeout)
 
     def read_resource(self, server: str, uri: str, *, timeout: Timeout = DEFAULT) -> ReadResourceResult:
         """Read one resource of one server.

@@ -1068,3 +1068,15 @@ def test_the_final_map_is_the_same_for_every_order_servers_become_ready() -> Non
     assert len(first_owner) > 1  # the orders really differed in who came first
     assert finals[0] == finals[1] == finals[2]
     assert finals[0]["a__b__c"] == ("a", "b_.c") and finals[0]["x__y__z"] == ("x", "y_.z")
+
+
+def test_listing_failures_are_returned_to_callers_who_ask() -> None:
+    """list_all_* leave a failing server out; ``errors`` tells the caller which and why."""
+    with make({"ok": server("--resources"), "broken": server("--resources", "--fail-resources")}) as manager:
+        errors: Dict[str, BaseException] = {}
+        resources = manager.list_all_resources(errors=errors)
+        assert "ok" in resources and "broken" not in resources
+        assert list(errors) == ["broken"]
+        assert isinstance(errors["broken"], syncmcp.RemoteError)
+        page = manager.list_prompts("ok")
+        assert [prompt.name for prompt in page.items] and page.next_cursor is None

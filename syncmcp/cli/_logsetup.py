@@ -131,16 +131,10 @@ class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
-#: Warnings the commands report themselves (a start-up failure, a server that died): without a
-#: log setting they would be said twice. ``(logger, function)`` of the records left out.
-_REPORTED_BY_COMMANDS = frozenset(
-    {
-        ("syncmcp.manager", "_start_failed"),
-        ("syncmcp.manager", "_mark_lost_locked"),
-        ("syncmcp.manager", "_gather"),
-        ("syncmcp.endpoint", "_connection_lost"),
-    }
-)
+#: Warnings the commands report themselves (a start-up failure, a server that died, a listing
+#: that failed): without a log setting they would be said twice. syncmcp marks those records
+#: with a ``syncmcp_event`` attribute.
+_REPORTED_BY_COMMANDS = frozenset({"startup_failed", "server_exited", "connection_lost", "listing_failed"})
 
 
 class _Levels(logging.Filter):
@@ -161,7 +155,7 @@ class _Levels(logging.Filter):
 
 
 def _not_reported_elsewhere(record: logging.LogRecord) -> bool:
-    return (record.name, record.funcName) not in _REPORTED_BY_COMMANDS
+    return getattr(record, "syncmcp_event", None) not in _REPORTED_BY_COMMANDS
 
 
 def configure_logging(spec: LogSpec, stream: IO[str], *, before_emit: Optional[Callable[[], None]] = None) -> logging.Handler:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import sys
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
@@ -359,39 +358,19 @@ def run_read(ctx: Context, server: str, uri: str) -> int:
     return EXIT_OK
 
 
-class _ListingFailures(logging.Handler):
-    """Collects the servers ``MCPManager.list_all_*`` left out because listing failed.
-
-    The manager logs those failures (``Failed to list prompts for MCP server '<s>': <err>``)
-    rather than raising; this is how the command learns of them for its exit status.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.failures: List[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.funcName == "_gather":
-            self.failures.append(record.getMessage())
-
-
 def run_prompts(ctx: Context, server: Optional[str]) -> int:
     """``syncmcp prompts [SERVER] [--json]``."""
     with ServerRun(ctx, ctx.select(server)) as run:
         if server is not None:
             run.require(server)
         status = run.warn_failures() if server is None else EXIT_OK
-        watcher = _ListingFailures()
-        manager_log = logging.getLogger("syncmcp.manager")
-        manager_log.addHandler(watcher)
-        try:
-            prompts = run.manager.list_all_prompts()
-        finally:
-            manager_log.removeHandler(watcher)
-    if watcher.failures:
+        errors: Dict[str, BaseException] = {}
+        prompts = run.manager.list_all_prompts(errors=errors)
+    failures = [f"Failed to list prompts for MCP server '{name}': {error}" for name, error in errors.items()]
+    if failures:
         if server is not None:
-            raise CLIError(watcher.failures[0], EXIT_SERVER)
-        for failure in watcher.failures:
+            raise CLIError(failures[0], EXIT_SERVER)
+        for failure in failures:
             ctx.warn(failure)
         status = max(status, EXIT_SERVER)
     rows = [(name, prompt) for name, items in prompts.items() for prompt in items]
