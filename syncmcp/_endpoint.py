@@ -94,6 +94,13 @@ class InboundRequest:
         params: the params object (``{}`` when absent).
         cancelled: set when the peer cancels the request or the connection closes; the
             response is then never sent, so a handler may stop early.
+
+    Example::
+
+        def handler(request):                      # given to Endpoint(request_handler=...)
+            if request.cancelled.is_set():
+                return {}
+            return {"echo": request.params}
     """
 
     __slots__ = ("cancelled", "id", "method", "params")
@@ -396,6 +403,13 @@ class Endpoint:
             when the connection ends without a local ``close()``.
         max_workers: most concurrent request handlers.
         default_timeout: what ``PendingRequest.result()`` waits when not told (seconds).
+
+    Example::
+
+        endpoint = Endpoint(transport, name="peer", request_handler=handler)
+        endpoint.start()
+        print(endpoint.send_request("ping").result(timeout=5))
+        endpoint.close()
     """
 
     def __init__(

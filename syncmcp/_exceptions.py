@@ -74,7 +74,15 @@ class MCPError(Exception):
 
 
 class ConfigError(MCPError, ValueError):
-    """A configuration value is missing or wrong; the message names the file and dotted key."""
+    """A configuration value is missing or wrong; the message names the file and dotted key.
+
+    Example::
+
+        try:
+            syncmcp.load_config("broken.toml")
+        except syncmcp.ConfigError as exc:
+            print(exc)          # broken.toml: mcp_servers.x.args: expected a list of strings ...
+    """
 
     def __init__(self, message: str, *, path: Optional[str] = None, key: Optional[str] = None) -> None:
         prefix = ""
@@ -90,31 +98,88 @@ class ConfigError(MCPError, ValueError):
 
 
 class UnknownServerError(MCPError, LookupError):
-    """No server is configured under the requested name."""
+    """No server is configured under the requested name.
+
+    Example::
+
+        try:
+            manager.read_resource("nope", "file:///x")
+        except syncmcp.UnknownServerError as exc:   # also a LookupError
+            print(exc)
+    """
 
 
 class UnknownToolError(MCPError, LookupError):
-    """No tool is known under the requested (qualified) name."""
+    """No tool is known under the requested (qualified) name.
+
+    Example::
+
+        try:
+            manager.call_tool("fs__no_such_tool")
+        except syncmcp.UnknownToolError as exc:     # also a LookupError
+            print(exc)
+    """
 
 
 class ToolDisabledError(MCPError, LookupError):
-    """The server's ``enabled_tools`` / ``disabled_tools`` filter refuses this tool."""
+    """The server's ``enabled_tools`` / ``disabled_tools`` filter refuses this tool.
+
+    Example::
+
+        try:
+            manager.call_tool("files__write_file", {"path": "x", "content": ""})
+        except syncmcp.ToolDisabledError as exc:
+            print(exc)          # tool 'write_file' is disabled for MCP server 'files'
+    """
 
 
 class UnknownElicitationError(MCPError, LookupError):
-    """No elicitation is pending under the given (server, request id) pair."""
+    """No elicitation is pending under the given (server, request id) pair.
+
+    Example::
+
+        try:
+            manager.resolve_elicitation("fs", 7, {"action": "accept"})
+        except syncmcp.UnknownElicitationError:   # already answered, timed out, or cancelled
+            pass
+    """
 
 
 class SessionClosedError(MCPError, RuntimeError):
-    """The session or manager is closed, or was never opened."""
+    """The session or manager is closed, or was never opened.
+
+    Example::
+
+        session.close()
+        try:
+            session.list_tools()
+        except syncmcp.SessionClosedError:
+            pass
+    """
 
 
 class TransportError(MCPError):
-    """The connection to the server failed below the protocol level."""
+    """The connection to the server failed below the protocol level.
+
+    Example::
+
+        try:
+            session.call_tool("echo", {"message": "hi"})
+        except syncmcp.TransportError as exc:       # the pipe, not the protocol
+            print("connection problem:", exc)
+    """
 
 
 class ServerStartError(TransportError):
-    """The server process could not be started (the ``OSError`` is the ``__cause__``)."""
+    """The server process could not be started (the ``OSError`` is the ``__cause__``).
+
+    Example::
+
+        try:
+            syncmcp.connect("no-such-server")
+        except syncmcp.ServerStartError as exc:
+            print(exc)          # ... command 'no-such-server' was not found on PATH ...
+    """
 
 
 class ServerUnavailableError(TransportError):
@@ -125,6 +190,13 @@ class ServerUnavailableError(TransportError):
     Attributes:
         server: the server's name.
         retry_after: seconds until the next restart attempt is allowed, when one is planned.
+
+    Example::
+
+        try:
+            manager.call_tool("db__query", {"sql": "select 1"})
+        except syncmcp.ServerUnavailableError as exc:
+            print(exc.server, exc.retry_after, exc.__cause__)
     """
 
     def __init__(self, message: str, *, server: Optional[str] = None, retry_after: Optional[float] = None) -> None:
@@ -134,7 +206,13 @@ class ServerUnavailableError(TransportError):
 
 
 class AuthenticationRequired(TransportError):
-    """The server requires the user to log in (HTTP 401 with ``WWW-Authenticate``)."""
+    """The server requires the user to log in (HTTP 401 with ``WWW-Authenticate``).
+
+    Example::
+
+        status = manager.startup_status()["github"]
+        print(status.error)   # The github MCP server is not logged in. ...
+    """
 
 
 class ConnectionClosed(TransportError):
@@ -143,6 +221,13 @@ class ConnectionClosed(TransportError):
     Attributes:
         returncode: the server process's exit status when known (negative: killed by a signal).
         stderr_tail: the last lines the server wrote to stderr, for diagnosis.
+
+    Example::
+
+        try:
+            session.call_tool("crash")
+        except syncmcp.ConnectionClosed as exc:
+            print(exc.returncode, exc.stderr_tail)
     """
 
     def __init__(self, message: str, *, returncode: Optional[int] = None, stderr_tail: str = "") -> None:
@@ -158,11 +243,24 @@ class ConnectionClosed(TransportError):
 
 
 class MessageTooLarge(TransportError):
-    """The peer sent a message longer than the configured maximum; the connection is closed."""
+    """The peer sent a message longer than the configured maximum; the connection is closed.
+
+    Example::
+
+        transport = syncmcp.StdioTransport("server", max_message_size=256 * 2**20)  # raise the cap
+    """
 
 
 class RemoteProtocolError(TransportError):
-    """The peer sent something that is not valid JSON-RPC or breaks the MCP rules."""
+    """The peer sent something that is not valid JSON-RPC or breaks the MCP rules.
+
+    Example::
+
+        try:
+            session.list_tools()
+        except syncmcp.RemoteProtocolError as exc:
+            print(exc)          # e.g. tools/list returned duplicate cursor
+    """
 
 
 class RequestError(MCPError):
@@ -172,6 +270,13 @@ class RequestError(MCPError):
         method: the JSON-RPC method of the request.
         request_id: the id it was sent with (``None`` if it was never sent).
         server: the server's name, when known.
+
+    Example::
+
+        try:
+            session.call_tool("slow", timeout=1)
+        except syncmcp.RequestError as exc:
+            print(exc.method, exc.request_id, exc.server)
     """
 
     def __init__(
@@ -189,7 +294,15 @@ class RequestError(MCPError):
 
 
 class RequestTimeout(RequestError, TimeoutError):
-    """No response arrived in time; ``notifications/cancelled`` was sent for the request."""
+    """No response arrived in time; ``notifications/cancelled`` was sent for the request.
+
+    Example::
+
+        try:
+            session.call_tool("slow", timeout=1.5)
+        except syncmcp.RequestTimeout as exc:       # also a TimeoutError
+            print(exc.timeout)  # 1.5; the server was sent notifications/cancelled
+    """
 
     def __init__(
         self,
@@ -205,7 +318,17 @@ class RequestTimeout(RequestError, TimeoutError):
 
 
 class RequestCancelled(RequestError):
-    """The request was cancelled locally before a response arrived."""
+    """The request was cancelled locally before a response arrived.
+
+    Example::
+
+        handle = session.submit("tools/call", {"name": "slow"})
+        handle.cancel()
+        try:
+            handle.result()
+        except syncmcp.RequestCancelled:
+            pass
+    """
 
 
 class RemoteError(RequestError):
@@ -215,6 +338,13 @@ class RemoteError(RequestError):
         code: the JSON-RPC error code (see ``syncmcp.ErrorCode``).
         message: the error message as the server wrote it.
         data: the optional ``data`` member, unchanged.
+
+    Example::
+
+        try:
+            session.read_resource("file:///missing")
+        except syncmcp.RemoteError as exc:
+            print(exc.code, exc.message, exc.data)   # -32002 Resource not found ...
     """
 
     def __init__(
@@ -238,6 +368,14 @@ class URLElicitationRequired(RemoteError):
     """Error -32042: the server needs the user to complete URL elicitations first.
 
     ``elicitations`` holds the URL-mode ``elicitation/create`` params from ``data.elicitations``.
+
+    Example::
+
+        try:
+            session.call_tool("needs_login")
+        except syncmcp.URLElicitationRequired as exc:
+            for elicitation in exc.elicitations:
+                print("open", elicitation["url"])
     """
 
     @property
@@ -264,7 +402,15 @@ class JSONRPCError(MCPError):
 
 
 class ProtocolVersionError(MCPError):
-    """The server chose a protocol revision this client does not speak."""
+    """The server chose a protocol revision this client does not speak.
+
+    Example::
+
+        try:
+            syncmcp.connect("old-server")
+        except syncmcp.ProtocolVersionError as exc:
+            print(exc)          # names the version it answered and those supported
+    """
 
 
 class SchemaValidationError(MCPError, ValueError):
@@ -273,6 +419,13 @@ class SchemaValidationError(MCPError, ValueError):
     Attributes:
         result: for output validation, the full result the server returned (never lost).
         path: the JSON path of the offending value, as a list of keys and indexes.
+
+    Example::
+
+        try:
+            session.call_tool("add", {"a": "one"})
+        except syncmcp.SchemaValidationError as exc:   # nothing was sent
+            print(exc.path, exc)                          # ['a'] ... 'one' is not of type 'number'
     """
 
     def __init__(self, message: str, *, result: Any = None, path: Optional[list[Any]] = None) -> None:
@@ -282,7 +435,15 @@ class SchemaValidationError(MCPError, ValueError):
 
 
 class StartupError(MCPError):
-    """One or more required servers failed to start; ``errors`` maps server name to its error."""
+    """One or more required servers failed to start; ``errors`` maps server name to its error.
+
+    Example::
+
+        try:
+            syncmcp.MCPManager({"db": syncmcp.ServerConfig(command="db-mcp", required=True)})
+        except syncmcp.StartupError as exc:
+            print(exc.errors)   # {'db': ServerStartError(...)}
+    """
 
     def __init__(self, errors: Mapping[str, BaseException]) -> None:
         lines = "; ".join(f"{name}: {err}" for name, err in errors.items())

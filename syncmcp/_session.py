@@ -113,6 +113,13 @@ class CapabilityError(MCPError):
     """The server did not declare the capability this call needs.
 
     Pass ``check_capabilities=False`` to the session for servers that under-declare.
+
+    Example::
+
+        try:
+            session.read_resource("file:///x")
+        except syncmcp.CapabilityError:          # the server declared no resources
+            pass
     """
 
 
@@ -128,6 +135,12 @@ class RequestContext:
         method: the request's method.
         cancelled: set when the server cancels the request or the session closes; the answer is
             then discarded, so a handler may stop early.
+
+    Example::
+
+        def elicitation_handler(ctx, params):
+            print(f"{ctx.server} asks (request {ctx.request_id}): {params['message']}")
+            return {"action": "decline"}
     """
 
     session: ClientSession

@@ -44,6 +44,12 @@ class ToolTask:
     Attributes:
         task_id: the server's id for the task.
         tool: the tool's name.
+
+    Example::
+
+        task = session.call_tool_as_task("simulate-research-query", {"topic": "otters"})
+        print(task.wait(timeout=60))            # completed (or input_required, failed...)
+        print(task.result(timeout=60).text)
     """
 
     def __init__(

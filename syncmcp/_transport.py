@@ -37,6 +37,13 @@ class Transport(Protocol):
     * ``close()`` is idempotent and releases everything (for a child process: reaps it).
     * ``exit_details(wait)`` gives the exit code and stderr tail after EOF, waiting at most
       ``wait`` seconds for them.
+
+    Example::
+
+        class LoggingTransport(syncmcp.StreamTransport):
+            def send(self, message):
+                print("->", message)
+                super().send(message)
     """
 
     name: str
@@ -69,6 +76,11 @@ class StreamTransport:
         writer: the stream to write messages to.
         name: used in error messages and logs.
         max_message_size: the longest accepted line in bytes.
+
+    Example::
+
+        import sys
+        transport = StreamTransport(sys.stdin.buffer, sys.stdout.buffer, name="client")  # a server's side of stdio
     """
 
     def __init__(

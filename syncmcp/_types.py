@@ -83,7 +83,12 @@ class Implementation:
 
 @dataclass(frozen=True)
 class InitializeResult:
-    """What the server said about itself at the handshake (or in ``server/discover``)."""
+    """What the server said about itself at the handshake (or in ``server/discover``).
+
+    Example::
+
+        print(session.initialize_result.protocol_version, session.initialize_result.server_info.name)
+    """
 
     protocol_version: str
     capabilities: JSONObject
@@ -175,7 +180,13 @@ class ToolList(List[Tool]):
 
 @dataclass(frozen=True)
 class Content:
-    """Base of content blocks; ``type`` is the wire discriminator, ``raw`` the block itself."""
+    """Base of content blocks; ``type`` is the wire discriminator, ``raw`` the block itself.
+
+    Example::
+
+        for block in result.content:
+            print(block.type)   # text, image, audio, resource, resource_link...
+    """
 
     type: str
     raw: JSONObject = _raw_field()
@@ -183,7 +194,12 @@ class Content:
 
 @dataclass(frozen=True, repr=False)
 class TextContent(Content):
-    """``{"type": "text", "text": ...}``."""
+    """``{"type": "text", "text": ...}``.
+
+    Example::
+
+        content_from_dict({"type": "text", "text": "hi"}).text   # 'hi'
+    """
 
     text: str = ""
 
@@ -196,7 +212,13 @@ class TextContent(Content):
 
 @dataclass(frozen=True, repr=False)
 class ImageContent(Content):
-    """``{"type": "image", "data": <base64>, "mimeType": ...}``; :meth:`decode` gives the bytes."""
+    """``{"type": "image", "data": <base64>, "mimeType": ...}``; :meth:`decode` gives the bytes.
+
+    Example::
+
+        image = content_from_dict({"type": "image", "data": "iVBORw0KGgo=", "mimeType": "image/png"})
+        image.decode()[:4]      # the PNG signature
+    """
 
     data: str = ""
     mime_type: str = ""
@@ -220,7 +242,13 @@ class ImageContent(Content):
 
 @dataclass(frozen=True)
 class AudioContent(Content):
-    """``{"type": "audio", "data": <base64>, "mimeType": ...}``; :meth:`decode` gives the bytes."""
+    """``{"type": "audio", "data": <base64>, "mimeType": ...}``; :meth:`decode` gives the bytes.
+
+    Example::
+
+        audio = content_from_dict({"type": "audio", "data": "UklGRg==", "mimeType": "audio/wav"})
+        audio.decode()          # b'RIFF'
+    """
 
     data: str = ""
     mime_type: str = ""
@@ -232,7 +260,13 @@ class AudioContent(Content):
 
 @dataclass(frozen=True)
 class ResourceContents:
-    """One item of ``resources/read`` or of an embedded resource: text or a base64 blob."""
+    """One item of ``resources/read`` or of an embedded resource: text or a base64 blob.
+
+    Example::
+
+        item = ResourceContents.from_dict({"uri": "file:///a.txt", "text": "hello"})
+        item.decode()           # b'hello'
+    """
 
     uri: str
     mime_type: Optional[str] = None
@@ -255,14 +289,26 @@ class ResourceContents:
 
 @dataclass(frozen=True)
 class EmbeddedResource(Content):
-    """``{"type": "resource", "resource": {...}}``: resource contents inside a result."""
+    """``{"type": "resource", "resource": {...}}``: resource contents inside a result.
+
+    Example::
+
+        block = content_from_dict({"type": "resource", "resource": {"uri": "file:///a.txt", "text": "hi"}})
+        block.resource.text     # 'hi'
+    """
 
     resource: Optional[ResourceContents] = None
 
 
 @dataclass(frozen=True)
 class ResourceLink(Content):
-    """``{"type": "resource_link", "uri": ..., "name": ...}`` (2025-06-18): a pointer to a resource."""
+    """``{"type": "resource_link", "uri": ..., "name": ...}`` (2025-06-18): a pointer to a resource.
+
+    Example::
+
+        link = content_from_dict({"type": "resource_link", "uri": "file:///a.txt", "name": "a"})
+        session.read_resource(link.uri)
+    """
 
     uri: str = ""
     name: str = ""
@@ -271,7 +317,13 @@ class ResourceLink(Content):
 
 @dataclass(frozen=True)
 class ToolUseContent(Content):
-    """``{"type": "tool_use", "id", "name", "input"}`` (sampling with tools, 2025-11-25)."""
+    """``{"type": "tool_use", "id", "name", "input"}`` (sampling with tools, 2025-11-25).
+
+    Example::
+
+        block = content_from_dict({"type": "tool_use", "id": "u1", "name": "add", "input": {"a": 1}})
+        block.name, block.input # ('add', {'a': 1})
+    """
 
     id: str = ""
     name: str = ""
@@ -280,7 +332,13 @@ class ToolUseContent(Content):
 
 @dataclass(frozen=True)
 class ToolResultContent(Content):
-    """``{"type": "tool_result", "toolUseId", "content", ...}`` (sampling with tools, 2025-11-25)."""
+    """``{"type": "tool_result", "toolUseId", "content", ...}`` (sampling with tools, 2025-11-25).
+
+    Example::
+
+        block = content_from_dict({"type": "tool_result", "toolUseId": "u1", "content": [{"type": "text", "text": "2"}]})
+        block.content[0].text   # '2'
+    """
 
     tool_use_id: str = ""
     content: Tuple[Content, ...] = ()
@@ -289,7 +347,13 @@ class ToolResultContent(Content):
 
 @dataclass(frozen=True)
 class UnknownContent(Content):
-    """A content block of a type this version does not know; ``raw`` holds it unchanged."""
+    """A content block of a type this version does not know; ``raw`` holds it unchanged.
+
+    Example::
+
+        block = content_from_dict({"type": "hologram", "frames": 3})
+        block.raw["frames"]     # 3: nothing is lost
+    """
 
 
 def content_from_dict(data: Any) -> Content:
@@ -396,7 +460,13 @@ class CallToolResult:
 
 @dataclass(frozen=True)
 class Resource:
-    """A resource from ``resources/list``."""
+    """A resource from ``resources/list``.
+
+    Example::
+
+        for resource in session.list_resources():
+            print(resource.uri, resource.mime_type)
+    """
 
     uri: str
     name: str
@@ -424,7 +494,13 @@ class Resource:
 
 @dataclass(frozen=True)
 class ResourceTemplate:
-    """A parameterised resource from ``resources/templates/list`` (RFC 6570 ``uri_template``)."""
+    """A parameterised resource from ``resources/templates/list`` (RFC 6570 ``uri_template``).
+
+    Example::
+
+        template = session.list_resource_templates()[0]
+        print(template.uri_template)   # e.g. demo://resource/dynamic/text/{resourceId}
+    """
 
     uri_template: str
     name: str
@@ -449,7 +525,12 @@ class ResourceTemplate:
 
 @dataclass(frozen=True)
 class ReadResourceResult:
-    """The result of ``resources/read``: one or more contents items."""
+    """The result of ``resources/read``: one or more contents items.
+
+    Example::
+
+        print(session.read_resource("file:///notes.txt").text)
+    """
 
     contents: Tuple[ResourceContents, ...] = ()
     raw: JSONObject = _raw_field()
@@ -472,7 +553,13 @@ class ReadResourceResult:
 
 @dataclass(frozen=True)
 class PromptArgument:
-    """One argument a prompt accepts."""
+    """One argument a prompt accepts.
+
+    Example::
+
+        for argument in session.list_prompts()[0].arguments:
+            print(argument.name, "(required)" if argument.required else "")
+    """
 
     name: str
     description: Optional[str] = None
@@ -488,7 +575,13 @@ class PromptArgument:
 
 @dataclass(frozen=True)
 class Prompt:
-    """A prompt template from ``prompts/list``."""
+    """A prompt template from ``prompts/list``.
+
+    Example::
+
+        for prompt in session.list_prompts():
+            print(prompt.name, [argument.name for argument in prompt.arguments])
+    """
 
     name: str
     title: Optional[str] = None
@@ -512,7 +605,13 @@ class Prompt:
 
 @dataclass(frozen=True)
 class PromptMessage:
-    """One message of a rendered prompt."""
+    """One message of a rendered prompt.
+
+    Example::
+
+        for message in session.get_prompt("greet", {"name": "Ada"}).messages:
+            print(message.role, message.content)
+    """
 
     role: str
     content: Content
@@ -527,7 +626,12 @@ class PromptMessage:
 
 @dataclass(frozen=True)
 class GetPromptResult:
-    """The result of ``prompts/get``."""
+    """The result of ``prompts/get``.
+
+    Example::
+
+        print(session.get_prompt("greet", {"name": "Ada"}).text)
+    """
 
     messages: Tuple[PromptMessage, ...] = ()
     description: Optional[str] = None
@@ -555,7 +659,13 @@ class GetPromptResult:
 
 @dataclass(frozen=True)
 class Completion:
-    """The result of ``completion/complete``."""
+    """The result of ``completion/complete``.
+
+    Example::
+
+        completion = session.complete({"type": "ref/prompt", "name": "team"}, "department", "E")
+        print(completion.values, completion.has_more)
+    """
 
     values: List[str] = field(default_factory=list)
     total: Optional[int] = None

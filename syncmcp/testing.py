@@ -37,6 +37,11 @@ class MemoryTransport:
     Messages are encoded and decoded on the way, so what arrives is a copy, and a value that is
     not JSON fails in ``send`` as it would on a real pipe. ``close()`` ends both directions: the
     peer's ``receive()`` returns ``None`` (EOF), as does our own.
+
+    Example::
+
+        client_end, server_end = memory_pair()
+        session = syncmcp.ClientSession(client_end)   # drive server_end by hand in the test
     """
 
     def __init__(self, inbox: queue.Queue[Any], outbox: queue.Queue[Any], name: str) -> None:
@@ -101,7 +106,14 @@ class MemoryTransport:
 
 
 def memory_pair(client_name: str = "memory", server_name: str = "client") -> Tuple[MemoryTransport, MemoryTransport]:
-    """Two connected :class:`MemoryTransport` ends: ``(client_end, server_end)``."""
+    """Two connected :class:`MemoryTransport` ends: ``(client_end, server_end)``.
+
+    Example::
+
+        client_end, server_end = memory_pair()
+        client_end.send({"jsonrpc": "2.0", "method": "ping", "id": 1})
+        server_end.receive(timeout=1)   # {'jsonrpc': '2.0', 'method': 'ping', 'id': 1}
+    """
     a: queue.Queue[Any] = queue.Queue()
     b: queue.Queue[Any] = queue.Queue()
     return MemoryTransport(a, b, client_name), MemoryTransport(b, a, server_name)

@@ -43,6 +43,21 @@ def test_public_names_are_exported_sorted_and_documented() -> None:
         assert inspect.getdoc(obj), f"syncmcp.{name} has no docstring"
 
 
+def test_every_public_name_has_an_example() -> None:
+    import syncmcp.server
+    import syncmcp.testing
+
+    missing = []
+    for module in (syncmcp, syncmcp.server, syncmcp.testing):
+        for name in module.__all__:
+            if name.isupper() or name.startswith("__"):
+                continue
+            doc = inspect.getdoc(getattr(module, name)) or ""
+            if "Example" not in doc and ">>>" not in doc:
+                missing.append(f"{module.__name__}.{name}")
+    assert missing == []
+
+
 def test_every_public_method_is_documented() -> None:
     missing = []
     for name in syncmcp.__all__:
