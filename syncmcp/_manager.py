@@ -109,6 +109,7 @@ class _Runtime:
         self.slots: Dict[str, ManagedServer] = {}
         self.closing = False
         self.closed = threading.Event()
+        self.stoppers: List[threading.Thread] = []
         self.events = EventDispatcher(on_event)
         self.start_pool = concurrent.futures.ThreadPoolExecutor(_START_WORKERS, thread_name_prefix="syncmcp-start")
         self.fanout_pool = concurrent.futures.ThreadPoolExecutor(_FANOUT_WORKERS, thread_name_prefix="syncmcp-fanout")
@@ -170,27 +171,57 @@ class _Runtime:
         return results
 
     def close(self) -> None:
-        """Close every server in parallel, then stop the threads; bounded, idempotent."""
+        """Close every server in parallel, then stop the threads; bounded, idempotent.
+
+        The servers are stopped by threads of their own, started once by the first call. Any call
+        only waits for them (bounded): an interrupted wait (Ctrl-C, a notebook's stop button)
+        leaves them stopping the servers, and a later ``close()`` waits for them again.
+        """
         with self.lock:
             first = not self.closing
             self.closing = True
             slots = list(self.slots.values())
-        bound = self.stop_bound()
-        if not first:
-            self.closed.wait(bound + _CLOSE_GRACE)
-            return
-        try:
+        if first:
             if self.router is not None:
                 self.router.close()
-            deadline = time.monotonic() + bound
-            _stop_servers(slots, 0.0, bound)
-            for pool in (self.start_pool, self.fanout_pool):
-                pool.shutdown(wait=False, cancel_futures=True)
-                for thread in list(getattr(pool, "_threads", ())):
+            self.stoppers = _start_stopping(slots, 0.0)
+        deadline = time.monotonic() + self.stop_bound()
+        _join_stoppers(self.stoppers, deadline)
+        for pool in (self.start_pool, self.fanout_pool):
+            pool.shutdown(wait=False, cancel_futures=True)
+            for thread in list(getattr(pool, "_threads", ())):
+                if thread is not threading.current_thread():
                     thread.join(max(0.0, deadline - time.monotonic()))
-            self.events.close(max(1.0, deadline - time.monotonic()))
-        finally:
+        self.events.close(max(1.0, deadline - time.monotonic()))
+        if not any(thread.is_alive() for thread in self.stoppers):
             self.closed.set()
+
+
+def _start_stopping(slots: Sequence[ManagedServer], drain: float) -> List[threading.Thread]:
+    """Start closing each of ``slots`` on a thread of its own; the started threads.
+
+    Not on the fan-out pool: a close queued behind busy workers would wait for them, and the
+    pool's shutdown (``cancel_futures``) would drop it, leaving its server running until the
+    interpreter exits. Not inline either: an interrupted caller must not stop a close half-way.
+    """
+    threads = []
+    for slot in slots:
+        thread = threading.Thread(target=slot.close, args=(drain,), name=f"syncmcp-close[{slot.name}]", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # no new threads (interpreter shutdown, or none left): close it here
+            slot.close(drain)
+            continue
+        threads.append(thread)
+    return threads
+
+
+def _join_stoppers(threads: Sequence[threading.Thread], deadline: float) -> None:
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    late = [thread.name for thread in threads if thread.is_alive()]
+    if late:
+        logger.warning("MCP servers still stopping (they will be stopped): %s", ", ".join(late))
 
 
 def _stop_servers(slots: Sequence[ManagedServer], drain: float, timeout: float) -> None:
@@ -205,24 +236,7 @@ def _stop_servers(slots: Sequence[ManagedServer], drain: float, timeout: float) 
     Example:
         _stop_servers(retired, drain=5.0, timeout=runtime.stop_bound(5.0))
     """
-    if len(slots) == 1:
-        slots[0].close(drain)
-        return
-    deadline = time.monotonic() + timeout
-    threads = []
-    for slot in slots:
-        thread = threading.Thread(target=slot.close, args=(drain,), name=f"syncmcp-close[{slot.name}]", daemon=True)
-        try:
-            thread.start()
-        except RuntimeError:  # no new threads (interpreter shutdown, or none left): close it here
-            slot.close(drain)
-            continue
-        threads.append(thread)
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    late = [thread.name for thread in threads if thread.is_alive()]
-    if late:
-        logger.warning("MCP servers still stopping after %g s (they will be stopped): %s", timeout, ", ".join(late))
+    _join_stoppers(_start_stopping(slots, drain), time.monotonic() + timeout)
 
 
 def _finalize(runtime: _Runtime) -> None:

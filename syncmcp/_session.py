@@ -930,10 +930,14 @@ class ClientSession:
         try:
             check(tool)
             return tool
-        except SchemaValidationError:
+        except SchemaValidationError as refused:
             if self._caches["tools"].fresh():
                 raise
-        tool = self._tool_definition(name, self._remaining(deadline), refresh=True)
+            try:
+                tool = self._tool_definition(name, self._remaining(deadline), refresh=True)
+            except MCPError as exc:
+                # Listing again failed: the stale refusal stands, with the result it carries.
+                raise refused from exc
         check(tool)
         return tool
 

@@ -258,13 +258,25 @@ def _kill_all_live_children() -> None:
         children = list(_live_children.values())
     if not children:
         return
-    for proc in children:
-        if proc.returncode is None:
-            _signal_group(proc, signal.SIGTERM)
-    deadline = time.monotonic() + 1.0
-    for proc in children:
-        _exit_status(proc, deadline)
-        _reap(proc)
+    try:
+        for proc in children:
+            if proc.returncode is None:
+                _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + 1.0
+        for proc in children:
+            _exit_status(proc, deadline)
+            _reap(proc)
+    except BaseException:
+        # Interrupted (another Ctrl-C while exiting): no more waiting; kill what is left.
+        for proc in children:
+            if proc.returncode is None:
+                _signal_group(proc, _SIGKILL)
+        for proc in children:
+            try:
+                proc.wait(0.5)
+            except BaseException:
+                pass
+        raise
 
 
 def stop_servers_on_sigterm() -> bool:

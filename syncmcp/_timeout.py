@@ -12,6 +12,8 @@ Example:
 from __future__ import annotations
 
 import enum
+import math
+import threading
 from typing import Optional, Union
 
 __all__ = ["DEFAULT", "Timeout", "resolve_timeout"]
@@ -26,6 +28,9 @@ class _Default(enum.Enum):
         return "DEFAULT"
 
 
+#: Longest wait the platform's locks accept, less a margin for the deadline arithmetic on top.
+_LONGEST_WAIT = threading.TIMEOUT_MAX / 2
+
 #: "Use the default timeout". It exists because ``None`` already means "no timeout".
 DEFAULT = _Default.DEFAULT
 
@@ -35,10 +40,20 @@ Timeout = Union[float, None, _Default]
 def resolve_timeout(timeout: Timeout, default: Optional[float]) -> Optional[float]:
     """The number of seconds ``timeout`` stands for (``None``: no limit).
 
+    Infinity means no limit; values beyond what the platform can wait for are capped there.
+
     Raises:
         ValueError: a negative or NaN timeout.
+
+    Example:
+        >>> resolve_timeout(float("inf"), 60.0) is None
+        True
     """
     value = default if timeout is DEFAULT else timeout
-    if value is not None and not value >= 0:  # also rejects NaN
+    if value is None:
+        return None
+    if not value >= 0:  # also rejects NaN
         raise ValueError(f"timeout must be a non-negative number of seconds or None, got {value!r}")
-    return value
+    if value == math.inf:
+        return None
+    return min(float(value), _LONGEST_WAIT)

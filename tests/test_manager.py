@@ -42,7 +42,7 @@ from syncmcp import (
     UnknownToolError,
 )
 
-from .conftest import ROOT, scripted, wait_until
+from .conftest import ROOT, SCRIPTED, leftover_processes, scripted, wait_until
 
 
 def server(*flags: str, **config: Any) -> Dict[str, Any]:
@@ -1080,3 +1080,25 @@ def test_listing_failures_are_returned_to_callers_who_ask() -> None:
         assert isinstance(errors["broken"], syncmcp.RemoteError)
         page = manager.list_prompts("ok")
         assert [prompt.name for prompt in page.items] and page.next_cursor is None
+
+
+def test_an_interrupted_close_still_stops_the_server_and_a_later_close_waits_for_it() -> None:
+    """Ctrl-C (a notebook's stop button) during close(): the server is stopped anyway."""
+    import signal as signals
+
+    stubborn = syncmcp.ServerConfig(command=sys.executable, args=("-u", str(SCRIPTED), "--ignore-eof", "--ignore-sigterm"))
+    manager = syncmcp.MCPManager({"stubborn": stubborn})
+    assert manager.wait_for_startup(30)
+    pid = manager.metrics()["stubborn"].pid
+    assert pid is not None
+    assert threading.current_thread() is threading.main_thread()
+    timer = threading.Timer(0.3, signals.pthread_kill, (threading.main_thread().ident, signals.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            manager.close()  # the stubborn server takes seconds to stop (SIGTERM ignored)
+    finally:
+        timer.join()
+    assert leftover_processes([pid])  # still stopping, on its own thread
+    manager.close()  # waits for the stop this time
+    assert wait_until(lambda: not leftover_processes([pid]), timeout=5)

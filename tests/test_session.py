@@ -393,3 +393,39 @@ def test_a_changed_schema_is_fetched_again_when_the_stale_one_refuses_a_call() -
             session.call_tool("t", {"a": 3})  # now fresh: refused without another listing
     thread.join(5)
     assert [m["method"] for m in received].count("tools/list") == 2
+
+
+def test_infinite_and_huge_timeouts_mean_no_limit() -> None:
+    with connect_scripted() as s:
+        assert s.call_tool("echo", {"text": "x"}, timeout=float("inf")).text == "x"
+        assert s.call_tool("echo", {"text": "y"}, timeout=1e300).text == "y"
+        assert s.list_tools(timeout=1e10, refresh=True)
+
+
+def test_a_result_refused_by_a_stale_schema_is_kept_when_listing_again_fails() -> None:
+    """The call ran; if re-listing the tools fails, the refusal (with the result) stands."""
+    listings: List[int] = []
+
+    def answer(message: Dict[str, Any]) -> Any:
+        method = message["method"]
+        if method == "initialize":
+            return init_result({"tools": {"listChanged": True}})
+        if method == "tools/list":
+            listings.append(1)
+            if len(listings) > 1:
+                return None  # the second listing never answers
+            schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+            return {"tools": [{"name": "t", "inputSchema": {"type": "object"}, "outputSchema": schema}]}
+        server_end.send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+        return {"content": [{"type": "text", "text": "ran"}], "structuredContent": {"n": "not a number"}}
+
+    client_end, server_end, received, thread = fake_server(answer)
+    changed = threading.Event()
+    with ClientSession(client_end, on_list_changed=lambda kind: changed.set()) as session:
+        session.list_tools()
+        with pytest.raises(SchemaValidationError) as info:
+            # on_progress: the result is delivered only after the list_changed sent before it.
+            session.call_tool("t", {}, timeout=1.0, on_progress=lambda *args: None)
+        assert info.value.result.text == "ran"  # the result the call produced is not lost
+        assert isinstance(info.value.__cause__, RequestTimeout)
+    thread.join(5)
