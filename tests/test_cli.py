@@ -355,3 +355,129 @@ def test_the_embedded_server_exits_on_end_of_input_without_waiting_for_its_liste
     session.close()
     assert time.monotonic() - started < DEFAULT_DRAIN_TIMEOUT * 0.75
     assert transport.returncode == 0  # it exited by itself, no signal
+
+
+@pytest.mark.parametrize(("first", "status", "said"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_more_signals_during_the_clean_up_do_not_break_it_off(
+    cli: CLI, tmp_path: Path, first: int, status: int, said: str
+) -> None:
+    """After the first Ctrl-C or SIGTERM, further ones must not interrupt stopping the servers: a
+    server that ignores both SIGTERM and the end of its input is still killed before syncmcp
+    exits, and the exit status and message are the first signal's."""
+    record = tmp_path / "record.txt"
+    env = configure(tmp_path, toml_server("s", scripted("--record", str(record), "--ignore-eof", "--ignore-sigterm")))
+    process = cli.popen("call", "s__park", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until(lambda: record.exists() and "parked" in record.read_text(), timeout=20)
+        process.send_signal(first)
+        # The request's cancellation reached the server: the clean-up has begun. It lasts the
+        # shutdown graces (about 3 s), since this server ignores both EOF and SIGTERM.
+        assert wait_until(lambda: "cancelled" in record.read_text(), timeout=10)
+        for again in (signal.SIGINT, signal.SIGTERM, signal.SIGINT):
+            process.send_signal(again)
+        assert processes_mentioning(str(record)), "the server must still be running while syncmcp stops it"
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            process.communicate()
+    assert (process.returncode, out) == (status, "")
+    assert err == f"syncmcp: warning: MCP server 's' ignored SIGTERM for 2.0 s; SIGKILL\nsyncmcp: {said}\n"
+    assert processes_mentioning(str(record)) == []  # stopped before syncmcp exited
+
+
+#: What the scripted server's --hostile texts are (stdio_server.HOSTILE).
+HOSTILE = "harmless\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b[2K\rlooks fine\x9b31m\x07"
+
+
+def test_text_from_servers_cannot_drive_the_terminal(cli: CLI, tmp_path: Path) -> None:
+    """Control characters in what servers send (OSC 52 sets the clipboard, CSI erases the line) are
+    shown escaped in text mode; --json and a result piped to a file stay exact."""
+    env = configure(tmp_path, toml_server("s", scripted("--hostile")))
+    escaped = "harmless\\x1b]52;c;ZWNobyBwd25lZA==\\x07\\x1b[2K\\x0dlooks fine\\x9b31m\\x07"
+    listing = cli("tools", "s", env=env)
+    line = next(line for line in listing.stdout.splitlines() if line.startswith("s__hostile"))
+    first_line = "harmless\\x1b]52;c;ZWNobyBwd25lZA==\\x07\\x1b[2K"  # the description's, up to its \r
+    assert line.endswith(first_line) and "\x1b" not in listing.stdout and "\x9b" not in listing.stdout
+    long = cli("tools", "s", "--long", env=env).stdout
+    assert f"s__hostile\n  {first_line}\n  looks fine\\x9b31m\\x07\n" in long and "\x1b" not in long
+    listed = json.loads(cli("tools", "s", "--json", env=env).stdout)
+    assert next(tool for tool in listed if tool["name"] == "hostile")["description"] == HOSTILE
+
+    piped = subprocess.run(
+        cli.argv("call", "s__hostile"), cwd=cli.cwd, env=cli.environment(env), capture_output=True, timeout=60, check=False
+    )
+    assert (piped.returncode, piped.stdout) == (0, HOSTILE.encode() + b"\n")  # content to a file or pipe is exact
+    assert json.loads(cli("call", "s__hostile", "--json", env=env).stdout)["content"][0]["text"] == HOSTILE
+    refused = cli("call", "s__hostile", "--arg", "mode=error", env=env)
+    assert refused.returncode == 3 and escaped in refused.stderr and "\x1b" not in refused.stderr
+
+    # On a terminal, the result on stdout and the progress message on stderr are escaped.
+    master, slave = pty.openpty()
+    process = cli.popen("call", "s__hostile", env=env, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    shown = b""
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        assert process.wait(timeout=30) == 0
+    finally:
+        os.close(master)
+        if process.returncode is None:
+            process.kill()
+            process.wait()
+    text = shown.decode()
+    assert f"s__hostile: 1/2 (50%) {escaped}" in text  # the progress line
+    assert f"{escaped}\r\n" in text  # the result (the terminal turns \n into \r\n)
+    assert "\x1b]" not in text and "\x9b" not in text and "\x07" not in text
+    assert text.count("\x1b") == text.count("\x1b[K") > 0  # only syncmcp's own line erasing
+
+
+def test_nan_infinity_and_unusable_timeouts_are_usage_errors(cli: CLI, servers: Dict[str, str]) -> None:
+    cases = [
+        (['{"a": NaN, "b": 1}'], "tool arguments are not valid JSON: NaN is not a finite number"),
+        (['{"a": 1e400, "b": 1}'], "tool arguments are not valid JSON: 1e400 is not a finite number"),
+        (["--arg", "a=Infinity", "--arg", "b=1"], "--arg a: Infinity is not a finite number"),
+        (["--arg", "a=[1, -Infinity]", "--arg", "b=1"], "--arg a: -Infinity is not a finite number"),
+        (["{}", "--timeout", "inf"], "--timeout must be a number of seconds from 0 to 3.1536e+07 (0: no limit), got inf"),
+        (["{}", "--timeout", "nan"], "--timeout must be a number of seconds"),
+        (["{}", "--timeout", "1e300"], "--timeout must be a number of seconds"),
+        (["{}", "--timeout", "-1"], "--timeout must be a number of seconds"),
+    ]
+    for args, message in cases:
+        result = cli("call", "s__add", *args, env=servers)
+        assert (result.returncode, result.stdout) == (2, ""), (args, result.stderr)
+        assert result.stderr.startswith(f"syncmcp: error: {message}"), (args, result.stderr)
+        assert len(result.stderr.splitlines()) == 1
+    # A parameter of no declared type: the message says how to send the text (a string
+    # parameter takes it as it is, see test_cli_units).
+    untyped = cli("call", "s__echo", "--arg", "text=NaN", env=servers)
+    assert untyped.returncode == 2 and untyped.stderr.endswith("""write a JSON string: text='"NaN"'\n""")
+    assert cli("call", "s__echo", "--arg", 'text="NaN"', env=servers).stdout == "NaN\n"
+    assert cli("call", "s__add", '{"a": 1, "b": 2}', "--timeout", "31536000", env=servers).stdout == "3\n"
+
+
+def test_a_listing_that_times_out_exits_4_for_prompts_as_for_resources(cli: CLI, tmp_path: Path) -> None:
+    silent = ["--hang-method", "resources/list", "--hang-method", "prompts/list"]
+    env = configure(
+        tmp_path,
+        toml_server("good", scripted("--resources")) + toml_server("mute", scripted("--resources", *silent), tool_timeout_sec=1),
+    )
+    for command in ("prompts", "resources"):
+        every = cli(command, env=env)
+        assert every.returncode == 4, (command, every.stderr)
+        assert every.stderr.startswith(f"syncmcp: warning: Failed to list {command} for MCP server 'mute'")
+        assert "timed out after 1 s" in every.stderr and "good" in every.stdout
+        one = cli(command, "mute", env=env)
+        assert one.returncode == 4, (command, one.stderr)
+        assert one.stderr.startswith(f"syncmcp: error: Failed to list {command} for MCP server 'mute'")

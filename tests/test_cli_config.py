@@ -106,9 +106,16 @@ def test_add_replaces_a_server_in_place_and_takes_urls(cli: CLI, tmp_path: Path)
     write(config, HAND_WRITTEN)
     env = {"SYNCMCP_CONFIG": str(config)}
     replaced = cli("add", "files", "--", "npx", "-y", "other-server", env=env)
-    assert replaced.returncode == 0, replaced.stderr
+    assert (replaced.returncode, replaced.stdout) == (0, "Added global MCP server 'files'.\n")
+    assert (
+        replaced.stderr
+        == "syncmcp: MCP server 'files' was already configured: replaced command, args, env; kept disabled_tools\n"
+    )
     text = config.read_text()
-    assert '# Files, read-only\n[mcp_servers.files]\ncommand = "npx"\nargs = ["-y", "other-server"]\n\n[notes]' in text
+    assert (
+        '# Files, read-only\n[mcp_servers.files]\ncommand = "npx"\nargs = ["-y", "other-server"]\n'
+        'disabled_tools = ["write_file", "move_file"]  # never write\n\n[notes]'
+    ) in text
     assert "LOG_LEVEL" not in text and text.startswith(HAND_WRITTEN[: HAND_WRITTEN.index("# Files")])
     http = cli("add", "remote", "--url", "https://mcp.example.com/mcp", "--bearer-token-env-var", "REMOTE_TOKEN", env=env)
     assert http.returncode == 0 and http.stdout == "Added global MCP server 'remote'.\n"
@@ -218,7 +225,11 @@ def test_overrides_change_what_list_and_get_show_for_this_run_only(cli: CLI, tmp
     assert config.read_bytes() == original
     assert cli("-c", "nokey", "list", env=env).stderr == "syncmcp: error: invalid override (missing '='): nokey\n"
     bad = cli("-c", "mcp_servers.files.startup_timeout_sec=-1", "list", env=env)
-    assert bad.returncode == 2 and "mcp_servers.files.startup_timeout_sec" in bad.stderr
+    assert (bad.returncode, bad.stderr) == (
+        2,
+        "syncmcp: error: -c mcp_servers.files.startup_timeout_sec=-1: mcp_servers.files.startup_timeout_sec: "
+        "expected a positive, finite number of seconds, got -1\n",
+    )
     assert cli("-c", "mcp_servers.test.command=python", "list").stdout.splitlines()[1].startswith("test ")  # on the built-in
 
 
@@ -244,3 +255,135 @@ def test_concurrent_adds_from_several_processes_lose_no_edit(cli: CLI, tmp_path:
     text = config.read_text()
     assert text.startswith(HAND_WRITTEN[: HAND_WRITTEN.index("[notes]")].rstrip("\n"))
     assert text.endswith(HAND_WRITTEN[HAND_WRITTEN.index("\n[notes]") :])
+
+
+def test_a_bad_override_is_named_instead_of_the_file(cli: CLI, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    write(config, HAND_WRITTEN)
+    env = {"SYNCMCP_CONFIG": str(config)}
+    args = cli("-c", "mcp_servers.files.args=oops", "tools", env=env)
+    assert (args.returncode, args.stderr) == (
+        2,
+        "syncmcp: error: -c mcp_servers.files.args=oops: mcp_servers.files.args: expected a list of strings, got a string ('oops')\n",
+    )
+    # A conflict the override causes with the file's keys names the override too.
+    url = cli("-c", "mcp_servers.files.url=https://x.example/mcp", "list", env=env)
+    assert url.stderr == (
+        "syncmcp: error: -c mcp_servers.files.url=https://x.example/mcp: mcp_servers.files.url: url is not supported for stdio\n"
+    )
+    new_server = cli("-c", "mcp_servers.n.url=https://x.example/mcp", "-c", "mcp_servers.n.args=[]", "list", env=env)
+    assert new_server.stderr.startswith("syncmcp: error: -c mcp_servers.n.args=[]: mcp_servers.n.args: args is not supported")
+    builtin = cli("-c", "mcp_servers.workspace.args=oops", "list")
+    assert builtin.stderr.startswith("syncmcp: error: -c mcp_servers.workspace.args=oops: mcp_servers.workspace.args:")
+    # An invalid file is still the file's fault, overrides or not.
+    write(config, "[mcp_servers.x]\ncomand = 'python'\n")
+    typo = cli("-c", "mcp_servers.x.args=[]", "list", env=env)
+    assert typo.stderr == f"syncmcp: error: {config}: mcp_servers.x.comand: unknown key 'comand' (did you mean 'command'?)\n"
+
+
+def test_add_over_an_existing_server_keeps_its_other_settings_and_says_what_it_replaced(cli: CLI, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    write(
+        config,
+        "[mcp_servers.fs]\n"
+        'command = "npx"\n'
+        'args = ["-y", "old-server"]\n'
+        'cwd = "/srv"\n'
+        'env_vars = ["HOME"]\n'
+        "# only reading\n"
+        'enabled_tools = ["read_file", "list_directory"]  # the allow-list\n'
+        'disabled_tools = ["write_file"]\n'
+        "required = true\n"
+        "tool_timeout_sec = 5\n"
+        "\n"
+        "[mcp_servers.fs.env]\n"
+        'TOKEN = "secret"\n',
+    )
+    env = {"SYNCMCP_CONFIG": str(config)}
+    stdio = cli("add", "fs", "--env", "LOG=debug", "--", "node", "new-server.js", env=env)
+    assert (stdio.returncode, stdio.stdout) == (0, "Added global MCP server 'fs'.\n")
+    assert stdio.stderr == (
+        "syncmcp: MCP server 'fs' was already configured: replaced command, args, env; "
+        "kept cwd, env_vars, enabled_tools, disabled_tools, required, tool_timeout_sec\n"
+    )
+    assert config.read_text() == (
+        "[mcp_servers.fs]\n"
+        'command = "node"\n'
+        'args = ["new-server.js"]\n'
+        'env = { LOG = "debug" }\n'
+        'cwd = "/srv"\n'
+        'env_vars = ["HOME"]\n'
+        "# only reading\n"
+        'enabled_tools = ["read_file", "list_directory"]  # the allow-list\n'
+        'disabled_tools = ["write_file"]\n'
+        "required = true\n"
+        "tool_timeout_sec = 5\n"
+    )
+    got = json.loads(cli("get", "fs", "--json", env=env).stdout)
+    assert got["enabled_tools"] == ["read_file", "list_directory"] and got["required"] is True
+
+    http = cli("add", "fs", "--url", "https://mcp.example.com/mcp", env=env)
+    assert http.returncode == 0
+    assert http.stderr.splitlines()[0] == (
+        "syncmcp: MCP server 'fs' was already configured: replaced command, args, env; "
+        "kept enabled_tools, disabled_tools, required, tool_timeout_sec; "
+        "dropped cwd, env_vars (not supported for streamable_http)"
+    )
+    got = json.loads(cli("get", "fs", "--json", env=env).stdout)
+    assert got["transport"]["url"] == "https://mcp.example.com/mcp" and got["enabled_tools"] == ["read_file", "list_directory"]
+    assert got["disabled_tools"] == ["write_file"] and got["tool_timeout_sec"] == 5
+
+    claude = tmp_path / "claude.json"
+    claude.write_text(json.dumps({"mcpServers": {"a": {"command": "x", "env": {"K": "v"}, "disabled": True}}}))
+    assert cli("add", "a", "--", "y", env={"SYNCMCP_CONFIG": str(claude)}).returncode == 0
+    assert json.loads(claude.read_text()) == {"mcpServers": {"a": {"command": "y", "disabled": True}}}
+
+
+def test_remove_and_add_edit_the_section_a_toml_file_uses(cli: CLI, tmp_path: Path) -> None:
+    for section in ("mcpServers", "servers"):
+        config = tmp_path / f"{section}.toml"
+        original = write(config, f"# {section}\n\n[{section}.foo]\ncommand = 'x'\n")
+        env = {"SYNCMCP_CONFIG": str(config)}
+        added = cli("add", "bar", "--", "y", "z", env=env)
+        assert added.returncode == 0, added.stderr
+        assert config.read_text() == original.decode() + f'\n[{section}.bar]\ncommand = "y"\nargs = ["z"]\n'
+        assert [entry["name"] for entry in json.loads(cli("list", "--json", env=env).stdout)] == ["bar", "foo"]
+        assert cli("remove", "bar", env=env).stdout == "Removed global MCP server 'bar'.\n"
+        assert config.read_bytes() == original
+        removed = cli("remove", "foo", env=env)
+        assert (removed.returncode, removed.stdout) == (0, "Removed global MCP server 'foo'.\n")
+        assert config.read_text() == f"# {section}\n"
+        assert cli("list", "--json", env=env).stdout == "[]\n"
+
+
+def test_remove_keeps_the_comment_heading_the_file(cli: CLI, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    write(config, '# Managed by dotfiles - do not lose this header\n[mcp_servers.fs]\ncommand = "npx"\nargs = ["other"]\n')
+    assert cli("remove", "fs", "--config-file", str(config)).returncode == 0
+    assert config.read_text() == "# Managed by dotfiles - do not lose this header\n"
+
+
+def test_json_files_get_only_keys_their_other_readers_understand(cli: CLI, tmp_path: Path) -> None:
+    """Claude Desktop, Cursor and VS Code read command, args, env and url (with a type for HTTP);
+    none reads bearer_token_env_var, and syncmcp does not expand their header variables."""
+    claude = tmp_path / "claude_desktop_config.json"
+    claude.write_text(json.dumps({"mcpServers": {}}, indent=2) + "\n")
+    vscode = tmp_path / "mcp.json"
+    vscode.write_text(json.dumps({"servers": {}}, indent=2) + "\n")
+    for path in (claude, vscode):
+        env = {"SYNCMCP_CONFIG": str(path)}
+        before = path.read_bytes()
+        token = cli("add", "remote", "--url", "https://mcp.example.com/mcp", "--bearer-token-env-var", "TOKEN", env=env)
+        assert (token.returncode, token.stdout) == (2, "")
+        assert token.stderr.startswith(f"syncmcp: error: cannot write --bearer-token-env-var to {path}: JSON configurations")
+        assert "keep MCP server 'remote' in a TOML configuration" in token.stderr and path.read_bytes() == before
+        assert cli("add", "remote", "--url", "https://mcp.example.com/mcp", env=env).returncode == 0
+        assert cli("add", "local", "--env", "K=v", "--", "npx", "pkg", env=env).returncode == 0
+    assert json.loads(claude.read_text())["mcpServers"] == {
+        "remote": {"type": "http", "url": "https://mcp.example.com/mcp"},
+        "local": {"command": "npx", "args": ["pkg"], "env": {"K": "v"}},
+    }
+    assert json.loads(vscode.read_text())["servers"] == {
+        "remote": {"type": "http", "url": "https://mcp.example.com/mcp"},
+        "local": {"type": "stdio", "command": "npx", "args": ["pkg"], "env": {"K": "v"}},
+    }

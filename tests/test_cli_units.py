@@ -93,14 +93,188 @@ def test_removing_a_server_takes_its_sub_tables_and_comments_and_nothing_else() 
 
 def test_replacing_a_server_keeps_its_place_and_the_comment_above_it() -> None:
     replaced = _tomledit.edit_server(RICH, "time", {"command": "uvx", "args": ["mcp-server-time", "--local-timezone", "UTC"]})
-    assert '# the clock\n[mcp_servers.time]\ncommand = "uvx"\n' in replaced
-    assert replaced.index("[mcp_servers.time]") < replaced.index("[other]")
+    # Only the key whose value changes is rewritten; the header and the unchanged key keep their text.
+    assert replaced == RICH.replace('args = ["mcp-server-time"]\n', 'args = ["mcp-server-time", "--local-timezone", "UTC"]\n')
     expected = loads(RICH)
     expected["mcp_servers"]["time"] = {"command": "uvx", "args": ["mcp-server-time", "--local-timezone", "UTC"]}
     assert loads(replaced) == expected
     # Replacing a server with sub-tables drops them, with their blank line.
     files = _tomledit.edit_server(RICH, "files", {"command": "npx"})
     assert "TOKEN" not in files and loads(files)["mcp_servers"]["files"] == {"command": "npx"}
+    assert files.replace("# The file server", "").count("\n\n") == RICH.replace("# The file server", "").count("\n\n") - 1
+
+
+def test_replacing_keys_keeps_the_comments_of_the_others() -> None:
+    entry = {"command": "node", "args": ["x"], "disabled_tools": ["write_file"], "env": {"TOKEN": "a#b"}, "required": True}
+    replaced = _tomledit.edit_server(RICH, "files", entry)
+    start = replaced.index("# The file server")
+    assert replaced[start : replaced.index("# the clock")] == (
+        "# The file server ---------------------------------------------------------\n"
+        "[mcp_servers.files]\n"
+        'command = "node"\n'
+        'args = ["x"]\n'
+        'disabled_tools = ["write_file"] # no writes\n'
+        "required = true\n"
+        "\n"
+        "[mcp_servers.files.env]\n"
+        'TOKEN = "a#b"  # not a comment inside the string\n'
+        "\n"
+    )
+    assert replaced[:start] == RICH[:start] and replaced.endswith(RICH[RICH.index("# the clock") :])
+    # A server that is not one [mcp_servers.NAME] table is written anew, in the same place.
+    inline = '[mcp_servers]\na = { command = "x", args = ["1"] }  # first\n'
+    assert _tomledit.edit_server(inline, "a", {"command": "x"}) == '[mcp_servers]\na = { command = "x" }\n'
+
+
+_FUZZ_TOP = [
+    'model = "o3"',
+    "# a comment",
+    "",
+    'x = """\n[mcp_servers.q]\ncommand = "no"\n"""',
+    "lit = '''\n[mcp_servers.fake]\n'''",
+    "arr = [\n  1, # c\n  2,\n]",
+    "d = 1979-05-27T07:32:00Z",
+    "n = nan",
+]
+_FUZZ_TABLES = [
+    '[mcp_servers.a]\ncommand = "a"',
+    '[mcp_servers.b]\ncommand = "b" # trailing\nargs = ["x"]',
+    '# about c\n[mcp_servers.c]\ncommand = "c"',
+    '[mcp_servers."q.d"]\ncommand = "qd"',
+    '[profile]\nname = "p"',
+    "# profile comment\n[profiles.x]\nm = 1",
+    "[[arr_t]]\nv = 1",
+    "[[arr_t]]\nv = 2",
+    '[mcp_servers.a.env]\nK = "v"',
+    '[mcp_servers.e]\ncommand = "e"\n\n# stray',
+    '[mcp_servers]\nf = { command = "f" }',
+    '  [mcp_servers.g]  # hdr\n  command = "g"',
+]
+
+
+def _fuzzed_files(seed: int, count: int) -> list:
+    """Hand-written-looking TOML files: settings, comments, tricky strings, server and other tables,
+    glued or separated by blank lines, with or without a final line ending, LF or CRLF."""
+    import random
+
+    chance = random.Random(seed)
+    files = []
+    while len(files) < count:
+        top = chance.sample(_FUZZ_TOP, chance.randint(0, 4))
+        if chance.random() < 0.2:
+            top.append('mcp_servers.dot.command = "d"')
+        text = chance.choice(["\n", "\n\n"]).join(top + chance.sample(_FUZZ_TABLES, chance.randint(0, 6)))
+        if chance.random() < 0.8:
+            text += "\n"
+        if chance.random() < 0.2:
+            text = text.replace("\n", "\r\n")
+        try:
+            loads(text)
+        except _tomledit.TomlEditError:
+            continue  # e.g. [mcp_servers] after [mcp_servers.a]: not TOML
+        files.append(text)
+    return files
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_adding_then_removing_a_server_gives_back_the_original_bytes(seed: int) -> None:
+    entry = {"command": "z", "args": ["1"]}
+    for text in _fuzzed_files(seed, 400):
+        added = _tomledit.edit_server(text, "zz", entry)
+        assert loads(added)["mcp_servers"]["zz"] == entry
+        assert ("\r\n" in added) == ("\r\n" in text), repr(text)
+        assert added.endswith("\n") == (text.endswith("\n") or not text), repr(text)
+        assert _tomledit.edit_server(added, "zz", None) == text, repr(text)
+
+
+@pytest.mark.parametrize("seed", range(6, 8))
+def test_replacing_some_of_a_servers_keys_works_on_every_layout(seed: int) -> None:
+    """What add does to an existing server: a new command, maybe new args or env, the rest kept."""
+    import random
+
+    chance = random.Random(seed)
+    for text in _fuzzed_files(seed, 300):
+        for name, old in loads(text).get("mcp_servers", {}).items():
+            entry = {**old, "command": "new"}
+            if chance.random() < 0.5:
+                entry["args"] = ["n"]
+            if chance.random() < 0.3:
+                entry["env"] = {"A": "b"}
+            if chance.random() < 0.3:
+                entry.pop("env", None)
+            replaced = _tomledit.edit_server(text, name, entry)  # refuses rather than write something else
+            assert loads(replaced)["mcp_servers"][name] == entry
+            assert replaced.endswith("\n") == text.endswith("\n"), repr(text)
+
+
+def _comments(text: str) -> list:
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
+
+
+@pytest.mark.parametrize("seed", range(4, 6))
+def test_removing_a_server_keeps_every_comment_that_is_not_its_own(seed: int) -> None:
+    """A server's own comments are those inside its tables and those directly above its header
+    or key; comments heading the file are never a server's."""
+    for text in _fuzzed_files(seed, 200):
+        for name in ("a", "b", "c", "e", "f", "g", "dot", "q.d"):
+            removed = _tomledit.edit_server(text, name, None)
+            lost = [comment for comment in _comments(text) if comment not in _comments(removed)]
+            own = {"a": [], "b": [], "c": ["# about c"], "e": ["# stray"], "g": ["# hdr"]}.get(name, [])
+            lines = text.splitlines()
+            for comment in lost:
+                if comment in own:
+                    continue
+                # Otherwise it sat directly above the removed server, after some other text.
+                where = next(k for k, line in enumerate(lines) if line.strip() == comment)
+                below = next(line for line in lines[where:] if not line.strip().startswith("#"))
+                assert f"mcp_servers.{name}" in below or f'mcp_servers."{name}"' in below or below.startswith(f"{name} ="), (
+                    name,
+                    comment,
+                    text,
+                )
+                assert any(line.strip() and not line.strip().startswith("#") for line in lines[:where]), (name, comment, text)
+
+
+def test_the_blank_lines_around_a_new_server_follow_the_file() -> None:
+    glued = '[mcp_servers.a]\ncommand = "a"\n[profile]\nname = "p"\n'
+    added = _tomledit.edit_server(glued, "b", {"command": "b"})
+    assert added == '[mcp_servers.a]\ncommand = "a"\n[mcp_servers.b]\ncommand = "b"\n\n[profile]\nname = "p"\n'
+    assert _tomledit.edit_server(added, "b", None) == glued
+    spaced = '[mcp_servers.a]\ncommand = "a"\n\n[profile]\nname = "p"\n'
+    added = _tomledit.edit_server(spaced, "b", {"command": "b"})
+    assert added == '[mcp_servers.a]\ncommand = "a"\n\n[mcp_servers.b]\ncommand = "b"\n\n[profile]\nname = "p"\n'
+    assert _tomledit.edit_server(added, "b", None) == spaced
+    no_final_newline = 'model = "o3"'
+    added = _tomledit.edit_server(no_final_newline, "t", {"command": "x"})
+    assert added == 'model = "o3"\n\n[mcp_servers.t]\ncommand = "x"'
+    assert _tomledit.edit_server(added, "t", None) == no_final_newline
+
+
+def test_removing_the_only_server_keeps_the_files_header_comment() -> None:
+    text = "# Managed by dotfiles - do not lose this header\n[mcp_servers.fs]\ncommand = 'npx'\n"
+    assert _tomledit.edit_server(text, "fs", None) == "# Managed by dotfiles - do not lose this header\n"
+    # A comment directly above a table that follows other text is that table's.
+    text = "model = 'o3'\n# the file server\n[mcp_servers.fs]\ncommand = 'npx'\n"
+    assert _tomledit.edit_server(text, "fs", None) == "model = 'o3'\n"
+
+
+def test_servers_are_edited_in_the_section_the_file_uses() -> None:
+    for section in ("mcpServers", "servers"):
+        text = f"[{section}.foo]\ncommand = 'x'\n"
+        added = _tomledit.edit_server(text, "bar", {"command": "y"}, section=section)
+        assert added == text + f'\n[{section}.bar]\ncommand = "y"\n'
+        assert _tomledit.edit_server(text, "foo", None, section=section) == ""
+
+
+def test_an_edit_that_would_not_happen_is_refused_instead_of_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should the editor ever leave the server where it was, remove must fail, not say it removed it."""
+    path = tmp_path / "config.toml"
+    path.write_text("[mcp_servers.a]\ncommand = 'x'\n")
+    before = path.read_bytes()
+    monkeypatch.setattr(_configfile, "edit_server", lambda text, name, entry, section: text)
+    with pytest.raises(CLIError, match="the edit did not remove MCP server 'a' in \\[mcp_servers\\]; the file was not changed"):
+        _configfile.edit_config(path, "a", None)
+    assert path.read_bytes() == before
 
 
 def test_servers_written_as_keys_under_mcp_servers_stay_inline() -> None:
@@ -155,7 +329,7 @@ def test_values_render_as_toml_that_reads_back_the_same() -> None:
     ],
 )
 def test_overrides_read_toml_values_else_strings(text: str, key: tuple, value: object) -> None:
-    assert _configfile.parse_override(text) == (key, value)
+    assert _configfile.parse_override(text) == (key, value, text.strip())
 
 
 @pytest.mark.parametrize(("text", "message"), [("nokey", "missing '='"), ("=1", "empty key"), ("a..b=1", "empty part")])
@@ -264,6 +438,23 @@ def test_tool_arguments_from_json_and_pairs_follow_the_schema() -> None:
         _use.parse_tool_arguments(None, ["novalue"])
 
 
+def test_numbers_json_cannot_carry_are_refused_except_as_text() -> None:
+    for text in ('{"a": NaN}', '{"a": Infinity}', '{"a": [-Infinity]}', '{"a": 1e400}', '{"a": {"b": -1e999}}'):
+        with pytest.raises(CLIError, match="is not a finite number") as caught:
+            _use.parse_tool_arguments(text, [])
+        assert caught.value.status == _exits.EXIT_USAGE
+    schema = {"properties": {"name": {"type": "string"}, "n": {"type": "number"}, "either": {"type": ["string", "number"]}}}
+    for pair in ("n=NaN", "n=1e999", "free=Infinity", "free=[1, NaN]"):
+        with pytest.raises(CLIError, match=r"^--arg \w+: .* is not a finite number .* write a JSON string: "):
+            _use.parse_tool_arguments(None, [pair], schema)
+    assert _use.parse_tool_arguments(None, ["name=NaN", "either=Infinity", "n=1e308"], schema) == {
+        "name": "NaN",
+        "either": "Infinity",
+        "n": 1e308,
+    }
+    assert _use.parse_tool_arguments('{"big": 100000000000000000000000}', []) == {"big": 10**23}
+
+
 def test_exit_statuses_by_exception() -> None:
     timeout = RequestTimeout("slow", timeout=1)
     unavailable = ServerUnavailableError("failed to get client")
@@ -311,6 +502,25 @@ def test_results_are_printed_as_text_with_binary_content_described() -> None:
     ]
 
 
+def test_control_characters_are_escaped_in_text_output() -> None:
+    from syncmcp import Tool
+    from syncmcp._toolnames import ToolInfo
+
+    hostile = "a\x1b]52;c;ZWNobw==\x07\x1b[2K\rb\x9b1m\x00\x7f"
+    shown = "a\\x1b]52;c;ZWNobw==\\x07\\x1b[2K\\x0db\\x9b1m\\x00\\x7f"
+    assert _output.terminal_text(hostile) == shown
+    assert _output.terminal_text("tab\tline\r\nnext\n") == "tab\tline\r\nnext\n"  # harmless ones stay
+    assert _output.table(["A", "B"], [[hostile, "x"]]) == [f"A{' ' * (len(shown) + 1)}B", f"{shown}  x"]
+    info = ToolInfo("ws", "t", Tool.from_dict({"name": "t", "description": "x\x1b[31m", "inputSchema": {}}), "ws__t")
+    assert _output.tool_lines([info]) == ["ws__t()  x\\x1b[31m"]
+    assert "\x1b" not in "".join(_output.tool_lines([info], long=True))
+    stream = io.StringIO()
+    progress = _progress.Progress(stream, enabled=True, escape=_output.terminal_text)
+    progress.tool_progress("ws__t")(1, 2, "step\n" + hostile)
+    progress.line(hostile)
+    assert stream.getvalue() == f"\r\x1b[Kws__t: 1/2 (50%) step {shown}\r\x1b[Ksyncmcp: {shown}\n"
+
+
 def test_progress_writes_only_when_enabled_and_erases_its_line() -> None:
     quiet = io.StringIO()
     _progress.Progress(quiet, enabled=False).tool_progress("t")(1, 2, "half")
@@ -331,3 +541,68 @@ def test_call_starts_the_servers_a_qualified_name_may_belong_to() -> None:
     assert _use._may_own(long_server, long_name)
     assert _use._may_own("fs", "fs__read") and _use._may_own("fs", "fs__x__y")
     assert not _use._may_own("fs", "fsx__read") and not _use._may_own("f", "fs__read")
+
+
+# ----------------------------------------------------------------------------- in-process main()
+
+
+def test_main_in_a_program_leaves_logging_and_signal_handlers_as_it_found_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import signal
+
+    from syncmcp.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text("[mcp_servers.a]\ncommand = 'x'\n")
+    root, wire, family = logging.getLogger("syncmcp"), logging.getLogger("syncmcp.wire"), logging.getLogger("syncmcp.manager")
+    mine = logging.NullHandler()
+    saved = [(logger.level, logger.propagate, list(logger.handlers)) for logger in (root, wire, family)]
+    root.addHandler(mine)
+    root.setLevel(logging.ERROR)
+    wire.setLevel(logging.CRITICAL)
+    try:
+        before = [(logger.level, logger.propagate, list(logger.handlers)) for logger in (root, wire, family)]
+        handlers = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+        for argv in (
+            ["--config-file", str(config), "--log-level", "debug,wire,manager=info", "list"],
+            ["--config-file", str(config), "list"],
+            ["--config-file", str(tmp_path / "missing.toml"), "tools"],  # an error
+        ):
+            main(argv)
+            assert [(logger.level, logger.propagate, list(logger.handlers)) for logger in (root, wire, family)] == before
+            assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+        assert "configuration file not found" in capsys.readouterr().err
+    finally:
+        for logger, (level, propagate, handlers_before) in zip((root, wire, family), saved):
+            logger.setLevel(level)
+            logger.propagate = propagate
+            logger.handlers[:] = handlers_before
+
+
+def test_after_the_first_interrupt_signals_wait_for_the_clean_up() -> None:
+    import signal
+
+    from syncmcp.cli._context import Interrupts
+
+    interrupts = Interrupts()
+    interrupts.install()
+    try:
+        assert signal.getsignal(signal.SIGINT) != signal.default_int_handler
+        with pytest.raises(KeyboardInterrupt):
+            with interrupts.deferred():  # clean-up on the normal path: held until it is done
+                signal.raise_signal(signal.SIGTERM)
+                done = True
+        assert done and interrupts.first == signal.SIGTERM
+        for _ in range(3):  # later ones are counted, never raised
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGTERM)
+        assert interrupts.later == 6
+        fresh = Interrupts()
+        with pytest.raises(KeyboardInterrupt) as caught:
+            fresh._handle(signal.SIGTERM, None)
+        assert isinstance(caught.value, _exits.Terminated)
+    finally:
+        interrupts.restore()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -1,4 +1,4 @@
-"""The ``syncmcp`` command line (also ``python -m syncmcp``).
+r"""The ``syncmcp`` command line (also ``python -m syncmcp``).
 
 Manage the configured MCP servers as Codex's ``codex mcp`` does, use their tools, resources and
 prompts from a shell, check their health, and run syncmcp's own server.
@@ -30,8 +30,11 @@ taken as a string), ``--config-file PATH``, ``--json``, ``-v/--verbose`` (traceb
 The configuration file is ``--config-file``, else ``$SYNCMCP_CONFIG``, else ``config.toml`` in
 syncmcp's user configuration folder. With no file at all, the built-in ``workspace`` server
 (``python -m syncmcp serve``) is used, so ``syncmcp tools`` works on a fresh install. ``add`` and
-``remove`` edit the file in place, keeping everything else in it byte for byte, under a lock,
-validated before it is written, and atomically.
+``remove`` edit the file in place, in the section it uses, keeping everything else in it byte for
+byte, under a lock, validated before it is written, and atomically. ``add`` of a server that is
+already there replaces its command or URL and keeps its other settings (``enabled_tools``,
+timeouts...), saying so on stderr. An HTTP server with a bearer token is refused in a JSON file
+(Claude's, Cursor's and VS Code's do not know ``bearer_token_env_var``).
 
 Logging (``--log-level`` or ``$SYNCMCP_LOG``): ``debug``, ``info``, ``warning``, ``error``,
 ``off``; ``wire`` adds every JSON-RPC message (the ``syncmcp.wire.<server>`` loggers), which plain
@@ -39,8 +42,11 @@ Logging (``--log-level`` or ``$SYNCMCP_LOG``): ``debug``, ``info``, ``warning``,
 (``manager=debug``).
 
 On a terminal, start-ups and a running call's progress notifications are shown on stderr; never
-with ``--json`` or when stderr is not a terminal. Ctrl-C cancels the running request on the server
-(``notifications/cancelled``), stops every server and exits with 130.
+with ``--json`` or when stderr is not a terminal. Text from servers is printed with control
+characters escaped (``\x1b``), except ``--json`` and a result written to a file or a pipe, which
+are exact. Ctrl-C cancels the running request on the server (``notifications/cancelled``), stops
+every server and exits with 130 (SIGTERM: 143); more Ctrl-C or SIGTERM while it stops them are
+ignored, so no server is left running.
 
 Exit status: 0 success; 1 the tool reported an error (``isError``); 2 usage or configuration
 error (also arguments the server refused as invalid, JSON-RPC -32602 / -32002); 3 server failure

@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
-import signal
 import sys
-import threading
 import traceback
 from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -164,7 +162,7 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
             "--timeout",
             type=float,
             metavar="SECONDS",
-            help="give up (and cancel) after this long; 0: no limit (default: tool_timeout_sec)",
+            help="give up (and cancel) after this long, at most a year; 0: no limit (default: tool_timeout_sec)",
         )
     elif name == "read":
         parser.add_argument("server", help="the server")
@@ -278,31 +276,20 @@ def _silence_stdout() -> None:
         pass
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated()
-
-
-def _terminate_like_interrupt() -> Any:
-    """Make SIGTERM clean up like Ctrl-C; returns the previous handler (``None``: left alone)."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:  # ignored, or someone else's
-        return None
-    return signal.signal(signal.SIGTERM, _raise_terminated)
-
-
 def _report(err: IO[str], error: BaseException, status: int, verbose: bool) -> None:
+    from ._output import terminal_text
+
     if verbose:
-        traceback.print_exception(type(error), error, error.__traceback__, file=err)
+        err.write(terminal_text("".join(traceback.format_exception(type(error), error, error.__traceback__))))
     message = str(error) if status != EXIT_INTERNAL else f"{type(error).__name__}: {error}"
-    err.write(f"syncmcp: error: {message or type(error).__name__}\n")
+    err.write(f"syncmcp: error: {terminal_text(message or type(error).__name__)}\n")
     if status == EXIT_INTERNAL and not verbose:
         err.write("syncmcp: this is a bug in syncmcp; run again with --verbose for the traceback, and please report it\n")
     err.flush()
 
 
 def _serve(rest: Sequence[str], top: argparse.Namespace) -> int:
-    from ._logsetup import LOG_ENV_VAR, configure_logging, parse_log_spec
+    from ._logsetup import LOG_ENV_VAR, LoggingState, configure_logging, parse_log_spec
 
     try:
         options = _serve_parser().parse_args(list(rest))
@@ -317,7 +304,15 @@ def _serve(rest: Sequence[str], top: argparse.Namespace) -> int:
     except CLIError as exc:
         sys.stderr.write(f"syncmcp serve: error: {exc}\n")
         return EXIT_USAGE
+    saved = LoggingState.capture(spec)
     configure_logging(spec, sys.stderr)
+    try:
+        return _run_server(options, env)
+    finally:
+        saved.restore()
+
+
+def _run_server(options: argparse.Namespace, env: Dict[str, str]) -> int:
     from ..server.workspace import DEFAULT_SERVER_NAME, WorkspaceServer
 
     try:
@@ -442,7 +437,8 @@ def _main(argv: List[str]) -> int:
 def _run(name: str, top: argparse.Namespace, options: argparse.Namespace) -> int:
     from ._configfile import parse_override
     from ._context import Context
-    from ._logsetup import LOG_ENV_VAR, configure_logging, parse_log_spec
+    from ._logsetup import LOG_ENV_VAR, LoggingState, configure_logging, parse_log_spec
+    from ._output import terminal_text
     from ._progress import Progress
 
     out, err = sys.stdout, sys.stderr
@@ -450,14 +446,15 @@ def _run(name: str, top: argparse.Namespace, options: argparse.Namespace) -> int
     _lenient(err)
     as_json = bool(top.json or getattr(options, "sub_json", None))
     verbose = bool(top.verbose or options.sub_verbose)
-    progress = Progress(err, enabled=_isatty(err) and not as_json)
+    progress = Progress(err, enabled=_isatty(err) and not as_json, escape=terminal_text)
     try:
         spec = parse_log_spec(options.sub_log_level or top.log_level or os.environ.get(LOG_ENV_VAR))
         overrides = [parse_override(item) for item in [*(top.overrides or []), *(options.sub_overrides or [])]]
     except CLIError as exc:
         _report(err, exc, exc.status, verbose)
         return exc.status
-    handler = configure_logging(spec, err, before_emit=progress.clear)
+    saved_logging = LoggingState.capture(spec)
+    configure_logging(spec, err, before_emit=progress.clear)
     ctx = Context(
         config_file=options.sub_config_file or top.config_file,
         overrides=overrides,
@@ -467,7 +464,8 @@ def _run(name: str, top: argparse.Namespace, options: argparse.Namespace) -> int
         err=err,
         progress=progress,
     )
-    previous = _terminate_like_interrupt()
+    interrupts = ctx.interrupts
+    interrupts.install()
     try:
         status = _dispatch(ctx, name, options)
         out.flush()
@@ -485,8 +483,5 @@ def _run(name: str, top: argparse.Namespace, options: argparse.Namespace) -> int
         _report(err, exc, status, verbose)
         return status
     finally:
-        import logging
-
-        logging.getLogger("syncmcp").removeHandler(handler)
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        interrupts.restore()
+        saved_logging.restore()

@@ -252,13 +252,15 @@ def run_doctor(ctx: Context, names: Sequence[str]) -> int:
                     DoctorReport(name, config.display_command, config.transport, status="failed", error="no answer in time")
                 )
     except BaseException:
-        with lock:
-            sessions = list(open_sessions)
-        for session in sessions:  # wakes checks blocked on their servers
-            session.close()
+        with ctx.interrupts.deferred():
+            with lock:
+                sessions = list(open_sessions)
+            for session in sessions:  # wakes checks blocked on their servers
+                session.close()
         raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        with ctx.interrupts.deferred():  # each check closes its session before it returns
+            pool.shutdown(wait=True, cancel_futures=True)
     if ctx.json:
         write_json([{**asdict(report), "healthy": report.healthy} for report in reports], ctx.out)
     else:

@@ -14,6 +14,11 @@ Without a setting only warnings and errors are shown, as one line each (``syncmc
 ``syncmcp.servers.<name>.stderr``; messages servers send with ``notifications/message`` go to
 ``syncmcp.servers.<name>``.
 
+Records are written with control characters escaped (a server's stderr line may hold terminal
+escape sequences). The loggers' previous state is captured with :class:`LoggingState` and put
+back when the command ends, so that ``syncmcp.cli.main()`` called in a program leaves its
+logging as it found it.
+
 Example:
     >>> spec = parse_log_spec("info,wire")
     >>> spec.level == logging.INFO, spec.wire
@@ -24,11 +29,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import IO, Callable, Optional, Tuple
+from typing import IO, Callable, List, Optional, Tuple
 
 from ._exits import CLIError
+from ._output import terminal_text
 
-__all__ = ["LOG_ENV_VAR", "LogSpec", "configure_logging", "parse_log_spec"]
+__all__ = ["LOG_ENV_VAR", "LogSpec", "LoggingState", "configure_logging", "parse_log_spec"]
 
 #: The environment variable holding the log setting (``--log-level`` wins over it).
 LOG_ENV_VAR = "SYNCMCP_LOG"
@@ -130,6 +136,9 @@ class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
             self._before()
         super().emit(record)
 
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_text(super().format(record))
+
 
 #: Warnings the commands report themselves (a start-up failure, a server that died, a listing
 #: that failed): without a log setting they would be said twice. syncmcp marks those records
@@ -190,3 +199,43 @@ def configure_logging(spec: LogSpec, stream: IO[str], *, before_emit: Optional[C
     for name, level in spec.loggers:
         logging.getLogger(name).setLevel(level)
     return handler
+
+
+class LoggingState:
+    """What :func:`configure_logging` changes, captured beforehand so it can be put back.
+
+    For the ``syncmcp`` logger, ``syncmcp.wire`` and the families a setting names: level,
+    ``propagate``, ``disabled`` and the handler list.
+
+    Example:
+        saved = LoggingState.capture(spec)
+        configure_logging(spec, sys.stderr)
+        try:
+            ...
+        finally:
+            saved.restore()
+    """
+
+    def __init__(self, loggers: List[logging.Logger]) -> None:
+        self._saved = [(logger, logger.level, logger.propagate, logger.disabled, list(logger.handlers)) for logger in loggers]
+
+    @classmethod
+    def capture(cls, spec: LogSpec) -> LoggingState:
+        """The current state of every logger ``configure_logging(spec, ...)`` changes."""
+        names = ["syncmcp", _WIRE, *(name for name, _ in spec.loggers)]
+        return cls([logging.getLogger(name) for name in dict.fromkeys(names)])
+
+    def restore(self) -> None:
+        """Put every captured logger back as it was; handlers added since are flushed and closed."""
+        for logger, level, propagate, disabled, handlers in self._saved:
+            added = [handler for handler in logger.handlers if handler not in handlers]
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+            logger.propagate = propagate
+            logger.disabled = disabled
+            for handler in added:
+                try:
+                    handler.flush()
+                except (OSError, ValueError):
+                    pass
+                handler.close()

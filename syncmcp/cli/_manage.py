@@ -3,8 +3,10 @@
 Texts are Codex's with ``syncmcp`` in place of ``codex mcp`` (``Added global MCP server
 '<name>'.``, ``No MCP server named '<name>' found.``...). ``list`` and ``get`` show the
 configuration in effect, ``-c`` overrides included; ``add`` and ``remove`` edit the file (never
-the overrides), see :func:`~syncmcp.cli._configfile.edit_config`. Environment values and header
-values are masked (``KEY=*****``) in text output; ``--json`` shows the configuration as written.
+the overrides), see :func:`~syncmcp.cli._configfile.edit_config`; ``add`` of a server that is
+already configured keeps its settings other than the transport and says on stderr what it
+replaced, kept and dropped. Environment values and header values are masked (``KEY=*****``) in
+text output; ``--json`` shows the configuration as written.
 
 Example:
     $ syncmcp add time -- uvx mcp-server-time --local-timezone UTC
@@ -17,7 +19,7 @@ import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .._config import SERVER_NAME_PATTERN, ServerConfig
-from ._configfile import edit_config, resolve_path, server_entry
+from ._configfile import EditResult, edit_config, resolve_path, server_entry
 from ._context import ADD_HINT, Context, unknown_server
 from ._exits import EXIT_OK, EXIT_USAGE, CLIError
 from ._output import table, write_json
@@ -231,6 +233,8 @@ def run_add(
     path, explicit = resolve_path(ctx.config_file)
     result = edit_config(path, name, entry)
     ctx.write(f"Added global MCP server '{name}'.")
+    if result.existed:
+        ctx.note(_replacement_note(name, result, "command" in entry))
     if result.created and not explicit:
         ctx.note(
             f"created {result.path}; syncmcp now uses the servers in it instead of its built-in 'workspace' server "
@@ -239,6 +243,20 @@ def run_add(
     if url is not None:
         ctx.note("note: syncmcp cannot connect to Streamable HTTP servers yet; the server is saved for when it can")
     return EXIT_OK
+
+
+def _replacement_note(name: str, result: EditResult, stdio: bool) -> str:
+    """What ``add`` did to a server that was already configured.
+
+    For example ``MCP server 'fs' was already configured: replaced command, args; kept enabled_tools``.
+    """
+    parts = [f"replaced {', '.join(result.replaced) or 'nothing'}"]
+    if result.kept:
+        parts.append(f"kept {', '.join(result.kept)}")
+    if result.dropped:
+        transport = "stdio" if stdio else "streamable_http"
+        parts.append(f"dropped {', '.join(result.dropped)} (not supported for {transport})")
+    return f"MCP server '{name}' was already configured: {'; '.join(parts)}"
 
 
 def run_remove(ctx: Context, name: str) -> int:

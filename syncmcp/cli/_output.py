@@ -5,6 +5,12 @@ list`` layout), one line per item, binary content described rather than dumped. 
 is the protocol's own objects (camelCase keys as on the wire), pretty-printed, one document per
 command, for scripts.
 
+Text from servers (names, descriptions, results, error messages, progress messages, their
+stderr) may hold terminal control sequences: an escape sequence can set the clipboard (OSC 52),
+rewrite the line or hide what came before it. :func:`terminal_text` shows such characters as
+``\x1b``-style escapes; the command line applies it to everything it writes in text mode except
+a tool's, resource's or prompt's own content sent to a file or pipe, which stays exact.
+
 Example:
     >>> print("\n".join(table(["Name", "Command"], [["time", "uvx"], ["files", "npx"]])))
     Name   Command
@@ -17,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from .._toolnames import ToolInfo
@@ -42,9 +49,32 @@ __all__ = [
     "render_prompt_result",
     "render_read_result",
     "table",
+    "terminal_text",
     "tool_lines",
     "write_json",
 ]
+
+#: C0 controls except tab and line feed, DEL, and C1 controls; a carriage return only when no
+#: line feed follows it (CRLF line endings are harmless and stay).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
+
+
+def terminal_text(text: str) -> str:
+    r"""``text`` with control characters shown as escapes, safe to write to a terminal.
+
+    Tab, line feed and a carriage return before a line feed stay; every other C0 control, DEL
+    and the C1 controls (``\x80``-``\x9f``, where ``\x9b`` starts a sequence like ESC ``[``)
+    become ``\x1b``-style text.
+
+    Example:
+        >>> terminal_text("ok\x1b]52;c;ZWNobw==\x07\x1b[2K\rdone\tx\r\n")
+        'ok\\x1b]52;c;ZWNobw==\\x07\\x1b[2K\\x0ddone\tx\r\n'
+    """
+    return _CONTROL.sub(_escape, text)
 
 
 def write_json(value: Any, stream: IO[str]) -> None:
@@ -58,13 +88,13 @@ def write_json(value: Any, stream: IO[str]) -> None:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> List[str]:
-    """Left-aligned columns separated by two spaces, without trailing spaces.
+    """Left-aligned columns separated by two spaces, without trailing spaces (cells made :func:`terminal_text`).
 
     Example:
         >>> table(["A", "B"], [["x", "yy"]])
         ['A  B', 'x  yy']
     """
-    body = [list(row) for row in rows]
+    body = [[terminal_text(cell) for cell in row] for row in rows]
     widths = [len(header) for header in headers]
     for row in body:
         for index, cell in enumerate(row):
@@ -119,7 +149,7 @@ def parameters_summary(schema: Mapping[str, Any]) -> str:
 
 
 def tool_lines(tools: Sequence[ToolInfo], *, long: bool = False, width: Optional[int] = None) -> List[str]:
-    """The text listing of tools: ``name(params)  summary``, or with ``long`` every parameter.
+    """The text listing of tools: ``name(params)  summary``, or with ``long`` every parameter (:func:`terminal_text`).
 
     Args:
         tools: in listing order.
@@ -134,10 +164,10 @@ def tool_lines(tools: Sequence[ToolInfo], *, long: bool = False, width: Optional
     """
     lines: List[str] = []
     if not long:
-        heads = [f"{info.qualified_name}({parameters_summary(info.input_schema)})" for info in tools]
+        heads = [terminal_text(f"{info.qualified_name}({parameters_summary(info.input_schema)})") for info in tools]
         size = max((len(head) for head in heads), default=0)
         for head, info in zip(heads, tools):
-            line = f"{head.ljust(size)}  {first_line(info.description)}".rstrip()
+            line = f"{head.ljust(size)}  {terminal_text(first_line(info.description))}".rstrip()
             if width is not None and len(line) > width:
                 line = line[: max(width - 3, len(head))].rstrip() + "..."
             lines.append(line)
@@ -164,7 +194,7 @@ def tool_lines(tools: Sequence[ToolInfo], *, long: bool = False, width: Optional
                 lines.append(f"    {name} ({', '.join(details)})" + (f"  {about}" if about else ""))
         if info.tool.output_schema is not None:
             lines.append("  returns structured content (outputSchema)")
-    return lines
+    return [terminal_text(line) for line in lines]
 
 
 def _size_of(data: str) -> str:

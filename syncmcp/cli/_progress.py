@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import IO, Any, Dict, Iterable, Optional, Tuple
+from typing import IO, Any, Callable, Dict, Iterable, Optional, Tuple
 
 from .._events import StartupUpdate
 
@@ -41,14 +41,18 @@ class Progress:
     Args:
         stream: where to write (stderr).
         enabled: whether to write anything.
+        escape: applied to every text shown, which may come from a server (the command line
+            passes :func:`~syncmcp.cli._output.terminal_text`, so that a progress message cannot
+            drive the terminal).
 
     Example:
-        progress = Progress(sys.stderr, enabled=sys.stderr.isatty())
+        progress = Progress(sys.stderr, enabled=sys.stderr.isatty(), escape=terminal_text)
         manager = MCPManager(servers, on_event=progress.on_event)
     """
 
-    def __init__(self, stream: IO[str], enabled: bool) -> None:
+    def __init__(self, stream: IO[str], enabled: bool, *, escape: Callable[[str], str] = str) -> None:
         self.enabled = enabled
+        self._escape = escape
         self._stream = stream
         self._lock = threading.Lock()
         self._transient = False  # a progress line is on screen and must be erased before other output
@@ -68,15 +72,15 @@ class Progress:
         with self._lock:
             prefix = _CLEAR if self._transient else ""
             self._transient = False
-        self._write(f"{prefix}syncmcp: {text}\n")
+        self._write(f"{prefix}syncmcp: {self._escape(text)}\n")
 
     def transient(self, text: str) -> None:
-        """A line that the next output replaces."""
+        """A line that the next output replaces (line breaks in ``text`` become spaces)."""
         if not self.enabled:
             return
         with self._lock:
             self._transient = True
-        self._write(f"{_CLEAR}{text}")
+        self._write(f"{_CLEAR}{self._escape(text).replace(chr(13), ' ').replace(chr(10), ' ')}")
 
     def clear(self) -> None:
         """Erase the transient line, if one is shown (before other output, and at the end)."""

@@ -1,19 +1,35 @@
-r"""A small text-level TOML editor: replace, add or remove one ``[mcp_servers.NAME]`` entry.
+r"""A small text-level TOML editor: add, replace or remove one ``[mcp_servers.NAME]`` entry.
 
-Everything else in the file stays byte for byte: comments, blank lines, key order, quoting,
-other tables, line endings. The document is scanned into whole-line *statements* (blank lines,
-comments, table headers, key/value pairs, the latter possibly spanning lines through multi-line
-strings and arrays); a server owns the headers whose path starts with ``mcp_servers.NAME`` (with
-their bodies) and the key/value pairs whose full path does. Edits then splice text:
+The text is scanned into whole-line *statements* (blank lines, comments, table headers, key/value
+pairs, the latter possibly spanning lines through multi-line strings and arrays). A server owns:
 
-* **replace** keeps the position and the comments above the server's first table and writes the
-  new table in its place (a server written as ``NAME = {...}`` under ``[mcp_servers]`` stays an
-  inline table, so the keys after it keep their table);
-* **add** puts a new table after the last ``[mcp_servers.*]`` table, or at the end of the file,
-  separated by one blank line;
-* **remove** deletes the server's tables and keys with the comment lines directly above each, and
-  one blank line when the table stood between blank lines (or last), so removing a server that
-  ``add`` appended gives back the original bytes.
+* its tables, ``[mcp_servers.NAME]`` and ``[mcp_servers.NAME.*]``, each with its body up to the
+  comment lines directly above the next table (so a comment at the end of a body is the server's);
+* its key/value pairs elsewhere (``NAME = {...}`` under ``[mcp_servers]``, dotted keys);
+* the comment lines directly above each of those, except the file's header: comment lines with
+  nothing but comments and blank lines above them are never a server's.
+
+``mcp_servers`` is the default section; a file that holds its servers in ``[mcpServers.NAME]`` or
+``[servers.NAME]`` is edited there (``section``). Nothing the edit does not concern changes: other
+tables, keys, comments, blank lines, quoting and line endings (LF or CRLF) stay byte for byte.
+
+* **add** puts the new table after the last ``[mcp_servers.*]`` table, or at the end of the file.
+  At the end it follows one blank line (none in an empty file) and the file keeps its final line
+  ending, or its lack of one. Elsewhere it follows a blank line when one comes next (that one then
+  separates it from what follows); otherwise it comes directly after the table before it, with a
+  blank line added between it and what follows.
+* **replace** (``add`` of an existing name), when the server is one ``[mcp_servers.NAME]`` table
+  with optional sub-tables, changes only the keys whose values change: an unchanged key keeps its
+  text and comments, a changed key written on one line of the table gets its new value on that
+  line, a key that goes away is deleted with the comment lines directly above it (or its
+  sub-table), and a new key is written after the key before it in the new entry. A server written
+  another way is written anew as one table where its first part was (the comments above it stay)
+  and its other parts are removed; ``NAME = {...}`` under ``[mcp_servers]`` stays an inline table.
+* **remove** deletes what the server owns and the blank line its table brought: between blank
+  lines (or last), the one before; with a blank line after it and none before, that one; none
+  when text follows directly. At the end of a file without a final line ending, the line ending
+  before the deleted text goes too. So removing a server that ``add`` added gives back the
+  original bytes.
 
 The editor never decides alone that an edit is right: :func:`edit_server` parses the old and the
 new text with ``tomllib`` and checks that the new document equals the old one with exactly the
@@ -128,8 +144,8 @@ def render_value(value: Any) -> str:
     raise TypeError(f"cannot write a {type(value).__name__} to TOML")
 
 
-def render_server_table(name: str, entry: Mapping[str, Any], newline: str = "\n") -> str:
-    """The ``[mcp_servers.NAME]`` table for one server, keys in the order given.
+def render_server_table(name: str, entry: Mapping[str, Any], newline: str = "\n", *, section: str = SECTION) -> str:
+    """The ``[mcp_servers.NAME]`` table for one server (``section`` names another), keys in the order given.
 
     Example:
         >>> print(render_server_table("fs", {"command": "npx", "env": {"K": "v"}}), end="")
@@ -137,7 +153,7 @@ def render_server_table(name: str, entry: Mapping[str, Any], newline: str = "\n"
         command = "npx"
         env = { K = "v" }
     """
-    lines = [f"[{SECTION}.{_render_key(name)}]"]
+    lines = [f"[{_render_key(section)}.{_render_key(name)}]"]
     lines.extend(f"{_render_key(key)} = {render_value(value)}" for key, value in entry.items())
     return newline.join(lines) + newline
 
@@ -379,15 +395,27 @@ class _Region:
     statement: _Statement
 
 
+def _is_header(statement: _Statement) -> bool:
+    return statement.kind in ("table", "array")
+
+
+def _lead_of(statements: Sequence[_Statement], index: int) -> int:
+    """The first of the comment lines directly above statement ``index`` (``index`` if none).
+
+    Comment lines with nothing but comments and blank lines above them are the file's header,
+    not the statement's: they are never part of what an edit removes.
+    """
+    k = index
+    while k > 0 and statements[k - 1].kind == "comment":
+        k -= 1
+    if k < index and all(statement.kind in ("blank", "comment") for statement in statements[:k]):
+        return index
+    return k
+
+
 def _regions(statements: Sequence[_Statement], section: str, name: str) -> List[_Region]:
-    headers = [k for k, st in enumerate(statements) if st.kind in ("table", "array")]
-
-    def lead_of(index: int) -> int:
-        k = index
-        while k > 0 and statements[k - 1].kind == "comment":
-            k -= 1
-        return k
-
+    """The server's tables (``[section.name]`` and ``[section.name.*]``) and its other key/values."""
+    headers = [k for k, st in enumerate(statements) if _is_header(st)]
     regions: List[_Region] = []
     owned_tables = set()
     for position, h in enumerate(headers):
@@ -397,18 +425,18 @@ def _regions(statements: Sequence[_Statement], section: str, name: str) -> List[
         owned_tables.add(h)
         stop = headers[position + 1] if position + 1 < len(headers) else len(statements)
         if stop < len(statements):
-            stop = lead_of(stop)
+            stop = _lead_of(statements, stop)
         last = h
         for k in range(h + 1, stop):
             if statements[k].kind != "blank":
                 last = k
-        regions.append(_Region(statements[lead_of(h)].start, st.start, statements[last].end, True, st))
+        regions.append(_Region(statements[_lead_of(statements, h)].start, st.start, statements[last].end, True, st))
     current: Optional[int] = None
     for k, st in enumerate(statements):
-        if st.kind in ("table", "array"):
+        if _is_header(st):
             current = k
         elif st.kind == "keyval" and st.path[:2] == (section, name) and current not in owned_tables:
-            regions.append(_Region(statements[lead_of(k)].start, st.start, st.end, False, st))
+            regions.append(_Region(statements[_lead_of(statements, k)].start, st.start, st.end, False, st))
     regions.sort(key=lambda region: region.lead)
     return regions
 
@@ -435,18 +463,43 @@ def _blank_after(text: str, end: int) -> Optional[int]:
 
 
 def _deletion(text: str, region: _Region) -> Tuple[int, int]:
-    """The span to delete for a region: its comments, its text, and one separating blank line."""
+    """The span to delete for a region: its comments, its text, and the blank line it brought.
+
+    The rules undo what :func:`_insertion` does, so that adding a server and removing it gives
+    back the original bytes: a table between blank lines (or last in the file) takes the blank
+    line before it; a table with a blank line after it and none before (first in the file, or
+    right after other text) takes the blank line after it; a table with text directly after it
+    takes no blank line. (A file without a final line ending keeps that: :func:`edit_server` sees
+    to it for every edit.)
+    """
     start, end = region.lead, region.end
     if region.header:
-        # A table between blank lines (or last in the file) leaves one blank line, not two; one
-        # followed directly by other text keeps the blank line that separates that text.
         before = _blank_before(text, start)
         after = _blank_after(text, end)
         if before is not None and (after is not None or end >= len(text)):
             start = before
-        elif start == 0 and after is not None:
+        elif before is None and after is not None:
             end = after
     return start, end
+
+
+def _insertion(text: str, position: int, table: str, newline: str) -> Tuple[int, int, str]:
+    """Insert ``table`` (ending with ``newline``) at ``position``, a line start or the end.
+
+    At the end of the text the table follows one blank line (none in an empty file) and keeps
+    the file's final line ending, or its lack of one. Elsewhere it follows the text before it:
+    after a blank line when one comes next (that blank line then separates it from what
+    follows), else directly, with a blank line added between it and what follows.
+    """
+    if position >= len(text):
+        if not text:
+            return position, position, table
+        if text.endswith("\n"):
+            return position, position, newline + table
+        return position, position, newline + newline + table[: -len(newline)]
+    if _blank_after(text, position) is not None:
+        return position, position, newline + table
+    return position, position, table + newline
 
 
 def _newline_of(text: str) -> str:
@@ -501,6 +554,117 @@ def _without_empty(document: Dict[str, Any], section: str) -> Dict[str, Any]:
     return document
 
 
+def _key_edits(
+    text: str,
+    statements: Sequence[_Statement],
+    regions: Sequence[_Region],
+    old: Mapping[str, Any],
+    entry: Mapping[str, Any],
+    newline: str,
+) -> Optional[List[Tuple[int, int, str]]]:
+    """Edits that touch only the keys whose values change, when the server is one table.
+
+    The server must be written as its own ``[section.NAME]`` table (with any ``[section.NAME.*]``
+    sub-tables); otherwise ``None``. A key with the same value keeps its text and comments. A key
+    written as one ``key = value`` line of the table gets its new value on that line (the
+    comments above it stay); a key that goes away is deleted with the comment lines directly
+    above it (and its sub-tables); a new key, or one written in several statements, is written as
+    one line after the key before it in ``entry`` (or right after the header).
+    """
+    mains = [
+        region for region in regions if region.header and region.statement.kind == "table" and len(region.statement.path) == 2
+    ]
+    if len(mains) != 1 or any(not region.header for region in regions):
+        return None
+    main = mains[0].statement
+    main_index = next(k for k, st in enumerate(statements) if st is main)
+    body: Dict[str, List[int]] = {}  # key -> its statements in the table's body
+    for k in range(main_index + 1, len(statements)):
+        st = statements[k]
+        if _is_header(st):
+            break
+        if st.kind == "keyval":
+            body.setdefault(st.path[2], []).append(k)
+    elsewhere = set()  # keys that (also) live in sub-tables
+    edits: List[Tuple[int, int, str]] = []
+    for region in regions:
+        st = region.statement
+        if st is main:
+            continue
+        if len(st.path) < 3:  # [[section.NAME]]: not a shape to rewrite key by key
+            return None
+        elsewhere.add(st.path[2])
+        if st.path[2] not in entry or not _same(old.get(st.path[2]), entry[st.path[2]]):
+            edits.append((*_deletion(text, region), ""))
+
+    def line(key: str, indent: str = "", ending: str = newline) -> str:
+        return f"{indent}{_render_key(key)} = {render_value(entry[key])}{ending}"
+
+    for key, indexes in body.items():
+        if key not in entry:
+            for k in indexes:
+                edits.append((statements[_lead_of(statements, k)].start, statements[k].end, ""))
+    inserts: Dict[int, str] = {}
+    point = main.end
+    for key in entry:
+        indexes = body.get(key, [])
+        same = key in old and _same(old[key], entry[key])
+        if same:
+            if indexes:
+                point = statements[indexes[-1]].end
+            continue
+        if len(indexes) == 1 and key not in elsewhere:
+            st = statements[indexes[0]]
+            own = text[st.start : st.end]
+            edits.append((st.start, st.end, line(key, st.indent, own[len(own.rstrip("\r\n")) :])))
+            point = st.end
+            continue
+        for k in indexes:
+            edits.append((statements[_lead_of(statements, k)].start, statements[k].end, ""))
+        inserts[point] = inserts.get(point, "") + line(key)
+    for position, written in inserts.items():
+        at_end = position >= len(text) and not text.endswith("\n")  # keep the file's lack of a final line ending
+        edits.append((position, position, newline + written[: -len(newline)] if at_end else written))
+    return edits
+
+
+def _whole_edits(
+    text: str, regions: Sequence[_Region], section: str, name: str, entry: Mapping[str, Any], newline: str
+) -> List[Tuple[int, int, str]]:
+    """Edits that write the server anew where its first table (or key) was, removing the rest."""
+    anchor, rest = regions[0], regions[1:]
+    edits: List[Tuple[int, int, str]] = []
+    if anchor.header:
+        # The comments above the table stay; so do the blank lines after its last line.
+        replacement = render_server_table(name, entry, newline, section=section)
+        if anchor.end == len(text) and not text.endswith("\n"):
+            replacement = replacement[: -len(newline)]  # the file had no final line ending
+        edits.append((anchor.body, anchor.end, replacement))
+    else:
+        st = anchor.statement
+        depth = 2 - (len(st.path) - len(st.key))  # how many of the key's parts lead to the server
+        key = ".".join(_render_key(part) for part in st.key[:depth])
+        line_ending = text[st.start : st.end][len(text[st.start : st.end].rstrip("\r\n")) :]
+        edits.append((st.start, st.end, f"{st.indent}{key} = {render_value(entry)}{line_ending}"))
+    edits.extend((*_deletion(text, region), "") for region in rest)
+    return edits
+
+
+def _add_edit(
+    text: str, statements: Sequence[_Statement], section: str, name: str, entry: Mapping[str, Any], newline: str
+) -> Tuple[int, int, str]:
+    """Where a new server goes: after the last ``[section.*]`` table, else at the end."""
+    table = render_server_table(name, entry, newline, section=section)
+    ends = [
+        region.end
+        for other in statements
+        if other.kind == "table" and other.path[:1] == (section,) and len(other.path) >= 2
+        for region in _regions(statements, section, other.path[1])
+        if region.header
+    ]
+    return _insertion(text, max(ends) if ends else len(text), table, newline)
+
+
 def edit_server(text: str, name: str, entry: Optional[Mapping[str, Any]], *, section: str = SECTION) -> str:
     r"""Return ``text`` with server ``name`` set to ``entry`` (added or replaced), or removed (``None``).
 
@@ -509,7 +673,8 @@ def edit_server(text: str, name: str, entry: Optional[Mapping[str, Any]], *, sec
         name: the server's name (any string; normally ``^[a-zA-Z0-9_-]+$``).
         entry: the server's table, e.g. ``{"command": "npx", "args": ["-y", "pkg"]}``; ``None``
             removes the server (a server that is not there leaves the text unchanged).
-        section: the top-level table of servers.
+        section: the top-level table of servers (``mcp_servers``; a file may use ``mcpServers``
+            or ``servers``).
 
     Raises:
         TomlEditError: the text is not valid TOML, holds the servers in a form this editor does
@@ -532,45 +697,27 @@ def edit_server(text: str, name: str, entry: Optional[Mapping[str, Any]], *, sec
             )
     regions = _regions(statements, section, name)
     newline = _newline_of(text)
-    edits: List[Tuple[int, int, str]] = []
+    expected = _without_empty(_expected(old, section, name, entry), section)
+    attempts: List[List[Tuple[int, int, str]]] = []
     if entry is None:
-        edits.extend((*_deletion(text, region), "") for region in regions)
+        attempts.append([(*_deletion(text, region), "") for region in regions])
     elif regions:
-        anchor, rest = regions[0], regions[1:]
-        if anchor.header:
-            # The comments above the table stay; so do the blank lines after its last line.
-            replacement = render_server_table(name, entry, newline)
-            if anchor.end == len(text) and not text.endswith("\n"):
-                replacement = replacement[: -len(newline)]  # the file had no final line ending
-            edits.append((anchor.body, anchor.end, replacement))
-        else:
-            st = anchor.statement
-            depth = 2 - (len(st.path) - len(st.key))  # how many of the key's parts lead to the server
-            key = ".".join(_render_key(part) for part in st.key[:depth])
-            line_ending = text[st.start : st.end][len(text[st.start : st.end].rstrip("\r\n")) :]
-            edits.append((st.start, st.end, f"{st.indent}{key} = {render_value(entry)}{line_ending}"))
-        edits.extend((*_deletion(text, region), "") for region in rest)
+        servers = old.get(section)
+        current = servers.get(name) if isinstance(servers, dict) else None
+        if isinstance(current, dict):
+            precise = _key_edits(text, statements, regions, current, entry, newline)
+            if precise is not None:
+                attempts.append(precise)
+        attempts.append(_whole_edits(text, regions, section, name, entry, newline))
     else:
-        table = render_server_table(name, entry, newline)
-        tables = [
-            region
-            for other in statements
-            if other.kind == "table" and other.path[:1] == (section,) and len(other.path) >= 2
-            for region in _regions(statements, section, other.path[1])
-            if region.header
-        ]
-        if tables:
-            position = max(region.end for region in tables)
-            prefix = newline if position == len(text) and not text.endswith("\n") else ""
-            edits.append((position, position, prefix + newline + table))
-        else:
-            prefix = newline if text and not text.endswith("\n") else ""
-            if text.strip():
-                prefix += newline
-            edits.append((len(text), len(text), prefix + table))
-    result = _splice(text, edits)
-    if not _same(_without_empty(parse_toml(result), section), _without_empty(_expected(old, section, name, entry), section)):
-        raise TomlEditError(
-            "cannot edit this file safely: the change would alter other settings (please report this, with the file)"
-        )
-    return result
+        attempts.append([_add_edit(text, statements, section, name, entry, newline)])
+    for edits in attempts:
+        try:
+            result = _splice(text, edits)
+            if text and not text.endswith("\n") and result.endswith("\n"):  # the file had no final line ending: still none
+                result = result[: -2 if result.endswith("\r\n") else -1]
+            if _same(_without_empty(parse_toml(result), section), expected):
+                return result
+        except TomlEditError:
+            continue
+    raise TomlEditError("cannot edit this file safely: the change would alter other settings (please report this, with the file)")

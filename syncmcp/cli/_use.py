@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
@@ -31,12 +32,14 @@ from ._output import (
     render_prompt_result,
     render_read_result,
     table,
+    terminal_text,
     tool_lines,
     write_json,
 )
 from ._progress import StartupWatch
 
 __all__ = [
+    "MAX_TIMEOUT",
     "ServerRun",
     "parse_tool_arguments",
     "run_call",
@@ -55,6 +58,8 @@ _MAX_PAGES = 1000
 _SHA1_HEX_LENGTH = 40
 #: Beyond the start-up deadlines, how long to wait for the start-up events to be delivered.
 _EVENT_GRACE = 5.0
+#: The longest ``call --timeout`` (a year); waits beyond ``threading.TIMEOUT_MAX`` overflow.
+MAX_TIMEOUT = 365 * 24 * 3600.0
 
 
 class ServerRun:
@@ -84,12 +89,14 @@ class ServerRun:
             ]
             self.watch.wait(finished, _EVENT_GRACE)
         except BaseException:
-            self.manager.close()
+            with self.ctx.interrupts.deferred():
+                self.manager.close()
             raise
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        self.manager.close()
+        with self.ctx.interrupts.deferred():  # a Ctrl-C now must not leave servers running
+            self.manager.close()
 
     def _on_event(self, event: Any) -> None:
         self.ctx.progress.on_event(event)
@@ -157,6 +164,79 @@ def _accepts(types: Sequence[str], value: Any) -> bool:
     return kind in types or (kind == "integer" and "number" in types)
 
 
+class _NonFinite(ValueError):
+    """A number JSON cannot carry: ``NaN``, ``Infinity``, or one too large for a float."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(text)
+    return value
+
+
+def _strict_json(text: str) -> Any:
+    """``json.loads`` that refuses ``NaN``, ``Infinity`` and numbers beyond a float's range.
+
+    Python's reader accepts them, but they are not JSON: the request could not be written, or a
+    server would choke on it.
+
+    Raises:
+        json.JSONDecodeError: the text is not JSON.
+        ValueError: it holds such a number (the message is the number as written).
+
+    Example:
+        >>> _strict_json('{"a": 1.5}')
+        {'a': 1.5}
+        >>> _strict_json('[NaN]')
+        Traceback (most recent call last):
+        ...
+        syncmcp.cli._use._NonFinite: NaN
+    """
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+_NON_FINITE = "is not a finite number (JSON has no NaN or Infinity)"
+
+
+def _json_object(text: str) -> Dict[str, Any]:
+    try:
+        value = _strict_json(text)
+    except json.JSONDecodeError as exc:
+        raise CLIError(f"tool arguments are not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except _NonFinite as exc:
+        raise CLIError(f"tool arguments are not valid JSON: {exc} {_NON_FINITE}") from None
+    if not isinstance(value, dict):
+        raise CLIError(f"tool arguments must be a JSON object, got {_json_type(value)}")
+    return value
+
+
+def _split_pair(pair: str) -> Tuple[str, str]:
+    key, sep, raw = pair.partition("=")
+    if not sep or not key:
+        raise CLIError(f"--arg takes key=value, got {pair!r}")
+    return key, raw
+
+
+def _check_tool_arguments(text: Optional[str], pairs: Sequence[str]) -> None:
+    """The checks of :func:`parse_tool_arguments` that need no schema, before any server starts.
+
+    Raises:
+        CLIError: the text is not a JSON object, or a pair has no ``=``.
+
+    Example:
+        >>> _check_tool_arguments('{"a": 1}', ["b=NaN"])  # b may be a string parameter: decided later
+    """
+    if text is not None:
+        _json_object(text)
+    for pair in pairs:
+        _split_pair(pair)
+
+
 def parse_tool_arguments(
     text: Optional[str], pairs: Sequence[str], schema: Optional[Mapping[str, Any]] = None, stdin: Any = None
 ) -> Dict[str, Any]:
@@ -165,10 +245,12 @@ def parse_tool_arguments(
     A value is read as JSON when it parses (``depth=2`` is a number, ``tags=["a"]`` a list) and
     is a string otherwise; when the tool's schema says the parameter is a string and the JSON
     reading is not one, the text is kept (``--arg name=true`` for a string parameter is
-    ``"true"``). ``--arg`` options win over the object's keys.
+    ``"true"``). ``--arg`` options win over the object's keys. ``NaN``, ``Infinity`` and numbers
+    beyond a float's range are not JSON: an error, except as the text of a string parameter.
 
     Raises:
-        CLIError: the text is not JSON, or not an object; a pair has no ``=``.
+        CLIError: the text is not JSON, or not an object; a pair has no ``=``; a value holds a
+            number that is not finite.
 
     Example:
         >>> parse_tool_arguments('{"a": 1}', ["b=2", "c=x", "d=true"], {"properties": {"d": {"type": "string"}}})
@@ -176,26 +258,23 @@ def parse_tool_arguments(
     """
     arguments: Dict[str, Any] = {}
     if text is not None:
-        source = (stdin or sys.stdin).read() if text == "-" else text
-        try:
-            value = json.loads(source)
-        except json.JSONDecodeError as exc:
-            raise CLIError(f"tool arguments are not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
-        if not isinstance(value, dict):
-            raise CLIError(f"tool arguments must be a JSON object, got {_json_type(value)}")
-        arguments.update(value)
+        arguments.update(_json_object((stdin or sys.stdin).read() if text == "-" else text))
     properties = schema.get("properties") if isinstance(schema, Mapping) else None
     for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise CLIError(f"--arg takes key=value, got {pair!r}")
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            value = raw
+        key, raw = _split_pair(pair)
         spec = properties.get(key) if isinstance(properties, Mapping) else None
         declared = spec.get("type") if isinstance(spec, Mapping) else None
         types = [declared] if isinstance(declared, str) else declared if isinstance(declared, list) else None
+        try:
+            value = _strict_json(raw)
+        except _NonFinite as exc:
+            if not types or "string" not in types:
+                raise CLIError(
+                    f"--arg {key}: {exc} {_NON_FINITE}; to pass it as text, write a JSON string: {key}='\"{raw}\"'"
+                ) from None
+            value = raw
+        except ValueError:
+            value = raw
         if types and not isinstance(value, str) and "string" in types and not _accepts(types, value):
             value = raw
         arguments[key] = value
@@ -259,8 +338,8 @@ def run_tools(ctx: Context, server: Optional[str], *, long: bool = False) -> int
 
 def run_call(ctx: Context, name: str, text: Optional[str], pairs: Sequence[str], *, timeout: Optional[float] = None) -> int:
     """``syncmcp call QUALIFIED_TOOL [JSON | -] [--arg key=value]... [--timeout S] [--json]``."""
-    if timeout is not None and timeout < 0:
-        raise CLIError("--timeout must be a number of seconds >= 0 (0: no limit)")
+    if timeout is not None and not (math.isfinite(timeout) and 0 <= timeout <= MAX_TIMEOUT):
+        raise CLIError(f"--timeout must be a number of seconds from 0 to {MAX_TIMEOUT:g} (0: no limit), got {timeout:g}")
     source = ctx.source()
     candidates = [server for server in source.servers if _may_own(server, name)]
     if not candidates:
@@ -272,7 +351,7 @@ def run_call(ctx: Context, name: str, text: Optional[str], pairs: Sequence[str],
     if not enabled:
         raise CLIError(f"MCP server '{candidates[0]}' is disabled (enabled = false in {source.label})")
     body = sys.stdin.read() if text == "-" else text
-    parse_tool_arguments(body, pairs)  # bad JSON is a usage error before any server starts
+    _check_tool_arguments(body, pairs)  # bad JSON is a usage error before any server starts
     with ServerRun(ctx, enabled) as run:
         info = run.manager.list_all_tools().get(name)
         if info is None:
@@ -290,15 +369,28 @@ def run_call(ctx: Context, name: str, text: Optional[str], pairs: Sequence[str],
     else:
         ctx.write_text(render_call_result(result))
     if result.is_error:
-        ctx.err.write(f"syncmcp: tool {name} reported an error\n")
+        ctx.err.write(f"syncmcp: tool {terminal_text(name)} reported an error\n")
         return EXIT_TOOL_ERROR
     return EXIT_OK
 
 
-def _listing_failed(ctx: Context, server: str, kind: str, error: BaseException) -> int:
-    ctx.warn(f"Failed to list {kind} for MCP server '{server}': {error}")
+def _listing_error(server: str, kind: str, error: BaseException) -> CLIError:
+    """A listing's failure with its exit status, the same for every listing command.
+
+    4 for a timeout, 2 for a request the server refused as invalid, else 3.
+    """
     status = exit_status(error)
-    return status if status in (EXIT_TIMEOUT, EXIT_USAGE) else EXIT_SERVER
+    return CLIError(
+        f"Failed to list {kind} for MCP server '{server}': {error}",
+        status if status in (EXIT_TIMEOUT, EXIT_USAGE) else EXIT_SERVER,
+    )
+
+
+def _listing_failed(ctx: Context, server: str, kind: str, error: BaseException) -> int:
+    """Warn about a listing that failed on one of several servers; the exit status it calls for."""
+    failure = _listing_error(server, kind, error)
+    ctx.warn(str(failure))
+    return failure.status
 
 
 def run_resources(ctx: Context, server: Optional[str]) -> int:
@@ -315,7 +407,7 @@ def run_resources(ctx: Context, server: Optional[str]) -> int:
                 templates += [(name, item) for item in _pages(functools.partial(run.manager.list_resource_templates, name))]
             except MCPError as exc:
                 if server is not None:
-                    raise
+                    raise _listing_error(name, "resources", exc) from exc
                 status = max(status, _listing_failed(ctx, name, "resources", exc))
     if ctx.json:
         write_json(
@@ -366,13 +458,10 @@ def run_prompts(ctx: Context, server: Optional[str]) -> int:
         status = run.warn_failures() if server is None else EXIT_OK
         errors: Dict[str, BaseException] = {}
         prompts = run.manager.list_all_prompts(errors=errors)
-    failures = [f"Failed to list prompts for MCP server '{name}': {error}" for name, error in errors.items()]
-    if failures:
+    for name, error in errors.items():
         if server is not None:
-            raise CLIError(failures[0], EXIT_SERVER)
-        for failure in failures:
-            ctx.warn(failure)
-        status = max(status, EXIT_SERVER)
+            raise _listing_error(name, "prompts", error) from error
+        status = max(status, _listing_failed(ctx, name, "prompts", error))
     rows = [(name, prompt) for name, items in prompts.items() for prompt in items]
     if ctx.json:
         write_json([{"server": name, **prompt.raw} for name, prompt in rows], ctx.out)
