@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_STARTUP_TIMEOUT_SEC",
     "DEFAULT_TOOL_TIMEOUT_SEC",
     "EMBEDDED_SERVER_NAME",
+    "MAX_TIMEOUT_SEC",
     "PROTOCOL_ERAS",
     "SERVER_NAME_PATTERN",
     "ServerConfig",
@@ -58,6 +59,9 @@ CONFIG_ENV_VAR = "SYNCMCP_CONFIG"
 DEFAULT_STARTUP_TIMEOUT_SEC = 10.0
 #: Seconds for each tool call (Codex's seed value; Codex later moved to 120, then 300).
 DEFAULT_TOOL_TIMEOUT_SEC = 60.0
+#: The longest timeout a configuration (or ``call --timeout``) may give: a year. Longer waits
+#: overflow the platform's lock timeouts and are not a deadline anyone means.
+MAX_TIMEOUT_SEC = 365 * 24 * 3600.0
 #: Server names must match this (the OpenAI Responses API charset, so qualified names stay valid).
 SERVER_NAME_PATTERN = "^[a-zA-Z0-9_-]+$"
 #: Name of the server :func:`embedded_default_servers` provides when no configuration file exists.
@@ -323,15 +327,15 @@ class _Checker:
     def seconds(self, key: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(key, f"expected a number of seconds, got {_describe(value)}")
-        if not math.isfinite(value) or value <= 0:
-            raise self.fail(key, f"expected a positive, finite number of seconds, got {value!r}")
+        if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT_SEC:
+            raise self.fail(key, f"expected a positive number of seconds up to a year, got {value!r}")
         return float(value)
 
     def milliseconds(self, key: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(key, f"expected a whole number of milliseconds, got {_describe(value)}")
-        if value <= 0:
-            raise self.fail(key, f"expected a positive number of milliseconds, got {value!r}")
+        if not 0 < value <= MAX_TIMEOUT_SEC * 1000:
+            raise self.fail(key, f"expected a positive number of milliseconds up to a year, got {value!r}")
         return value / 1000.0
 
     def retries(self, key: str, value: Any) -> int:

@@ -19,7 +19,7 @@ import math
 import sys
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
-from .._config import ServerConfig
+from .._config import MAX_TIMEOUT_SEC, ServerConfig
 from .._exceptions import MCPError
 from .._status import Page, ServerState
 from .._toolnames import MAX_TOOL_NAME_LENGTH, TOOL_NAME_DELIMITER
@@ -39,7 +39,6 @@ from ._output import (
 from ._progress import StartupWatch
 
 __all__ = [
-    "MAX_TIMEOUT",
     "ServerRun",
     "parse_tool_arguments",
     "run_call",
@@ -58,8 +57,6 @@ _MAX_PAGES = 1000
 _SHA1_HEX_LENGTH = 40
 #: Beyond the start-up deadlines, how long to wait for the start-up events to be delivered.
 _EVENT_GRACE = 5.0
-#: The longest ``call --timeout`` (a year); waits beyond ``threading.TIMEOUT_MAX`` overflow.
-MAX_TIMEOUT = 365 * 24 * 3600.0
 
 
 class ServerRun:
@@ -338,8 +335,8 @@ def run_tools(ctx: Context, server: Optional[str], *, long: bool = False) -> int
 
 def run_call(ctx: Context, name: str, text: Optional[str], pairs: Sequence[str], *, timeout: Optional[float] = None) -> int:
     """``syncmcp call QUALIFIED_TOOL [JSON | -] [--arg key=value]... [--timeout S] [--json]``."""
-    if timeout is not None and not (math.isfinite(timeout) and 0 <= timeout <= MAX_TIMEOUT):
-        raise CLIError(f"--timeout must be a number of seconds from 0 to {MAX_TIMEOUT:g} (0: no limit), got {timeout:g}")
+    if timeout is not None and not (math.isfinite(timeout) and 0 <= timeout <= MAX_TIMEOUT_SEC):
+        raise CLIError(f"--timeout must be a number of seconds from 0 to {MAX_TIMEOUT_SEC:g} (0: no limit), got {timeout:g}")
     source = ctx.source()
     candidates = [server for server in source.servers if _may_own(server, name)]
     if not candidates:
