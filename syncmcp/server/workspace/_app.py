@@ -62,7 +62,7 @@ from ._files import (
     read_text_file,
 )
 from ._ignore import walk
-from ._info import environment_info, git_available, git_info, is_git_repository, redact
+from ._info import GitRepositories, ProgramOutput, environment_info, git_available, redact
 from ._patch import DeleteFile, Operation, PatchError, UpdateFile, parse_patch, plan
 from ._paths import SandboxCeilingError, SandboxViolation, Workspace
 from ._prompts import DOC_STYLES, FOCUS_AREAS, REFACTOR_GOALS, TEST_FRAMEWORKS, instructions_for
@@ -79,6 +79,8 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_LIST_DEPTH = 10
 #: Seconds the file index behind ``resources/list`` is reused (pages of one listing agree).
 _INDEX_TTL = 5.0
+#: Bytes of a probe's output kept (``git status`` of a huge tree is cut there, and says so).
+_PROBE_OUTPUT = 4 * 1024 * 1024
 
 _INSTRUCTIONS = """\
 Tools to work on the files of this workspace: read_file, list_directory, write_file, apply_patch \
@@ -134,6 +136,27 @@ class CommandOutput:
     duration_seconds: float
     sandbox: str
     note: Optional[str] = None
+
+
+def _readable_folders(folders: Sequence[Union[str, Path]]) -> Tuple[str, ...]:
+    """The real paths of ``folders``, each checked to be an existing folder.
+
+    Raises:
+        ValueError: one is empty, missing or not a folder (the message names it).
+    """
+    real: List[str] = []
+    for folder in folders:
+        given = os.fspath(folder)
+        if not given:
+            raise ValueError("a readable folder must be a non-empty path")
+        path = os.path.realpath(given)
+        if not os.path.exists(path):
+            raise ValueError(f"readable folder {given!r} does not exist")
+        if not os.path.isdir(path):
+            raise ValueError(f"readable folder {given!r} is not a folder")
+        if path not in real:
+            real.append(path)
+    return tuple(real)
 
 
 class _FileIndex:
@@ -201,7 +224,7 @@ class WorkspaceServer:
         require_os_sandbox: refuse ``execute_command`` rather than run a command unconfined
             when no OS sandbox is available (under ``danger-full-access`` nothing is confined).
         sandbox_readable: folders besides the system ones and the roots that commands inside
-            the OS sandbox may read (tools installed under a home folder, say).
+            the OS sandbox may read (tools installed under a home folder, say); each must exist.
         max_resource_files: most files ``resources/list`` offers.
         name: ``serverInfo.name``.
 
@@ -210,8 +233,8 @@ class WorkspaceServer:
         workspace: the roots and the sandbox state in force.
 
     Raises:
-        ValueError: a root is not a folder, an unknown policy, or ``sandbox`` above
-            ``max_sandbox``.
+        ValueError: a root or a ``sandbox_readable`` folder is not an existing folder, an
+            unknown policy, or ``sandbox`` above ``max_sandbox``.
 
     Example:
         >>> import tempfile
@@ -240,6 +263,7 @@ class WorkspaceServer:
             raise ValueError("command_timeout must be positive and at most max_command_timeout")
         if max_output < 64:
             raise ValueError("max_output must be at least 64 bytes")
+        readable = _readable_folders(sandbox_readable)
         self.workspace = Workspace(
             list(roots) if roots else [os.getcwd()], sandbox, network_access=network_access, max_policy=max_sandbox
         )
@@ -249,8 +273,9 @@ class WorkspaceServer:
         self.env: Dict[str, str] = dict(env or {})
         self.use_os_sandbox = use_os_sandbox
         self.require_os_sandbox = require_os_sandbox
-        self.sandbox_readable: Tuple[str, ...] = tuple(os.path.realpath(folder) for folder in sandbox_readable)
+        self.sandbox_readable: Tuple[str, ...] = readable
         self.tracker = ProcessTracker()
+        self._git = GitRepositories(self.workspace.roots, self._run_probe) if git_available() else None
         self._files = _FileIndex(self.workspace, max_resource_files)
         self.server = Server(
             name,
@@ -276,6 +301,31 @@ class WorkspaceServer:
             "serving %s with the %s sandbox policy", ", ".join(str(r) for r in self.workspace.roots), self.workspace.state.policy
         )
         self.server.run_stdio()
+
+    def _run_probe(
+        self, argv: Sequence[str], cwd: Path, environment: Mapping[str, str], timeout: float, visible: Optional[Sequence[Path]]
+    ) -> ProgramOutput:
+        """Run a probe (git, a tool's ``--version``) for a resource; confined when asked and the OS sandbox works."""
+        prefix: Optional[List[str]] = None
+        if visible is not None:
+            bwrap = self.os_sandbox()
+            if bwrap is not None:
+                folders = [*(str(folder) for folder in visible), *self.sandbox_readable]
+                prefix = bubblewrap_argv(bwrap, str(cwd), readable=folders, writable=(), network=False)
+        try:
+            result = run_command(
+                argv,
+                cwd=str(cwd),
+                timeout=timeout,
+                env=environment,
+                max_output=_PROBE_OUTPUT,
+                keep_tail=False,
+                tracker=self.tracker,
+                sandbox_argv=prefix,
+            )
+        except OSError as exc:
+            return ProgramOutput(None, "", f"cannot run {argv[0]}: {exc.strerror or exc}")
+        return ProgramOutput(result.exit_code, result.stdout, result.stderr, result.timed_out, result.stdout_truncated)
 
     def _shutdown(self) -> None:
         killed = self.tracker.kill_all()
@@ -679,21 +729,21 @@ class WorkspaceServer:
             completions={"path": self._complete_path},
             list_resources=self._files.items,
         )(self._read_file_resource)
-        if git_available() and any(is_git_repository(root) for root in self.workspace.roots):
+        if self._git is not None and self._git.found:
             server.resource(
                 "workspace://git",
                 name="git",
                 title="Git information",
-                description="Branch, HEAD, status and the last 20 commits of each repository root.",
+                description="Branch, HEAD, status (of the root's files) and the last 20 commits of each root's repository.",
                 mime_type="application/json",
-            )(self._git_resource)
+            )(self._git.report)
         server.resource(
             "workspace://environment",
             name="environment",
             title="Environment",
             description="Operating system, Python and developer tool versions (no environment secrets).",
             mime_type="application/json",
-        )(environment_info)
+        )(self._environment_resource)
         server.resource(
             "workspace://config",
             name="config",
@@ -733,9 +783,8 @@ class WorkspaceServer:
                 results.append(absolute)
         return results
 
-    def _git_resource(self) -> Dict[str, Any]:
-        repositories = [info for info in (git_info(root) for root in self.workspace.roots) if info is not None]
-        return {"repositories": repositories}
+    def _environment_resource(self) -> Dict[str, Any]:
+        return environment_info(self._run_probe)
 
     # ------------------------------------------------------------------------- prompts
 
