@@ -23,7 +23,7 @@ import pytest
 
 import syncmcp
 from syncmcp import RemoteError, SandboxState
-from syncmcp.server.workspace import WorkspaceServer, _files
+from syncmcp.server.workspace import Workspace, WorkspaceServer, _files
 from syncmcp.server.workspace._commands import SYSTEM_DIRECTORIES, bubblewrap_argv, find_bubblewrap
 from syncmcp.server.workspace._files import NotARegularFile, commit, open_regular
 from syncmcp.server.workspace._ignore import IgnoreRules
@@ -800,7 +800,7 @@ def test_a_failed_commit_restores_every_file_exactly(root: Path, monkeypatch: py
     real_replace = os.replace
 
     def failing_replace(source: Any, target: Any) -> None:
-        if Path(target) == doomed:
+        if Path(target).name == doomed.name:  # named through the open folder (/proc/self/fd/N/new.txt)
             raise OSError(28, "No space left on device")
         real_replace(source, target)
 
@@ -828,6 +828,56 @@ def test_deleting_a_symbolic_link_removes_the_link_not_its_target(root: Path, tm
         escaping = session.call_tool("apply_patch", {"patch": "*** Begin Patch\n*** Delete File: ../outside.txt\n*** End Patch"})
     assert escaping.is_error
     assert outside.read_text() == "keep me" and (root / "README.md").read_text() == "# Project\n"
+
+
+@pytest.mark.parametrize(
+    "tool, arguments",
+    [
+        ("write_file", {"path": "sub/new.txt", "content": "planted"}),
+        ("apply_patch", {"patch": "*** Begin Patch\n*** Add File: sub/new.txt\n+planted\n*** End Patch"}),
+        ("apply_patch", {"patch": "*** Begin Patch\n*** Update File: sub/doc.txt\n@@\n-inside\n+planted\n*** End Patch"}),
+        ("read_file", {"path": "sub/doc.txt"}),
+        ("list_directory", {"path": "sub"}),
+        ("resource", {"path": "sub/doc.txt"}),
+        ("prompt", {"path": "sub/doc.txt"}),
+    ],
+)
+def test_a_folder_replaced_by_a_link_after_the_check_is_not_used(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool: str, arguments: Any
+) -> None:
+    """A command running meanwhile can swap a checked folder for a link: the path checked is the path used."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "doc.txt").write_text("inside\nSECRET outside\n")  # the update's hunk would apply to it too
+    (outside / "private-name.txt").write_text("")
+    (root / "sub").mkdir()
+    (root / "sub" / "doc.txt").write_text("inside\n")
+    checked = Workspace.resolve
+
+    def resolve_then_swap(self: Workspace, path: str, **options: Any) -> Path:
+        real = checked(self, path, **options)
+        if "sub" in Path(path).parts and not os.path.islink(root / "sub"):
+            shutil.rmtree(root / "sub")
+            os.symlink(outside, root / "sub")  # what `rm -r sub && ln -s /elsewhere sub` does between two steps
+        return real
+
+    monkeypatch.setattr(Workspace, "resolve", resolve_then_swap)
+    with serve_in_process(WorkspaceServer([root], use_os_sandbox=False).server) as session:
+        if tool == "resource":
+            with pytest.raises(RemoteError) as caught:
+                session.read_resource((root / arguments["path"]).as_uri())
+            shown = caught.value.message
+        elif tool == "prompt":
+            with pytest.raises(RemoteError) as caught:
+                session.get_prompt("code_review", arguments)
+            shown = caught.value.message
+        else:
+            result = session.call_tool(tool, arguments)
+            shown = result.text
+            assert result.is_error or tool == "list_directory", shown
+    assert "SECRET" not in shown and "private-name" not in shown
+    assert sorted(p.name for p in outside.iterdir()) == ["doc.txt", "private-name.txt"]
+    assert (outside / "doc.txt").read_text() == "inside\nSECRET outside\n"
 
 
 # ----------------------------------------------------------------------------------- git and processes

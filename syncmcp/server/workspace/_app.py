@@ -53,6 +53,7 @@ from ._commands import DEFAULT_MAX_OUTPUT, ProcessTracker, bubblewrap_argv, find
 from ._files import (
     FileTooLarge,
     NotARegularFile,
+    PathChanged,
     commit,
     describe_mode,
     guess_mime_type,
@@ -183,9 +184,12 @@ class _FileIndex:
                 if entry.is_dir or entry.is_symlink:
                     continue
                 try:
-                    size = entry.path.stat().st_size
+                    info = os.lstat(entry.path)  # a link put there meanwhile is not followed
                 except OSError:
                     continue
+                if not stat.S_ISREG(info.st_mode):
+                    continue
+                size = info.st_size
                 items.append(
                     {
                         "uri": entry.path.as_uri(),
@@ -562,9 +566,11 @@ class WorkspaceServer:
             if target.is_dir():
                 raise PatchError(f"{shown[key]} is a folder")
             try:
-                text = read_text_file(target, MAX_FILE_BYTES)
+                text = read_text_file(target, MAX_FILE_BYTES, exact=True)
             except FileTooLarge as exc:
                 raise PatchError(str(exc)) from exc
+            except PathChanged as exc:
+                raise PatchError(f"{shown[key]} was replaced (by a link?) while the patch was read") from exc
             except NotARegularFile as exc:
                 raise PatchError(f"{shown[key]} is {exc.kind}; patches apply to regular files only") from exc
             if text is None:
@@ -588,7 +594,7 @@ class WorkspaceServer:
             else:
                 writes.append((Path(change.path), (change.new_text or "").encode("utf-8")))
         try:
-            commit(writes)
+            commit(writes, exact=True)
         except OSError as exc:
             raise ToolError(f"patch not applied, no file changed: {exc}") from exc
         self._changed(writes, structural=any(c.action != "M" or c.new_path for c in changes))
@@ -619,11 +625,11 @@ class WorkspaceServer:
         if target.is_dir():
             raise ToolError(f"{path} is a folder; use list_directory")
         try:
-            window = read_lines(target, offset=offset, limit=count, max_line_length=2000)
+            window = read_lines(target, offset=offset, limit=count, max_line_length=2000, exact=True)
         except NotARegularFile as exc:
             raise ToolError(f"{path} is {exc.kind}; read_file reads regular files only") from exc
         except ValueError:
-            size = target.stat().st_size
+            size = os.lstat(target).st_size
             return ToolResult(
                 f"{path} is a binary file ({size} bytes, {guess_mime_type(target, True)}); its content is not shown"
             )
@@ -668,7 +674,7 @@ class WorkspaceServer:
         existed = mode is not None
         data = content.encode("utf-8")
         try:
-            commit([(target, data)])
+            commit([(target, data)], exact=True)
         except NotARegularFile as exc:
             raise ToolError(f"{path} is {exc.kind}; write_file replaces regular files only") from exc
         except OSError as exc:
@@ -762,10 +768,10 @@ class WorkspaceServer:
             listing = self.list_directory(str(target))
             return EmbeddedResource(uri, text=listing, mime_type="text/plain")
         try:
-            data = read_bytes(target, MAX_FILE_BYTES)
+            data = read_bytes(target, MAX_FILE_BYTES, exact=True)
         except FileNotFoundError as exc:
             raise ResourceNotFound(f"file://{path}") from exc
-        except (FileTooLarge, NotARegularFile) as exc:
+        except (FileTooLarge, NotARegularFile, PathChanged) as exc:
             raise JSONRPCError(ErrorCode.INVALID_PARAMS, str(exc)) from exc
         if is_binary(data[:8192]):
             return EmbeddedResource(uri, blob=data, mime_type=guess_mime_type(target, True))
@@ -805,8 +811,8 @@ class WorkspaceServer:
         if not target.exists():
             raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"{path} does not exist in the workspace")
         try:
-            text = read_text_file(target, MAX_FILE_BYTES)
-        except (FileTooLarge, NotARegularFile) as exc:
+            text = read_text_file(target, MAX_FILE_BYTES, exact=True)
+        except (FileTooLarge, NotARegularFile, PathChanged) as exc:
             raise JSONRPCError(ErrorCode.INVALID_PARAMS, str(exc)) from exc
         if text is None:
             raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"{path} is a binary file")
