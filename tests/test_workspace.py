@@ -945,6 +945,20 @@ def test_a_git_file_written_by_the_client_cannot_show_a_repository_outside_the_r
     assert "does not list" in refused["refused"]
 
 
+def test_a_git_folder_in_the_root_cannot_borrow_the_objects_and_refs_of_a_repository_outside(
+    root: Path, secret_repository: Path
+) -> None:
+    """A ``.git`` folder the client wrote, with ``commondir`` pointing outside and a forged back link, shows nothing."""
+    repository = git_repository(root)
+    git_folder = repository / ".git"
+    (git_folder / "commondir").write_text(f"{secret_repository}/.git\n")
+    (git_folder / "gitdir").write_text(f"{git_folder}\n")  # a back link is proof only outside the roots
+    text = json.dumps(git_report(WorkspaceServer([repository], use_os_sandbox=False)))
+    assert "Mallory" not in text and "private subject" not in text and "plans.txt" not in text
+    info = json.loads(text)["repositories"][0]
+    assert "refused" in info and f"objects in {secret_repository}/.git" in info["refused"]
+
+
 def test_a_root_inside_a_checkout_gets_that_checkout_s_information_but_only_its_own_changes(tmp_path: Path) -> None:
     """The operator chose a subfolder of a checkout: its repository is shown, its changes are limited to the root."""
     checkout = tmp_path / "checkout"

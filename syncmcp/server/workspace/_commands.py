@@ -37,7 +37,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import IO, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import IO, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ..._stdio import _exit_status, _signal_group
 
@@ -248,20 +248,24 @@ def _wait(proc: subprocess.Popen[bytes], deadline: float, cancelled: Optional[th
             return "exited"
 
 
-def _pipe_holders(streams: Sequence[Optional[IO[bytes]]]) -> List[int]:
-    """Processes other than this one that hold one of ``streams``' pipes open (Linux ``/proc``; else none).
+def _pipe_names(streams: Sequence[Optional[IO[bytes]]]) -> Set[str]:
+    """How ``/proc/<pid>/fd`` shows the pipes of ``streams`` (taken while they are surely open)."""
+    names = set()
+    for stream in streams:
+        if stream is not None:
+            try:
+                names.add(f"pipe:[{os.fstat(stream.fileno()).st_ino}]")
+            except (OSError, ValueError):
+                continue
+    return names
+
+
+def _pipe_holders(wanted: Set[str]) -> List[int]:
+    """Processes other than this one holding one of the ``wanted`` pipes open (Linux ``/proc``; else none).
 
     A pipe's two ends share one inode, and this process's own ends are not inheritable
     (PEP 446): any other process holding it got it from the command, directly or not.
     """
-    wanted = set()
-    for stream in streams:
-        if stream is None:
-            continue
-        try:
-            wanted.add(f"pipe:[{os.fstat(stream.fileno()).st_ino}]")
-        except (OSError, ValueError):
-            continue
     if not wanted or not os.path.isdir("/proc/self/fd"):
         return []
     me = os.getpid()
@@ -283,7 +287,7 @@ def _pipe_holders(streams: Sequence[Optional[IO[bytes]]]) -> List[int]:
     return holders
 
 
-def _finish_io(threads: Sequence[threading.Thread], streams: Sequence[Optional[IO[bytes]]]) -> None:
+def _finish_io(threads: Sequence[threading.Thread], streams: Sequence[Optional[IO[bytes]]], pipes: Set[str]) -> None:
     """Let the readers and the stdin feeder finish, killing what keeps them from it; never blocks for long.
 
     Once the group is gone, the pipes only stay open in processes that left it (a ``setsid``
@@ -295,7 +299,7 @@ def _finish_io(threads: Sequence[threading.Thread], streams: Sequence[Optional[I
     for thread in started:
         thread.join(max(0.0, deadline - time.monotonic()))
     if any(thread.is_alive() for thread in started):
-        for pid in _pipe_holders(streams):
+        for pid in _pipe_holders(pipes):
             try:
                 os.kill(pid, _SIGKILL)
             except OSError:
@@ -378,6 +382,7 @@ def run_command(
             )
         )
         streams.append(proc.stdin)
+    pipes = _pipe_names(streams)
     timed_out = False
     try:
         for thread in threads:
@@ -397,7 +402,7 @@ def run_command(
             pass
         if tracker is not None:
             tracker.remove(proc)
-        _finish_io(threads, streams)
+        _finish_io(threads, streams, pipes)
     if sandbox_argv and proc.returncode == 1 and not out.head and bytes(err.head).startswith(_BWRAP_EXEC_FAILED):
         reason = bytes(err.head).decode("utf-8", "replace").strip()
         raise FileNotFoundError(errno.ENOENT, f"{argv[0]} cannot be started inside the OS sandbox: {reason}")

@@ -259,7 +259,7 @@ def _names_work_tree(layout: GitLayout, run: Runner, timeout: float) -> bool:
 
     A linked work tree's git folder holds ``gitdir``, the path of the work tree's ``.git``
     file; a submodule's (or a separated git folder's) ``core.worktree`` names its work tree.
-    Both live in the git folder, outside the roots: the client cannot forge them.
+    Both live in the git folder: they prove something only when it lies outside the roots.
     """
     dot_git = os.path.realpath(layout.work_tree / ".git")
     try:
@@ -302,7 +302,8 @@ def _check(
     outside = tuple(dict.fromkeys(path for path in (work_tree, git_dir, common_dir) if not in_roots(path)))
     if not in_roots(entry):
         return None, outside  # the root is part of a checkout whose .git no client can write
-    if _names_work_tree(layout, run, timeout):
+    # A back link only counts where no client can write it: in a git folder outside the roots.
+    if not in_roots(git_dir) and _names_work_tree(layout, run, timeout):
         return None, outside
     return (
         f"{entry} points to the repository {where}, outside the roots, which does not list {work_tree} as one of its work trees",
