@@ -2,7 +2,8 @@
 
 Tools: ``execute_command``, ``apply_patch``, ``read_file``, ``write_file``, ``list_directory``.
 Resources: every workspace file as ``file://`` (listed page by page, read through the
-``file://{+path}`` template), ``workspace://git`` (when a root is a Git repository),
+``file://{+path}`` template), ``workspace://git`` (when a root was in a Git repository at start;
+a repository that does not belong to the workspace is reported as refused),
 ``workspace://environment`` and ``workspace://config``. Prompts: ``code_review``, ``refactor``,
 ``generate_tests`` and ``generate_docs``. The server declares syncmcp's and Codex's
 sandbox-state capabilities and follows the latest policy a client sends, up to the operator's
