@@ -23,11 +23,11 @@ import pytest
 
 import syncmcp
 from syncmcp import RemoteError, SandboxState
-from syncmcp.server.workspace import WorkspaceServer, _files
+from syncmcp.server.workspace import Workspace, WorkspaceServer, _files
 from syncmcp.server.workspace._commands import SYSTEM_DIRECTORIES, bubblewrap_argv, find_bubblewrap
 from syncmcp.server.workspace._files import NotARegularFile, commit, open_regular
 from syncmcp.server.workspace._ignore import IgnoreRules
-from syncmcp.server.workspace._info import redact
+from syncmcp.server.workspace._info import ProgramOutput, git_info, redact
 
 from .conftest import IN_CI, ROOT, serve_in_process, wait_until
 
@@ -800,7 +800,7 @@ def test_a_failed_commit_restores_every_file_exactly(root: Path, monkeypatch: py
     real_replace = os.replace
 
     def failing_replace(source: Any, target: Any) -> None:
-        if Path(target) == doomed:
+        if Path(target).name == doomed.name:  # named through the open folder (/proc/self/fd/N/new.txt)
             raise OSError(28, "No space left on device")
         real_replace(source, target)
 
@@ -830,6 +830,56 @@ def test_deleting_a_symbolic_link_removes_the_link_not_its_target(root: Path, tm
     assert outside.read_text() == "keep me" and (root / "README.md").read_text() == "# Project\n"
 
 
+@pytest.mark.parametrize(
+    "tool, arguments",
+    [
+        ("write_file", {"path": "sub/new.txt", "content": "planted"}),
+        ("apply_patch", {"patch": "*** Begin Patch\n*** Add File: sub/new.txt\n+planted\n*** End Patch"}),
+        ("apply_patch", {"patch": "*** Begin Patch\n*** Update File: sub/doc.txt\n@@\n-inside\n+planted\n*** End Patch"}),
+        ("read_file", {"path": "sub/doc.txt"}),
+        ("list_directory", {"path": "sub"}),
+        ("resource", {"path": "sub/doc.txt"}),
+        ("prompt", {"path": "sub/doc.txt"}),
+    ],
+)
+def test_a_folder_replaced_by_a_link_after_the_check_is_not_used(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool: str, arguments: Any
+) -> None:
+    """A command running meanwhile can swap a checked folder for a link: the path checked is the path used."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "doc.txt").write_text("inside\nSECRET outside\n")  # the update's hunk would apply to it too
+    (outside / "private-name.txt").write_text("")
+    (root / "sub").mkdir()
+    (root / "sub" / "doc.txt").write_text("inside\n")
+    checked = Workspace.resolve
+
+    def resolve_then_swap(self: Workspace, path: str, **options: Any) -> Path:
+        real = checked(self, path, **options)
+        if "sub" in Path(path).parts and not os.path.islink(root / "sub"):
+            shutil.rmtree(root / "sub")
+            os.symlink(outside, root / "sub")  # what `rm -r sub && ln -s /elsewhere sub` does between two steps
+        return real
+
+    monkeypatch.setattr(Workspace, "resolve", resolve_then_swap)
+    with serve_in_process(WorkspaceServer([root], use_os_sandbox=False).server) as session:
+        if tool == "resource":
+            with pytest.raises(RemoteError) as caught:
+                session.read_resource((root / arguments["path"]).as_uri())
+            shown = caught.value.message
+        elif tool == "prompt":
+            with pytest.raises(RemoteError) as caught:
+                session.get_prompt("code_review", arguments)
+            shown = caught.value.message
+        else:
+            result = session.call_tool(tool, arguments)
+            shown = result.text
+            assert result.is_error or tool == "list_directory", shown
+    assert "SECRET" not in shown and "private-name" not in shown
+    assert sorted(p.name for p in outside.iterdir()) == ["doc.txt", "private-name.txt"]
+    assert (outside / "doc.txt").read_text() == "inside\nSECRET outside\n"
+
+
 # ----------------------------------------------------------------------------------- git and processes
 
 
@@ -849,6 +899,184 @@ def test_reading_git_information_never_runs_a_program_named_by_the_repository(ro
         info = json.loads(session.read_resource("workspace://git").text)["repositories"][0]
     assert {"status": " M", "path": "README.md"} in info["status"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("ran")] == []
+
+
+def git_repository(folder: Path, *, author: str = "Ada", message: str = "first commit") -> Path:
+    """``folder`` made a repository (branch main) with everything in it committed by ``author``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    git = ["git", "-C", str(folder), "-c", f"user.name={author}", "-c", "user.email=a@example.com", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", message], check=True)
+    return folder
+
+
+def git_report(app: WorkspaceServer) -> Any:
+    with serve_in_process(app.server) as session:
+        return json.loads(session.read_resource("workspace://git").text)
+
+
+@pytest.fixture
+def secret_repository(tmp_path: Path) -> Path:
+    """A repository outside every root, whose log and changes no client may see."""
+    folder = git_repository(tmp_path / "private", author="Mallory Secret", message="private subject")
+    (folder / "plans.txt").write_text("untracked private file\n")
+    return folder
+
+
+def test_a_git_file_written_by_the_client_cannot_show_a_repository_outside_the_roots(
+    root: Path, tmp_path: Path, secret_repository: Path
+) -> None:
+    """``<root>/.git`` saying ``gitdir: /elsewhere/.git`` must not reveal that repository's log, authors or status."""
+    repository = git_repository(root)
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    app = WorkspaceServer([repository, plain], use_os_sandbox=False)
+    with serve_in_process(app.server) as session:
+        written = session.call_tool("write_file", {"path": str(plain / ".git"), "content": f"gitdir: {secret_repository}/.git\n"})
+        assert not written.is_error, written.text
+        text = session.read_resource("workspace://git").text
+    assert "Mallory" not in text and "private subject" not in text and "plans.txt" not in text
+    by_root = {info["root"]: info for info in json.loads(text)["repositories"]}
+    assert by_root[str(repository)]["log"][0]["author"] == "Ada"  # the genuine repository is still described
+    refused = by_root[str(plain)]
+    assert sorted(refused) == ["refused", "root"]
+    assert f"{secret_repository}/.git" in refused["refused"] and "outside the roots" in refused["refused"]
+    assert "does not list" in refused["refused"]
+
+
+def test_a_git_folder_in_the_root_cannot_borrow_the_objects_and_refs_of_a_repository_outside(
+    root: Path, secret_repository: Path
+) -> None:
+    """A ``.git`` folder the client wrote, with ``commondir`` pointing outside and a forged back link, shows nothing."""
+    repository = git_repository(root)
+    git_folder = repository / ".git"
+    (git_folder / "commondir").write_text(f"{secret_repository}/.git\n")
+    (git_folder / "gitdir").write_text(f"{git_folder}\n")  # a back link is proof only outside the roots
+    text = json.dumps(git_report(WorkspaceServer([repository], use_os_sandbox=False)))
+    assert "Mallory" not in text and "private subject" not in text and "plans.txt" not in text
+    info = json.loads(text)["repositories"][0]
+    assert "refused" in info and f"objects in {secret_repository}/.git" in info["refused"]
+
+
+def test_a_root_inside_a_checkout_gets_that_checkout_s_information_but_only_its_own_changes(tmp_path: Path) -> None:
+    """The operator chose a subfolder of a checkout: its repository is shown, its changes are limited to the root."""
+    checkout = tmp_path / "checkout"
+    (checkout / "web" / "src").mkdir(parents=True)
+    (checkout / "web" / "src" / "app.js").write_text("1\n")
+    (checkout / "server.py").write_text("1\n")
+    git_repository(checkout)
+    (checkout / "web" / "src" / "app.js").write_text("2\n")
+    (checkout / "server.py").write_text("2\n")
+    (checkout / "notes-outside.txt").write_text("")
+    info = git_report(WorkspaceServer([checkout / "web"]))["repositories"][0]
+    assert "refused" not in info, info
+    assert info["toplevel"] == str(checkout) and info["branch"] == "main"
+    assert [entry["subject"] for entry in info["log"]] == ["first commit"]
+    assert info["status"] == [{"status": " M", "path": "web/src/app.js"}] and info["clean"] is False
+
+
+def test_a_linked_work_tree_is_described_and_a_copy_of_its_link_elsewhere_is_refused(tmp_path: Path) -> None:
+    main = git_repository(tmp_path / "main")
+    linked = tmp_path / "linked"
+    subprocess.run(["git", "-C", str(main), "worktree", "add", "-q", "-b", "feature", str(linked)], check=True)
+    (linked / "new.txt").write_text("")
+    info = git_report(WorkspaceServer([linked]))["repositories"][0]
+    assert info["branch"] == "feature" and info["status"] == [{"status": "??", "path": "new.txt"}]
+    assert info["log"][0]["subject"] == "first commit"
+    forged = tmp_path / "forged"
+    forged.mkdir()
+    (forged / ".git").write_text((linked / ".git").read_text())  # names the genuine work tree's git folder
+    refused = git_report(WorkspaceServer([forged]))["repositories"][0]
+    assert "refused" in refused and "log" not in refused
+
+
+def test_git_never_looks_above_the_checkout_a_root_was_in_when_the_server_started(root: Path, tmp_path: Path) -> None:
+    """A repository appearing later above a root (outside every root) is not taken for the root's."""
+    repository = git_repository(root)
+    outer = tmp_path / "outer"
+    (outer / "inner").mkdir(parents=True)
+    app = WorkspaceServer([repository, outer / "inner"], use_os_sandbox=False)
+    git_repository(outer, author="Later")
+    roots = [info["root"] for info in git_report(app)["repositories"]]
+    assert roots == [str(repository)]
+    # A server started now finds it: the checkout was there at start.
+    later = git_report(WorkspaceServer([repository, outer / "inner"], use_os_sandbox=False))["repositories"]
+    assert [info["toplevel"] for info in later] == [str(repository), str(outer)]
+
+
+def test_links_planted_in_a_git_folder_by_a_sandboxed_command_lead_nowhere(
+    bwrap: str, root: Path, secret_repository: Path
+) -> None:
+    """Git runs confined to the roots: a ``.git/objects`` linked outside is a dead link for it."""
+    git_repository(root)
+    with serve_in_process(WorkspaceServer([root]).server) as session:
+        script = (
+            f"rm -rf .git/objects .git/refs && ln -s {secret_repository}/.git/objects .git/objects && "
+            f"ln -s {secret_repository}/.git/refs .git/refs"
+        )
+        assert run(session, "sh", "-c", script)["exit_code"] == 0
+        text = session.read_resource("workspace://git").text
+    assert "Mallory" not in text and "private subject" not in text
+    info = json.loads(text)["repositories"][0]
+    assert info["clean"] is None and info["log"] == []
+
+
+def test_a_git_status_that_fails_is_reported_and_never_taken_for_a_clean_tree(root: Path) -> None:
+    git_repository(root)
+    (root / ".git" / "index").write_bytes(b"DIRCgarbage")  # a corrupt index: git status fails
+    info = git_report(WorkspaceServer([root], use_os_sandbox=False))["repositories"][0]
+    assert info["clean"] is None and info["status"] == []
+    assert "index" in info["status_error"]
+    assert info["log"][0]["subject"] == "first commit"  # what git could still say is there
+
+
+def test_git_errors_are_bounded_and_lose_url_credentials_and_one_deadline_covers_every_step(root: Path) -> None:
+    """With a scripted runner: a status that times out, a noisy error, and the time budget shared by all runs."""
+    repository = git_repository(root)
+    budgets: List[float] = []
+    git_folder = str(repository / ".git")
+
+    def runner(argv: Any, cwd: Path, environment: Any, timeout: float, visible: Any) -> ProgramOutput:
+        budgets.append(timeout)
+        if "--show-toplevel" in argv:
+            return ProgramOutput(0, f"true\n{git_folder}\n{git_folder}\n{repository}\n", "")
+        if "status" in argv:
+            return ProgramOutput(None, "", "", timed_out=True)
+        if "log" in argv:
+            return ProgramOutput(128, "", "fatal: https://bot:ghp_secret@example.com/x " + "x" * 5000)
+        if argv[-1] == "HEAD":
+            return ProgramOutput(0, "1" * 40 + "\n", "")
+        return ProgramOutput(1, "", "")
+
+    info = git_info(repository, roots=[repository], run=runner, timeout=7.0)
+    assert info is not None
+    assert info["clean"] is None and info["status_error"] == "git did not finish within 7 seconds"
+    assert "ghp_secret" not in info["log_error"] and "https://***@example.com" in info["log_error"]
+    assert len(info["log_error"]) < 500
+    assert all(0 < budget <= 7.0 for budget in budgets) and budgets == sorted(budgets, reverse=True)
+
+
+def test_a_missing_readable_folder_is_refused_when_the_server_is_made(root: Path, tmp_path: Path, cli: Any) -> None:
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(ValueError, match="readable folder .*no-such-folder.* does not exist"):
+        WorkspaceServer([root], sandbox_readable=[missing])
+    with pytest.raises(ValueError, match="is not a folder"):
+        WorkspaceServer([root], sandbox_readable=[root / "README.md"])
+    done = cli("serve", "--root", str(root), "--readable", str(missing), input="")
+    assert done.returncode == 2, done.stderr
+    assert str(missing) in done.stderr and "does not exist" in done.stderr
+
+
+def test_a_process_that_leaves_the_group_but_holds_the_output_open_does_not_hold_up_the_call(root: Path) -> None:
+    """A ``setsid`` child keeps stdout open: it is killed when the command ends; the call does not wait for it."""
+    marker = unique_sleep()
+    script = f"setsid sh -c 'echo $$ > bg.pid; exec sleep {marker}' & while [ ! -s bg.pid ]; do :; done; echo started"
+    with serve_in_process(WorkspaceServer([root], use_os_sandbox=False).server) as session:
+        out = run(session, "sh", "-c", script, timeout=60)
+    assert out["exit_code"] == 0 and out["stdout"] == "started\n"
+    assert out["duration_seconds"] < 15, out
+    assert wait_until(lambda: not processes_with(marker), timeout=5), "the escaped process survived the call"
 
 
 def test_no_command_outlives_the_interpreter(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Tools: ``execute_command``, ``apply_patch``, ``read_file``, ``write_file``, ``list_directory``.
 Resources: every workspace file as ``file://`` (listed page by page, read through the
-``file://{+path}`` template), ``workspace://git`` (when a root is a Git repository),
+``file://{+path}`` template), ``workspace://git`` (when a root was in a Git repository at start;
+a repository that does not belong to the workspace is reported as refused),
 ``workspace://environment`` and ``workspace://config``. Prompts: ``code_review``, ``refactor``,
 ``generate_tests`` and ``generate_docs``. The server declares syncmcp's and Codex's
 sandbox-state capabilities and follows the latest policy a client sends, up to the operator's
@@ -53,6 +54,7 @@ from ._commands import DEFAULT_MAX_OUTPUT, ProcessTracker, bubblewrap_argv, find
 from ._files import (
     FileTooLarge,
     NotARegularFile,
+    PathChanged,
     commit,
     describe_mode,
     guess_mime_type,
@@ -62,7 +64,7 @@ from ._files import (
     read_text_file,
 )
 from ._ignore import walk
-from ._info import environment_info, git_available, git_info, is_git_repository, redact
+from ._info import GitRepositories, ProgramOutput, environment_info, git_available, redact
 from ._patch import DeleteFile, Operation, PatchError, UpdateFile, parse_patch, plan
 from ._paths import SandboxCeilingError, SandboxViolation, Workspace
 from ._prompts import DOC_STYLES, FOCUS_AREAS, REFACTOR_GOALS, TEST_FRAMEWORKS, instructions_for
@@ -79,6 +81,8 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_LIST_DEPTH = 10
 #: Seconds the file index behind ``resources/list`` is reused (pages of one listing agree).
 _INDEX_TTL = 5.0
+#: Bytes of a probe's output kept (``git status`` of a huge tree is cut there, and says so).
+_PROBE_OUTPUT = 4 * 1024 * 1024
 
 _INSTRUCTIONS = """\
 Tools to work on the files of this workspace: read_file, list_directory, write_file, apply_patch \
@@ -136,6 +140,27 @@ class CommandOutput:
     note: Optional[str] = None
 
 
+def _readable_folders(folders: Sequence[Union[str, Path]]) -> Tuple[str, ...]:
+    """The real paths of ``folders``, each checked to be an existing folder.
+
+    Raises:
+        ValueError: one is empty, missing or not a folder (the message names it).
+    """
+    real: List[str] = []
+    for folder in folders:
+        given = os.fspath(folder)
+        if not given:
+            raise ValueError("a readable folder must be a non-empty path")
+        path = os.path.realpath(given)
+        if not os.path.exists(path):
+            raise ValueError(f"readable folder {given!r} does not exist")
+        if not os.path.isdir(path):
+            raise ValueError(f"readable folder {given!r} is not a folder")
+        if path not in real:
+            real.append(path)
+    return tuple(real)
+
+
 class _FileIndex:
     """The workspace's files for ``resources/list``, rebuilt when older than a few seconds."""
 
@@ -160,9 +185,12 @@ class _FileIndex:
                 if entry.is_dir or entry.is_symlink:
                     continue
                 try:
-                    size = entry.path.stat().st_size
+                    info = os.lstat(entry.path)  # a link put there meanwhile is not followed
                 except OSError:
                     continue
+                if not stat.S_ISREG(info.st_mode):
+                    continue
+                size = info.st_size
                 items.append(
                     {
                         "uri": entry.path.as_uri(),
@@ -201,7 +229,7 @@ class WorkspaceServer:
         require_os_sandbox: refuse ``execute_command`` rather than run a command unconfined
             when no OS sandbox is available (under ``danger-full-access`` nothing is confined).
         sandbox_readable: folders besides the system ones and the roots that commands inside
-            the OS sandbox may read (tools installed under a home folder, say).
+            the OS sandbox may read (tools installed under a home folder, say); each must exist.
         max_resource_files: most files ``resources/list`` offers.
         name: ``serverInfo.name``.
 
@@ -210,8 +238,8 @@ class WorkspaceServer:
         workspace: the roots and the sandbox state in force.
 
     Raises:
-        ValueError: a root is not a folder, an unknown policy, or ``sandbox`` above
-            ``max_sandbox``.
+        ValueError: a root or a ``sandbox_readable`` folder is not an existing folder, an
+            unknown policy, or ``sandbox`` above ``max_sandbox``.
 
     Example:
         >>> import tempfile
@@ -240,6 +268,7 @@ class WorkspaceServer:
             raise ValueError("command_timeout must be positive and at most max_command_timeout")
         if max_output < 64:
             raise ValueError("max_output must be at least 64 bytes")
+        readable = _readable_folders(sandbox_readable)
         self.workspace = Workspace(
             list(roots) if roots else [os.getcwd()], sandbox, network_access=network_access, max_policy=max_sandbox
         )
@@ -249,8 +278,9 @@ class WorkspaceServer:
         self.env: Dict[str, str] = dict(env or {})
         self.use_os_sandbox = use_os_sandbox
         self.require_os_sandbox = require_os_sandbox
-        self.sandbox_readable: Tuple[str, ...] = tuple(os.path.realpath(folder) for folder in sandbox_readable)
+        self.sandbox_readable: Tuple[str, ...] = readable
         self.tracker = ProcessTracker()
+        self._git = GitRepositories(self.workspace.roots, self._run_probe) if git_available() else None
         self._files = _FileIndex(self.workspace, max_resource_files)
         self.server = Server(
             name,
@@ -276,6 +306,31 @@ class WorkspaceServer:
             "serving %s with the %s sandbox policy", ", ".join(str(r) for r in self.workspace.roots), self.workspace.state.policy
         )
         self.server.run_stdio()
+
+    def _run_probe(
+        self, argv: Sequence[str], cwd: Path, environment: Mapping[str, str], timeout: float, visible: Optional[Sequence[Path]]
+    ) -> ProgramOutput:
+        """Run a probe (git, a tool's ``--version``) for a resource; confined when asked and the OS sandbox works."""
+        prefix: Optional[List[str]] = None
+        if visible is not None:
+            bwrap = self.os_sandbox()
+            if bwrap is not None:
+                folders = [*(str(folder) for folder in visible), *self.sandbox_readable]
+                prefix = bubblewrap_argv(bwrap, str(cwd), readable=folders, writable=(), network=False)
+        try:
+            result = run_command(
+                argv,
+                cwd=str(cwd),
+                timeout=timeout,
+                env=environment,
+                max_output=_PROBE_OUTPUT,
+                keep_tail=False,
+                tracker=self.tracker,
+                sandbox_argv=prefix,
+            )
+        except OSError as exc:
+            return ProgramOutput(None, "", f"cannot run {argv[0]}: {exc.strerror or exc}")
+        return ProgramOutput(result.exit_code, result.stdout, result.stderr, result.timed_out, result.stdout_truncated)
 
     def _shutdown(self) -> None:
         killed = self.tracker.kill_all()
@@ -512,9 +567,11 @@ class WorkspaceServer:
             if target.is_dir():
                 raise PatchError(f"{shown[key]} is a folder")
             try:
-                text = read_text_file(target, MAX_FILE_BYTES)
+                text = read_text_file(target, MAX_FILE_BYTES, exact=True)
             except FileTooLarge as exc:
                 raise PatchError(str(exc)) from exc
+            except PathChanged as exc:
+                raise PatchError(f"{shown[key]} was replaced (by a link?) while the patch was read") from exc
             except NotARegularFile as exc:
                 raise PatchError(f"{shown[key]} is {exc.kind}; patches apply to regular files only") from exc
             if text is None:
@@ -538,7 +595,7 @@ class WorkspaceServer:
             else:
                 writes.append((Path(change.path), (change.new_text or "").encode("utf-8")))
         try:
-            commit(writes)
+            commit(writes, exact=True)
         except OSError as exc:
             raise ToolError(f"patch not applied, no file changed: {exc}") from exc
         self._changed(writes, structural=any(c.action != "M" or c.new_path for c in changes))
@@ -569,11 +626,11 @@ class WorkspaceServer:
         if target.is_dir():
             raise ToolError(f"{path} is a folder; use list_directory")
         try:
-            window = read_lines(target, offset=offset, limit=count, max_line_length=2000)
+            window = read_lines(target, offset=offset, limit=count, max_line_length=2000, exact=True)
         except NotARegularFile as exc:
             raise ToolError(f"{path} is {exc.kind}; read_file reads regular files only") from exc
         except ValueError:
-            size = target.stat().st_size
+            size = os.lstat(target).st_size
             return ToolResult(
                 f"{path} is a binary file ({size} bytes, {guess_mime_type(target, True)}); its content is not shown"
             )
@@ -618,7 +675,7 @@ class WorkspaceServer:
         existed = mode is not None
         data = content.encode("utf-8")
         try:
-            commit([(target, data)])
+            commit([(target, data)], exact=True)
         except NotARegularFile as exc:
             raise ToolError(f"{path} is {exc.kind}; write_file replaces regular files only") from exc
         except OSError as exc:
@@ -679,21 +736,21 @@ class WorkspaceServer:
             completions={"path": self._complete_path},
             list_resources=self._files.items,
         )(self._read_file_resource)
-        if git_available() and any(is_git_repository(root) for root in self.workspace.roots):
+        if self._git is not None and self._git.found:
             server.resource(
                 "workspace://git",
                 name="git",
                 title="Git information",
-                description="Branch, HEAD, status and the last 20 commits of each repository root.",
+                description="Branch, HEAD, status (of the root's files) and the last 20 commits of each root's repository.",
                 mime_type="application/json",
-            )(self._git_resource)
+            )(self._git.report)
         server.resource(
             "workspace://environment",
             name="environment",
             title="Environment",
             description="Operating system, Python and developer tool versions (no environment secrets).",
             mime_type="application/json",
-        )(environment_info)
+        )(self._environment_resource)
         server.resource(
             "workspace://config",
             name="config",
@@ -712,10 +769,10 @@ class WorkspaceServer:
             listing = self.list_directory(str(target))
             return EmbeddedResource(uri, text=listing, mime_type="text/plain")
         try:
-            data = read_bytes(target, MAX_FILE_BYTES)
+            data = read_bytes(target, MAX_FILE_BYTES, exact=True)
         except FileNotFoundError as exc:
             raise ResourceNotFound(f"file://{path}") from exc
-        except (FileTooLarge, NotARegularFile) as exc:
+        except (FileTooLarge, NotARegularFile, PathChanged) as exc:
             raise JSONRPCError(ErrorCode.INVALID_PARAMS, str(exc)) from exc
         if is_binary(data[:8192]):
             return EmbeddedResource(uri, blob=data, mime_type=guess_mime_type(target, True))
@@ -733,9 +790,8 @@ class WorkspaceServer:
                 results.append(absolute)
         return results
 
-    def _git_resource(self) -> Dict[str, Any]:
-        repositories = [info for info in (git_info(root) for root in self.workspace.roots) if info is not None]
-        return {"repositories": repositories}
+    def _environment_resource(self) -> Dict[str, Any]:
+        return environment_info(self._run_probe)
 
     # ------------------------------------------------------------------------- prompts
 
@@ -756,8 +812,8 @@ class WorkspaceServer:
         if not target.exists():
             raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"{path} does not exist in the workspace")
         try:
-            text = read_text_file(target, MAX_FILE_BYTES)
-        except (FileTooLarge, NotARegularFile) as exc:
+            text = read_text_file(target, MAX_FILE_BYTES, exact=True)
+        except (FileTooLarge, NotARegularFile, PathChanged) as exc:
             raise JSONRPCError(ErrorCode.INVALID_PARAMS, str(exc)) from exc
         if text is None:
             raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"{path} is a binary file")

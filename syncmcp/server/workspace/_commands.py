@@ -6,8 +6,10 @@ server passes syncmcp's allow-list plus its configured variables, never its whol
 environment). Output is read continuously by two threads and capped per stream: the head and
 the tail are kept, the middle is replaced by a marker. On timeout the whole group gets
 SIGTERM, then SIGKILL; when the command exits, stragglers it left in its group are killed too,
-so no background process outlives the call. :class:`ProcessTracker` kills every group still
-running when the server shuts down, and at interpreter exit at the latest.
+and so are processes that left the group (``setsid``) but still hold its output pipes open
+(found through ``/proc``; elsewhere the call returns and abandons those pipes): the call never
+waits for them. :class:`ProcessTracker` kills every group still running when the server shuts
+down, and at interpreter exit at the latest.
 
 When bubblewrap (``bwrap``) works on this machine, commands can run inside it
 (:func:`bubblewrap_argv`): only the system folders (``/usr``, ``/bin``, ``/lib*``, ``/etc``
@@ -35,7 +37,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import IO, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import IO, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ..._stdio import _exit_status, _signal_group
 
@@ -77,7 +79,10 @@ _ETC_SECRET_FOLDERS: Tuple[str, ...] = (
 _TERM_GRACE = 1.0
 #: Seconds to wait for a SIGKILLed group leader to be reaped (only a child stuck in the kernel takes longer).
 _KILL_WAIT = 5.0
-#: Seconds to wait for the output readers once the process group is gone.
+#: Seconds the output readers get to finish once the process group is gone, before whatever
+#: still holds the pipes open (a process that left the group) is looked for and killed.
+_READER_GRACE = 0.5
+#: Seconds to wait for the output readers after that; a reader still blocked is abandoned.
 _READER_JOIN = 2.0
 #: How often the wait checks the caller's cancellation event.
 _POLL = 0.05
@@ -113,12 +118,13 @@ class CommandResult:
 
 
 class _Capture:
-    """Keeps the first and last ``limit // 2`` bytes of a stream and counts the rest."""
+    """Keeps the first and last ``limit // 2`` bytes of a stream (or only the first ``limit``) and counts the rest."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, keep_tail: bool = True) -> None:
         self.head = bytearray()
         self.tail = bytearray()
-        self.half = max(limit // 2, 1)
+        self.keep_tail = keep_tail
+        self.half = max(limit // 2, 1) if keep_tail else max(limit, 1)
         self.dropped = 0
 
     def add(self, chunk: bytes) -> None:
@@ -127,6 +133,9 @@ class _Capture:
             self.head += chunk[:room]
             chunk = chunk[room:]
         if not chunk:
+            return
+        if not self.keep_tail:
+            self.dropped += len(chunk)
             return
         self.tail += chunk
         excess = len(self.tail) - self.half
@@ -137,12 +146,14 @@ class _Capture:
     def text(self) -> str:
         head = self.head.decode("utf-8", "replace")
         tail = self.tail.decode("utf-8", "replace")
-        if not self.dropped:
+        if not self.dropped or not self.keep_tail:
             return head + tail
         return f"{head}\n[... {self.dropped} bytes truncated ...]\n{tail}"
 
 
 def _drain(stream: IO[bytes], capture: _Capture) -> None:
+    # The reader closes its own pipe: closing a pipe another thread is blocked reading would
+    # block the closer until the last writer (maybe a process that escaped the group) ends.
     try:
         while True:
             chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
@@ -151,6 +162,11 @@ def _drain(stream: IO[bytes], capture: _Capture) -> None:
             capture.add(chunk)
     except (OSError, ValueError):
         return
+    finally:
+        try:
+            stream.close()
+        except (OSError, ValueError):
+            pass
 
 
 def _feed(stream: IO[bytes], data: bytes) -> None:
@@ -232,6 +248,73 @@ def _wait(proc: subprocess.Popen[bytes], deadline: float, cancelled: Optional[th
             return "exited"
 
 
+def _pipe_names(streams: Sequence[Optional[IO[bytes]]]) -> Set[str]:
+    """How ``/proc/<pid>/fd`` shows the pipes of ``streams`` (taken while they are surely open)."""
+    names = set()
+    for stream in streams:
+        if stream is not None:
+            try:
+                names.add(f"pipe:[{os.fstat(stream.fileno()).st_ino}]")
+            except (OSError, ValueError):
+                continue
+    return names
+
+
+def _pipe_holders(wanted: Set[str]) -> List[int]:
+    """Processes other than this one holding one of the ``wanted`` pipes open (Linux ``/proc``; else none).
+
+    A pipe's two ends share one inode, and this process's own ends are not inheritable
+    (PEP 446): any other process holding it got it from the command, directly or not.
+    """
+    if not wanted or not os.path.isdir("/proc/self/fd"):
+        return []
+    me = os.getpid()
+    holders = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            descriptors = os.listdir(f"/proc/{entry}/fd")
+        except OSError:  # gone, or another user's
+            continue
+        for descriptor in descriptors:
+            try:
+                if os.readlink(f"/proc/{entry}/fd/{descriptor}") in wanted:
+                    holders.append(int(entry))
+                    break
+            except OSError:
+                continue
+    return holders
+
+
+def _finish_io(threads: Sequence[threading.Thread], streams: Sequence[Optional[IO[bytes]]], pipes: Set[str]) -> None:
+    """Let the readers and the stdin feeder finish, killing what keeps them from it; never blocks for long.
+
+    Once the group is gone, the pipes only stay open in processes that left it (a ``setsid``
+    daemon): they are killed. A reader still blocked after that (no ``/proc`` to find them)
+    is abandoned; it closes its pipe when it ends.
+    """
+    started = [thread for thread in threads if thread.ident is not None]
+    deadline = time.monotonic() + _READER_GRACE
+    for thread in started:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if any(thread.is_alive() for thread in started):
+        for pid in _pipe_holders(pipes):
+            try:
+                os.kill(pid, _SIGKILL)
+            except OSError:
+                pass
+        deadline = time.monotonic() + _READER_JOIN
+        for thread in started:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    for thread, stream in zip(threads, streams):
+        if stream is not None and not thread.is_alive():  # never started, or done (then closed already)
+            try:
+                stream.close()
+            except (OSError, ValueError):
+                pass
+
+
 def run_command(
     argv: Sequence[str],
     *,
@@ -240,11 +323,15 @@ def run_command(
     stdin: Optional[str] = None,
     env: Optional[Mapping[str, str]] = None,
     max_output: int = DEFAULT_MAX_OUTPUT,
+    keep_tail: bool = True,
     cancelled: Optional[threading.Event] = None,
     tracker: Optional[ProcessTracker] = None,
     sandbox_argv: Optional[List[str]] = None,
 ) -> CommandResult:
     """Run ``argv`` to completion (or until ``timeout`` / ``cancelled``) and report what it did.
+
+    The call returns within about ``timeout`` plus a few seconds of grace whatever the command
+    does (a process it started that left its group and holds the output open is killed).
 
     Args:
         argv: the program and its arguments (no shell).
@@ -253,6 +340,8 @@ def run_command(
         stdin: text for the command's stdin (default: the null device).
         env: the complete environment (default: this process's).
         max_output: bytes kept per stream.
+        keep_tail: keep the start and the end of a long stream (``False``: only the start, for
+            output that is parsed).
         cancelled: stop early when set (the group is killed).
         tracker: registers the process while it runs.
         sandbox_argv: a wrapper prefix (bubblewrap's) to run the command inside.
@@ -280,21 +369,24 @@ def run_command(
     )
     if tracker is not None:
         tracker.add(proc)
-    out, err = _Capture(max_output), _Capture(max_output)
+    out, err = _Capture(max_output, keep_tail), _Capture(max_output, keep_tail)
     threads = [
         threading.Thread(target=_drain, args=(proc.stdout, out), name=f"syncmcp-command[{proc.pid}]-stdout", daemon=True),
         threading.Thread(target=_drain, args=(proc.stderr, err), name=f"syncmcp-command[{proc.pid}]-stderr", daemon=True),
     ]
+    streams: List[Optional[IO[bytes]]] = [proc.stdout, proc.stderr]
     if stdin is not None:
         threads.append(
             threading.Thread(
                 target=_feed, args=(proc.stdin, stdin.encode("utf-8")), name=f"syncmcp-command[{proc.pid}]-stdin", daemon=True
             )
         )
-    for thread in threads:
-        thread.start()
+        streams.append(proc.stdin)
+    pipes = _pipe_names(streams)
     timed_out = False
     try:
+        for thread in threads:
+            thread.start()
         outcome = _wait(proc, started + timeout, cancelled)
         if outcome != "exited":
             timed_out = outcome == "timeout"
@@ -310,14 +402,7 @@ def run_command(
             pass
         if tracker is not None:
             tracker.remove(proc)
-        for thread in threads:
-            thread.join(_READER_JOIN)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                try:
-                    stream.close()
-                except OSError:
-                    pass
+        _finish_io(threads, streams, pipes)
     if sandbox_argv and proc.returncode == 1 and not out.head and bytes(err.head).startswith(_BWRAP_EXEC_FAILED):
         reason = bytes(err.head).decode("utf-8", "replace").strip()
         raise FileNotFoundError(errno.ENOENT, f"{argv[0]} cannot be started inside the OS sandbox: {reason}")

@@ -6,6 +6,12 @@ blocks until a writer appears, which would park a handler thread for good), and 
 made again on the open descriptor (``O_NONBLOCK``, then ``fstat``) so swapping the file for a
 FIFO between the check and the open changes nothing.
 
+The workspace checks a path and then uses it; a command running meanwhile (in a writable
+root) could replace a folder on the way by a link to somewhere else. So what was checked is
+what is used: a read with ``exact`` refuses a file the kernel reports elsewhere than the checked
+path (``/proc/self/fd``), and :func:`commit` opens each folder once, checks it the same way, and
+does every step inside that open folder (through ``/proc/self/fd``), never following a link.
+
 Writes go to a temporary file in the same folder, then replace the target (``os.replace`` is
 atomic), keeping the old file's permission bits. :func:`commit` applies several writes and
 deletions together; the previous version of each file is kept as a hard link (a copy where
@@ -28,19 +34,20 @@ import os
 import secrets
 import shutil
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, List, Optional, Sequence, Tuple
+from typing import BinaryIO, Dict, List, Optional, Sequence, Tuple
 
 __all__ = [
     "FileText",
     "FileTooLarge",
     "NotARegularFile",
+    "PathChanged",
     "commit",
     "guess_mime_type",
     "is_binary",
     "open_regular",
+    "opened_path",
     "read_bytes",
     "read_lines",
     "read_text_file",
@@ -52,10 +59,55 @@ _SNIFF = 8192
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 #: Suffix of the previous versions :func:`commit` keeps until it has succeeded.
 _BACKUP_SUFFIX = ".syncmcp-backup"
+#: Flags of a folder opened to work inside it.
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+#: Whether a commit can reach a folder it opened through its descriptor (``/proc/self/fd``).
+_BY_DESCRIPTOR = hasattr(os, "O_DIRECTORY") and os.path.isdir("/proc/self/fd")
 
 
 class FileTooLarge(ValueError):
     """The file exceeds the size the operation accepts."""
+
+
+class PathChanged(OSError):
+    """A checked path led elsewhere when it was used: it, or a folder on the way, was replaced by a link.
+
+    Example:
+        >>> str(PathChanged(Path("/w/a.txt"), "read"))
+        '/w/a.txt was replaced (by a link?) after it was checked; nothing was read'
+    """
+
+    def __init__(self, path: Path, what: str) -> None:
+        super().__init__(errno.ELOOP, f"{path} was replaced (by a link?) after it was checked; nothing was {what}")
+        self.path = str(path)
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def opened_path(descriptor: int) -> Optional[str]:
+    """Where the kernel says an open descriptor is (Linux ``/proc/self/fd``), or ``None`` where it cannot say.
+
+    Example:
+        >>> import tempfile
+        >>> folder = os.path.realpath(tempfile.mkdtemp())
+        >>> descriptor = os.open(folder, os.O_RDONLY)
+        >>> opened_path(descriptor) in (folder, None)
+        True
+        >>> os.close(descriptor)
+    """
+    try:
+        return os.readlink(f"/proc/self/fd/{descriptor}")
+    except OSError:
+        return None
+
+
+def _check_opened(descriptor: int, path: Path, what: str) -> None:
+    """Refuse a descriptor that is not at ``path``: what was checked is what is used, links swapped in or not."""
+    actual = opened_path(descriptor)
+    if actual is not None and actual != str(path):
+        raise PathChanged(path, what)
 
 
 class NotARegularFile(OSError):
@@ -109,15 +161,22 @@ def check_regular(path: Path) -> os.stat_result:
     return info
 
 
-def open_regular(path: Path) -> BinaryIO:
+def open_regular(path: Path, *, exact: bool = False) -> BinaryIO:
     r"""Open a regular file for reading without ever blocking on a FIFO.
 
     The path is checked first (so a device is not even opened), opened with ``O_NONBLOCK``
     and checked again on the descriptor: a FIFO put in its place meanwhile is refused too.
 
+    Args:
+        path: the file.
+        exact: ``path`` is a real path already checked: refuse the file opened unless it is at
+            that very path (it, or a folder on the way, was replaced by a link meanwhile).
+            Where the system cannot tell (no ``/proc``), this is not checked.
+
     Raises:
         FileNotFoundError: it does not exist.
         NotARegularFile: it is not a regular file.
+        PathChanged: with ``exact``, the file opened is elsewhere.
         OSError: it cannot be opened.
 
     Example:
@@ -133,6 +192,8 @@ def open_regular(path: Path) -> BinaryIO:
     check_regular(path)
     descriptor = os.open(path, _READ_FLAGS)
     try:
+        if exact:
+            _check_opened(descriptor, path, "read")
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):
             raise NotARegularFile(path, describe_mode(info.st_mode))
@@ -190,14 +251,17 @@ class FileText:
         return "\n".join(self.lines) + ("\n" if self.final_newline else "")
 
 
-def read_lines(path: Path, *, offset: int, limit: int, max_line_length: int) -> FileText:
+def read_lines(path: Path, *, offset: int, limit: int, max_line_length: int, exact: bool = False) -> FileText:
     """Lines ``offset`` … ``offset + limit - 1`` (1-based) of a UTF-8 text file, and the line count.
+
+    ``exact`` as for :func:`open_regular`.
 
     Raises:
         NotARegularFile: ``path`` is a folder, a FIFO, a socket or a device.
+        PathChanged: with ``exact``, the file opened is elsewhere.
         ValueError: the file is binary (the message says so).
     """
-    with open_regular(path) as handle:
+    with open_regular(path, exact=exact) as handle:
         if is_binary(handle.read(_SNIFF)):
             raise ValueError("binary")
         handle.seek(0)
@@ -217,14 +281,17 @@ def read_lines(path: Path, *, offset: int, limit: int, max_line_length: int) -> 
     return FileText(wanted, offset, total, cut, final)
 
 
-def read_bytes(path: Path, max_bytes: int) -> bytes:
+def read_bytes(path: Path, max_bytes: int, *, exact: bool = False) -> bytes:
     """The whole content of a regular file of at most ``max_bytes`` bytes.
+
+    ``exact`` as for :func:`open_regular`.
 
     Raises:
         FileTooLarge: it exceeds ``max_bytes`` (checked on the open file, and while reading).
         NotARegularFile: it is not a regular file.
+        PathChanged: with ``exact``, the file opened is elsewhere.
     """
-    with open_regular(path) as handle:
+    with open_regular(path, exact=exact) as handle:
         size = os.fstat(handle.fileno()).st_size
         if size > max_bytes:
             raise FileTooLarge(f"{path} is {size} bytes, more than the {max_bytes}-byte limit")
@@ -234,14 +301,17 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def read_text_file(path: Path, max_bytes: int) -> Optional[str]:
+def read_text_file(path: Path, max_bytes: int, *, exact: bool = False) -> Optional[str]:
     """The whole text of a file, or ``None`` if it is binary.
+
+    ``exact`` as for :func:`open_regular`.
 
     Raises:
         FileTooLarge: it exceeds ``max_bytes``.
         NotARegularFile: it is not a regular file.
+        PathChanged: with ``exact``, the file opened is elsewhere.
     """
-    data = read_bytes(path, max_bytes)
+    data = read_bytes(path, max_bytes, exact=exact)
     if is_binary(data[:_SNIFF]):
         return None
     try:
@@ -250,78 +320,127 @@ def read_text_file(path: Path, max_bytes: int) -> Optional[str]:
         return None
 
 
-def _temporary_copy(target: Path, data: bytes) -> Path:
-    """Write ``data`` to a new temporary file next to ``target``, with ``target``'s permissions."""
-    descriptor, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".syncmcp-tmp", dir=str(target.parent))
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            mode = stat.S_IMODE(target.stat().st_mode)
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(name, mode)
-    except BaseException:
-        _unlink_quietly(Path(name))
-        raise
-    return Path(name)
+class _Folder:
+    """A folder a commit works in: once opened, reached through its descriptor where the system allows.
 
-
-def _backup_name(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{secrets.token_hex(6)}{_BACKUP_SUFFIX}")
-
-
-def _keep_previous(target: Path) -> Path:
-    """Keep the current ``target`` under a new name, leaving ``target`` in place; that name.
-
-    A hard link costs nothing and keeps the very inode (owner, mode, times); where links are
-    refused (some file systems, ``protected_hardlinks`` on another user's file) the file is
-    copied, streamed, never read into memory.
+    ``/proc/self/fd/N/name`` names ``name`` inside the very folder descriptor ``N`` holds (the
+    kernel jumps to the open folder, it does not look the old path up again): the folder that
+    was opened and checked is the folder changed, even if its path is made to lead elsewhere
+    meanwhile (a folder replaced by a symbolic link). Without ``/proc``, the folder's path is used.
     """
-    for _attempt in range(8):
-        backup = _backup_name(target)
+
+    def __init__(self, path: Path, descriptor: Optional[int]) -> None:
+        self.path = path
+        self.fd = descriptor
+        self._base = f"/proc/self/fd/{descriptor}" if descriptor is not None else str(path)
+
+    def entry(self, name: str) -> str:
+        """How to name ``name`` inside this folder."""
+        return os.path.join(self._base, name)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def child(self, name: str) -> _Folder:
+        """The subfolder ``name``, never through a symbolic link."""
+        if self.fd is None:
+            return _Folder(self.path / name, None)
+        return _Folder(self.path / name, os.open(self.entry(name), _DIR_FLAGS | _NOFOLLOW))
+
+    def lstat(self, name: str) -> os.stat_result:
+        return os.lstat(self.entry(name))
+
+    def lexists(self, name: str) -> bool:
+        return os.path.lexists(self.entry(name))
+
+    def create(self, name: str, mode: int) -> int:
+        """A new file ``name`` opened for writing (``FileExistsError`` if there is one)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        return os.open(self.entry(name), flags, mode)
+
+    def create_unique(self, name: str, suffix: str, mode: int = 0o600) -> Tuple[str, int]:
+        """A new file named after ``name`` (hidden, random part, ``suffix``): its name and descriptor."""
+        for _attempt in range(100):
+            candidate = f".{name}.{secrets.token_hex(6)}{suffix}"
+            try:
+                return candidate, self.create(candidate, mode)
+            except FileExistsError:
+                continue
+        raise FileExistsError(errno.EEXIST, f"no free temporary name next to {self.path / name}")
+
+    def open_regular(self, name: str) -> BinaryIO:
+        """``name`` opened for reading, refused unless it is a regular file (a link is not followed)."""
+        descriptor = os.open(self.entry(name), _READ_FLAGS | _NOFOLLOW)
         try:
-            os.link(target, backup, follow_symlinks=False)
-            return backup
-        except FileExistsError:
-            continue
+            info = os.fstat(descriptor)
+            if not stat.S_ISREG(info.st_mode):
+                raise NotARegularFile(self.path / name, describe_mode(info.st_mode))
+            return os.fdopen(descriptor, "rb")
+        except BaseException:
+            os.close(descriptor)
+            raise
+
+    def replace(self, source: str, target: str) -> None:
+        """Rename ``source`` to ``target`` in this folder, replacing it atomically."""
+        os.replace(self.entry(source), self.entry(target))
+
+    def link(self, source: str, target: str) -> None:
+        os.link(self.entry(source), self.entry(target), follow_symlinks=False)
+
+    def unlink_quietly(self, name: str) -> None:
+        try:
+            os.unlink(self.entry(name))
         except OSError:
+            pass
+
+    def mkdir(self, name: str) -> None:
+        os.mkdir(self.entry(name))
+
+    def rmdir_quietly(self, name: str) -> None:
+        try:
+            os.rmdir(self.entry(name))
+        except OSError:
+            pass
+
+
+def _open_folder(path: Path, *, create: bool, exact: bool, opened: List[_Folder], created: List[Tuple[_Folder, str]]) -> _Folder:
+    """The folder ``path``, opened (missing folders made if ``create``).
+
+    Raises:
+        FileNotFoundError: it is missing (and not ``create``).
+        PathChanged: with ``exact``, the folder opened is not at ``path`` (a link on the way).
+    """
+    missing: List[str] = []
+    base = path
+    while True:
+        try:
+            descriptor = os.open(base, _DIR_FLAGS) if _BY_DESCRIPTOR else None
+            if descriptor is None and not base.is_dir():
+                raise FileNotFoundError(errno.ENOENT, f"{base} does not exist")
             break
-    descriptor, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=_BACKUP_SUFFIX, dir=str(target.parent))
-    try:
-        with open_regular(target) as source, os.fdopen(descriptor, "wb") as copy:
-            shutil.copyfileobj(source, copy)
-        shutil.copymode(target, name)
-    except BaseException:
-        _unlink_quietly(Path(name))
-        raise
-    return Path(name)
+        except FileNotFoundError:
+            if not create or base.parent == base:
+                raise
+            missing.append(base.name)
+            base = base.parent
+    folder = _Folder(base, descriptor)
+    opened.append(folder)
+    if exact and descriptor is not None:
+        _check_opened(descriptor, base, "written")
+    for name in reversed(missing):
+        try:
+            folder.mkdir(name)
+            created.append((folder, name))
+        except FileExistsError:  # made meanwhile: opened like any other (a link is refused)
+            pass
+        folder = folder.child(name)
+        opened.append(folder)
+    return folder
 
 
-def _move_aside(target: Path) -> Path:
-    """Rename ``target`` (a file or a symbolic link itself) to a new name; that name."""
-    descriptor, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=_BACKUP_SUFFIX, dir=str(target.parent))
-    os.close(descriptor)
-    try:
-        os.replace(target, name)  # replaces our own empty placeholder, atomically
-    except BaseException:
-        _unlink_quietly(Path(name))
-        raise
-    return Path(name)
-
-
-def _unlink_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _existing_kind(target: Path, deleting: bool) -> Optional[int]:
+def _existing_kind(folder: _Folder, target: Path, deleting: bool) -> Optional[int]:
     """``st_mode`` of what is at ``target`` (not following a final link), ``None`` if nothing.
 
     Raises:
@@ -329,7 +448,7 @@ def _existing_kind(target: Path, deleting: bool) -> Optional[int]:
         NotARegularFile: it is a FIFO, socket or device, or (for a write) a symbolic link.
     """
     try:
-        info = os.lstat(target)
+        info = folder.lstat(target.name)
     except FileNotFoundError:
         return None
     mode = info.st_mode
@@ -340,66 +459,151 @@ def _existing_kind(target: Path, deleting: bool) -> Optional[int]:
     raise NotARegularFile(target, describe_mode(mode))
 
 
-def commit(changes: Sequence[Tuple[Path, Optional[bytes]]]) -> None:
+def _temporary_copy(folder: _Folder, name: str, data: bytes, mode: Optional[int]) -> str:
+    """Write ``data`` to a new temporary file next to ``name``; ``mode``: the permissions to give it.
+
+    A new file (``mode`` ``None``) is created with ``0o666`` less the umask, as ``open`` would.
+    """
+    temporary, descriptor = folder.create_unique(name, ".syncmcp-tmp", 0o600 if mode is not None else 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        if mode is not None and not hasattr(os, "fchmod"):  # pragma: no cover - Windows
+            os.chmod(folder.path / temporary, mode)
+    except BaseException:
+        folder.unlink_quietly(temporary)
+        raise
+    return temporary
+
+
+def _keep_previous(folder: _Folder, name: str) -> str:
+    """Keep the current ``name`` under a new name, leaving ``name`` in place; that name.
+
+    A hard link costs nothing and keeps the very inode (owner, mode, times); where links are
+    refused (some file systems, ``protected_hardlinks`` on another user's file) the file is
+    copied, streamed, never read into memory.
+    """
+    for _attempt in range(8):
+        backup = f".{name}.{secrets.token_hex(6)}{_BACKUP_SUFFIX}"
+        try:
+            folder.link(name, backup)
+            return backup
+        except FileExistsError:
+            continue
+        except (OSError, NotImplementedError):
+            break
+    backup, descriptor = folder.create_unique(name, _BACKUP_SUFFIX)
+    try:
+        with folder.open_regular(name) as source, os.fdopen(descriptor, "wb") as copy:
+            shutil.copyfileobj(source, copy)
+            if hasattr(os, "fchmod"):
+                os.fchmod(copy.fileno(), stat.S_IMODE(os.fstat(source.fileno()).st_mode))
+    except BaseException:
+        folder.unlink_quietly(backup)
+        raise
+    return backup
+
+
+def _move_aside(folder: _Folder, name: str) -> str:
+    """Rename ``name`` (a file or a symbolic link itself) to a new name; that name."""
+    aside, descriptor = folder.create_unique(name, _BACKUP_SUFFIX)
+    os.close(descriptor)
+    try:
+        folder.replace(name, aside)  # replaces our own empty placeholder, atomically
+    except BaseException:
+        folder.unlink_quietly(aside)
+        raise
+    return aside
+
+
+def commit(changes: Sequence[Tuple[Path, Optional[bytes]]], *, exact: bool = False) -> None:
     """Apply writes (``(path, data)``) and deletions (``(path, None)``) all together, or none.
 
     Missing parent folders are created. A deletion of a symbolic link removes the link itself.
     If any step fails, every file already replaced or deleted is restored, created files and
-    folders are removed, and the error is raised.
+    folders are removed, and the error is raised. Each folder is opened once and every step
+    works inside that open folder, never looking its path up again.
+
+    Args:
+        changes: the writes and deletions.
+        exact: the paths are real paths already checked: refuse (before changing anything) a
+            folder that is no longer at its path when opened (one on the way was replaced by a
+            link). Where the system cannot tell (no ``/proc``), this is not checked.
 
     Raises:
         OSError: a write, replacement or deletion failed (nothing is left changed).
         IsADirectoryError: a target is a folder.
         NotARegularFile: a target is a FIFO, a socket or a device (nothing was touched).
+        PathChanged: with ``exact``, a folder was replaced by a link after the check.
     """
-    created_dirs: List[Path] = []
-    staged: List[Tuple[Path, Path]] = []  # target, temporary file holding its new content
-    previous: List[Tuple[Path, Path]] = []  # target, where its old version is kept
-    created: List[Path] = []  # targets that did not exist
+    opened: List[_Folder] = []
+    folders: Dict[Path, _Folder] = {}
+    created_dirs: List[Tuple[_Folder, str]] = []
+    staged: Dict[Path, Tuple[_Folder, str]] = {}  # target -> its folder, the temporary holding its new content
+    previous: List[Tuple[_Folder, str, str]] = []  # folder, name, where its old version is kept
+    created: List[Tuple[_Folder, str]] = []  # targets that did not exist
+
+    def folder_of(target: Path, create: bool) -> Optional[_Folder]:
+        folder = folders.get(target.parent)
+        if folder is None:
+            try:
+                folder = _open_folder(target.parent, create=create, exact=exact, opened=opened, created=created_dirs)
+            except FileNotFoundError:
+                if create:
+                    raise
+                return None
+            folders[target.parent] = folder
+        return folder
+
     try:
-        existing = {target: _existing_kind(target, data is None) for target, data in changes}
-        for target, data in changes:
-            if data is None:
-                continue
-            missing = []
-            parent = target.parent
-            while not parent.exists():
-                missing.append(parent)
-                parent = parent.parent
-            for folder in reversed(missing):
-                folder.mkdir()
-                created_dirs.append(folder)
-            staged.append((target, _temporary_copy(target, data)))
-        temporaries = dict(staged)
-        for target, data in changes:
-            if data is None:
+        try:
+            existing: Dict[Path, Optional[int]] = {}
+            for target, data in changes:
+                folder = folder_of(target, False)
+                existing[target] = _existing_kind(folder, target, data is None) if folder is not None else None
+            for target, data in changes:
+                if data is None:
+                    continue
+                folder = folder_of(target, True)
+                assert folder is not None
+                mode = existing[target]
+                staged[target] = (folder, _temporary_copy(folder, target.name, data, stat.S_IMODE(mode) if mode else None))
+            for target, data in changes:
+                folder = folders.get(target.parent)
+                if data is None:
+                    if folder is not None and existing[target] is not None:
+                        previous.append((folder, target.name, _move_aside(folder, target.name)))
+                    continue
+                folder, temporary = staged[target]
                 if existing[target] is not None:
-                    previous.append((target, _move_aside(target)))
-                continue
-            if existing[target] is not None:
-                previous.append((target, _keep_previous(target)))
-            else:
-                created.append(target)
-            os.replace(temporaries.pop(target), target)
-    except BaseException:
-        for target, kept in reversed(previous):
-            try:
-                os.replace(kept, target)
-            except OSError:
-                continue  # leave it: it is the only copy of the old version now
-            # Renaming a hard link onto its own inode (the target was never replaced) is a
-            # no-op that leaves both names: drop the spare one.
-            if os.path.lexists(kept):
-                _unlink_quietly(kept)
-        for target in created:
-            _unlink_quietly(target)
-        for _target, temporary in staged:
-            _unlink_quietly(temporary)
-        for folder in reversed(created_dirs):
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
-        raise
-    for _target, kept in previous:
-        _unlink_quietly(kept)
+                    previous.append((folder, target.name, _keep_previous(folder, target.name)))
+                else:
+                    created.append((folder, target.name))
+                folder.replace(temporary, target.name)
+                del staged[target]
+        except BaseException:
+            for folder, name, kept in reversed(previous):
+                try:
+                    folder.replace(kept, name)
+                except OSError:
+                    continue  # leave it: it is the only copy of the old version now
+                # Renaming a hard link onto its own inode (the target was never replaced) is a
+                # no-op that leaves both names: drop the spare one.
+                if folder.lexists(kept):
+                    folder.unlink_quietly(kept)
+            for folder, name in created:
+                folder.unlink_quietly(name)
+            for folder, temporary in staged.values():
+                folder.unlink_quietly(temporary)
+            for folder, name in reversed(created_dirs):
+                folder.rmdir_quietly(name)
+            raise
+        for folder, _name, kept in previous:
+            folder.unlink_quietly(kept)
+    finally:
+        for folder in reversed(opened):
+            folder.close()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Pattern, Tuple
 
-from ._files import read_bytes
+from ._files import opened_path, read_bytes
 
 __all__ = ["VCS_DIRECTORIES", "Entry", "IgnoreRules", "rules_for", "walk"]
 
@@ -30,6 +30,10 @@ __all__ = ["VCS_DIRECTORIES", "Entry", "IgnoreRules", "rules_for", "walk"]
 VCS_DIRECTORIES = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", "CVS", ".jj", ".pijul", ".fslckout"})
 #: Largest ``.gitignore`` read (bigger ones are ignored as a precaution).
 _MAX_IGNORE_FILE = 256 * 1024
+#: Flags of a folder opened to list it.
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+#: Whether a folder can be listed through a descriptor (so the folder listed is the one checked).
+_SCAN_BY_DESCRIPTOR = hasattr(os, "O_DIRECTORY") and os.scandir in os.supports_fd
 
 
 @dataclass(frozen=True)
@@ -148,9 +152,10 @@ class IgnoreRules:
 
 def _read_lines(path: Path) -> List[str]:
     # A .gitignore (or .git/info/exclude) that is a FIFO must not block the listing: only
-    # regular files are read, without ever blocking in open().
+    # regular files are read, without ever blocking in open(). Nor is one that is a link (as
+    # git does), or reached through one: its lines would tell what a file elsewhere says.
     try:
-        return read_bytes(path, _MAX_IGNORE_FILE).decode("utf-8", "replace").splitlines()
+        return read_bytes(path, _MAX_IGNORE_FILE, exact=True).decode("utf-8", "replace").splitlines()
     except (OSError, ValueError):  # missing, not a regular file, or too large
         return []
 
@@ -186,10 +191,11 @@ class Entry:
 
 
 def walk(root: Path, start: Path, max_depth: int, *, include_hidden: bool = True) -> Iterator[Entry]:
-    """Entries under ``start`` (itself under ``root``), depth first, sorted by name.
+    """Entries under ``start`` (itself under ``root``, both real paths), depth first, sorted by name.
 
     Skips version-control folders and what the ignore rules exclude, never follows symbolic
-    links to folders, and stops ``max_depth`` levels down. Unreadable folders are skipped.
+    links to folders, and stops ``max_depth`` levels down. Unreadable folders are skipped, and
+    so is a folder replaced by a link after it was seen (where ``/proc`` tells).
 
     Example:
         >>> list(walk(Path("/nonexistent"), Path("/nonexistent"), 2))
@@ -198,24 +204,48 @@ def walk(root: Path, start: Path, max_depth: int, *, include_hidden: bool = True
     yield from _walk(start, rules_for(root, start), 1, max_depth, include_hidden)
 
 
+def _scan(directory: Path) -> List[Tuple[str, bool, bool]]:
+    """``(name, is_dir, is_symlink)`` of the entries of ``directory``, sorted by name; links not followed.
+
+    The folder is opened and the kernel asked where it is: one replaced by a link meanwhile
+    is not listed.
+    """
+    found: List[Tuple[str, bool, bool]] = []
+    if _SCAN_BY_DESCRIPTOR:
+        descriptor = os.open(directory, _DIR_FLAGS)
+        try:
+            if opened_path(descriptor) not in (None, str(directory)):
+                return []
+            # Every question about an entry is asked while the descriptor is open.
+            with os.scandir(descriptor) as scanner:
+                for item in scanner:
+                    try:
+                        found.append((item.name, item.is_dir(follow_symlinks=False), item.is_symlink()))
+                    except OSError:
+                        continue
+        finally:
+            os.close(descriptor)
+    else:  # pragma: no cover - platforms without scandir on a descriptor
+        with os.scandir(directory) as scanner:
+            for item in scanner:
+                try:
+                    found.append((item.name, item.is_dir(follow_symlinks=False), item.is_symlink()))
+                except OSError:
+                    continue
+    return sorted(found)
+
+
 def _walk(directory: Path, rules: IgnoreRules, depth: int, max_depth: int, include_hidden: bool) -> Iterator[Entry]:
     try:
-        with os.scandir(directory) as scanner:
-            items = sorted(scanner, key=lambda item: item.name)
+        items = _scan(directory)
     except OSError:
         return
-    for item in items:
-        name = item.name
+    for name, is_dir, is_symlink in items:
         if not include_hidden and name.startswith("."):
-            continue
-        try:
-            is_symlink = item.is_symlink()
-            is_dir = item.is_dir(follow_symlinks=False)
-        except OSError:
             continue
         if is_dir and name in VCS_DIRECTORIES:
             continue
-        path = Path(item.path)
+        path = directory / name
         if rules.ignored(path, is_dir or (is_symlink and _is_dir(path))):
             continue
         yield Entry(path, is_dir, is_symlink, depth)
