@@ -510,6 +510,9 @@ def test_control_characters_are_escaped_in_text_output() -> None:
     shown = "a\\x1b]52;c;ZWNobw==\\x07\\x1b[2K\\x0db\\x9b1m\\x00\\x7f"
     assert _output.terminal_text(hostile) == shown
     assert _output.terminal_text("tab\tline\r\nnext\n") == "tab\tline\r\nnext\n"  # harmless ones stay
+    # Bidirectional overrides and isolates would show the text in another order than it has.
+    assert _output.terminal_text("rm \u202eexe.txt\u2066x\u2069") == "rm \\u202eexe.txt\\u2066x\\u2069"
+    assert _output.terminal_text("שלום, é, ✓") == "שלום, é, ✓"  # right-to-left letters themselves stay
     assert _output.table(["A", "B"], [[hostile, "x"]]) == [f"A{' ' * (len(shown) + 1)}B", f"{shown}  x"]
     info = ToolInfo("ws", "t", Tool.from_dict({"name": "t", "description": "x\x1b[31m", "inputSchema": {}}), "ws__t")
     assert _output.tool_lines([info]) == ["ws__t()  x\\x1b[31m"]

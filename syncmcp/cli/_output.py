@@ -54,13 +54,15 @@ __all__ = [
     "write_json",
 ]
 
-#: C0 controls except tab and line feed, DEL, and C1 controls; a carriage return only when no
-#: line feed follows it (CRLF line endings are harmless and stay).
-_CONTROL = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
+#: C0 controls except tab and line feed, DEL, C1 controls, and the bidirectional embedding,
+#: override and isolate characters (they reorder what follows them on screen); a carriage return
+#: only when no line feed follows it (CRLF line endings are harmless and stay).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
 
 
 def _escape(match: re.Match[str]) -> str:
-    return f"\\x{ord(match.group()):02x}"
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def terminal_text(text: str) -> str:
@@ -68,7 +70,9 @@ def terminal_text(text: str) -> str:
 
     Tab, line feed and a carriage return before a line feed stay; every other C0 control, DEL
     and the C1 controls (``\x80``-``\x9f``, where ``\x9b`` starts a sequence like ESC ``[``)
-    become ``\x1b``-style text.
+    become ``\x1b``-style text; the bidirectional overrides and isolates (U+202A-U+202E,
+    U+2066-U+2069), which would show text in another order than it has, become ``\u202e``-style
+    text.
 
     Example:
         >>> terminal_text("ok\x1b]52;c;ZWNobw==\x07\x1b[2K\rdone\tx\r\n")
