@@ -371,13 +371,13 @@ def test_bubblewrap_shows_only_the_system_folders_and_the_roots() -> None:
     argv = bubblewrap_argv("/usr/bin/bwrap", "/tmp/w/src", readable=["/tmp/w"], writable=["/tmp/w/src"], network=False)
     triples = list(zip(argv, argv[1:], argv[2:]))
     assert ("--ro-bind", "/", "/") not in triples  # not the whole file system
-    sources = {source for option, source, _ in triples if option in ("--ro-bind", "--bind")}
+    sources = {source for option, source, _ in triples if option in ("--ro-bind", "--ro-bind-try", "--bind")}
     assert sources <= {*SYSTEM_DIRECTORIES, os.devnull, "/tmp/w", "/tmp/w/src"}
     pairs = list(zip(argv, argv[1:]))
     # The private /tmp first, then the root inside it, then the writable folder inside the root.
     assert (
         pairs.index(("--tmpfs", "/tmp"))
-        < triples.index(("--ro-bind", "/tmp/w", "/tmp/w"))
+        < triples.index(("--ro-bind-try", "/tmp/w", "/tmp/w"))
         < triples.index(("--bind", "/tmp/w/src", "/tmp/w/src"))
     )
     assert ("--proc", "/proc") in pairs and ("--dev", "/dev") in pairs
@@ -1066,6 +1066,20 @@ def test_a_missing_readable_folder_is_refused_when_the_server_is_made(root: Path
     done = cli("serve", "--root", str(root), "--readable", str(missing), input="")
     assert done.returncode == 2, done.stderr
     assert str(missing) in done.stderr and "does not exist" in done.stderr
+
+
+def test_a_readable_folder_removed_while_the_server_runs_does_not_break_sandboxed_commands(
+    bwrap: str, root: Path, elsewhere: Path
+) -> None:
+    tools = elsewhere / "tools"
+    tools.mkdir()
+    (tools / "note.txt").write_text("shown\n")
+    with serve_in_process(WorkspaceServer([root], sandbox_readable=[tools]).server) as session:
+        before = run(session, "cat", str(tools / "note.txt"))
+        shutil.rmtree(tools)
+        after = run(session, "cat", "README.md")
+    assert before["sandbox"] == "bubblewrap" and before["stdout"] == "shown\n"
+    assert after["sandbox"] == "bubblewrap" and after["exit_code"] == 0 and after["stdout"] == "# Project\n", after
 
 
 def test_a_process_that_leaves_the_group_but_holds_the_output_open_does_not_hold_up_the_call(root: Path) -> None:

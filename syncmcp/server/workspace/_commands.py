@@ -507,7 +507,8 @@ def bubblewrap_argv(
     """The bubblewrap prefix that runs a command in the OS sandbox.
 
     Visible: the :data:`SYSTEM_DIRECTORIES` that exist (read-only; ``/etc``'s password hashes,
-    host keys and private keys hidden), ``readable`` (read-only) and ``writable`` (writable),
+    host keys and private keys hidden), ``readable`` (read-only; one that no longer exists is
+    left out) and ``writable`` (writable),
     a private ``/tmp``, ``/proc`` and ``/dev``. Nothing else of the file system exists inside.
     There is no network unless ``network``; the command gets fresh pid and IPC namespaces that
     die with it, a new session (no terminal injection) and no capabilities (a server running
@@ -558,7 +559,8 @@ def bubblewrap_argv(
     shown_writable = list(dict.fromkeys(writable))
     for folder in dict.fromkeys(readable):
         if folder not in shown_writable:
-            mount(2, folder, "--ro-bind", folder, folder)
+            # "-try": a folder removed since it was checked is left out instead of failing the command.
+            mount(2, folder, "--ro-bind-try", folder, folder)
     for folder in shown_writable:
         mount(3, folder, "--bind", folder, folder)
     for _depth_key, _order, options in sorted(mounts, key=lambda item: (item[0], item[1])):
