@@ -22,16 +22,22 @@ def main() -> None:
         "broken": syncmcp.ServerConfig(command="no-such-mcp-server"),  # fails alone; the others work
     }
 
+    printing = threading.Lock()
+
+    def say(*parts: object) -> None:  # on_event runs on the manager's event thread: one line at a time
+        with printing:
+            print(*parts)
+
     def show(event: object) -> None:  # start-up progress; tool-call events are left out here
         if type(event).__name__.startswith("Startup"):
-            print("event:", event)
+            say("event:", event)
 
     with syncmcp.MCPManager(servers, on_event=show) as manager:  # returns at once; servers start in parallel
         manager.wait_for_startup(timeout=30)
         for name, status in manager.startup_status().items():
-            print(f"{name}: {status.state.value}" + (f" ({status.error.splitlines()[0]})" if status.error else ""))
+            say(f"{name}: {status.state.value}" + (f" ({status.error.splitlines()[0]})" if status.error else ""))
         tools = manager.list_all_tools()
-        print("tools:", ", ".join(tools))
+        say("tools:", ", ".join(tools))
 
         results = {}
 
@@ -44,8 +50,8 @@ def main() -> None:
             thread.start()
         for thread in threads:
             thread.join()
-        print("math__add ->", results["math__add"])
-        print("workspace__list_directory ->", results["workspace__list_directory"].splitlines()[:3])
+        say("math__add ->", results["math__add"])
+        say("workspace__list_directory ->", results["workspace__list_directory"].splitlines()[:3])
 
 
 if __name__ == "__main__":
