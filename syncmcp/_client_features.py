@@ -225,8 +225,12 @@ class ClientFeatures:
             raise JSONRPCError(ErrorCode.INTERNAL_ERROR, f"the sampling handler's result lacks {', '.join(missing)}")
         return result
 
-    def elicit(self, context: Any, params: Dict[str, Any]) -> Dict[str, Any]:
+    def elicit(self, context: Any, params: Dict[str, Any], *, legacy: bool = True) -> Dict[str, Any]:
         """Answer ``elicitation/create`` with the elicitation handler.
+
+        A legacy-era URL elicitation carries an ``elicitationId`` that a later
+        ``notifications/elicitation/complete`` names; one inside a 2026-07-28
+        ``InputRequiredResult`` (``legacy=False``) has neither.
 
         Raises:
             JSONRPCError: no handler (-32601); a mode the handler did not declare (-32602); an
@@ -238,15 +242,17 @@ class ClientFeatures:
         mode = params.get("mode", "form")
         if mode not in self.elicitation_modes:
             raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"elicitation mode {mode!r} is not supported by this client")
-        if mode == "url" and not (isinstance(params.get("url"), str) and isinstance(params.get("elicitationId"), str)):
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, "a URL elicitation needs 'url' and 'elicitationId'")
+        if mode == "url" and not isinstance(params.get("url"), str):
+            raise JSONRPCError(ErrorCode.INVALID_PARAMS, "a URL elicitation needs 'url'")
+        if mode == "url" and legacy and not isinstance(params.get("elicitationId"), str):
+            raise JSONRPCError(ErrorCode.INVALID_PARAMS, "a URL elicitation needs 'elicitationId'")
         answer = _as_dict(handler(context, params), "elicitation")
         try:
             result = check_elicitation_answer(params, answer)
         except SchemaValidationError as exc:
             logger.warning("not sending an invalid elicitation answer: %s", exc)
             raise JSONRPCError(ErrorCode.INTERNAL_ERROR, str(exc)) from exc
-        if mode == "url" and result["action"] == "accept":
+        if mode == "url" and legacy and result["action"] == "accept":
             with self._url_lock:
                 self._open_url_elicitations.add(params["elicitationId"])
         return result
@@ -262,8 +268,8 @@ class ClientFeatures:
         if self.on_elicitation_complete is not None:
             self.on_elicitation_complete(str(elicitation_id))
 
-    def answer(self, context: Any, method: str, params: Dict[str, Any]) -> Dict[str, Any]:
-        """Answer one server request by method.
+    def answer(self, context: Any, method: str, params: Dict[str, Any], *, legacy: bool = True) -> Dict[str, Any]:
+        """Answer one server request by method (``legacy=False`` for a 2026-07-28 input request).
 
         Raises:
             JSONRPCError: an unknown method (-32601) or one of the errors above.
@@ -273,7 +279,7 @@ class ClientFeatures:
         if method == "sampling/createMessage":
             return self.create_message(context, params)
         if method == "elicitation/create":
-            return self.elicit(context, params)
+            return self.elicit(context, params, legacy=legacy)
         raise JSONRPCError(ErrorCode.METHOD_NOT_FOUND, f"Method not found: {method}")
 
 

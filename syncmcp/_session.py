@@ -662,7 +662,8 @@ class ClientSession:
             params = request.get("params")
             context = RequestContext(self, self.name, key, request["method"], threading.Event())
             try:
-                responses[key] = self._answer(context, request["method"], dict(params) if isinstance(params, Mapping) else {})
+                arguments = dict(params) if isinstance(params, Mapping) else {}
+                responses[key] = self._answer(context, request["method"], arguments, legacy=False)
             except MCPError as exc:
                 if getattr(exc, "code", None) == ErrorCode.METHOD_NOT_FOUND:
                     raise RemoteProtocolError(
@@ -671,13 +672,13 @@ class ClientSession:
                 raise
         return responses
 
-    def _answer(self, context: RequestContext, method: str, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _answer(self, context: RequestContext, method: str, params: Dict[str, Any], *, legacy: bool = True) -> Dict[str, Any]:
         """Answer one server request; the server waits on us meanwhile, so timeouts pause."""
         if method == "roots/list":
             return self._features.list_roots()
         self._endpoint.pause_timeouts()
         try:
-            return self._features.answer(context, method, params)
+            return self._features.answer(context, method, params, legacy=legacy)
         finally:
             self._endpoint.resume_timeouts()
 

@@ -305,6 +305,21 @@ def test_input_required_rounds_are_fulfilled_and_retried() -> None:
     }
 
 
+def test_a_modern_url_elicitation_needs_no_elicitation_id() -> None:
+    """2026-07-28 dropped ``elicitationId`` and the completion notice: the handler still runs."""
+    asked: List[Dict[str, Any]] = []
+
+    def elicit(ctx: syncmcp.RequestContext, params: Dict[str, Any]) -> Dict[str, Any]:
+        asked.append(params)
+        return {"action": "accept"}
+
+    elicit.modes = ("form", "url")  # type: ignore[attr-defined]
+    with connect_scripted("--modern", elicitation_handler=elicit) as session:
+        answer = json.loads(session.call_tool("needs_input", {"mode": "url"}).text)
+    assert asked == [{"mode": "url", "message": "Sign in", "url": "https://example.com/auth"}]
+    assert answer["responses"] == {"login": {"action": "accept"}}
+
+
 def test_endless_input_required_loop_is_bounded() -> None:
     with connect_scripted("--modern", max_input_rounds=3) as session:
         with pytest.raises(RemoteProtocolError, match="still required input after 3 rounds"):

@@ -188,6 +188,9 @@ def call_tool(request_id, name, args, meta, args_envelope=None):
         return text("notified")
     if name == "needs_input":
         responses = args_envelope.get("inputResponses")
+        if responses is None and args.get("mode") == "url":  # 2026-07-28 URL mode: no elicitationId
+            return {"resultType": "input_required", "inputRequests": {"login": {"method": "elicitation/create", "params": {
+                "mode": "url", "message": "Sign in", "url": "https://example.com/auth"}}}}
         if responses is None:
             return {"resultType": "input_required", "requestState": "opaque-state-1",
                     "inputRequests": {
