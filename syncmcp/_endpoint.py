@@ -366,11 +366,11 @@ class PendingRequest:
         """
         return self._abandon(reason or "cancelled by the client", RequestCancelled)
 
-    def _abandon(self, reason: str, error_type: type, **extra: Any) -> bool:
-        """Pop our entry; if we won it, tell the peer and settle the future with the error."""
+    def _abandon(self, reason: str, error_type: type, *, tell_peer: bool = True, **extra: Any) -> bool:
+        """Pop our entry; if we won it, tell the peer (unless not ``tell_peer``) and settle the future with the error."""
         if not self._endpoint._pop_pending(self.id):
             return False
-        if self._cancellable:
+        if self._cancellable and tell_peer:
             self._endpoint._send_cancelled(self.id, reason)
         self._future.set_exception(
             error_type(
@@ -791,8 +791,10 @@ class Endpoint:
                 inbound = self._inbound.get(request_id) if isinstance(request_id, (int, str)) else None
             if inbound is not None:
                 inbound.cancelled.set()
-            logger.debug("'%s' cancelled its request %r: %s", self.name, request_id, params.get("reason"))
-            return
+                logger.debug("'%s' cancelled its request %r: %s", self.name, request_id, params.get("reason"))
+                return
+            # Not one of the peer's requests: a 2026-07-28 server ends a subscriptions/listen
+            # stream this way, which the notification handler recognises.
         handler = self._notification_handler
         if handler is not None:
             self._notifier.submit(handler, notification.method, params)

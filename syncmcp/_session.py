@@ -47,6 +47,7 @@ from ._exceptions import (
     ProtocolVersionError,
     RemoteError,
     RemoteProtocolError,
+    RequestCancelled,
     RequestTimeout,
     SchemaValidationError,
     SessionClosedError,
@@ -1047,27 +1048,35 @@ class ClientSession:
         """Subscribe to changes of a resource; ``on_updated(uri)`` runs on each update.
 
         Legacy era: ``resources/subscribe``. 2026-07-28: the URI joins the session's
-        ``subscriptions/listen`` stream.
+        ``subscriptions/listen`` stream, and the call returns once the server acknowledged it. If
+        the server later ends that stream, a warning is logged and updates stop until the next
+        subscription change opens a new one.
 
         Raises:
             CapabilityError: the server does not offer subscriptions.
+            RemoteError: the server refused the subscription (nothing is subscribed then).
+            RequestTimeout: no answer in time (nothing is subscribed then).
         """
         self._require_open()
         resources = self.server_capabilities.get("resources")
         if self.check_capabilities and not (isinstance(resources, Mapping) and resources.get("subscribe")):
             raise CapabilityError(f"MCP server '{self.name}' does not support resource subscriptions")
         with self._subscribers_lock:
+            known = uri in self._subscribers
             self._subscribers.setdefault(uri, [])
             if on_updated is not None:
                 self._subscribers[uri].append(on_updated)
-        if self._modern:
-            self._restart_listen(wait=self._resolve_timeout(timeout))
-            return
         try:
-            self.request("resources/subscribe", {"uri": uri}, timeout=timeout)
+            if self._modern:
+                self._restart_listen(wait=self._resolve_timeout(timeout))
+            else:
+                self.request("resources/subscribe", {"uri": uri}, timeout=timeout)
         except BaseException:
-            with self._subscribers_lock:
-                self._subscribers.pop(uri, None)
+            with self._subscribers_lock:  # undo this call only: earlier subscribers of the URI stay
+                if not known:
+                    self._subscribers.pop(uri, None)
+                elif on_updated is not None and on_updated in self._subscribers.get(uri, ()):
+                    self._subscribers[uri].remove(on_updated)
             raise
 
     def unsubscribe_resource(self, uri: str, *, timeout: Timeout = DEFAULT) -> None:
@@ -1088,6 +1097,8 @@ class ClientSession:
 
         Raises:
             RequestTimeout: no acknowledgement within ``wait`` seconds.
+            RemoteError, ConnectionClosed: the server refused the stream, or the connection ended,
+                before acknowledging it.
         """
         # Every subscription change happens before its restart takes a generation, and each
         # restart reads the subscriptions after taking one: the newest generation's stream covers
@@ -1130,11 +1141,20 @@ class ClientSession:
             wait = 0.0  # the acknowledgement would be delivered by this very thread
         if new is not None and wait != 0.0:
             with self._listen_acked:
-                acknowledged = self._listen_acked.wait_for(lambda: new.id in self._listen_ack_ids, wait)
-            if not acknowledged:
+                self._listen_acked.wait_for(lambda: new.id in self._listen_ack_ids or new.done(), wait)
+                acknowledged = new.id in self._listen_ack_ids
+            if acknowledged:
+                return
+            if not new.done():  # the stream stays open: a late acknowledgement still serves the others
                 raise RequestTimeout(
                     f"MCP server '{self.name}' did not acknowledge subscriptions/listen within {wait:g} s", timeout=wait
                 )
+            try:
+                new.result(0.0)  # ended before any acknowledgement: its error, if it has one
+            except RequestCancelled:
+                if self._listen is not new:
+                    return  # a newer stream replaced it; that restart waits for its own acknowledgement
+                raise
 
     def _from_superseded_stream(self, params: Mapping[str, Any]) -> bool:
         """Whether a 2026-07-28 notification came on a listen stream already replaced.
@@ -1149,7 +1169,36 @@ class ClientSession:
         return stream in self._retired_streams or (current is not None and stream < current.id)
 
     def _listen_ended(self, pending: PendingRequest) -> None:
-        logger.debug("'%s': subscriptions/listen %s ended", self.name, pending.id)
+        """Bookkeeping when a listen request settles (inline on the settling thread)."""
+        with self._listen_lock:
+            current = self._listen is pending
+            if current:
+                self._listen = None
+        with self._listen_acked:
+            self._listen_acked.notify_all()  # a subscriber waiting for its acknowledgement learns it ended
+        if not current:
+            logger.debug("'%s': subscriptions/listen %s ended", self.name, pending.id)
+            return
+        try:
+            pending.result(0.0)
+            why = "it completed the stream"
+        except ConnectionClosed:
+            logger.debug("'%s': subscriptions/listen %s ended with the connection", self.name, pending.id)
+            return
+        except MCPError as exc:
+            why = str(exc)
+        logger.warning(
+            "MCP server '%s' ended its subscriptions/listen stream (%s); no list changes or resource updates "
+            "arrive until the subscriptions change",
+            self.name,
+            why,
+        )
+
+    def _listen_closed_by_server(self, request_id: Any) -> None:
+        """A 2026-07-28 server's ``notifications/cancelled`` for our listen request ends that stream."""
+        current = self._listen
+        if current is not None and request_id == current.id:
+            current._abandon("was ended by the server", RequestCancelled, tell_peer=False)
 
     def list_prompts(self, *, timeout: Timeout = DEFAULT, refresh: bool = False) -> List[Prompt]:
         """Every prompt of the server (all pages, cached); ``[]`` if it has no prompts."""
@@ -1283,6 +1332,8 @@ class ClientSession:
                 task.update(params)
             if self._notification_handler is not None:
                 self._notification_handler(method, params)
+        elif method == "notifications/cancelled":
+            self._listen_closed_by_server(params.get("requestId"))
         elif method == "notifications/subscriptions/acknowledged":
             logger.debug("'%s' acknowledged subscriptions: %s", self.name, params.get("notifications"))
             meta = params.get("_meta")

@@ -7,10 +7,13 @@ produce on demand: broken answers, schema mismatches, endless input loops, late 
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List
+from unittest import mock
 
 import pytest
 
@@ -18,7 +21,7 @@ import syncmcp
 from syncmcp import ClientSession, RemoteProtocolError, SchemaValidationError
 from syncmcp._client_features import ClientFeatures, check_elicitation_answer, normalize_roots
 
-from .conftest import scripted
+from .conftest import scripted, wait_until
 
 
 def connect_scripted(*flags: str, **kwargs: Any) -> ClientSession:
@@ -333,6 +336,42 @@ def test_input_request_for_an_undeclared_capability_is_a_protocol_error() -> Non
     with connect_scripted("--modern") as session:
         with pytest.raises(RemoteProtocolError, match="asked for elicitation/create, which this client did not declare"):
             session.call_tool("needs_input")
+
+
+def test_a_refused_modern_subscription_fails_at_once_and_keeps_nothing() -> None:
+    with connect_scripted("--modern", "--listen", "refuse") as session:
+        started = time.monotonic()
+        with pytest.raises(syncmcp.RemoteError, match="scripted: no subscriptions"):
+            session.subscribe_resource("scripted://doc/1", lambda uri: None, timeout=30)
+        assert time.monotonic() - started < 10  # the error, not the timeout
+        assert session._subscribers == {}
+
+
+def test_a_modern_stream_the_server_ends_is_reported_and_reopened_by_the_next_subscription(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with connect_scripted("--modern", "--listen", "accept") as session:
+        session.subscribe_resource("scripted://doc/1", lambda uri: None)
+        first = session._listen
+        assert first is not None
+        with caplog.at_level(logging.WARNING, logger="syncmcp.session"):
+            assert session.call_tool("end_listen").text == str(first.id)
+            assert wait_until(lambda: session._listen is None and first.done())
+        assert "ended its subscriptions/listen stream" in caplog.text
+        with pytest.raises(syncmcp.RequestCancelled, match="ended by the server"):
+            first.result(0)
+        session.subscribe_resource("scripted://doc/2", lambda uri: None)  # a new stream with both URIs
+        assert session._listen is not None and session._listen.id > first.id and not session._listen.done()
+
+
+def test_a_failed_subscription_keeps_the_earlier_callbacks_of_its_uri() -> None:
+    with connect_scripted("--modern", "--listen", "accept") as session:
+        kept = lambda uri: None  # noqa: E731
+        session.subscribe_resource("scripted://doc/1", kept)
+        with mock.patch.object(session, "_restart_listen", side_effect=syncmcp.RequestTimeout("scripted")):
+            with pytest.raises(syncmcp.RequestTimeout):
+                session.subscribe_resource("scripted://doc/1", lambda uri: None)
+        assert session._subscribers == {"scripted://doc/1": [kept]}
 
 
 def test_era_can_be_forced() -> None:

@@ -348,6 +348,9 @@ class ServerConnection:
         if method == "notifications/initialized":
             self._initialized = True
             return
+        if method == "notifications/cancelled":  # for a request already answered (the endpoint stops running ones)
+            logger.debug("'%s': cancellation of a finished request %r", self._endpoint.name, params.get("requestId"))
+            return
         handler = self._host.custom_notification_handler(method)
         if handler is not None:
             handler(params)

@@ -27,6 +27,7 @@ modern_locked = [False]
 options = argparse.Namespace()
 sandbox_updates: list = []
 seen_methods: list = []
+listens: list = []  # ids of the subscriptions/listen streams opened (--listen accept)
 
 
 def send(message) -> None:
@@ -105,6 +106,8 @@ def tool_list():
         tools.append({"name": "seen_methods", "description": "methods received, in order", "inputSchema": {"type": "object"}})
     if options.hostile:
         tools.append({"name": "hostile", "description": HOSTILE, "inputSchema": {"type": "object"}})
+    if options.listen:
+        tools.append({"name": "end_listen", "description": "end the newest listen stream", "inputSchema": {"type": "object"}})
     extra = list(options.tool)
     if options.tools_file and os.path.exists(options.tools_file):
         with open(options.tools_file) as handle:
@@ -121,6 +124,9 @@ def call_tool(request_id, name, args, meta, args_envelope=None):
     token = meta.get("progressToken")
     if name == "echo":
         return text(args.get("text", ""))
+    if name == "end_listen":  # 2026-07-28 on stdio: the server ends a stream by cancelling it
+        send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": listens[-1]}})
+        return text(str(listens[-1]))
     if name == "add":
         return text(str(args["a"] + args["b"]))
     if name == "sleep":
@@ -330,7 +336,10 @@ def handle(message) -> None:
             modern_locked[0] = True  # locked on receipt, as real servers do, even if the answer is slow
             if options.discover_delay:
                 time.sleep(options.discover_delay)
-            result = {"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {"listChanged": True}},
+            capabilities = {"tools": {"listChanged": True}}
+            if options.listen:
+                capabilities["resources"] = {"subscribe": True}
+            result = {"supportedVersions": ["2026-07-28"], "capabilities": capabilities,
                       "resultType": "complete", "ttlMs": 0, "cacheScope": "private",
                       "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "scripted-modern", "version": "2.0"}}}
         elif method == "initialize" and modern_locked[0]:
@@ -392,6 +401,15 @@ def handle(message) -> None:
             result = call_tool(request_id, params.get("name"), params.get("arguments") or {}, params.get("_meta") or {}, params)
             if result is None:
                 return
+        elif method == "subscriptions/listen" and options.listen == "refuse":
+            send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32602, "message": "scripted: no subscriptions"}})
+            return
+        elif method == "subscriptions/listen" and options.listen == "accept":
+            listens.append(request_id)
+            send({"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged", "params": {
+                "notifications": params.get("notifications", {}),
+                "_meta": {"io.modelcontextprotocol/subscriptionId": request_id}}})
+            return  # the stream stays open
         elif method == "ping" or method == "logging/setLevel":
             result = {}
         else:
@@ -439,6 +457,7 @@ def main() -> None:
     parser.add_argument("--record", help="append 'parked <id>' and 'cancelled <id>' lines to this file")
     parser.add_argument("--hostile", action="store_true", help="list a tool 'hostile' whose texts hold terminal escapes")
     parser.add_argument("--hang-method", action="append", default=[], help="never answer requests of this method")
+    parser.add_argument("--listen", choices=["accept", "refuse"], help="(--modern) offer subscriptions; accept or refuse listen")
     parser.parse_args(namespace=options)
     if options.modern_if_exists and os.path.exists(options.modern_if_exists):
         options.modern = True
