@@ -138,8 +138,15 @@ class ToolTask:
             with self._cond:
                 notified = self._cond.wait_for(self._status_differs(status), pause)
             if not notified:
-                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-                self.refresh(timeout=remaining)
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    continue  # no time left to poll: the loop reports the task's own timeout
+                try:
+                    self.refresh(timeout=remaining)
+                except RequestTimeout:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        continue  # the poll used up the last of the time: same report
+                    raise
 
     def _status_differs(self, status: str) -> Callable[[], bool]:
         return lambda: self._task.get("status") != status

@@ -47,3 +47,18 @@ def test_a_status_notification_wakes_the_waiter_before_the_next_poll() -> None:
     assert task.status == "completed"
     assert calls[-1][0] == "tasks/result"
     assert task.poll_interval == 0.05
+
+
+def test_a_wait_that_runs_out_reports_the_task_not_a_last_zero_second_poll() -> None:
+    polls: List[Any] = []
+
+    def request(method: str, params: Dict[str, Any], timeout: Any) -> Any:
+        polls.append(timeout)
+        if timeout is not None and timeout <= 0:
+            raise RequestTimeout(f"{method} timed out after 0 s", timeout=0)
+        return {"taskId": "t1", "status": "working"}
+
+    task = ToolTask(request, "research", {"taskId": "t1", "status": "working", "pollInterval": 50}, CallToolResult.from_dict, lambda: 10)
+    with pytest.raises(RequestTimeout, match=r"task t1 \(research\) still working after 0.12 s"):
+        task.wait(0.12)
+    assert polls and all(timeout > 0 for timeout in polls)
