@@ -15,6 +15,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+import time
 import tracemalloc
 from pathlib import Path
 from typing import Any, Iterator, List
@@ -24,7 +25,7 @@ import pytest
 import syncmcp
 from syncmcp import RemoteError, SandboxState
 from syncmcp.server.workspace import Workspace, WorkspaceServer, _files
-from syncmcp.server.workspace._commands import SYSTEM_DIRECTORIES, bubblewrap_argv, find_bubblewrap
+from syncmcp.server.workspace._commands import SYSTEM_DIRECTORIES, ProcessTracker, bubblewrap_argv, find_bubblewrap
 from syncmcp.server.workspace._files import NotARegularFile, commit, open_regular
 from syncmcp.server.workspace._ignore import IgnoreRules
 from syncmcp.server.workspace._info import ProgramOutput, git_info, redact
@@ -1091,6 +1092,31 @@ def test_a_process_that_leaves_the_group_but_holds_the_output_open_does_not_hold
     assert out["exit_code"] == 0 and out["stdout"] == "started\n"
     assert out["duration_seconds"] < 15, out
     assert wait_until(lambda: not processes_with(marker), timeout=5), "the escaped process survived the call"
+
+
+def test_interpreter_exit_waits_for_commands_being_started_and_kills_later_ones() -> None:
+    """A command whose start is under way at exit is waited for and killed; one started after the wait, at once."""
+    tracker = ProcessTracker()
+    release = threading.Event()
+    entered = threading.Event()
+    started: List[subprocess.Popen[bytes]] = []
+
+    def slow_start() -> subprocess.Popen[bytes]:
+        entered.set()
+        assert release.wait(10)
+        proc = subprocess.Popen(["sleep", unique_sleep()], start_new_session=True)
+        started.append(proc)
+        return proc
+
+    spawner = threading.Thread(target=tracker.spawn, args=(slow_start,), daemon=True)
+    spawner.start()
+    assert entered.wait(5)
+    threading.Timer(0.2, release.set).start()
+    assert tracker.close(time.monotonic() + 10) == 1  # it waited for the start in progress
+    spawner.join(5)
+    assert started[0].wait(5) == -signal.SIGKILL
+    late = tracker.spawn(lambda: subprocess.Popen(["sleep", unique_sleep()], start_new_session=True))
+    assert late.wait(5) == -signal.SIGKILL  # started after the exit wait: killed at once
 
 
 def test_no_command_outlives_the_interpreter(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import IO, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import IO, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ..._stdio import _exit_status, _signal_group
 
@@ -185,7 +185,8 @@ class ProcessTracker:
     """The command process groups currently running, so shutdown can end them all.
 
     Every tracker is also ended at interpreter exit (commands run on daemon threads, which
-    do not get to clean up when the main thread leaves).
+    do not get to clean up when the main thread leaves): commands still starting are waited
+    for briefly, and one that starts after that is killed at once.
 
     Example:
         >>> tracker = ProcessTracker()
@@ -194,32 +195,60 @@ class ProcessTracker:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._running: Dict[int, subprocess.Popen[bytes]] = {}
+        self._starting = 0
+        self._closed = False
         with _trackers_lock:
             _trackers.add(self)
 
-    def add(self, proc: subprocess.Popen[bytes]) -> None:
-        """Track a started command."""
-        with self._lock:
-            self._running[proc.pid] = proc
+    def spawn(self, start: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+        """Start a command with ``start()`` and track it until :meth:`remove`.
+
+        Raises:
+            OSError: whatever ``start()`` raises (nothing is tracked then).
+        """
+        with self._cond:
+            self._starting += 1
+        proc: Optional[subprocess.Popen[bytes]] = None
+        try:
+            proc = start()
+        finally:
+            with self._cond:
+                self._starting -= 1
+                if proc is not None:
+                    self._running[proc.pid] = proc
+                closed = self._closed
+                self._cond.notify_all()
+        if closed:
+            _signal_group(proc, _SIGKILL)  # the interpreter is leaving: no new command may outlive it
+        return proc
 
     def remove(self, proc: subprocess.Popen[bytes]) -> None:
         """Stop tracking a finished command."""
-        with self._lock:
+        with self._cond:
             self._running.pop(proc.pid, None)
 
     def kill_all(self) -> int:
         """SIGKILL every tracked group (the commands' own threads reap them); how many."""
-        with self._lock:
+        with self._cond:
             running = list(self._running.values())
         for proc in running:
             _signal_group(proc, _SIGKILL)
         return len(running)
 
+    def close(self, deadline: float) -> int:
+        """Refuse to keep new commands, wait (until the monotonic ``deadline``) for those being started, kill all."""
+        with self._cond:
+            self._closed = True
+            self._cond.wait_for(lambda: self._starting == 0, max(0.0, deadline - time.monotonic()))
+        return self.kill_all()
+
 
 _trackers: weakref.WeakSet[ProcessTracker] = weakref.WeakSet()
 _trackers_lock = threading.Lock()
+#: How long interpreter exit waits for commands that are being started, in seconds.
+_EXIT_START_WAIT = 2.0
 
 
 @atexit.register
@@ -227,8 +256,9 @@ def _kill_tracked_commands() -> None:
     """At interpreter exit: no command started by a workspace server outlives the process."""
     with _trackers_lock:
         trackers = list(_trackers)
+    deadline = time.monotonic() + _EXIT_START_WAIT
     for tracker in trackers:
-        tracker.kill_all()
+        tracker.close(deadline)
 
 
 def _wait(proc: subprocess.Popen[bytes], deadline: float, cancelled: Optional[threading.Event]) -> str:
@@ -358,17 +388,19 @@ def run_command(
         _check_program(argv[0], cwd, (environment if environment is not None else os.environ).get("PATH"))
     full = [*(sandbox_argv or ()), *argv]
     started = time.monotonic()
-    proc = subprocess.Popen(
-        full,
-        cwd=cwd,
-        env=environment,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=_POSIX,
-    )
-    if tracker is not None:
-        tracker.add(proc)
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            full,
+            cwd=cwd,
+            env=environment,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=_POSIX,
+        )
+
+    proc = tracker.spawn(start) if tracker is not None else start()
     out, err = _Capture(max_output, keep_tail), _Capture(max_output, keep_tail)
     threads = [
         threading.Thread(target=_drain, args=(proc.stdout, out), name=f"syncmcp-command[{proc.pid}]-stdout", daemon=True),
