@@ -493,13 +493,9 @@ class ManagedServer:
             instance.retired = True
             instance.live_session.close()
             return
-        future, batch = taken
         self.tool_group()  # prepare the names here, not in the next list_all_tools()
         logger.info("MCP server '%s' is ready (%d tools, %s era)", self.name, len(tools), self._era)
-        self._svc.emit(StartupUpdate(self.name, "ready"))
-        if batch is not None:
-            batch.report(self.name, "ready")
-        future.set_result(instance)
+        self._settle_start(taken, StartupUpdate(self.name, "ready"), instance)
         # After settling: neither is part of the start-up, whose callers are not kept waiting.
         # A state set after the last check in _sync_sandbox went to ready servers only (this one
         # was still starting), and one the deadline left no time for was not sent at all.
@@ -533,14 +529,23 @@ class ManagedServer:
         if forgotten is not None:
             logger.info("MCP server '%s' failed to start in the %s era it spoke before; probing next time", self.name, forgotten)
         if taken is not None:
-            future, batch = taken
             logger.warning("%s", text, extra={"syncmcp_event": "startup_failed", "mcp_server": self.name})
-            self._svc.emit(StartupUpdate(self.name, "failed", error=text, exception=error))
-            if batch is not None:
-                batch.report(self.name, "failed", text)
-            future.set_result(None)
+            self._settle_start(taken, StartupUpdate(self.name, "failed", error=text, exception=error), None)
         if instance is not None and instance.session is not None:
             instance.session.close()  # after reporting: a server that does not exit costs the grace
+
+    def _settle_start(
+        self,
+        taken: Tuple[concurrent.futures.Future[Optional[_Instance]], Optional[StartupBatch]],
+        update: StartupUpdate,
+        instance: Optional[_Instance],
+    ) -> None:
+        """End a start-up taken with ``_take_start_locked*``: the event, its batch's tally, then its waiters."""
+        future, batch = taken
+        self._svc.emit(update)
+        if batch is not None:
+            batch.report(self.name, update.status, update.error)
+        future.set_result(instance)
 
     def _finish_cancelled(self, gen: int) -> None:
         with self._lock:
@@ -548,11 +553,7 @@ class ManagedServer:
             if taken is not None and self._state is ServerState.STARTING:
                 self._state = ServerState.CANCELLED
         if taken is not None:
-            future, batch = taken
-            self._svc.emit(StartupUpdate(self.name, "cancelled"))
-            if batch is not None:
-                batch.report(self.name, "cancelled")
-            future.set_result(None)
+            self._settle_start(taken, StartupUpdate(self.name, "cancelled"), None)
 
     # ------------------------------------------------------------------------------ sandbox
 
@@ -907,11 +908,7 @@ class ManagedServer:
                 if item is not None:
                     item.retired = True
         if taken is not None:
-            future, batch = taken
-            self._svc.emit(StartupUpdate(self.name, "cancelled"))
-            if batch is not None:
-                batch.report(self.name, "cancelled")
-            future.set_result(None)
+            self._settle_start(taken, StartupUpdate(self.name, "cancelled"), None)
         if starting is not None and starting.session is not None:
             starting.session.close()
         if instance is not None:

@@ -29,7 +29,7 @@ import logging
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-__all__ = ["SchemaValidators", "Validator", "apply_defaults", "describe_errors", "first_error_path"]
+__all__ = ["SchemaValidators", "Validator", "apply_defaults", "describe_errors", "first_error_path", "json_type"]
 
 logger = logging.getLogger("syncmcp.validation")
 
@@ -37,6 +37,28 @@ logger = logging.getLogger("syncmcp.validation")
 _MAX_LISTED_ERRORS = 3
 
 Check = Callable[[Any], bool]
+
+
+def json_type(value: Any) -> Optional[str]:
+    """The JSON Schema type of a decoded JSON value (a ``bool`` is no integer); ``None`` for other objects.
+
+    Example:
+        >>> [json_type(v) for v in (None, True, 3, 2.5, "s", [1], {"a": 1}, object())]
+        ['null', 'boolean', 'integer', 'number', 'string', 'array', 'object', None]
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else None
 
 
 class Validator:

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -342,19 +342,36 @@ def toml_server(name: str, command: List[str], **extra: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def processes_mentioning(text: str) -> List[int]:
-    """Pids of live (not zombie) processes whose command line contains ``text``."""
-    found = []
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie is not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().decode("ascii", "replace").rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _live_command_lines() -> Iterator[Tuple[int, List[bytes]]]:
+    """(pid, arguments) of every live process."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                cmdline = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                state = handle.read().decode("ascii", "replace").rsplit(")", 1)[1].split()[0]
+            arguments = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if text in cmdline and state != "Z":
-            found.append(int(entry))
-    return found
+        if process_alive(int(entry)):
+            yield int(entry), arguments
+
+
+def processes_mentioning(text: str) -> List[int]:
+    """Pids of live (not zombie) processes whose command line contains ``text``."""
+    return [pid for pid, arguments in _live_command_lines() if text in b" ".join(arguments).decode("utf-8", "replace")]
+
+
+def processes_with(argument: str) -> List[int]:
+    """Pids of live (not zombie) processes with ``argument`` among their arguments.
+
+    A command inside bubblewrap has its own pid namespace: its arguments find it, its pids do not.
+    """
+    return [pid for pid, arguments in _live_command_lines() if argument.encode() in arguments]

@@ -225,25 +225,31 @@ def test_ctrl_c_cancels_the_running_call_on_the_server_and_exits_130(
     assert processes_mentioning(str(record)) == []  # and the server is gone
 
 
+def _read_terminal(master: int, timeout: float) -> bytes:
+    """What a pseudo-terminal showed until its program closed it (or ``timeout`` seconds passed)."""
+    shown = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    return shown
+
+
 def _run_on_terminal(cli: CLI, *args: str, env: Dict[str, str]) -> List[str]:
     """Run with stderr on a pseudo-terminal; returns (stdout, what the terminal showed)."""
     master, slave = pty.openpty()
     process = cli.popen(*args, env=env, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
     os.close(slave)
-    shown = b""
-    deadline = time.monotonic() + 30
     try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                break
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the process closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
+        shown = _read_terminal(master, timeout=30)
         out, _ = process.communicate(timeout=30)
     finally:
         os.close(master)
@@ -416,20 +422,8 @@ def test_text_from_servers_cannot_drive_the_terminal(cli: CLI, tmp_path: Path) -
     master, slave = pty.openpty()
     process = cli.popen("call", "s__hostile", env=env, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
     os.close(slave)
-    shown = b""
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                break
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the process closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
+        shown = _read_terminal(master, timeout=30)
         assert process.wait(timeout=30) == 0
     finally:
         os.close(master)

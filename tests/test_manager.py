@@ -42,7 +42,7 @@ from syncmcp import (
     UnknownToolError,
 )
 
-from .conftest import ROOT, SCRIPTED, leftover_processes, scripted, wait_until
+from .conftest import ROOT, SCRIPTED, leftover_processes, process_alive, scripted, wait_until
 
 
 def server(*flags: str, **config: Any) -> Dict[str, Any]:
@@ -962,15 +962,7 @@ def test_interpreter_exit_without_close_leaves_no_server_behind() -> None:
         check=True,
     ).stdout
     pid = int(out.split()[0])
-    assert wait_until(lambda: not os.path.exists(f"/proc/{pid}") or _is_zombie_of_init(pid), timeout=10)
-
-
-def _is_zombie_of_init(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
+    assert wait_until(lambda: not process_alive(pid), timeout=10)
 
 
 def test_failures_carry_codex_context_and_keep_their_type() -> None:

@@ -19,7 +19,7 @@ import syncmcp
 from syncmcp import SandboxState
 from syncmcp.server.workspace._commands import find_bubblewrap
 
-from .conftest import IN_CI, SERVERS, wait_until
+from .conftest import IN_CI, SERVERS, processes_with, wait_until
 
 FIXTURE = [sys.executable, "-u", str(SERVERS / "framework_server.py")]
 
@@ -90,14 +90,6 @@ class Process:
                         stream.close()
                     except BrokenPipeError:
                         pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_syncmcp_serve_works_with_syncmcp_s_own_client(tmp_path: Path) -> None:
@@ -187,21 +179,6 @@ def test_noisy_output_goes_to_stderr(tmp_path: Path) -> None:
     assert b"print: hi" in result.stderr and b"fd1: hi" in result.stderr and b"child: hi" in result.stderr
 
 
-def _processes_with(argument: str) -> List[int]:
-    """Live processes with ``argument`` among their arguments (a command in bubblewrap has its own pids)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            arguments = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argument.encode() in arguments and _alive(int(entry)):
-            found.append(int(entry))
-    return found
-
-
 @pytest.mark.parametrize("sandbox", ["none", "bubblewrap"])
 @pytest.mark.parametrize("how", ["stdin-eof", "sigterm"])
 def test_the_server_exits_promptly_and_ends_its_commands(tmp_path: Path, how: str, sandbox: str) -> None:
@@ -223,7 +200,7 @@ def test_the_server_exits_promptly_and_ends_its_commands(tmp_path: Path, how: st
                 "params": {"name": "execute_command", "arguments": {"command": ["sh", "-c", script]}},
             }
         )
-        assert wait_until(lambda: len(_processes_with(marker)) == 2, timeout=10)
+        assert wait_until(lambda: len(processes_with(marker)) == 2, timeout=10)
         started = time.monotonic()
         if how == "sigterm":
             server.proc.send_signal(signal.SIGTERM)
@@ -232,7 +209,7 @@ def test_the_server_exits_promptly_and_ends_its_commands(tmp_path: Path, how: st
             server.proc.stdin.close()
         assert server.finish(timeout=10) == 0
         assert time.monotonic() - started < 5.0
-        assert wait_until(lambda: not _processes_with(marker), timeout=5), "a command outlived the server"
+        assert wait_until(lambda: not processes_with(marker), timeout=5), "a command outlived the server"
     finally:
         if server.proc.returncode is None:
             server.proc.kill()

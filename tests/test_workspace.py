@@ -30,7 +30,7 @@ from syncmcp.server.workspace._files import NotARegularFile, commit, open_regula
 from syncmcp.server.workspace._ignore import IgnoreRules
 from syncmcp.server.workspace._info import ProgramOutput, git_info, redact
 
-from .conftest import IN_CI, ROOT, serve_in_process, wait_until
+from .conftest import IN_CI, ROOT, process_alive, processes_with, serve_in_process, wait_until
 
 
 @pytest.fixture
@@ -87,21 +87,6 @@ def unique_sleep() -> str:
     Inside bubblewrap a command has its own pid namespace: the pids it reports mean nothing here.
     """
     return f"3{next(_markers)}.{os.getpid()}"
-
-
-def processes_with(argument: str) -> List[int]:
-    """Live processes (zombies excluded) with ``argument`` among their arguments."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            arguments = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argument.encode() in arguments and _alive(int(entry)):
-            found.append(int(entry))
-    return found
 
 
 # ----------------------------------------------------------------------------------- the server
@@ -247,14 +232,6 @@ def test_output_is_capped_keeping_both_ends_and_marked(root: Path) -> None:
     assert "[... 100200 bytes truncated ...]" in out["stdout"]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_a_timeout_kills_the_whole_process_group(root: Path) -> None:
     """Without the OS sandbox (the pids a command reports are this machine's)."""
     script = "sleep 60 & echo $! > bg.pid; sleep 60"
@@ -263,7 +240,7 @@ def test_a_timeout_kills_the_whole_process_group(root: Path) -> None:
     out = result.structured_content
     assert out["timed_out"] is True and out["exit_code"] == -signal.SIGTERM
     background = int((root / "bg.pid").read_text())
-    assert wait_until(lambda: not _alive(background), timeout=5), "the background child survived the timeout"
+    assert wait_until(lambda: not process_alive(background), timeout=5), "the background child survived the timeout"
 
 
 def test_cancelling_the_call_kills_the_command(root: Path) -> None:
@@ -275,7 +252,7 @@ def test_cancelling_the_call_kills_the_command(root: Path) -> None:
         assert wait_until(lambda: (root / "pid").exists() and (root / "pid").read_text().strip() != "", timeout=5)
         pid = int((root / "pid").read_text())
         pending.cancel()
-        assert wait_until(lambda: not _alive(pid), timeout=5)
+        assert wait_until(lambda: not process_alive(pid), timeout=5)
 
 
 def test_shutdown_ends_running_commands(root: Path) -> None:
@@ -287,7 +264,7 @@ def test_shutdown_ends_running_commands(root: Path) -> None:
         assert wait_until(lambda: (root / "pid").exists() and (root / "pid").read_text().strip() != "", timeout=5)
         pid = int((root / "pid").read_text())
         assert app.tracker.kill_all() == 1
-        assert wait_until(lambda: not _alive(pid), timeout=5)
+        assert wait_until(lambda: not process_alive(pid), timeout=5)
 
 
 # ----------------------------------------------------------------------------------- sandbox

@@ -23,6 +23,7 @@ from .._config import MAX_TIMEOUT_SEC, ServerConfig
 from .._exceptions import MCPError
 from .._status import Page, ServerState
 from .._toolnames import MAX_TOOL_NAME_LENGTH, TOOL_NAME_DELIMITER
+from .._validation import json_type
 from ._context import Context
 from ._exits import EXIT_OK, EXIT_SERVER, EXIT_TIMEOUT, EXIT_TOOL_ERROR, EXIT_USAGE, CLIError, exit_status
 from ._output import (
@@ -142,22 +143,8 @@ class ServerRun:
 # ----------------------------------------------------------------------------- arguments
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
 def _accepts(types: Sequence[str], value: Any) -> bool:
-    kind = _json_type(value)
+    kind = json_type(value)
     return kind in types or (kind == "integer" and "number" in types)
 
 
@@ -208,7 +195,7 @@ def _json_object(text: str) -> Dict[str, Any]:
     except _NonFinite as exc:
         raise CLIError(f"tool arguments are not valid JSON: {exc} {_NON_FINITE}") from None
     if not isinstance(value, dict):
-        raise CLIError(f"tool arguments must be a JSON object, got {_json_type(value)}")
+        raise CLIError(f"tool arguments must be a JSON object, got {json_type(value)}")
     return value
 
 

@@ -34,6 +34,7 @@ import typing
 import uuid
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
 
+from .._validation import json_type
 from ._docstrings import parse_docstring
 
 __all__ = [
@@ -377,24 +378,10 @@ def _def_name(tp: Any, taken: Set[str]) -> str:
 
 def _enum_schema(values: List[Any]) -> Dict[str, Any]:
     schema: Dict[str, Any] = {"enum": values}
-    kinds = {_json_type(v) for v in values}
+    kinds = {json_type(v) for v in values}
     if len(kinds) == 1 and None not in kinds:
         schema = {"type": kinds.pop(), "enum": values}
     return schema
-
-
-def _json_type(value: Any) -> Optional[str]:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    return None
 
 
 def schema_for(tp: Any) -> Dict[str, Any]:

@@ -31,7 +31,7 @@ import os
 import stat
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -514,17 +514,7 @@ class WorkspaceServer:
         except OSError as exc:
             raise ToolError(f"cannot start {command[0]}: {exc}") from exc
         self._files.invalidate()
-        return CommandOutput(
-            result.exit_code,
-            result.stdout,
-            result.stderr,
-            result.timed_out,
-            result.stdout_truncated,
-            result.stderr_truncated,
-            result.duration_seconds,
-            result.sandbox,
-            note,
-        )
+        return CommandOutput(**asdict(result), note=note)
 
     def apply_patch(self, patch: str) -> str:
         """Apply a patch to workspace files: all of it, or nothing if any hunk fails.
