@@ -15,11 +15,13 @@ import logging as _logging
 from typing import TYPE_CHECKING, Any, List
 
 from ._client_features import check_elicitation_answer
+from ._connect import connect, connect_http
 from ._endpoint import Endpoint, InboundRequest, PendingRequest
 from ._exceptions import (
     AuthenticationRequired,
     ConfigError,
     ConnectionClosed,
+    HTTPError,
     JSONRPCError,
     MCPError,
     MessageTooLarge,
@@ -53,7 +55,6 @@ from ._session import (
     CapabilityError,
     ClientSession,
     RequestContext,
-    connect,
 )
 from ._stdio import StdioTransport, stop_servers_on_sigterm
 from ._tasks import ToolTask
@@ -86,6 +87,7 @@ from ._types import (
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._auth import Auth, BearerAuth
     from ._config import ServerConfig, embedded_default_servers, load_config
     from ._events import (
         ElicitationCancelled,
@@ -98,6 +100,7 @@ if TYPE_CHECKING:
         ToolCallBegin,
         ToolCallEnd,
     )
+    from ._http import HttpTransport
     from ._managed import RestartPolicy
     from ._manager import MCPManager
     from ._status import HealthStatus, Page, ReloadResult, ServerMetrics, ServerState, ServerStatus
@@ -107,6 +110,13 @@ if TYPE_CHECKING:
 # The many-servers layer loads on first use (PEP 562): ``import syncmcp`` stays as light as the
 # single-session client, whose users do not pay for the manager's modules.
 _LAZY = {
+    "Auth": "_auth",
+    "BearerAuth": "_auth",
+    "CredentialStore": "_credentials",
+    "HttpTransport": "_http",
+    "HeadlessAuthorizer": "_login",
+    "LoopbackAuthorizer": "_login",
+    "OAuth": "_oauth",
     "ServerConfig": "_config",
     "embedded_default_servers": "_config",
     "load_config": "_config",
@@ -158,7 +168,9 @@ __all__ = [
     "MODERN_PROTOCOL_VERSION",
     "SUPPORTED_PROTOCOL_VERSIONS",
     "AudioContent",
+    "Auth",
     "AuthenticationRequired",
+    "BearerAuth",
     "CallToolResult",
     "CapabilityError",
     "ClientSession",
@@ -172,7 +184,9 @@ __all__ = [
     "Endpoint",
     "ErrorCode",
     "GetPromptResult",
+    "HTTPError",
     "HealthStatus",
+    "HttpTransport",
     "ImageContent",
     "Implementation",
     "InboundRequest",
@@ -240,6 +254,7 @@ __all__ = [
     "__version__",
     "check_elicitation_answer",
     "connect",
+    "connect_http",
     "embedded_default_servers",
     "load_config",
     "qualify_tool_names",

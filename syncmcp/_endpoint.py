@@ -57,7 +57,7 @@ from ._jsonrpc import (
     make_result,
 )
 from ._timeout import DEFAULT, Timeout, resolve_timeout
-from ._transport import Transport
+from ._transport import RequestFailed, Transport
 
 __all__ = [
     "DEFAULT_MAX_WORKERS",
@@ -680,7 +680,9 @@ class Endpoint:
                 if wire.isEnabledFor(logging.DEBUG):
                     wire.debug("<- %s", value)
                 try:
-                    if isinstance(value, list):  # a batch (2025-03-26): dispatch each element
+                    if type(value) is RequestFailed:  # the transport lost this request, not the connection
+                        self._fail_request(value.request_id, value.error)
+                    elif isinstance(value, list):  # a batch (2025-03-26): dispatch each element
                         if not value:
                             self._invalid("empty batch")
                         for item in value:
@@ -752,6 +754,15 @@ class Endpoint:
             exc = _remote_error(error, entry.method, request_id, self.name)
             if not (entry.ordered and self._notifier.submit(future.set_exception, exc, essential=True)):
                 future.set_exception(exc)
+
+    def _fail_request(self, request_id: RequestId, error: Exception) -> None:
+        with self._lock:
+            entry = self._pending.pop(request_id, None)
+        if entry is None:
+            logger.debug("'%s': dropped a transport failure for request %r: %s", self.name, request_id, error)
+            return
+        if not (entry.ordered and self._notifier.submit(entry.future.set_exception, error, essential=True)):
+            entry.future.set_exception(error)
 
     def _on_request(self, request: Request) -> None:
         if request.method == "ping":

@@ -11,6 +11,8 @@
     ├── SessionClosedError(MCPError, RuntimeError) use of a closed (or never opened) session
     ├── TransportError(MCPError)
     │   ├── ServerStartError                       the server process could not be spawned
+    │   ├── HTTPError                              an HTTP exchange failed: .status (None: network), .url, .body
+    │   │   └── AuthenticationRequired             401 / 403: log in (or again, with more scopes)
     │   ├── ConnectionClosed                       EOF, exit or close; carries exit code and stderr tail
     │   ├── MessageTooLarge                        a line longer than the configured cap
     │   └── RemoteProtocolError                    the peer wrote something that is not JSON-RPC / MCP
@@ -36,6 +38,7 @@ __all__ = [
     "AuthenticationRequired",
     "ConfigError",
     "ConnectionClosed",
+    "HTTPError",
     "JSONRPCError",
     "MCPError",
     "MessageTooLarge",
@@ -205,8 +208,38 @@ class ServerUnavailableError(TransportError):
         self.retry_after = retry_after
 
 
-class AuthenticationRequired(TransportError):
-    """The server requires the user to log in (HTTP 401 with ``WWW-Authenticate``).
+class HTTPError(TransportError):
+    """An HTTP exchange with a remote MCP server failed.
+
+    Either the server answered with an error status (``status`` is set), or the network failed:
+    no connection, a TLS certificate that does not verify, a proxy that refused the tunnel, a
+    connection cut mid-response (``status`` is ``None``). Only the affected request fails; the
+    session stays usable. Messages never contain header values or query values (credentials).
+
+    Attributes:
+        status: the HTTP status code, or ``None`` for a network failure.
+        url: the URL requested (query values are hidden in the message, not here).
+        body: a short excerpt of the response body, when there was one.
+
+    Example::
+
+        try:
+            session.call_tool("search", {"q": "x"})
+        except syncmcp.HTTPError as exc:
+            print(exc.status, exc.body)
+    """
+
+    def __init__(self, message: str, *, status: Optional[int] = None, url: Optional[str] = None, body: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+        self.body = body
+
+
+class AuthenticationRequired(HTTPError):
+    """The server requires the user to log in, or refused the credentials it was given.
+
+    HTTP 401 with ``WWW-Authenticate``; or 403 ``insufficient_scope`` when stepping up failed.
 
     Example::
 

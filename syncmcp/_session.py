@@ -24,7 +24,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from ._client_features import ClientFeatures, Roots
 from ._endpoint import DEFAULT_MAX_WORKERS, Endpoint, InboundRequest, PendingRequest, ProgressCallback
@@ -42,7 +42,9 @@ from ._era import (
     ttl_seconds,
 )
 from ._exceptions import (
+    AuthenticationRequired,
     ConnectionClosed,
+    HTTPError,
     MCPError,
     ProtocolVersionError,
     RemoteError,
@@ -54,7 +56,6 @@ from ._exceptions import (
 )
 from ._jsonrpc import ErrorCode, RequestId
 from ._listcache import ListCache
-from ._stdio import StdioTransport
 from ._tasks import ToolTask
 from ._timeout import DEFAULT, Timeout, resolve_timeout
 from ._transport import Transport
@@ -88,7 +89,6 @@ __all__ = [
     "ClientSession",
     "RequestContext",
     "Timeout",
-    "connect",
 ]
 
 logger = logging.getLogger("syncmcp.session")
@@ -175,7 +175,8 @@ class ClientSession:
     ones, and the session adapts every request.
 
     Args:
-        transport: how to reach the server, e.g. :class:`~syncmcp.StdioTransport`.
+        transport: how to reach the server: a :class:`~syncmcp.StdioTransport` (a child
+            process) or an :class:`~syncmcp.HttpTransport` (a URL).
         name: the server's name for logs, threads and errors (default: the transport's).
         timeout: the default timeout of every request, in seconds.
         client_info: ``clientInfo`` sent to the server (default: syncmcp and its version).
@@ -389,6 +390,13 @@ class ClientSession:
                 logger.debug("'%s' did not answer server/discover in %s s: legacy era", self.name, wait)
                 return None
             raise self._startup_timeout(exc, limit) from exc
+        except AuthenticationRequired:
+            raise
+        except HTTPError as exc:
+            if probe:  # an HTTP server refusing the request (e.g. 400, 404, 405): not the modern era
+                logger.debug("'%s' refused server/discover (%s): legacy era", self.name, exc.status)
+                return None
+            raise
         except RemoteError as exc:
             if exc.code == ErrorCode.MISSING_REQUIRED_CLIENT_CAPABILITY:
                 needed = exc.data.get("requiredCapabilities") if isinstance(exc.data, Mapping) else None
@@ -1360,48 +1368,3 @@ _LIST_CHANGED: Dict[str, Tuple[str, ...]] = {
     "notifications/prompts/list_changed": ("prompts",),
     "notifications/resources/list_changed": ("resources", "resource_templates"),
 }
-
-
-def connect(
-    command: str,
-    args: Iterable[str] = (),
-    *,
-    env: Optional[Mapping[str, str]] = None,
-    env_vars: Iterable[str] = (),
-    cwd: Optional[str] = None,
-    name: Optional[str] = None,
-    timeout: Optional[float] = DEFAULT_STARTUP_TIMEOUT,
-    request_timeout: Optional[float] = DEFAULT_TIMEOUT,
-    **session_options: Any,
-) -> ClientSession:
-    """Spawn a stdio MCP server, open a session with it, and return the open session.
-
-    Args:
-        command: the server program (looked up on ``PATH``).
-        args: its arguments.
-        env: extra environment variables for the server (on top of the safe allow-list).
-        env_vars: names of variables to pass through from this process's environment.
-        cwd: the server's working directory.
-        name: the server's name in logs and errors (default: the command's base name).
-        timeout: seconds for spawning plus era detection and the handshake.
-        request_timeout: the session's default timeout for later requests.
-        **session_options: passed to :class:`ClientSession` (handlers, callbacks...).
-
-    Raises:
-        ServerStartError: the command could not be started.
-        RequestTimeout: no handshake within ``timeout``.
-        ConnectionClosed: the server exited during start-up (exit code and stderr quoted).
-
-    Example::
-
-        with connect("npx", ["-y", "@modelcontextprotocol/server-everything"]) as session:
-            print(session.call_tool("echo", {"message": "hi"}).text)   # Echo: hi
-    """
-    transport = StdioTransport(command, list(args), env=env, env_vars=env_vars, cwd=cwd, name=name)
-    session = ClientSession(transport, name=transport.name, timeout=request_timeout, **session_options)
-    try:
-        session.initialize(timeout=timeout)
-    except BaseException:
-        session.close()
-        raise
-    return session

@@ -18,11 +18,34 @@ from typing import IO, Any, Optional, Protocol, Tuple
 from ._exceptions import ConnectionClosed, MessageTooLarge
 from ._jsonrpc import decode_line, encode_message
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "StreamTransport", "Transport"]
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "RequestFailed", "StreamTransport", "Transport"]
 
 #: Largest message accepted from a peer, in bytes (the newline excluded). A longer line fails the
 #: connection with :class:`MessageTooLarge` instead of buffering without bound.
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
+
+
+class RequestFailed:
+    """What ``receive()`` returns, instead of a message, when one request failed in the transport.
+
+    A transport that carries each request separately (HTTP) can lose one request without losing
+    the connection: an error status, a stream cut before its response, a login that is needed.
+    The endpoint then fails that request alone with ``error``; other calls are unaffected.
+
+    Example:
+        >>> failed = RequestFailed(3, ConnectionClosed("the server closed the stream before answering"))
+        >>> failed.request_id
+        3
+    """
+
+    __slots__ = ("error", "request_id")
+
+    def __init__(self, request_id: Any, error: Exception) -> None:
+        self.request_id = request_id
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"RequestFailed({self.request_id!r}, {type(self.error).__name__})"
 
 
 class Transport(Protocol):
@@ -30,7 +53,8 @@ class Transport(Protocol):
 
     * ``open()`` connects (spawns the server); a no-op when already open.
     * ``send(message)`` writes one JSON-RPC message (a dict, or a list for a batch).
-    * ``receive()`` returns the next decoded JSON value, or ``None`` at EOF. It raises
+    * ``receive()`` returns the next decoded JSON value, or ``None`` at EOF, or a
+      :class:`RequestFailed` when the transport lost one request but not the connection. It raises
       :class:`~syncmcp._jsonrpc.InvalidMessage` for a line that is not JSON (the caller may
       continue) and :class:`MessageTooLarge` or another ``TransportError`` when the connection is
       unusable.

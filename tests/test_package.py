@@ -16,13 +16,13 @@ PACKAGE = Path(syncmcp.__file__).parent
 # Each module may import only modules of a lower layer.
 LAYERS = [
     {"_version", "_exceptions", "_display", "_procstat", "_status", "_timeout"},
-    {"_jsonrpc", "_types", "_sandbox", "_config"},
-    {"_validation", "_era", "_listcache", "_tasks", "_toolnames", "_startup", "_events", "_toolcache"},
-    {"_transport"},
-    {"_stdio", "testing"},
+    {"_jsonrpc", "_types", "_sandbox", "_config", "_sse", "_httpwire", "_credentials", "_mcpheaders"},
+    {"_validation", "_era", "_listcache", "_tasks", "_toolnames", "_startup", "_events", "_toolcache", "_auth", "_login"},
+    {"_transport", "_oauth", "_sselegacy"},
+    {"_stdio", "_http", "testing"},
     {"_endpoint", "_client_features"},
     {"_session", "_elicitation"},
-    {"_managed"},
+    {"_managed", "_connect"},
     {"_manager"},
 ]
 

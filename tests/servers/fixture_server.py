@@ -87,5 +87,24 @@ def greet(name: str) -> str:
     return f"Say hello to {name}."
 
 
+def main(argv: list) -> None:
+    """``fixture_server.py`` serves stdio; ``http PORT [--json] [--stateless]`` or ``sse PORT`` serve HTTP."""
+    if not argv or argv[0] == "stdio":
+        server.run()
+    elif argv[0] == "http":
+        server.run(
+            "streamable-http",
+            port=int(argv[1]),
+            json_response="--json" in argv,
+            stateless_http="--stateless" in argv,
+        )
+    elif argv[0] == "sse":
+        server.run("sse", port=int(argv[1]))
+    else:
+        raise SystemExit(f"unknown mode {argv[0]!r}")
+
+
 if __name__ == "__main__":
-    server.run()
+    import sys
+
+    main(sys.argv[1:])

@@ -1,0 +1,746 @@
+"""HTTP/1.1 client plumbing: requests, streamed responses, and a keep-alive connection pool.
+
+Only what an MCP client needs, from the standard library (``socket``, ``ssl``): ``POST``, ``GET``
+and ``DELETE`` with a body given whole; responses read as they arrive (``Content-Length``,
+chunked, or until the server closes), so an SSE stream can be consumed event by event; TLS
+against the system trust store (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` honoured by OpenSSL);
+``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``NO_PROXY`` from the environment, with ``CONNECT`` tunnels for
+HTTPS; idle connections kept per host and checked before reuse.
+
+Nothing here knows MCP, and nothing here logs or formats a header *value*: headers may carry
+tokens. :func:`redact_url` hides query values in the URLs that do appear in messages.
+
+Example::
+
+    pool = ConnectionPool()
+    response = pool.send(HttpRequest("GET", "https://example.com/.well-known/oauth-protected-resource"))
+    print(response.status, response.json())
+    pool.close()
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import select
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union, cast
+
+from ._exceptions import HTTPError, MessageTooLarge
+from ._version import __version__
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "USER_AGENT",
+    "ConnectionPool",
+    "Headers",
+    "HttpRequest",
+    "HttpResponse",
+    "ProxySettings",
+    "redact_url",
+]
+
+#: Seconds to establish a connection (TCP, proxy tunnel and TLS handshake together).
+DEFAULT_CONNECT_TIMEOUT = 10.0
+#: Most idle keep-alive connections kept per host.
+DEFAULT_MAX_IDLE = 8
+#: ``User-Agent`` of every request.
+USER_AGENT = f"syncmcp/{__version__}"
+#: Longest status line or header line accepted, and most header lines.
+_MAX_LINE = 65536
+_MAX_HEADERS = 200
+#: Characters of a response body quoted in an error.
+BODY_EXCERPT_CHARS = 300
+
+
+def redact_url(url: str) -> str:
+    """``url`` with credentials and query values hidden, for logs and error messages.
+
+    Example:
+        >>> redact_url("https://user:pw@api.test/mcp?token=abc&x=1")
+        'https://api.test/mcp?token=***&x=***'
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    query = "&".join(f"{name}=***" for name, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+class Headers:
+    """Case-insensitive HTTP headers, in order, repeated names allowed.
+
+    Its ``repr`` shows names only: values may be credentials.
+
+    Example:
+        >>> h = Headers({"Content-Type": "application/json"})
+        >>> h["content-type"], "CONTENT-TYPE" in h
+        ('application/json', True)
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Union[Mapping[str, str], Iterable[Tuple[str, str]], None] = None) -> None:
+        pairs = items.items() if isinstance(items, Mapping) else (items or ())
+        self._items: List[Tuple[str, str]] = [(str(k), str(v)) for k, v in pairs]
+
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        """The first value of ``name``, or ``default``."""
+        lowered = name.lower()
+        for key, value in self._items:
+            if key.lower() == lowered:
+                return value
+        return default
+
+    def get_all(self, name: str) -> List[str]:
+        """Every value of ``name``, in order."""
+        lowered = name.lower()
+        return [value for key, value in self._items if key.lower() == lowered]
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self.pop(name)
+        self._items.append((name, value))
+
+    def setdefault(self, name: str, value: str) -> str:
+        """Set ``name`` unless present; return its value."""
+        current = self.get(name)
+        if current is not None:
+            return current
+        self._items.append((name, value))
+        return value
+
+    def pop(self, name: str) -> Optional[str]:
+        """Remove every ``name``; return the first value removed."""
+        lowered = name.lower()
+        found = self.get(name)
+        self._items = [(k, v) for k, v in self._items if k.lower() != lowered]
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def items(self) -> List[Tuple[str, str]]:
+        """``(name, value)`` pairs in order."""
+        return list(self._items)
+
+    def copy(self) -> Headers:
+        """An independent copy."""
+        return Headers(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({[k for k, _ in self._items]!r})"
+
+
+@dataclass
+class HttpRequest:
+    """One HTTP request, its body given whole.
+
+    Attributes:
+        method: ``GET``, ``POST``, ``DELETE``...
+        url: absolute ``http`` or ``https`` URL.
+        headers: request headers (``Host``, ``Content-Length``, ``User-Agent`` are added).
+        body: the body bytes.
+        replayable: may be sent again on a fresh connection when a kept-alive connection turns
+            out to be closed before any response byte arrived (never for a tool call).
+    """
+
+    method: str
+    url: str
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    replayable: bool = False
+
+    def __repr__(self) -> str:
+        return f"<HttpRequest {self.method} {redact_url(self.url)}>"
+
+
+# ----------------------------------------------------------------------------- proxies
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """Which proxy a URL goes through: the environment's ``*_PROXY`` / ``NO_PROXY``, or explicit.
+
+    Example:
+        >>> ProxySettings({"https": "http://proxy:3128"}).proxy_for("https://api.test/mcp")
+        'http://proxy:3128'
+        >>> ProxySettings({"https": "http://proxy:3128"}, no_proxy="api.test").proxy_for("https://api.test/mcp")
+    """
+
+    proxies: Mapping[str, str] = field(default_factory=dict)
+    no_proxy: str = ""
+
+    @classmethod
+    def from_environment(cls) -> ProxySettings:
+        """``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY`` (either case) as ``urllib`` reads them."""
+        found = urllib.request.getproxies_environment()
+        no_proxy = found.pop("no", "")
+        return cls({k: v for k, v in found.items() if k in ("http", "https", "all")}, no_proxy)
+
+    def proxy_for(self, url: str) -> Optional[str]:
+        """The proxy URL to use for ``url``, or ``None`` to connect directly."""
+        parts = urllib.parse.urlsplit(url)
+        proxy = self.proxies.get(parts.scheme) or self.proxies.get("all")
+        if not proxy:
+            return None
+        host = parts.hostname or ""
+        if self.no_proxy and _bypassed(host, parts.port, self.no_proxy):
+            return None
+        return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def _bypassed(host: str, port: Optional[int], no_proxy: str) -> bool:
+    host = host.lower().strip("[]")
+    for raw in no_proxy.replace(" ", ",").split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry_port and port is not None and entry_port != str(port):
+            continue
+        name = (name or entry).lstrip(".").strip("[]")
+        if host == name or host.endswith("." + name):
+            return True
+    return False
+
+
+# ----------------------------------------------------------------------------- connections
+
+
+class _Connection:
+    """One socket, plain or TLS, possibly through a proxy; a buffered reader on top."""
+
+    __slots__ = ("key", "last_used", "reader", "sock", "through_proxy")
+
+    def __init__(self, key: Tuple[str, str, int, Optional[str]], sock: socket.socket, through_proxy: bool) -> None:
+        self.key = key
+        self.sock = sock
+        self.reader = cast(io.BufferedReader, sock.makefile("rb", buffering=65536))
+        self.through_proxy = through_proxy
+        self.last_used = time.monotonic()
+
+    def alive(self) -> bool:
+        """An idle connection is usable when nothing is readable: no EOF, no stray bytes."""
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
+
+    def close(self) -> None:
+        # Shut down first: it wakes a thread blocked reading, which holds the buffered reader's
+        # lock that closing the reader needs.
+        for closer in (self._shutdown, self.sock.close, self.reader.close):
+            try:
+                closer()
+            except (OSError, ValueError):
+                pass
+
+    def _shutdown(self) -> None:
+        self.sock.shutdown(socket.SHUT_RDWR)
+
+
+def _read_head(reader: Any, url: str) -> Tuple[int, str, Headers, str]:
+    """Read a status line and headers; skip ``1xx`` interim responses."""
+    while True:
+        line = reader.readline(_MAX_LINE + 1)
+        if not line:
+            raise _EmptyResponse(url)
+        if len(line) > _MAX_LINE:
+            raise HTTPError(f"{redact_url(url)}: the status line is too long", url=url)
+        try:
+            version, status_text, *rest = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
+            status = int(status_text)
+        except ValueError:
+            raise HTTPError(f"{redact_url(url)}: the server did not answer with HTTP ({line[:60]!r})", url=url) from None
+        if not version.startswith("HTTP/"):
+            raise HTTPError(f"{redact_url(url)}: the server did not answer with HTTP ({line[:60]!r})", url=url)
+        headers = Headers()
+        for _ in range(_MAX_HEADERS + 1):
+            raw = reader.readline(_MAX_LINE + 1)
+            if not raw:
+                raise HTTPError(f"{redact_url(url)}: the connection closed inside the response headers", url=url)
+            if len(raw) > _MAX_LINE:
+                raise HTTPError(f"{redact_url(url)}: a response header is too long", url=url)
+            if raw in (b"\r\n", b"\n"):
+                break
+            name, colon, value = raw.decode("latin-1").partition(":")
+            if colon:
+                headers._items.append((name.strip(), value.strip()))
+        else:
+            raise HTTPError(f"{redact_url(url)}: too many response headers", url=url)
+        if 100 <= status < 200 and status != 101:
+            continue
+        return status, rest[0] if rest else "", headers, version
+
+
+class _EmptyResponse(Exception):
+    """The connection closed before a single response byte: maybe a stale keep-alive connection."""
+
+
+class HttpResponse:
+    """A response whose body is read as it arrives.
+
+    ``read()`` returns the whole body (bounded), ``read_some()`` the next bytes of a stream.
+    ``close()`` returns the connection to its pool when the body was read to its end, and closes
+    it otherwise; it is idempotent and may be called from another thread to abort a blocked read.
+
+    Attributes:
+        status: the status code.
+        reason: the reason phrase.
+        headers: the response headers.
+        url: the URL that was requested.
+    """
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        conn: _Connection,
+        url: str,
+        method: str,
+        status: int,
+        reason: str,
+        headers: Headers,
+        version: str,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.url = url
+        self._pool = pool
+        self._conn: Optional[_Connection] = conn
+        self._lock = threading.Lock()
+        self._chunked = "chunked" in (headers.get("transfer-encoding") or "").lower()
+        length = headers.get("content-length")
+        self._remaining: Optional[int] = None
+        if method == "HEAD" or status in (204, 304):
+            self._remaining = 0
+            self._chunked = False
+        elif not self._chunked and length is not None:
+            try:
+                self._remaining = max(0, int(length))
+            except ValueError:
+                self._remaining = None
+        self._chunk_left = 0
+        self._done = self._remaining == 0
+        connection = (headers.get("connection") or "").lower()
+        self._reusable = version == "HTTP/1.1" and "close" not in connection and (self._chunked or self._remaining is not None)
+        if self._done:
+            self._release()
+
+    @property
+    def content_type(self) -> str:
+        """The media type, lowercased, without parameters (``""`` when absent)."""
+        return (self.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+
+    @property
+    def done(self) -> bool:
+        """Whether the body has been read to its end."""
+        return self._done
+
+    def read_some(self, max_bytes: int = 65536) -> bytes:
+        """The next bytes of the body; ``b""`` at its end.
+
+        Raises:
+            HTTPError: the connection broke before the body ended.
+        """
+        conn = self._conn
+        if self._done or conn is None:
+            return b""
+        try:
+            data = self._read_chunk(conn, max_bytes) if self._chunked else self._read_plain(conn, max_bytes)
+        except (OSError, ValueError) as exc:
+            self.close()
+            if isinstance(exc, socket.timeout):
+                raise HTTPError(f"{redact_url(self.url)}: no data from the server within the read timeout", url=self.url) from exc
+            raise HTTPError(
+                f"{redact_url(self.url)}: the connection broke while reading the response ({exc})", url=self.url
+            ) from exc
+        if self.done:
+            self._release()
+        return data
+
+    def _read_plain(self, conn: _Connection, max_bytes: int) -> bytes:
+        want = max_bytes if self._remaining is None else min(max_bytes, self._remaining)
+        data = conn.reader.read1(want)
+        if not data:
+            if self._remaining:
+                self._reusable = False
+                self._done = True
+                raise ValueError(f"the body ended {self._remaining} bytes early")
+            self._reusable = False
+            self._done = True
+            return b""
+        if self._remaining is not None:
+            self._remaining -= len(data)
+            if self._remaining == 0:
+                self._done = True
+        return data
+
+    def _read_chunk(self, conn: _Connection, max_bytes: int) -> bytes:
+        reader = conn.reader
+        if self._chunk_left == 0:
+            line = reader.readline(_MAX_LINE + 1)
+            if not line:
+                raise ValueError("the chunked body ended early")
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise ValueError(f"invalid chunk size line {line[:40]!r}") from None
+            if size == 0:
+                while True:  # trailers, then the empty line
+                    trailer = reader.readline(_MAX_LINE + 1)
+                    if trailer in (b"\r\n", b"\n", b""):
+                        break
+                self._done = True
+                return b""
+            self._chunk_left = size
+        data = reader.read1(min(max_bytes, self._chunk_left))
+        if not data:
+            raise ValueError("the chunked body ended early")
+        self._chunk_left -= len(data)
+        if self._chunk_left == 0 and reader.readline(3) not in (b"\r\n", b"\n"):
+            raise ValueError("a chunk is not followed by CRLF")
+        return data
+
+    def read(self, limit: int) -> bytes:
+        """The rest of the body, at most ``limit`` bytes.
+
+        Raises:
+            MessageTooLarge: the body is longer than ``limit``.
+            HTTPError: the connection broke first.
+        """
+        parts: List[bytes] = []
+        size = 0
+        while True:
+            data = self.read_some(262144)
+            if not data:
+                return b"".join(parts)
+            size += len(data)
+            if size > limit:
+                self.close()
+                raise MessageTooLarge(f"{redact_url(self.url)}: the response body is larger than the {limit}-byte limit")
+            parts.append(data)
+
+    def json(self, limit: int = 1024 * 1024) -> Any:
+        """The body parsed as JSON.
+
+        Raises:
+            HTTPError: the body is not JSON.
+        """
+        body = self.read(limit)
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise HTTPError(
+                f"{redact_url(self.url)}: HTTP {self.status}: the body is not JSON: {excerpt(body)}",
+                status=self.status,
+                url=self.url,
+                body=excerpt(body),
+            ) from None
+
+    def excerpt(self, limit: int = 4096) -> str:
+        """A short, printable excerpt of the rest of the body (for error messages)."""
+        try:
+            data = b""
+            while len(data) < limit:
+                more = self.read_some(limit - len(data))
+                if not more:
+                    break
+                data += more
+        except (HTTPError, MessageTooLarge):
+            pass
+        finally:
+            self.close()
+        return excerpt(data)
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """The rest of the body, as it arrives."""
+        while True:
+            data = self.read_some()
+            if not data:
+                return
+            yield data
+
+    def _release(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            if self._reusable:
+                self._pool._put_idle(conn)
+            else:
+                conn.close()
+
+    def close(self) -> None:
+        """Give the connection back when the body was consumed, else close it (idempotent)."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+            reusable = self._done and self._reusable
+        if conn is not None:
+            if reusable:
+                self._pool._put_idle(conn)
+            else:
+                conn.close()
+
+    def __enter__(self) -> HttpResponse:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<HttpResponse {self.status} {redact_url(self.url)}>"
+
+
+def excerpt(data: bytes, limit: int = BODY_EXCERPT_CHARS) -> str:
+    r"""Printable text of ``data``, cut to ``limit`` characters, on one line.
+
+    Example:
+        >>> excerpt(b'{"error": "invalid_token"}\n')
+        '{"error": "invalid_token"}'
+    """
+    text = data.decode("utf-8", "replace").strip()
+    text = "".join(c if c.isprintable() else " " for c in text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class ConnectionPool:
+    """Keep-alive HTTP/1.1 connections, a few idle ones per host, shared by any number of threads.
+
+    There is no cap on connections in use: an MCP response (an SSE stream) can stay open for a
+    long time, and a cap would let long streams starve short requests. Idle connections beyond
+    ``max_idle`` per host are closed; an idle one is checked for EOF before it is reused.
+
+    Args:
+        connect_timeout: seconds to connect (TCP, proxy tunnel and TLS handshake).
+        ssl_context: TLS settings; default: the system trust store (``SSL_CERT_FILE`` honoured).
+        proxies: which proxy each URL goes through; default: the environment's.
+        max_idle: idle connections kept per host.
+
+    Example::
+
+        pool = ConnectionPool(connect_timeout=5)
+        with pool.send(HttpRequest("GET", "http://127.0.0.1:8000/health")) as response:
+            print(response.status, response.read(1024))
+    """
+
+    def __init__(
+        self,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        proxies: Optional[ProxySettings] = None,
+        max_idle: int = DEFAULT_MAX_IDLE,
+    ) -> None:
+        self.connect_timeout = connect_timeout
+        self._ssl_context = ssl_context
+        self.proxies = ProxySettings.from_environment() if proxies is None else proxies
+        self.max_idle = max_idle
+        self._idle: Dict[Tuple[str, str, int, Optional[str]], List[_Connection]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context (created on first use: loading the trust store takes milliseconds)."""
+        context = self._ssl_context
+        if context is None:
+            context = self._ssl_context = ssl.create_default_context()
+        return context
+
+    def send(self, request: HttpRequest, *, read_timeout: Optional[float] = None) -> HttpResponse:
+        """Send ``request`` and return its response once the status line and headers arrived.
+
+        Args:
+            request: what to send.
+            read_timeout: most seconds any one read may wait (``None``: no limit; the caller
+                bounds the exchange, e.g. by closing the response).
+
+        Raises:
+            HTTPError: connecting, the TLS handshake or the exchange failed (``status`` is
+                ``None``); the message says what happened, never a header value.
+        """
+        parts = urllib.parse.urlsplit(request.url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise HTTPError(f"not an http(s) URL: {redact_url(request.url)}", url=request.url)
+        port = parts.port or (443 if scheme == "https" else 80)
+        proxy = self.proxies.proxy_for(request.url)
+        key = (scheme, parts.hostname.lower(), port, proxy)
+        attempts = 2
+        while True:
+            attempts -= 1
+            conn, reused = self._get_connection(key, parts.hostname, request.url)
+            try:
+                conn.sock.settimeout(read_timeout)
+                conn.sock.sendall(self._encode(request, parts, conn.through_proxy and scheme == "http", proxy))
+                status, reason, headers, version = _read_head(conn.reader, request.url)
+            except _EmptyResponse:
+                conn.close()
+                if reused and attempts > 0 and request.replayable:
+                    continue
+                raise HTTPError(
+                    f"{redact_url(request.url)}: the server closed the connection without answering", url=request.url
+                ) from None
+            except (OSError, ValueError) as exc:
+                conn.close()
+                if reused and attempts > 0 and request.replayable and not isinstance(exc, socket.timeout):
+                    continue
+                if isinstance(exc, socket.timeout):
+                    raise HTTPError(
+                        f"{redact_url(request.url)}: no answer from the server within {read_timeout:g} s", url=request.url
+                    ) from exc
+                raise HTTPError(f"{redact_url(request.url)}: the request failed: {exc}", url=request.url) from exc
+            except BaseException:
+                conn.close()
+                raise
+            conn.last_used = time.monotonic()
+            return HttpResponse(self, conn, request.url, request.method, status, reason, headers, version)
+
+    @staticmethod
+    def _encode(request: HttpRequest, parts: urllib.parse.SplitResult, absolute: bool, proxy: Optional[str]) -> bytes:
+        target = request.url.split("#", 1)[0] if absolute else (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host = parts.netloc.rpartition("@")[2]
+        lines = [f"{request.method} {target} HTTP/1.1", f"Host: {host}"]
+        headers = request.headers
+        for name, value in headers.items():
+            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+                raise ValueError(f"header {name!r} contains a line break")
+            lines.append(f"{name}: {value}")
+        if "user-agent" not in headers:
+            lines.append(f"User-Agent: {USER_AGENT}")
+        if request.body or request.method in ("POST", "PUT", "PATCH"):
+            lines.append(f"Content-Length: {len(request.body)}")
+        if absolute and proxy:
+            credentials = _proxy_credentials(proxy)
+            if credentials:
+                lines.append(f"Proxy-Authorization: Basic {credentials}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return head + request.body if request.body else head
+
+    def _get_connection(self, key: Tuple[str, str, int, Optional[str]], hostname: str, url: str) -> Tuple[_Connection, bool]:
+        while True:
+            with self._lock:
+                if self._closed:
+                    raise HTTPError("the HTTP connection pool is closed", url=url)
+                idle = self._idle.get(key)
+                conn = idle.pop() if idle else None
+            if conn is None:
+                return self._connect(key, hostname, url), False
+            if conn.alive():
+                return conn, True
+            conn.close()
+
+    def _connect(self, key: Tuple[str, str, int, Optional[str]], hostname: str, url: str) -> _Connection:
+        scheme, _, port, proxy = key
+        deadline = time.monotonic() + self.connect_timeout
+        target = redact_url(url)
+        try:
+            if proxy is not None:
+                proxy_parts = urllib.parse.urlsplit(proxy)
+                proxy_host = proxy_parts.hostname or ""
+                proxy_port = proxy_parts.port or (443 if proxy_parts.scheme == "https" else 8080)
+                sock = socket.create_connection((proxy_host, proxy_port), timeout=self.connect_timeout)
+                if scheme == "https":
+                    _tunnel(sock, hostname, port, proxy, deadline)
+            else:
+                sock = socket.create_connection((hostname, port), timeout=self.connect_timeout)
+        except HTTPError:
+            raise
+        except socket.timeout as exc:
+            raise HTTPError(f"{target}: could not connect within {self.connect_timeout:g} s", url=url) from exc
+        except OSError as exc:
+            where = f"the proxy {redact_url(proxy)}" if proxy is not None else f"{hostname}:{port}"
+            raise HTTPError(f"{target}: cannot connect to {where}: {exc.strerror or exc}", url=url) from exc
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        if scheme == "https":
+            try:
+                sock.settimeout(max(0.001, deadline - time.monotonic()))
+                sock = self.ssl_context.wrap_socket(sock, server_hostname=hostname)
+            except ssl.SSLCertVerificationError as exc:
+                sock.close()
+                raise HTTPError(
+                    f"{target}: the server's TLS certificate was rejected ({exc.verify_message or exc.reason}); "
+                    "if it is signed by a private authority, point SSL_CERT_FILE at a bundle that includes it",
+                    url=url,
+                ) from exc
+            except (ssl.SSLError, OSError) as exc:
+                sock.close()
+                raise HTTPError(f"{target}: the TLS handshake failed: {exc}", url=url) from exc
+        return _Connection(key, sock, proxy is not None)
+
+    def _put_idle(self, conn: _Connection) -> None:
+        conn.last_used = time.monotonic()
+        with self._lock:
+            if not self._closed:
+                idle = self._idle.setdefault(conn.key, [])
+                if len(idle) < self.max_idle:
+                    idle.append(conn)
+                    return
+        conn.close()
+
+    def close(self) -> None:
+        """Close every idle connection; connections in use close when their responses do."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
+
+def _proxy_credentials(proxy: str) -> Optional[str]:
+    parts = urllib.parse.urlsplit(proxy)
+    if parts.username is None:
+        return None
+    user = urllib.parse.unquote(parts.username)
+    password = urllib.parse.unquote(parts.password or "")
+    return base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def _tunnel(sock: socket.socket, host: str, port: int, proxy: str, deadline: float) -> None:
+    """Open a ``CONNECT`` tunnel through an HTTP proxy."""
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}", f"User-Agent: {USER_AGENT}"]
+    credentials = _proxy_credentials(proxy)
+    if credentials:
+        lines.append(f"Proxy-Authorization: Basic {credentials}")
+    sock.settimeout(max(0.001, deadline - time.monotonic()))
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    reader = sock.makefile("rb", buffering=0)
+    try:
+        status, reason, _headers, _version = _read_head(reader, proxy)
+    except _EmptyResponse:
+        sock.close()
+        raise HTTPError(f"the proxy {redact_url(proxy)} closed the connection instead of opening a tunnel", url=proxy) from None
+    finally:
+        reader.close()
+    if status != 200:
+        sock.close()
+        raise HTTPError(
+            f"the proxy {redact_url(proxy)} refused the tunnel to {authority}: {status} {reason}", status=status, url=proxy
+        )
