@@ -82,21 +82,35 @@ _CODEX_LATER_KEYS = (
     "supports_parallel_tool_calls",
     "default_tools_approval_mode",
     "tools",
-    "oauth",
     "auth",
     "environment_id",
     "omit_tools_from",
 )
 #: Top-level keys of a Codex config.toml that look like ``mcp_servers`` but are legitimate.
 _CODEX_MCP_TOP_LEVEL = ("mcp_servers", "mcp_oauth_credentials_store", "mcp_oauth_callback_port", "mcp_oauth_callback_url")
-#: JSON ``type`` values and the transport each names.
+#: JSON ``type`` (and TOML ``transport``) values and the transport each names.
 _JSON_TYPES = {
     "stdio": "stdio",
     "http": "streamable_http",
     "streamable-http": "streamable_http",
     "streamable_http": "streamable_http",
     "streamableHttp": "streamable_http",
+    "sse": "sse",
 }
+#: How an HTTP server is reached: Streamable HTTP falling back to HTTP+SSE as the spec says
+#: (``auto``), Streamable HTTP only, or the deprecated HTTP+SSE transport only.
+HTTP_MODES: Tuple[str, ...] = ("auto", "streamable_http", "sse")
+#: Keys of a server's ``oauth`` table.
+OAUTH_KEYS: Tuple[str, ...] = (
+    "client_id",
+    "client_secret_env_var",
+    "client_metadata_url",
+    "token_endpoint_auth_method",
+    "grant_type",
+    "callback_port",
+)
+_OAUTH_GRANTS = ("authorization_code", "client_credentials")
+_OAUTH_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
 
 
 def _empty() -> Mapping[str, Any]:
@@ -134,6 +148,14 @@ class ServerConfig:
         disabled_tools: deny-list of raw tool names; applied second.
         scopes: HTTP: OAuth scopes for a login.
         oauth_resource: HTTP: RFC 8707 ``resource`` sent at login.
+        http_mode: HTTP: ``"auto"`` (Streamable HTTP, falling back to the deprecated HTTP+SSE
+            transport when the server refuses it), ``"streamable_http"`` or ``"sse"``; set with
+            ``transport = "sse"`` in TOML or ``"type": "sse"`` in JSON.
+        oauth: HTTP: OAuth client settings: ``client_id`` (a pre-registered client),
+            ``client_secret_env_var`` (the variable holding its secret), ``client_metadata_url``
+            (a Client ID Metadata Document URL), ``token_endpoint_auth_method``, ``grant_type``
+            (``"client_credentials"`` for machine-to-machine use), ``callback_port`` (a fixed
+            port for the login callback).
         tool_retries: how often a call that failed because the server died or the connection
             broke (never after the server answered) is retried, for idempotent tools only.
         idempotent_tools: which tools are safe to retry besides those annotated
@@ -172,6 +194,8 @@ class ServerConfig:
     disabled_tools: Tuple[str, ...] = ()
     scopes: Tuple[str, ...] = ()
     oauth_resource: Optional[str] = None
+    http_mode: str = "auto"
+    oauth: Mapping[str, Any] = field(default_factory=_empty)
     tool_retries: int = 0
     idempotent_tools: Union[bool, Tuple[str, ...]] = False
     protocol_era: str = "auto"
@@ -201,6 +225,8 @@ class ServerConfig:
         put("disabled_tools", check.strings("disabled_tools", self.disabled_tools))
         put("scopes", check.strings("scopes", self.scopes))
         put("oauth_resource", check.optional_string("oauth_resource", self.oauth_resource))
+        put("http_mode", check.choice("http_mode", self.http_mode, HTTP_MODES))
+        put("oauth", _mapping(check.oauth("oauth", self.oauth)))
         put("tool_retries", check.retries("tool_retries", self.tool_retries))
         if not isinstance(self.idempotent_tools, bool):
             put("idempotent_tools", check.strings("idempotent_tools", self.idempotent_tools))
@@ -220,8 +246,10 @@ class ServerConfig:
 
     @property
     def transport(self) -> str:
-        """``"stdio"`` or ``"streamable_http"``."""
-        return "stdio" if self.command is not None else "streamable_http"
+        """``"stdio"``, ``"streamable_http"``, or ``"sse"`` (an HTTP server configured for HTTP+SSE only)."""
+        if self.command is not None:
+            return "stdio"
+        return "sse" if self.http_mode == "sse" else "streamable_http"
 
     @property
     def display_command(self) -> str:
@@ -258,7 +286,7 @@ class ServerConfig:
 
 
 _STDIO_ONLY = ("args", "env", "env_vars", "cwd")
-_HTTP_ONLY = ("bearer_token_env_var", "http_headers", "env_http_headers", "oauth_resource")
+_HTTP_ONLY = ("bearer_token_env_var", "http_headers", "env_http_headers", "oauth_resource", "oauth")
 
 
 def _hashable(value: Any) -> Any:
@@ -351,6 +379,40 @@ class _Checker:
             raise self.fail(key, f"expected one of {', '.join(choices)}, got {text!r}")
         return text
 
+    def oauth(self, key: str, value: Any) -> Dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(key, f"expected a table of OAuth settings, got {_describe(value)}")
+        settings: Dict[str, Any] = {}
+        for name, item in value.items():
+            where = _join(key, str(name))
+            if name == "client_secret":
+                raise self.fail(
+                    where,
+                    "a client secret is not written in the configuration; put it in an environment variable "
+                    "and name it in client_secret_env_var",
+                )
+            if name not in OAUTH_KEYS:
+                raise self.fail(where, _unknown_key_message(str(name), dict.fromkeys(OAUTH_KEYS)))
+            if name == "callback_port":
+                if isinstance(item, bool) or not isinstance(item, int) or not 0 < item < 65536:
+                    raise self.fail(where, f"expected a port number from 1 to 65535, got {_describe(item)}")
+            elif name == "grant_type":
+                _choose(self, key, name, item, _OAUTH_GRANTS)
+            elif name == "token_endpoint_auth_method":
+                _choose(self, key, name, item, _OAUTH_AUTH_METHODS)
+            elif name == "client_metadata_url":
+                url = self.string(where, item, non_empty=True)
+                if not url.startswith("https://"):
+                    raise self.fail(where, f"a client metadata document URL must be https://, got {url!r}")
+            else:
+                self.string(where, item, non_empty=True)
+            settings[str(name)] = item
+        if settings.get("grant_type") == "client_credentials" and not (
+            settings.get("client_id") and settings.get("client_secret_env_var")
+        ):
+            raise self.fail(key, "the client_credentials grant needs client_id and client_secret_env_var")
+        return settings
+
     def optional_url(self, key: str, value: Any) -> Optional[str]:
         if value is None:
             return None
@@ -361,6 +423,13 @@ class _Checker:
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise self.fail(key, f"expected an http:// or https:// URL, got {text!r}")
         return text
+
+
+def _choose(check: _Checker, key: str, name: str, value: Any, choices: Tuple[str, ...]) -> str:
+    where = _join(key, name)
+    if not isinstance(value, str) or value not in choices:
+        raise check.fail(where, f"expected one of {', '.join(choices)}, got {_describe(value)}")
+    return value
 
 
 def _describe(value: Any) -> str:
@@ -429,7 +498,9 @@ _SERVER_KEYS: Dict[str, str] = {
     "tool_retries": "retries",
     "idempotent_tools": "idempotent",
     "protocol_era": "era",
+    "transport": "type",
     "type": "type",
+    "oauth": "oauth",
     **dict.fromkeys(_CODEX_LATER_KEYS, "extra"),
 }
 #: Keys only the JSON shape (Claude Desktop, Cursor, VS Code) uses.
@@ -480,6 +551,8 @@ def _read_server(table: Any, prefix: str, source: Optional[str], *, json_shape: 
             values[key] = check.choice(key, value, PROTOCOL_ERAS)
         elif kind == "type":
             values[key] = check.string(key, value)
+        elif kind == "oauth":
+            values[key] = check.oauth(key, value)
         elif kind == "extra":
             if key == "supports_parallel_tool_calls":
                 check.boolean(key, value)
@@ -494,7 +567,6 @@ def _read_server(table: Any, prefix: str, source: Optional[str], *, json_shape: 
     ms = values.pop("startup_timeout_ms", None)
     if "startup_timeout_sec" not in values and ms is not None:
         values["startup_timeout_sec"] = ms  # Codex: _sec wins when both are set
-    values.pop("type", None)
     try:
         return ServerConfig(**values, extras=extras)
     except ConfigError as exc:  # a rule only the dataclass knows: name the file and dotted key anyway
@@ -523,18 +595,24 @@ def _read_env_vars(check: _Checker, key: str, value: Any) -> Tuple[str, ...]:
 
 
 def _check_transport(check: _Checker, table: Mapping[str, Any], values: Dict[str, Any]) -> None:
-    """Codex's inference and texts: ``command`` ⇒ stdio, else ``url`` ⇒ streamable_http."""
-    declared = values.get("type")
-    if declared is not None:
-        if declared == "sse":
-            raise check.fail("type", 'the legacy HTTP+SSE transport ("sse") is not supported; use the Streamable HTTP endpoint')
-        if declared not in _JSON_TYPES:
-            raise check.fail("type", f"expected one of {', '.join(sorted(_JSON_TYPES))}, got {declared!r}")
+    """Codex's inference and texts: ``command`` ⇒ stdio, else ``url`` ⇒ streamable_http.
+
+    An explicit ``type`` (JSON) or ``transport`` (TOML) must agree with the keys; ``sse`` selects
+    the deprecated HTTP+SSE transport, and a TOML ``transport = "streamable_http"`` turns the
+    fallback to it off.
+    """
+    declared_keys = [key for key in ("type", "transport") if key in values]
+    if len(declared_keys) > 1:
+        raise check.fail("transport", "give either type or transport, not both")
+    type_key = declared_keys[0] if declared_keys else "type"
+    declared = values.pop(type_key, None)
+    if declared is not None and declared not in _JSON_TYPES:
+        raise check.fail(type_key, f"expected one of {', '.join(sorted(_JSON_TYPES))}, got {declared!r}")
     present = [key for key in table if key != "headers"] + (["http_headers"] if "headers" in table else [])
     refused: Tuple[str, ...]
     if "command" in values:
         transport = "stdio"
-        refused = ("url", "bearer_token_env_var", "bearer_token", "http_headers", "env_http_headers", "oauth_resource")
+        refused = ("url", "bearer_token_env_var", "bearer_token", "http_headers", "env_http_headers", "oauth_resource", "oauth")
     elif "url" in values:
         transport = "streamable_http"
         refused = ("args", "env", "env_vars", "cwd", "bearer_token")
@@ -547,8 +625,15 @@ def _check_transport(check: _Checker, table: Mapping[str, Any], values: Dict[str
             )
             name = key if key in table else "headers"
             raise check.fail(name, f"{name} is not supported for {transport}{hint}")
-    if declared is not None and _JSON_TYPES[declared] != transport:
-        raise check.fail("type", f"type {declared!r} does not match the keys given ({transport})")
+    if declared is None:
+        return
+    wanted = _JSON_TYPES[declared]
+    if (wanted == "stdio") != (transport == "stdio"):
+        raise check.fail(type_key, f"{type_key} {declared!r} does not match the keys given ({transport})")
+    if wanted == "sse":
+        values["http_mode"] = "sse"
+    elif type_key == "transport" and wanted == "streamable_http":
+        values["http_mode"] = "streamable_http"
 
 
 def _unknown_key_message(key: str, known: Mapping[str, Any]) -> str:

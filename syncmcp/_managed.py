@@ -33,8 +33,9 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 from ._config import ServerConfig
 from ._elicitation import ElicitationRouter
 from ._events import ListChanged, ManagerEvent, ServerExited, StartupComplete, StartupFailure, StartupUpdate
-from ._exceptions import ConnectionClosed, ServerStartError, ServerUnavailableError, SessionClosedError
+from ._exceptions import ConnectionClosed, ServerUnavailableError, SessionClosedError
 from ._procstat import ProcessUsage
+from ._remote import http_transport
 from ._sandbox import (
     CODEX_SANDBOX_CAPABILITY,
     CODEX_SANDBOX_METHOD,
@@ -48,6 +49,7 @@ from ._status import ServerMetrics, ServerState, ServerStatus
 from ._stdio import DEFAULT_SHUTDOWN_GRACE, DEFAULT_TERMINATE_GRACE, StdioTransport
 from ._toolcache import ToolCache, tool_cache_key
 from ._toolnames import ToolFilter, ToolGroup
+from ._transport import Transport
 from ._types import CallToolResult, Tool
 
 __all__ = ["LATENCY_WINDOW", "ManagedServer", "RestartPolicy", "Roots", "Services", "StartupBatch"]
@@ -208,7 +210,7 @@ class _Instance:
         "inflight", "remembered_era", "retired", "sandbox_version", "session", "started_at", "tools_stale", "transport"
     )  # fmt: skip
 
-    def __init__(self, transport: StdioTransport, remembered_era: bool = False) -> None:
+    def __init__(self, transport: Transport, remembered_era: bool = False) -> None:
         self.transport = transport
         self.remembered_era = remembered_era  # started with an era learned earlier, not configured
         self.session: Optional[ClientSession] = None
@@ -222,6 +224,18 @@ class _Instance:
     def live_session(self) -> ClientSession:
         assert self.session is not None
         return self.session
+
+    @property
+    def pid(self) -> Optional[int]:
+        """The child's pid; ``None`` for a remote server."""
+        return self.transport.pid if isinstance(self.transport, StdioTransport) else None
+
+    def diagnostics(self) -> Tuple[str, Sequence[str]]:
+        """``(stderr tail, missing env_vars)`` of a child; a remote server's last HTTP failure."""
+        transport = self.transport
+        if isinstance(transport, StdioTransport):
+            return transport.stderr_tail(), transport.missing_env_vars
+        return "", ()
 
 
 class _StartCancelled(Exception):
@@ -407,21 +421,7 @@ class ManagedServer:
         deadline = time.monotonic() + config.startup_timeout_sec
         instance: Optional[_Instance] = None
         try:
-            if config.url is not None or config.command is None:
-                raise ServerStartError(
-                    f"cannot start MCP server '{self.name}': it is a Streamable HTTP server (url = {config.url}), "
-                    "and syncmcp cannot connect to HTTP servers yet; only stdio servers (command = ...) can be started"
-                )
-            transport = StdioTransport(
-                config.command,
-                config.args,
-                env=dict(config.env),
-                env_vars=config.env_vars,
-                cwd=config.cwd,
-                name=self.name,
-                shutdown_grace=self._svc.shutdown_grace,
-                terminate_grace=self._svc.terminate_grace,
-            )
+            transport = self._make_transport(config)
             with self._lock:
                 era, remembered = self._session_era()
             instance = _Instance(transport, remembered)
@@ -439,6 +439,21 @@ class ManagedServer:
             self._start_failed(gen, instance, exc)
             return
         self._start_succeeded(gen, instance, tools)
+
+    def _make_transport(self, config: ServerConfig) -> Transport:
+        if config.url is not None:
+            return http_transport(self.name, config)
+        assert config.command is not None
+        return StdioTransport(
+            config.command,
+            config.args,
+            env=dict(config.env),
+            env_vars=config.env_vars,
+            cwd=config.cwd,
+            name=self.name,
+            shutdown_grace=self._svc.shutdown_grace,
+            terminate_grace=self._svc.terminate_grace,
+        )
 
     def _make_session(self, instance: _Instance, era: str) -> ClientSession:
         name = self.name
@@ -504,14 +519,8 @@ class ManagedServer:
         self._write_cache(tools)
 
     def _start_failed(self, gen: int, instance: Optional[_Instance], error: BaseException) -> None:
-        transport = instance.transport if instance is not None else None
-        text = startup_error_display(
-            self.name,
-            self.config,
-            error,
-            stderr_tail=transport.stderr_tail() if transport is not None else "",
-            missing_env_vars=transport.missing_env_vars if transport is not None else (),
-        )
+        tail, missing = instance.diagnostics() if instance is not None else ("", ())
+        text = startup_error_display(self.name, self.config, error, stderr_tail=tail, missing_env_vars=missing)
         forgotten: Optional[str] = None
         with self._lock:
             taken = self._take_start_locked(gen)
@@ -855,7 +864,7 @@ class ManagedServer:
     def pid(self) -> Optional[int]:
         """The running process's pid (its process group id too)."""
         instance = self._instance
-        return instance.transport.pid if instance is not None and self._state is ServerState.READY else None
+        return instance.pid if instance is not None and self._state is ServerState.READY else None
 
     def metrics(self, usage: Optional[ProcessUsage]) -> ServerMetrics:
         """A metrics snapshot; ``usage`` is this server's process-group usage, if measured."""
@@ -882,7 +891,7 @@ class ManagedServer:
             latency_p99=percentile(0.99),
             last_error=last_error,
             last_error_at=last_error_at,
-            pid=instance.transport.pid if instance is not None else None,
+            pid=instance.pid if instance is not None else None,
             uptime=time.monotonic() - instance.started_at if instance is not None else None,
             rss_bytes=usage.rss_bytes if usage is not None else None,
             cpu_seconds=usage.cpu_seconds if usage is not None else None,

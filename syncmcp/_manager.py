@@ -32,7 +32,7 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 from ._config import ServerConfig, embedded_default_servers, load_config, resolve_config_path, validate_server_name
 from ._display import render_servers
@@ -58,6 +58,8 @@ from ._exceptions import (
 )
 from ._managed import ManagedServer, RestartPolicy, Roots, SamplingHandler, Services, StartupBatch
 from ._procstat import process_group_usage
+from ._remote import login as remote_login
+from ._remote import logout as remote_logout
 from ._sandbox import SandboxState
 from ._session import DEFAULT, ClientSession, Timeout
 from ._status import HealthStatus, Page, ReloadResult, ServerMetrics, ServerState, ServerStatus
@@ -65,6 +67,9 @@ from ._stdio import DEFAULT_SHUTDOWN_GRACE, DEFAULT_TERMINATE_GRACE
 from ._toolcache import ToolCache
 from ._toolnames import ToolInfo, ToolMap, build_tool_map, qualified_names
 from ._types import CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool
+
+if TYPE_CHECKING:
+    from ._login import Authorizer
 
 __all__ = ["DEFAULT_DRAIN_TIMEOUT", "MCPManager"]
 
@@ -565,6 +570,54 @@ class MCPManager:
                 except concurrent.futures.TimeoutError:
                     return False
         return slot.state is ServerState.READY
+
+    def login(self, server: str, *, scopes: Optional[Sequence[str]] = None, authorizer: Optional[Authorizer] = None) -> bool:
+        """Log in to an HTTP server with OAuth, store the tokens, and (re)start the server.
+
+        The browser opens on the authorization page (the link is also printed, or shown in a
+        notebook); the tokens are stored in the user's credential file, for this manager and
+        every later one. Scripts without a browser pass an ``authorizer``.
+
+        Args:
+            server: the server's name.
+            scopes: the scopes to ask for (default: the server's, or the configured ``scopes``).
+            authorizer: how the user approves (default: the browser and a loopback callback).
+
+        Returns:
+            Whether the server is ready afterwards.
+
+        Raises:
+            UnknownServerError: no such server.
+            ValueError: the server is a stdio server (``OAuth login is only supported for
+                streamable HTTP servers.``).
+            AuthenticationRequired: the login failed.
+
+        Example::
+
+            manager.login("linear")              # opens the browser
+            manager.call_tool("linear__list_issues", {})
+        """
+        slot = self._slot(server)
+        remote_login(server, slot.config, scopes=scopes, authorizer=authorizer)
+        if slot.state is ServerState.READY:
+            return True
+        return self.restart_server(server)
+
+    def logout(self, server: str) -> bool:
+        """Forget the OAuth tokens stored for an HTTP server; whether there were any.
+
+        The running session keeps the tokens it holds until it is restarted.
+
+        Raises:
+            UnknownServerError: no such server.
+            ValueError: the server is a stdio server.
+
+        Example::
+
+            manager.logout("linear")
+            # -> True
+        """
+        return remote_logout(server, self._slot(server).config)
 
     # ------------------------------------------------------------------------------ tools
 

@@ -14,6 +14,7 @@ import os
 import select
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,6 +31,9 @@ SCRIPTED = SERVERS / "stdio_server.py"
 NPM_PREFIX = Path(os.environ.get("SYNCMCP_NPM_PREFIX", ROOT / ".peers" / "npm"))
 PEERS_PYTHON = Path(os.environ.get("SYNCMCP_PEERS_PYTHON", ROOT / ".peers" / "venv" / "bin" / "python"))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# OAuth tokens a test stores never land in the user's credential file (subprocesses inherit this).
+os.environ.setdefault("SYNCMCP_CREDENTIALS", os.path.join(tempfile.mkdtemp(prefix="syncmcp-tests-"), "credentials.json"))
 
 # Peer programs (run by subprocess with other interpreters), not test modules: no doctest collection.
 collect_ignore_glob = ["servers/*", "peers/*", "drivers/*"]

@@ -119,7 +119,9 @@ def test_add_replaces_a_server_in_place_and_takes_urls(cli: CLI, tmp_path: Path)
     assert "LOG_LEVEL" not in text and text.startswith(HAND_WRITTEN[: HAND_WRITTEN.index("# Files")])
     http = cli("add", "remote", "--url", "https://mcp.example.com/mcp", "--bearer-token-env-var", "REMOTE_TOKEN", env=env)
     assert http.returncode == 0 and http.stdout == "Added global MCP server 'remote'.\n"
-    assert "cannot connect to Streamable HTTP servers yet" in http.stderr
+    assert http.stderr == ""  # a bearer token is configured: no login hint
+    oauth = cli("add", "linear", "--url", "https://mcp.linear.test/mcp", env=env)
+    assert oauth.stderr == "syncmcp: if the server requires OAuth, log in with: syncmcp login linear\n"
     got = json.loads(cli("get", "remote", "--json", env=env).stdout)
     assert got["transport"] == {
         "type": "streamable_http",
@@ -131,6 +133,7 @@ def test_add_replaces_a_server_in_place_and_takes_urls(cli: CLI, tmp_path: Path)
     stdio_table, http_table = cli("list", env=env).stdout.split("\n\n")
     assert [re.split(r"\s{2,}", line) for line in http_table.splitlines()] == [
         ["Name", "Url", "Bearer Token Env Var", "Status", "Auth"],
+        ["linear", "https://mcp.linear.test/mcp", "-", "enabled", "Unknown"],
         ["remote", "https://mcp.example.com/mcp", "REMOTE_TOKEN", "enabled", "Bearer token"],
     ]
     assert [line.split()[0] for line in stdio_table.splitlines()] == ["Name", "files"]

@@ -148,7 +148,7 @@ def test_json_errors_name_line_and_column(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("server", "key", "expected"),
     [
-        ({"type": "sse", "url": "https://a/sse"}, "mcpServers.a.type", "HTTP+SSE transport"),
+        ({"type": "sse", "command": "x"}, "mcpServers.a.type", "does not match"),
         ({"type": "stdio", "url": "https://a/mcp"}, "mcpServers.a.type", "does not match"),
         ({"command": "x", "headers": {"A": "b"}}, "mcpServers.a.headers", "headers is not supported for stdio"),
         ({"command": "x", "enabled": True, "disabled": True}, "mcpServers.a.disabled", "contradicts enabled"),
@@ -327,3 +327,53 @@ def test_bearer_token_resolution_uses_codex_texts() -> None:
         resolve_bearer_token("gh", "T", {})
     with pytest.raises(ConfigError, match="^Environment variable T for MCP server 'gh' is empty$"):
         resolve_bearer_token("gh", "T", {"T": ""})
+
+
+def test_http_transport_choices_load_from_both_shapes(tmp_path: Path) -> None:
+    toml = write(
+        tmp_path,
+        "config.toml",
+        '[mcp_servers.old]\nurl = "https://a.test/sse"\ntransport = "sse"\n'
+        '[mcp_servers.strict]\nurl = "https://a.test/mcp"\ntransport = "streamable_http"\n'
+        '[mcp_servers.plain]\nurl = "https://a.test/mcp"\n',
+    )
+    servers = load_config(toml)
+    assert [servers[n].http_mode for n in ("old", "strict", "plain")] == ["sse", "streamable_http", "auto"]
+    assert servers["old"].transport == "sse"
+    json_file = write(tmp_path, "c.json", '{"mcpServers": {"a": {"type": "sse", "url": "https://a/sse"}, "b": {"type": "http", "url": "https://b/mcp"}}}')
+    servers = load_config(json_file)
+    assert (servers["a"].http_mode, servers["b"].http_mode) == ("sse", "auto")
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "expected"),
+    [
+        ('oauth = { client_secret = "x" }', "mcp_servers.s.oauth.client_secret", "client_secret_env_var"),
+        ('oauth = { clientid = "x" }', "mcp_servers.s.oauth.clientid", "did you mean 'client_id'"),
+        ('oauth = { grant_type = "password" }', "mcp_servers.s.oauth.grant_type", "authorization_code, client_credentials"),
+        ('oauth = { grant_type = "client_credentials" }', "mcp_servers.s.oauth", "needs client_id and client_secret_env_var"),
+        ('oauth = { callback_port = 70000 }', "mcp_servers.s.oauth.callback_port", "port number"),
+        ('oauth = { client_metadata_url = "http://x/c.json" }', "mcp_servers.s.oauth.client_metadata_url", "https://"),
+        ('transport = "carrier-pigeon"', "mcp_servers.s.transport", "expected one of"),
+        ('transport = "sse"\ntype = "sse"', "mcp_servers.s.transport", "either type or transport"),
+    ],
+)
+def test_oauth_and_transport_errors_name_file_and_key(tmp_path: Path, table: str, key: str, expected: str) -> None:
+    error = error_of(tmp_path, f'[mcp_servers.s]\nurl = "https://a.test/mcp"\n{table}\n')
+    assert f": {key}: " in str(error)
+    assert expected in str(error)
+    assert str(tmp_path) in str(error)
+
+
+def test_oauth_settings_are_kept(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "config.toml",
+        '[mcp_servers.s]\nurl = "https://a.test/mcp"\n'
+        'oauth = { client_id = "abc", client_secret_env_var = "S_SECRET", grant_type = "client_credentials" }\n',
+    )
+    assert dict(load_config(path)["s"].oauth) == {
+        "client_id": "abc",
+        "client_secret_env_var": "S_SECRET",
+        "grant_type": "client_credentials",
+    }

@@ -823,8 +823,16 @@ def test_a_configured_era_is_honoured() -> None:
 # ----------------------------------------------------------------------------- HTTP servers (configuration only for now)
 
 
-def test_http_servers_fail_clearly_and_github_gets_the_pat_hint() -> None:
-    servers = {"github": {"url": "https://api.githubcopilot.com/mcp/"}, "remote": {"url": "https://example.com/mcp"}}
+def test_unreachable_http_servers_fail_clearly_and_github_gets_the_pat_hint() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    servers = {
+        "github": {"url": "https://api.githubcopilot.com/mcp/", "startup_timeout_sec": 3},
+        "remote": {"url": f"http://127.0.0.1:{port}/mcp"},
+    }
     with make(servers) as manager:
         manager.wait_for_startup(10)
         status = manager.startup_status()
@@ -833,7 +841,9 @@ def test_http_servers_fail_clearly_and_github_gets_the_pat_hint() -> None:
             "(https://github.com/settings/personal-access-tokens) to your environment and config.toml:\n"
             "[mcp_servers.github]\nbearer_token_env_var = CODEX_GITHUB_PERSONAL_ACCESS_TOKEN"
         )
-        assert "syncmcp cannot connect to HTTP servers yet" in (status["remote"].error or "")
+        error = status["remote"].error or ""
+        assert error.startswith("MCP client for `remote` failed to start: MCP startup failed: ")
+        assert f"cannot connect to 127.0.0.1:{port}" in error
         assert manager.list_all_tools() == {}
 
 

@@ -20,7 +20,7 @@ LAYERS = [
     {"_validation", "_era", "_listcache", "_tasks", "_toolnames", "_startup", "_events", "_toolcache", "_auth", "_login"},
     {"_transport", "_oauth", "_sselegacy"},
     {"_stdio", "_http", "testing"},
-    {"_endpoint", "_client_features"},
+    {"_endpoint", "_client_features", "_remote"},
     {"_session", "_elicitation"},
     {"_managed", "_connect"},
     {"_manager"},

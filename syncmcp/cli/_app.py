@@ -48,6 +48,8 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "prompts": ("[SERVER]", "list prompts"),
     "prompt": ("SERVER NAME", "render a prompt (--arg key=value)"),
     "doctor": ("[NAME ...]", "start servers and report their health"),
+    "login": ("NAME", "log in to a remote server with OAuth (opens the browser)"),
+    "logout": ("NAME", "forget the OAuth credentials stored for a remote server"),
     "serve": ("", "run syncmcp's workspace MCP server on stdin/stdout"),
     "help": ("[COMMAND]", "show help for a command"),
 }
@@ -140,8 +142,15 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
         )
         parser.add_argument("--url", help="a Streamable HTTP server's URL, instead of a command")
         parser.add_argument("--bearer-token-env-var", metavar="VAR", help="with --url: the variable holding a bearer token")
-    elif name == "remove":
+    elif name in ("remove", "logout"):
         parser.add_argument("name", help="the server's name")
+    elif name == "login":
+        parser.add_argument("name", help="the HTTP server's name")
+        parser.add_argument("--scopes", metavar="SCOPES", help="the scopes to ask for, comma-separated (default: the server's)")
+        parser.add_argument("--no-browser", action="store_true", help="only print the authorization link; do not open a browser")
+        parser.add_argument(
+            "--timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait for the login (default: 300)"
+        )
     elif name in ("tools", "resources", "prompts"):
         parser.add_argument("server", nargs="?", help="only this server (default: every enabled server)")
         if name == "tools":
@@ -359,6 +368,12 @@ def _dispatch(ctx: Any, name: str, options: argparse.Namespace) -> int:
         from ._doctor import run_doctor
 
         return run_doctor(ctx, options.names)
+    if name in ("login", "logout"):
+        from ._login import run_login, run_logout
+
+        if name == "logout":
+            return run_logout(ctx, options.name)
+        return run_login(ctx, options.name, scopes=options.scopes, open_browser=not options.no_browser, timeout=options.timeout)
     from . import _use
 
     handlers: Dict[str, Callable[[], int]] = {

@@ -69,6 +69,7 @@ class DoctorReport:
     error: Optional[str] = None
     warnings: List[str] = field(default_factory=list)
     stderr_tail: str = ""
+    auth: Optional[str] = None  # HTTP servers: unsupported | not_logged_in | bearer_token | oauth
 
     @property
     def healthy(self) -> bool:
@@ -98,6 +99,7 @@ def check_server(name: str, config: ServerConfig, sessions: Optional[Callable[[A
         report.healthy, report.tools
         # -> (True, 2)
     """
+    from .._exceptions import AuthenticationRequired, ConfigError
     from .._session import ClientSession
     from .._startup import startup_error_display
     from .._stdio import StdioTransport
@@ -106,35 +108,53 @@ def check_server(name: str, config: ServerConfig, sessions: Optional[Callable[[A
     if not config.enabled:
         report.status = "disabled"
         return report
-    if config.command is None:
-        report.status = "failed"
-        report.error = (
-            f"syncmcp cannot connect to Streamable HTTP servers yet (url = {config.url}); only stdio servers can be checked"
+    transport: Any
+    if config.command is not None:
+        transport = StdioTransport(
+            config.command, config.args, env=dict(config.env), env_vars=config.env_vars, cwd=config.cwd, name=name
         )
-        return report
-    transport = StdioTransport(
-        config.command, config.args, env=dict(config.env), env_vars=config.env_vars, cwd=config.cwd, name=name
-    )
+    else:
+        from .._remote import auth_status, http_transport
+
+        report.auth = auth_status(config)
+        try:
+            transport = http_transport(name, config)
+        except (ConfigError, ValueError) as exc:
+            report.status = "failed"
+            report.error = startup_error_display(name, config, exc)
+            return report
     session = ClientSession(transport, name=name, timeout=config.tool_timeout_sec, protocol_era=config.protocol_era)
     if sessions is not None:
         sessions(session)
+    stdio = isinstance(transport, StdioTransport)
     try:
         started = time.monotonic()
         try:
             session.initialize(timeout=config.startup_timeout_sec)
         except Exception as exc:
             report.status = "failed"
+            if isinstance(exc, AuthenticationRequired) and report.auth in ("unknown", "oauth"):
+                report.auth = "not_logged_in"
             report.error = startup_error_display(
-                name, config, exc, stderr_tail=transport.stderr_tail(), missing_env_vars=transport.missing_env_vars
+                name,
+                config,
+                exc,
+                stderr_tail=transport.stderr_tail() if stdio else "",
+                missing_env_vars=transport.missing_env_vars if stdio else (),
             )
             return report
         report.handshake_seconds = time.monotonic() - started
+        if not stdio:
+            report.transport = "sse" if transport.uses_sse else "streamable_http"
+            if report.auth == "unknown":
+                report.auth = "unsupported"  # it answered without credentials
         _inspect(session, config, report)
-        if transport.missing_env_vars:
+        if stdio and transport.missing_env_vars:
             report.warnings.append(f"not set in this environment (listed in env_vars): {', '.join(transport.missing_env_vars)}")
     finally:
         session.close()
-        report.stderr_tail = transport.stderr_tail()
+        if stdio:
+            report.stderr_tail = transport.stderr_tail()
     return report
 
 
@@ -185,7 +205,12 @@ def _seconds(value: Optional[float]) -> str:
 def _text(report: DoctorReport) -> List[str]:
     if report.status == "disabled":
         return [f"{report.name}: disabled (enabled = false)"]
-    lines = [f"{report.name}: {'ok' if report.healthy else 'FAILED'}", f"  command:      {report.command}"]
+    label = "command:" if report.transport == "stdio" else "url:     "
+    lines = [f"{report.name}: {'ok' if report.healthy else 'FAILED'}", f"  {label}     {report.command}"]
+    if report.transport != "stdio":
+        lines.append(f"  transport:    {report.transport}")
+        auth = _AUTH_TEXT.get(report.auth or "unknown", report.auth or "unknown")
+        lines.append(f"  auth:         {auth.replace('NAME', report.name)}")
     if report.server_name is not None:
         lines += [
             f"  server:       {report.server_name} {report.server_version or ''}".rstrip(),
@@ -210,9 +235,18 @@ def _text(report: DoctorReport) -> List[str]:
         shown = tail.splitlines()[-_STDERR_LINES:]
         lines.append("  stderr (last lines):")
         lines += ["    " + line for line in shown]
-    elif not tail:
+    elif not tail and report.transport == "stdio":
         lines.append("  stderr:       (empty)")
     return lines
+
+
+_AUTH_TEXT = {
+    "unsupported": "none needed",
+    "not_logged_in": "not logged in (syncmcp login NAME)",
+    "bearer_token": "bearer token",
+    "oauth": "OAuth",
+    "unknown": "unknown",
+}
 
 
 def run_doctor(ctx: Context, names: Sequence[str]) -> int:

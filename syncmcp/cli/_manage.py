@@ -69,12 +69,18 @@ def _status(config: ServerConfig) -> str:
 
 
 def _auth_status(config: ServerConfig) -> str:
-    if config.transport == "stdio":
-        return "unsupported"
-    return "bearer_token" if config.bearer_token_env_var else "unknown"
+    from .._remote import auth_status
+
+    return auth_status(config)
 
 
-_AUTH_LABELS = {"unsupported": "Unsupported", "bearer_token": "Bearer token", "unknown": "Unknown"}
+_AUTH_LABELS = {
+    "unsupported": "Unsupported",
+    "bearer_token": "Bearer token",
+    "unknown": "Unknown",
+    "not_logged_in": "Not logged in",
+    "oauth": "OAuth",
+}
 
 
 def _transport_json(config: ServerConfig) -> Dict[str, Any]:
@@ -88,7 +94,7 @@ def _transport_json(config: ServerConfig) -> Dict[str, Any]:
             "cwd": config.cwd,
         }
     return {
-        "type": "streamable_http",
+        "type": config.transport,
         "url": config.url,
         "bearer_token_env_var": config.bearer_token_env_var,
         "http_headers": dict(config.http_headers) or None,
@@ -187,7 +193,7 @@ def run_get(ctx: Context, name: str) -> int:
         ]
     else:
         lines += [
-            "  transport: streamable_http",
+            f"  transport: {config.transport}",
             f"  url: {config.url}",
             f"  bearer_token_env_var: {config.bearer_token_env_var or '-'}",
             f"  http_headers: {_masked(sorted(config.http_headers))}",
@@ -240,8 +246,8 @@ def run_add(
             f"created {result.path}; syncmcp now uses the servers in it instead of its built-in 'workspace' server "
             "(add it back with: syncmcp add workspace -- python -m syncmcp serve)"
         )
-    if url is not None:
-        ctx.note("note: syncmcp cannot connect to Streamable HTTP servers yet; the server is saved for when it can")
+    if url is not None and bearer_token_env_var is None:
+        ctx.note(f"if the server requires OAuth, log in with: syncmcp login {name}")
     return EXIT_OK
 
 
