@@ -89,6 +89,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._auth import Auth, BearerAuth
     from ._config import ServerConfig, embedded_default_servers, load_config
+    from ._credentials import CredentialStore, StoredCredentials
     from ._events import (
         ElicitationCancelled,
         ElicitationRequest,
@@ -101,8 +102,10 @@ if TYPE_CHECKING:
         ToolCallEnd,
     )
     from ._http import HttpTransport
+    from ._login import Authorizer, HeadlessAuthorizer, LoopbackAuthorizer, OAuthError
     from ._managed import RestartPolicy
     from ._manager import MCPManager
+    from ._oauth import OAuth
     from ._status import HealthStatus, Page, ReloadResult, ServerMetrics, ServerState, ServerStatus
     from ._toolcache import ToolCache
     from ._toolnames import ToolFilter, ToolInfo, ToolMap, qualify_tool_names
@@ -113,6 +116,9 @@ _LAZY = {
     "Auth": "_auth",
     "BearerAuth": "_auth",
     "CredentialStore": "_credentials",
+    "StoredCredentials": "_credentials",
+    "Authorizer": "_login",
+    "OAuthError": "_login",
     "HttpTransport": "_http",
     "HeadlessAuthorizer": "_login",
     "LoopbackAuthorizer": "_login",
@@ -170,6 +176,7 @@ __all__ = [
     "AudioContent",
     "Auth",
     "AuthenticationRequired",
+    "Authorizer",
     "BearerAuth",
     "CallToolResult",
     "CapabilityError",
@@ -178,6 +185,7 @@ __all__ = [
     "ConfigError",
     "ConnectionClosed",
     "Content",
+    "CredentialStore",
     "ElicitationCancelled",
     "ElicitationRequest",
     "EmbeddedResource",
@@ -185,6 +193,7 @@ __all__ = [
     "ErrorCode",
     "GetPromptResult",
     "HTTPError",
+    "HeadlessAuthorizer",
     "HealthStatus",
     "HttpTransport",
     "ImageContent",
@@ -193,9 +202,12 @@ __all__ = [
     "InitializeResult",
     "JSONRPCError",
     "ListChanged",
+    "LoopbackAuthorizer",
     "MCPError",
     "MCPManager",
     "MessageTooLarge",
+    "OAuth",
+    "OAuthError",
     "Page",
     "PendingRequest",
     "Prompt",
@@ -230,6 +242,7 @@ __all__ = [
     "StartupFailure",
     "StartupUpdate",
     "StdioTransport",
+    "StoredCredentials",
     "StreamTransport",
     "TextContent",
     "Tool",

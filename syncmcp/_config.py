@@ -244,6 +244,18 @@ class ServerConfig:
     def __hash__(self) -> int:
         return hash(tuple(_hashable(getattr(self, f.name)) for f in fields(self) if f.compare))
 
+    def __repr__(self) -> str:
+        """Fields that differ from their defaults; ``env`` and header values masked (they may be secrets)."""
+        shown = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value == (item.default_factory() if callable(item.default_factory) else item.default):
+                continue
+            if item.name in _MASKED_VALUES:
+                value = dict.fromkeys(value, "*****")
+            shown.append(f"{item.name}={value!r}")
+        return f"ServerConfig({', '.join(shown)})"
+
     @property
     def transport(self) -> str:
         """``"stdio"``, ``"streamable_http"``, or ``"sse"`` (an HTTP server configured for HTTP+SSE only)."""
@@ -285,6 +297,8 @@ class ServerConfig:
         return _read_server(data, _join("mcp_servers", name), source, json_shape=False)
 
 
+#: Fields whose values a ``repr`` hides: environment values and headers may hold credentials.
+_MASKED_VALUES = ("env", "http_headers")
 _STDIO_ONLY = ("args", "env", "env_vars", "cwd")
 _HTTP_ONLY = ("bearer_token_env_var", "http_headers", "env_http_headers", "oauth_resource", "oauth")
 

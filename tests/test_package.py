@@ -236,7 +236,7 @@ CLI_LAYERS = [
     {"cli._tomledit", "cli._progress", "cli._output"},
     {"cli._configfile", "cli._logsetup"},
     {"cli._context"},
-    {"cli._manage", "cli._use", "cli._doctor"},
+    {"cli._manage", "cli._use", "cli._doctor", "cli._login"},
     {"cli._app"},
 ]
 
