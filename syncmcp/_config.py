@@ -108,9 +108,14 @@ OAUTH_KEYS: Tuple[str, ...] = (
     "token_endpoint_auth_method",
     "grant_type",
     "callback_port",
+    "idp_token_endpoint",
+    "idp_client_id",
+    "idp_client_secret_env_var",
+    "id_token_env_var",
 )
-_OAUTH_GRANTS = ("authorization_code", "client_credentials")
+_OAUTH_GRANTS = ("authorization_code", "client_credentials", "jwt_bearer")
 _OAUTH_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
+_IDP_KEYS = ("idp_token_endpoint", "idp_client_id", "idp_client_secret_env_var", "id_token_env_var")
 
 
 def _empty() -> Mapping[str, Any]:
@@ -154,8 +159,11 @@ class ServerConfig:
         oauth: HTTP: OAuth client settings: ``client_id`` (a pre-registered client),
             ``client_secret_env_var`` (the variable holding its secret), ``client_metadata_url``
             (a Client ID Metadata Document URL), ``token_endpoint_auth_method``, ``grant_type``
-            (``"client_credentials"`` for machine-to-machine use), ``callback_port`` (a fixed
-            port for the login callback).
+            (``"client_credentials"`` for machine-to-machine use; ``"jwt_bearer"`` for
+            enterprise-managed authorization, with ``idp_token_endpoint``, ``idp_client_id``,
+            ``idp_client_secret_env_var`` and ``id_token_env_var``, the variable holding the
+            user's ID token from the identity provider), ``callback_port`` (a fixed port for the
+            login callback).
         tool_retries: how often a call that failed because the server died or the connection
             broke (never after the server answered) is retried, for idempotent tools only.
         idempotent_tools: which tools are safe to retry besides those annotated
@@ -418,13 +426,23 @@ class _Checker:
                 url = self.string(where, item, non_empty=True)
                 if not url.startswith("https://"):
                     raise self.fail(where, f"a client metadata document URL must be https://, got {url!r}")
+            elif name == "idp_token_endpoint":
+                self.optional_url(where, item)
             else:
                 self.string(where, item, non_empty=True)
             settings[str(name)] = item
-        if settings.get("grant_type") == "client_credentials" and not (
-            settings.get("client_id") and settings.get("client_secret_env_var")
-        ):
+        grant = settings.get("grant_type")
+        if grant == "client_credentials" and not (settings.get("client_id") and settings.get("client_secret_env_var")):
             raise self.fail(key, "the client_credentials grant needs client_id and client_secret_env_var")
+        idp_keys = [name for name in _IDP_KEYS if name in settings]
+        if grant == "jwt_bearer":
+            missing = [
+                name for name in ("client_id", "idp_token_endpoint", "idp_client_id", "id_token_env_var") if name not in settings
+            ]
+            if missing:
+                raise self.fail(key, f"the jwt_bearer grant (enterprise-managed authorization) needs {', '.join(missing)}")
+        elif idp_keys:
+            raise self.fail(_join(key, idp_keys[0]), 'identity provider settings go with grant_type = "jwt_bearer"')
         return settings
 
     def optional_url(self, key: str, value: Any) -> Optional[str]:

@@ -45,7 +45,7 @@ __all__ = [
     "default_credentials_path",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("syncmcp.oauth")
 
 #: Environment variable naming the credential file (tests and unusual set-ups).
 CREDENTIALS_ENV_VAR = "SYNCMCP_CREDENTIALS"

@@ -46,7 +46,7 @@ __all__ = [
     "callback_parameters",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("syncmcp.oauth")
 
 #: Seconds the user has to approve a login in the browser.
 DEFAULT_LOGIN_TIMEOUT = 300.0

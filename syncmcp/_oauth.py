@@ -5,9 +5,16 @@ every request for the MCP server, refreshes the token shortly before it expires,
 server's challenges:
 
 - **401**: another thread's new token is tried first; else the refresh token (once); else a new
-  authorization (browser, scripted, or ``client_credentials``) and one retry;
+  authorization (browser, scripted, ``client_credentials`` or ``jwt_bearer``) and one retry;
 - **403** ``insufficient_scope``: step-up authorization for the union of the scopes held and
   those challenged, at most ``max_step_ups`` times per request.
+
+Grants: ``authorization_code`` (a user logs in), ``client_credentials`` (machine to machine), and
+``jwt_bearer``: Enterprise-Managed Authorization (SEP-990, cross-app access), where an ID token from
+the enterprise identity provider is exchanged there for an ID-JAG (RFC 8693 token exchange), which
+the MCP authorization server redeems for an access token (RFC 7523 jwt-bearer grant). A
+``client_credentials`` or ``jwt_bearer`` token about to expire, with no refresh token, is replaced
+by a new grant ahead of the request.
 
 Concurrent requests share one refresh or login (a single-flight "renewal" keyed by a token
 generation); tokens live in memory and in a :class:`~syncmcp.CredentialStore`, and a refresh
@@ -67,7 +74,7 @@ __all__ = [
     "parse_www_authenticate",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("syncmcp.oauth")
 
 _T = TypeVar("_T")
 #: A step of the flow: yields requests, is sent their responses, returns a value.
@@ -89,10 +96,20 @@ _ASSERTION_LIFETIME = 300
 _DROP_TOKENS_ON = frozenset({"invalid_grant"})
 #: ... and after which the client registration is useless too.
 _DROP_CLIENT_ON = frozenset({"invalid_client", "unauthorized_client"})
-_GRANT_TYPES = ("authorization_code", "client_credentials")
+_GRANT_TYPES = ("authorization_code", "client_credentials", "jwt_bearer")
+#: Grants that need no user: an expiring token without a refresh token is replaced ahead of time.
+_MACHINE_GRANTS = ("client_credentials", "jwt_bearer")
 _AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt")
 _SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+#: Client authentication at the identity provider's token endpoint.
+_IDP_AUTH_METHODS = ("none", *_SECRET_METHODS)
 _JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#: RFC 7523 §2.1: an assertion (here the ID-JAG) as an authorization grant.
+_JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#: RFC 8693 token exchange, and the token types of SEP-990's exchange at the identity provider.
+_TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+_ID_JAG_TYPE = "urn:ietf:params:oauth:token-type:id-jag"
+_ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 
 
 # ----------------------------------------------------------------------------- challenges
@@ -419,6 +436,52 @@ def _registration_auth_method(supported: Optional[Tuple[str, ...]]) -> str:
     return next((method for method in _SECRET_METHODS if method in supported), "none")
 
 
+def _idp_client(
+    grant_type: str,
+    client_id: Optional[str],
+    endpoint: Optional[str],
+    idp_client_id: Optional[str],
+    secret: Optional[str],
+    method: Optional[str],
+    id_token: Union[str, Callable[[], str], None],
+) -> Optional[_Client]:
+    """The client's identity at the identity provider (``jwt_bearer``), after checking the arguments.
+
+    Raises:
+        ValueError: an argument missing or unusable for ``jwt_bearer``, or given to another grant.
+    """
+    given = [
+        name
+        for name, value in (
+            ("idp_token_endpoint", endpoint),
+            ("idp_client_id", idp_client_id),
+            ("idp_client_secret", secret),
+            ("idp_token_endpoint_auth_method", method),
+            ("id_token", id_token),
+        )
+        if value is not None
+    ]
+    if grant_type != "jwt_bearer":
+        if given:
+            raise ValueError(f"{', '.join(given)}: only for grant_type='jwt_bearer'")
+        return None
+    if not client_id:
+        raise ValueError("grant_type='jwt_bearer' needs client_id: the client the identity provider names in the ID-JAG")
+    if not _is_http_url(endpoint):
+        raise ValueError(
+            "grant_type='jwt_bearer' needs idp_token_endpoint, the identity provider's token endpoint (an http(s) URL)"
+        )
+    if not idp_client_id:
+        raise ValueError("grant_type='jwt_bearer' needs idp_client_id, this client's id at the identity provider")
+    if not (callable(id_token) or (isinstance(id_token, str) and id_token.strip())):
+        raise ValueError("grant_type='jwt_bearer' needs id_token: an ID token, or a callable returning one")
+    if method is not None and method not in _IDP_AUTH_METHODS:
+        raise ValueError(f"idp_token_endpoint_auth_method must be one of {', '.join(_IDP_AUTH_METHODS)}")
+    if method in _SECRET_METHODS and not secret:
+        raise ValueError(f"idp_token_endpoint_auth_method={method!r} needs idp_client_secret")
+    return _Client(idp_client_id, secret, method or ("client_secret_basic" if secret else "none"))
+
+
 # ----------------------------------------------------------------------------- the auth flow
 
 
@@ -439,8 +502,17 @@ class OAuth(Auth):
         client_metadata_url: an HTTPS URL serving this client's metadata document, used as the
             ``client_id`` where the authorization server supports Client ID Metadata Documents.
         client_name: the name registered by Dynamic Client Registration.
-        grant_type: ``"authorization_code"`` (a user logs in) or ``"client_credentials"``
-            (machine to machine: needs ``client_id`` and a secret or a private key).
+        grant_type: ``"authorization_code"`` (a user logs in), ``"client_credentials"``
+            (machine to machine: needs ``client_id`` and a secret or a private key), or
+            ``"jwt_bearer"``: Enterprise-Managed Authorization (SEP-990). ``id_token`` is exchanged
+            at ``idp_token_endpoint`` for an ID-JAG (Identity Assertion JWT Authorization Grant,
+            RFC 8693 token exchange) whose audience is the discovered authorization server's
+            issuer and whose resource is the MCP server's; the authorization server redeems it
+            for an access token (RFC 7523 jwt-bearer grant), with ``client_id`` authenticated as
+            for any token request. Needs ``client_id`` (the client the identity provider names in
+            the ID-JAG), ``idp_token_endpoint``, ``idp_client_id`` and ``id_token``. With no
+            refresh token from the authorization server, a 401 or an expiring token means a new
+            exchange.
         authorizer: how a user approves a login; ``None``: requests never start one and raise
             :class:`~syncmcp.AuthenticationRequired` instead (log in with :meth:`login`).
         login_timeout: seconds a request waits for a refresh or login another request runs.
@@ -449,10 +521,25 @@ class OAuth(Auth):
         private_key_pem: a P-256 private key (PKCS#8 or SEC 1 PEM) for ``private_key_jwt``
             client authentication with ES256.
         signing_algorithm: the client assertion's algorithm; only ``"ES256"``.
+        idp_token_endpoint: ``jwt_bearer`` only: the enterprise identity provider's token
+            endpoint, where the ID token is exchanged for an ID-JAG.
+        idp_client_id: ``jwt_bearer`` only: this client's id at the identity provider (the ID
+            token's audience).
+        idp_client_secret: ``jwt_bearer`` only: its secret there, for a confidential client.
+        idp_token_endpoint_auth_method: ``jwt_bearer`` only: ``none``, ``client_secret_basic``
+            or ``client_secret_post`` at the identity provider; default: ``client_secret_basic``
+            with ``idp_client_secret``, else ``none`` (``client_id`` in the form).
+        id_token: ``jwt_bearer`` only: the user's OpenID Connect ID token from the identity
+            provider, or a callable returning a current one, called for every exchange (ID
+            tokens expire: a callable lets each renewal use a fresh one). It may raise
+            :class:`~syncmcp.OAuthError` or :class:`~syncmcp.AuthenticationRequired`, which
+            reach the request unchanged; any other exception becomes an ``OAuthError``.
 
     Raises:
         ValueError: an unusable argument (not an http(s) URL, unknown grant type or method,
-            client_credentials without client credentials, an unreadable private key).
+            client_credentials without client credentials, an unreadable private key,
+            jwt_bearer without its identity provider arguments, or those arguments with
+            another grant).
 
     Example::
 
@@ -463,6 +550,21 @@ class OAuth(Auth):
         )
         oauth.login(pool.send)              # opens the browser; stores the tokens
         print(oauth.status())               # "oauth"
+
+    Enterprise-Managed Authorization (SEP-990), with an ID token the application's single
+    sign-on obtained::
+
+        oauth = syncmcp.OAuth(
+            server_url="https://mcp.example.com/mcp",
+            grant_type="jwt_bearer",
+            client_id="acme-agent",                       # registered with the MCP authorization server
+            client_secret=os.environ["ACME_AGENT_SECRET"],
+            idp_token_endpoint="https://acme.idp.example/oauth2/token",
+            idp_client_id="acme-agent-sso",               # registered with the identity provider
+            id_token=sso.current_id_token,                # a callable: a fresh ID token per exchange
+        )
+        with syncmcp.connect_http("https://mcp.example.com/mcp", auth=oauth) as session:
+            session.list_tools()
     """
 
     def __init__(
@@ -485,6 +587,11 @@ class OAuth(Auth):
         refresh_skew: float = DEFAULT_REFRESH_SKEW,
         private_key_pem: Optional[str] = None,
         signing_algorithm: str = "ES256",
+        idp_token_endpoint: Optional[str] = None,
+        idp_client_id: Optional[str] = None,
+        idp_client_secret: Optional[str] = None,
+        idp_token_endpoint_auth_method: Optional[str] = None,
+        id_token: Union[str, Callable[[], str], None] = None,
     ) -> None:
         if not _is_http_url(server_url):
             raise ValueError(f"server_url must be an http(s) URL, not {redact_url(server_url)!r}")
@@ -503,6 +610,9 @@ class OAuth(Auth):
             raise ValueError("grant_type='client_credentials' needs client_id and client_secret (or private_key_pem)")
         if token_endpoint_auth_method == "private_key_jwt" and self._signing_key is None:
             raise ValueError("token_endpoint_auth_method='private_key_jwt' needs private_key_pem")
+        self._idp_client = _idp_client(
+            grant_type, client_id, idp_token_endpoint, idp_client_id, idp_client_secret, idp_token_endpoint_auth_method, id_token
+        )
         self.server_url = server_url
         self.server_name = server_name
         self.store = store if store is not None else CredentialStore()
@@ -518,6 +628,9 @@ class OAuth(Auth):
         self.login_timeout = login_timeout
         self.max_step_ups = max_step_ups
         self.refresh_skew = refresh_skew
+        self.idp_token_endpoint = idp_token_endpoint
+        self.idp_client_id = idp_client_id
+        self._id_token = id_token
         self._key = canonical_resource(server_url)
         self._lock = threading.Lock()
         self._creds: Optional[StoredCredentials] = None
@@ -615,6 +728,9 @@ class OAuth(Auth):
             budget.may_refresh = False
             yield from self._refresh_ahead(creds, generation)
             creds, generation = self._snapshot()
+        elif creds is not None and self._machine_token_expiring(creds):
+            yield from self._regrant_ahead(creds, generation)
+            creds, generation = self._snapshot()
         attached = False
         for _ in range(_MAX_ROUNDS):
             attached = _attach(request, creds, attached)
@@ -634,6 +750,21 @@ class OAuth(Auth):
             yield from self._in_flight(generation, lambda: self._refresh(creds))
         except HTTPError as exc:  # OAuthError and AuthenticationRequired included
             logger.info("could not refresh the access token for %s ahead of its expiry: %s", self._describe(), exc)
+
+    def _machine_token_expiring(self, creds: StoredCredentials) -> bool:
+        """Whether a machine grant's access token, without a refresh token, is about to expire."""
+        return self.grant_type in _MACHINE_GRANTS and bool(creds.access_token) and creds.expires_within(self.refresh_skew)
+
+    def _regrant_ahead(self, creds: StoredCredentials, generation: int) -> _Flow[None]:
+        """A machine grant's token about to expire, and no refresh token: a new grant now.
+
+        For the scopes held. A failure only means the request goes with the old token (a 401
+        then tries once more, with the server's challenge).
+        """
+        try:
+            yield from self._in_flight(generation, lambda: self._login(_Challenge(), scopes=creds.scopes or None))
+        except HTTPError as exc:  # OAuthError and AuthenticationRequired included
+            logger.info("could not renew the access token for %s ahead of its expiry: %s", self._describe(), exc)
 
     def _renew(self, challenge: _Challenge, generation: int, budget: _Budget) -> _Flow[None]:
         """After a 401: use another request's new token, else refresh (once), else log in (once)."""
@@ -888,6 +1019,9 @@ class OAuth(Auth):
             if wanted:
                 form["scope"] = " ".join(wanted)
             data = yield from self._token_request(discovery.server.token_endpoint, client, discovery.server.issuer, form)
+        elif self.grant_type == "jwt_bearer":
+            client = self._configured_client(discovery.server, None)
+            data = yield from self._jwt_bearer(discovery, client, wanted)
         else:
             assert authorizer is not None
             try:
@@ -1023,6 +1157,12 @@ class OAuth(Auth):
                     f"the authorization server at {redact_url(issuer)} does not advertise PKCE with S256 "
                     "(code_challenge_methods_supported): refusing to log in without it"
                 )
+        grants = data.get("grant_types_supported")
+        if self.grant_type == "jwt_bearer" and isinstance(grants, list) and _JWT_BEARER_GRANT not in grants:
+            raise OAuthError(
+                f"the authorization server at {redact_url(issuer)} does not list the jwt-bearer grant "
+                f"({_JWT_BEARER_GRANT}) in its grant_types_supported: it cannot redeem an ID-JAG"
+            )
         return _AuthServer(issuer, dict(data), authorization_endpoint, token_endpoint, endpoint("registration_endpoint"))
 
     def _get_json(self, url: str) -> _Flow[Tuple[int, Any]]:
@@ -1148,7 +1288,84 @@ class OAuth(Auth):
         data = yield from self._token_request(server.token_endpoint, client, server.issuer, form)
         return data
 
-    def _token_request(self, endpoint: str, client: _Client, issuer: str, form: Mapping[str, str]) -> _Flow[Dict[str, Any]]:
+    def _jwt_bearer(self, discovery: _Discovery, client: _Client, scopes: Tuple[str, ...]) -> _Flow[Dict[str, Any]]:
+        """SEP-990: the ID token for an ID-JAG at the identity provider, the ID-JAG for tokens here.
+
+        Raises:
+            OAuthError: either token endpoint refused, or the authorization server's issuer
+                (the ID-JAG's audience) is unknown.
+        """
+        server = discovery.server
+        if not server.has_metadata:
+            raise OAuthError(
+                f"the authorization server of {self._describe()} publishes no metadata: without its issuer, "
+                "the audience of an ID-JAG, Enterprise-Managed Authorization (grant_type='jwt_bearer') cannot proceed"
+            )
+        assertion = yield from self._exchange_id_token(server.issuer, discovery.resource, scopes)
+        form = {"grant_type": _JWT_BEARER_GRANT, "assertion": assertion, "resource": discovery.resource}
+        what = "the jwt-bearer token request with the ID-JAG"
+        data = yield from self._token_request(server.token_endpoint, client, server.issuer, form, what=what)
+        return data
+
+    def _exchange_id_token(self, audience: str, resource: str, scopes: Tuple[str, ...]) -> _Flow[str]:
+        """RFC 8693 token exchange at the identity provider: a fresh ID token for an ID-JAG.
+
+        Raises:
+            OAuthError: no ID token, an error response, or a token that is not an ID-JAG.
+        """
+        assert self.idp_token_endpoint is not None and self._idp_client is not None
+        endpoint = self.idp_token_endpoint
+        fields = {
+            "grant_type": _TOKEN_EXCHANGE_GRANT,
+            "requested_token_type": _ID_JAG_TYPE,
+            "audience": audience,
+            "resource": resource,
+            "subject_token": self._current_id_token(),
+            "subject_token_type": _ID_TOKEN_TYPE,
+        }
+        if scopes:
+            fields["scope"] = " ".join(scopes)
+        headers = Headers({"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
+        self._authenticate(self._idp_client, endpoint, fields, headers)
+        logger.debug("exchanging an ID token for an ID-JAG at %s (audience %s)", redact_url(endpoint), redact_url(audience))
+        response = yield HttpRequest("POST", endpoint, headers, urllib.parse.urlencode(fields).encode("ascii"))
+        data = _read_json(response)
+        grant = data.get("access_token") if isinstance(data, dict) else None
+        if response.status != 200 or not isinstance(data, dict) or not isinstance(grant, str) or not grant:
+            raise _server_error("the identity provider's token exchange (ID token for ID-JAG)", endpoint, response.status, data)
+        issued = data.get("issued_token_type")
+        if issued != _ID_JAG_TYPE:
+            raise OAuthError(
+                f"the identity provider at {redact_url(endpoint)} issued a token of type {str(issued)[:100]!r}, "
+                f"not an ID-JAG ({_ID_JAG_TYPE})",
+                url=endpoint,
+            )
+        return grant
+
+    def _current_id_token(self) -> str:
+        """The configured ID token, or the callable's current one.
+
+        Raises:
+            OAuthError: the callable failed or returned no token (``OAuthError`` and
+                ``AuthenticationRequired`` it raises pass unchanged).
+        """
+        source = self._id_token
+        if callable(source):
+            try:
+                token: object = source()
+            except AuthenticationRequired:
+                raise
+            except Exception as exc:
+                raise OAuthError(f"the id_token callable for {self._describe()} failed: {type(exc).__name__}: {exc}") from exc
+        else:
+            token = source
+        if not isinstance(token, str) or not token.strip():
+            raise OAuthError(f"the id_token callable for {self._describe()} returned no ID token")
+        return token
+
+    def _token_request(
+        self, endpoint: str, client: _Client, issuer: str, form: Mapping[str, str], *, what: str = "the token request"
+    ) -> _Flow[Dict[str, Any]]:
         """POST to the token endpoint with the client's authentication; the token response.
 
         Raises:
@@ -1161,7 +1378,7 @@ class OAuth(Auth):
         data = _read_json(response)
         token = data.get("access_token") if isinstance(data, dict) else None
         if response.status != 200 or not isinstance(data, dict) or not isinstance(token, str) or not token:
-            raise _server_error("the token request", endpoint, response.status, data)
+            raise _server_error(what, endpoint, response.status, data)
         token_type = data.get("token_type")
         if token_type is not None and str(token_type).lower() != "bearer":
             raise OAuthError(f"the token endpoint {redact_url(endpoint)} issued a {token_type!r} token; only Bearer is supported")

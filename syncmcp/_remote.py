@@ -90,12 +90,18 @@ def oauth_for(
 
     assert config.url is not None
     settings = config.oauth
-    secret = None
-    variable = settings.get("client_secret_env_var")
-    if variable:
-        secret = (os.environ if environ is None else environ).get(variable)
-        if not secret:
-            raise ConfigError(f"Environment variable {variable} for MCP server '{name}' is not set (oauth.client_secret_env_var)")
+    source = os.environ if environ is None else environ
+
+    def variable(key: str) -> Optional[str]:
+        named = settings.get(key)
+        if not named:
+            return None
+        value = source.get(named)
+        if not value:
+            raise ConfigError(f"Environment variable {named} for MCP server '{name}' is not set (oauth.{key})")
+        return value
+
+    secret = variable("client_secret_env_var")
     options: Dict[str, Any] = {
         "server_url": config.url,
         "server_name": name,
@@ -108,6 +114,23 @@ def oauth_for(
         "grant_type": settings.get("grant_type", "authorization_code"),
         "authorizer": authorizer,
     }
+    if options["grant_type"] == "jwt_bearer":
+        token_variable = settings["id_token_env_var"]
+
+        def id_token() -> str:  # read at every exchange: a renewed ID token is picked up
+            value = (os.environ if environ is None else environ).get(token_variable)
+            if not value:
+                raise ConfigError(
+                    f"Environment variable {token_variable} for MCP server '{name}' is not set (oauth.id_token_env_var)"
+                )
+            return value
+
+        options.update(
+            idp_token_endpoint=settings["idp_token_endpoint"],
+            idp_client_id=settings["idp_client_id"],
+            idp_client_secret=variable("idp_client_secret_env_var"),
+            id_token=id_token,
+        )
     if store is not None:
         options["store"] = store
     return OAuth(**options)
@@ -172,7 +195,7 @@ def auth_status(config: ServerConfig, store: Optional[CredentialStore] = None) -
         return "unsupported"
     if config.bearer_token_env_var or any(header.lower() == "authorization" for header in config.http_headers):
         return "bearer_token"
-    if config.oauth.get("grant_type") == "client_credentials":
+    if config.oauth.get("grant_type") in ("client_credentials", "jwt_bearer"):
         return "oauth"
     from ._credentials import CredentialStore
     from ._oauth import canonical_resource

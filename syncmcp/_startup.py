@@ -76,7 +76,7 @@ def startup_error_display(
             "(https://github.com/settings/personal-access-tokens) to your environment and config.toml:"
             f"\n[mcp_servers.{server}]\nbearer_token_env_var = CODEX_GITHUB_PERSONAL_ACCESS_TOKEN"
         )
-    elif isinstance(error, AuthenticationRequired) and not _has_static_credentials(config):
+    elif isinstance(error, AuthenticationRequired) and not _logs_in_by_itself(config):
         text = f"The {server} MCP server is not logged in. Run `{login_command} {server}`."
     elif isinstance(error, TimeoutError):
         seconds = int(config.startup_timeout_sec if config is not None else DEFAULT_STARTUP_TIMEOUT_SEC)
@@ -100,8 +100,13 @@ def _is_github_without_token(config: ServerConfig) -> bool:
     return config.url == GITHUB_MCP_URL and config.bearer_token_env_var is None and not config.http_headers
 
 
-def _has_static_credentials(config: Optional[ServerConfig]) -> bool:
-    """A configured bearer token or ``Authorization`` header: a refusal is not about logging in."""
+def _logs_in_by_itself(config: Optional[ServerConfig]) -> bool:
+    """Whether credentials come from the configuration alone: a refusal is then not about logging in.
+
+    A bearer token or ``Authorization`` header, or an OAuth grant that needs no user.
+    """
     if config is None:
         return False
-    return config.bearer_token_env_var is not None or any(name.lower() == "authorization" for name in config.http_headers)
+    if config.bearer_token_env_var is not None or any(name.lower() == "authorization" for name in config.http_headers):
+        return True
+    return config.oauth.get("grant_type") in ("client_credentials", "jwt_bearer")

@@ -39,7 +39,7 @@ from syncmcp._oauth import (
 )
 
 from .conftest import syncmcp_threads
-from .servers.oauth_server import AuthOptions, Deployment, ResourceOptions, deployment
+from .servers.oauth_server import AuthOptions, Deployment, IdpOptions, ResourceOptions, deployment
 
 BODY = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
 
@@ -863,3 +863,318 @@ def test_in_a_jupyter_kernel_the_url_is_displayed_as_a_link(
     ipython.get_ipython = lambda: None  # type: ignore[attr-defined]  # IPython, but a terminal: stderr
     announce_login_url("https://as.test/x")
     assert "Open this URL to log in: https://as.test/x" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- jwt_bearer: Enterprise-Managed Authorization (SEP-990)
+
+MCP_CLIENT = {"mcp-client": "mcp-secret"}
+XAA_AUTH: Dict[str, Any] = {
+    "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"],
+    "auth_methods": ["client_secret_basic"],
+    "registration": False,
+    "code_challenge_methods": None,
+}
+
+
+def xaa_auth(**options: Any) -> AuthOptions:
+    """An authorization server that only redeems ID-JAGs, for the pre-registered ``mcp-client``."""
+    return AuthOptions(**{**XAA_AUTH, "clients": dict(MCP_CLIENT), **options})
+
+
+def xaa(d: Deployment, pool: ConnectionPool, **options: Any) -> OAuth:
+    """An ``OAuth`` for the jwt-bearer grant, with a fresh ID token from the deployment's IdP."""
+    assert d.idp is not None
+    options.setdefault("id_token", d.idp.issue_id_token())
+    options.setdefault("client_id", "mcp-client")
+    options.setdefault("client_secret", "mcp-secret")
+    options.setdefault("authorizer", None)
+    return make(d, pool, grant_type="jwt_bearer", idp_token_endpoint=d.idp.base + "/token", idp_client_id="idp-client", **options)
+
+
+def test_jwt_bearer_exchanges_the_id_token_for_an_id_jag_and_redeems_it(pool: ConnectionPool) -> None:
+    with deployment(xaa_auth(), ResourceOptions(challenge_scope="mcp:read"), idp=IdpOptions()) as d:
+        assert d.idp is not None
+        id_token = d.idp.issue_id_token()
+        oauth = xaa(d, pool, id_token=id_token)
+        assert call(oauth, d, pool) == 200
+        (exchange,) = d.idp.exchanges
+        assert exchange["form"] == {
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
+            "audience": d.auth.issuer,
+            "resource": d.mcp_url,
+            "subject_token": id_token,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+            "scope": "mcp:read",
+            "client_id": "idp-client",
+        }
+        assert exchange["auth_method"] == "none"
+        (token,) = d.auth.token_requests
+        assert token["form"] == {
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": d.idp.issued[0],
+            "resource": d.mcp_url,
+        }
+        assert token["auth_method"] == "client_secret_basic" and token["client_id"] == "mcp-client"
+        assert d.auth.authorization_requests == [] and d.auth.registrations == []
+        assert d.resource.statuses == [401, 200]
+        creds = oauth.credentials()
+        assert creds is not None and creds.access_token == d.resource.mcp_requests[-1]
+        assert creds.refresh_token is None and creds.scopes == ("mcp:read",) and creds.client_secret is None
+        assert oauth.status() == "oauth"
+
+
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+def test_jwt_bearer_authenticates_a_confidential_client_at_the_identity_provider(pool: ConnectionPool, method: str) -> None:
+    idp = IdpOptions(clients={"idp-client": "idp-secret"}, client_methods={"idp-client": method})
+    auth = xaa_auth(auth_methods=["client_secret_post"], client_methods={"mcp-client": "client_secret_post"})
+    with deployment(auth, ResourceOptions(), idp=idp) as d:
+        oauth = xaa(d, pool, idp_client_secret="idp-secret", idp_token_endpoint_auth_method=method)
+        assert call(oauth, d, pool) == 200
+        assert d.idp is not None and [e["auth_method"] for e in d.idp.exchanges] == [method]
+        assert [t["auth_method"] for t in d.auth.token_requests] == ["client_secret_post"]  # what the AS supports
+
+
+def test_jwt_bearer_login_works_without_a_request(pool: ConnectionPool) -> None:
+    with deployment(xaa_auth(), ResourceOptions(), idp=IdpOptions()) as d:
+        creds = xaa(d, pool).login(pool.send)
+        assert creds.access_token and d.resource.statuses == [401]  # the probe only
+        assert d.idp is not None and len(d.idp.exchanges) == 1
+
+
+def test_a_refused_token_exchange_is_an_oauth_error_without_the_id_token(pool: ConnectionPool) -> None:
+    with deployment(xaa_auth(), ResourceOptions(), idp=IdpOptions(exchange_error="access_denied")) as d:
+        assert d.idp is not None
+        id_token = d.idp.issue_id_token()
+        with pytest.raises(OAuthError) as caught:
+            call(xaa(d, pool, id_token=id_token), d, pool)
+        message = str(caught.value)
+        assert caught.value.error == "access_denied" and caught.value.status == 400
+        assert message.startswith("the identity provider's token exchange (ID token for ID-JAG) at " + d.idp.base)
+        assert "the IdP policy refuses" in message and id_token not in message
+        assert d.auth.token_requests == []
+
+
+def test_an_unknown_id_token_is_refused_by_the_identity_provider(pool: ConnectionPool) -> None:
+    with deployment(xaa_auth(), ResourceOptions(), idp=IdpOptions()) as d:
+        with pytest.raises(OAuthError, match="Invalid ID token") as caught:
+            call(xaa(d, pool, id_token="eyJforged.id.token"), d, pool)
+        assert caught.value.error == "invalid_grant" and d.auth.token_requests == []
+
+
+def test_an_id_jag_the_authorization_server_refuses_is_an_oauth_error(pool: ConnectionPool) -> None:
+    # The IdP names another client in the ID-JAG than the one authenticating at the AS.
+    with deployment(xaa_auth(), ResourceOptions(), idp=IdpOptions(mcp_client_id="someone-else")) as d:
+        with pytest.raises(OAuthError) as caught:
+            call(xaa(d, pool), d, pool)
+        message = str(caught.value)
+        assert caught.value.error == "invalid_grant"
+        assert message.startswith("the jwt-bearer token request with the ID-JAG at " + d.auth.base)
+        assert "client_id does not match" in message
+        assert d.idp is not None and d.idp.issued[0] not in message
+        assert d.resource.statuses == [401]
+
+
+def test_a_token_that_is_not_an_id_jag_is_refused(pool: ConnectionPool) -> None:
+    idp = IdpOptions(issued_token_type="urn:ietf:params:oauth:token-type:access_token")
+    with deployment(xaa_auth(), ResourceOptions(), idp=idp) as d:
+        with pytest.raises(OAuthError, match="not an ID-JAG"):
+            call(xaa(d, pool), d, pool)
+        assert d.auth.token_requests == []
+
+
+def test_an_authorization_server_without_the_jwt_bearer_grant_is_refused_before_the_exchange(pool: ConnectionPool) -> None:
+    with deployment(xaa_auth(grant_types=["authorization_code"]), ResourceOptions(), idp=IdpOptions()) as d:
+        with pytest.raises(OAuthError, match="jwt-bearer"):
+            call(xaa(d, pool), d, pool)
+        assert d.idp is not None and d.idp.exchanges == []
+
+
+def test_jwt_bearer_needs_authorization_server_metadata_for_the_audience(pool: ConnectionPool) -> None:
+    with deployment(xaa_auth(metadata_path=None), ResourceOptions(prm=None), same_origin=True, idp=IdpOptions()) as d:
+        with pytest.raises(OAuthError, match="publishes no metadata"):
+            call(xaa(d, pool), d, pool)
+        assert d.idp is not None and d.idp.exchanges == []
+
+
+def test_a_rejected_token_means_a_new_exchange_with_a_fresh_id_token(pool: ConnectionPool) -> None:
+    with deployment(xaa_auth(), ResourceOptions(), idp=IdpOptions()) as d:
+        assert d.idp is not None
+        handed: List[str] = []
+
+        def fresh_id_token() -> str:
+            handed.append(d.idp.issue_id_token())  # type: ignore[union-attr]
+            return handed[-1]
+
+        oauth = xaa(d, pool, id_token=fresh_id_token)
+        assert call(oauth, d, pool) == 200
+        d.tokens.revoke_all()
+        assert call(oauth, d, pool) == 200
+        assert [e["form"]["subject_token"] for e in d.idp.exchanges] == handed and len(handed) == 2
+        assert [t["form"]["assertion"] for t in d.auth.token_requests] == d.idp.issued
+        assert d.resource.statuses == [401, 200, 401, 200]
+
+
+def test_a_token_about_to_expire_is_replaced_by_a_new_exchange_before_the_request(pool: ConnectionPool) -> None:
+    with deployment(xaa_auth(expires_in=10), ResourceOptions(), idp=IdpOptions()) as d:
+        oauth = xaa(d, pool, refresh_skew=30.0)
+        assert call(oauth, d, pool) == 200
+        first = oauth.credentials()
+        d.auth.options.expires_in = 3600
+        assert call(oauth, d, pool) == 200
+        assert call(oauth, d, pool) == 200  # the new token is good for long: no third exchange
+        assert d.idp is not None and len(d.idp.exchanges) == 2
+        assert d.resource.statuses == [401, 200, 200, 200]
+        second = oauth.credentials()
+        assert first is not None and second is not None and second.access_token != first.access_token
+
+
+def test_a_failed_exchange_ahead_of_expiry_leaves_the_request_its_still_valid_token(
+    pool: ConnectionPool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="syncmcp")
+    with deployment(xaa_auth(expires_in=10), ResourceOptions(), idp=IdpOptions()) as d:
+        oauth = xaa(d, pool, refresh_skew=30.0)
+        assert call(oauth, d, pool) == 200
+        assert d.idp is not None
+        d.idp.options.exchange_error = "temporarily_unavailable"
+        assert call(oauth, d, pool) == 200
+        assert len(d.idp.exchanges) == 2 and d.resource.statuses == [401, 200, 200]
+        assert "ahead of its expiry" in caplog.text and "temporarily_unavailable" in caplog.text
+
+
+def test_a_client_credentials_token_about_to_expire_is_replaced_before_the_request(pool: ConnectionPool) -> None:
+    auth = AuthOptions(
+        grant_types=["client_credentials"], auth_methods=["client_secret_basic"], clients={"machine": "m"}, expires_in=10
+    )
+    with deployment(auth, ResourceOptions()) as d:
+        oauth = make(d, pool, authorizer=None, grant_type="client_credentials", client_id="machine", client_secret="m")
+        assert call(oauth, d, pool) == 200
+        assert call(oauth, d, pool) == 200
+        assert [t["form"]["grant_type"] for t in d.auth.token_requests] == ["client_credentials"] * 2
+        assert d.resource.statuses == [401, 200, 200]
+
+
+def test_a_refresh_token_from_the_authorization_server_is_used_before_a_new_exchange(pool: ConnectionPool) -> None:
+    with deployment(xaa_auth(jwt_bearer_refresh=True), ResourceOptions(), idp=IdpOptions()) as d:
+        oauth = xaa(d, pool)
+        assert call(oauth, d, pool) == 200
+        d.tokens.revoke_all()
+        assert call(oauth, d, pool) == 200
+        grants = [t["form"]["grant_type"] for t in d.auth.token_requests]
+        assert grants == ["urn:ietf:params:oauth:grant-type:jwt-bearer", "refresh_token"]
+        assert d.idp is not None and len(d.idp.exchanges) == 1
+
+
+def test_a_step_up_exchanges_again_for_the_union_of_the_scopes(pool: ConnectionPool) -> None:
+    resource = ResourceOptions(challenge_scope="mcp:basic", required_scopes=("mcp:basic", "mcp:write"))
+    with deployment(xaa_auth(), resource, idp=IdpOptions()) as d:
+        assert d.idp is not None
+        assert call(xaa(d, pool, id_token=d.idp.issue_id_token), d, pool) == 200
+        assert [e["form"]["scope"] for e in d.idp.exchanges] == ["mcp:basic", "mcp:basic mcp:write"]
+        assert d.resource.statuses == [401, 403, 200]
+
+
+def test_concurrent_401s_share_one_exchange(pool: ConnectionPool) -> None:
+    gate = threading.Event()
+    with deployment(xaa_auth(), ResourceOptions(), idp=IdpOptions()) as d:
+        assert d.idp is not None
+        id_token = d.idp.issue_id_token()
+
+        def gated_id_token() -> str:
+            assert gate.wait(5)  # every request has met its 401 before the exchange
+            return id_token
+
+        def open_gate() -> None:
+            d.resource.wait_for(401, 8)
+            gate.set()
+
+        oauth = xaa(d, pool, id_token=gated_id_token)
+        opener = threading.Thread(target=open_gate, name="test-gate")
+        opener.start()
+        results = run_threads(8, lambda: call(oauth, d, pool))
+        opener.join(5)
+        assert results == [200] * 8
+        assert len(d.idp.exchanges) == 1 and len(d.auth.token_requests) == 1
+
+
+def test_a_failing_id_token_callable_is_an_oauth_error(pool: ConnectionPool) -> None:
+    def no_session() -> str:
+        raise RuntimeError("the SSO session has ended")
+
+    with deployment(xaa_auth(), ResourceOptions(), idp=IdpOptions()) as d:
+        with pytest.raises(OAuthError, match="id_token callable .* failed: RuntimeError: the SSO session has ended"):
+            call(xaa(d, pool, id_token=no_session), d, pool)
+        with pytest.raises(OAuthError, match="returned no ID token"):
+            call(xaa(d, pool, id_token=lambda: ""), d, pool)
+        assert d.idp is not None and d.idp.exchanges == []
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"idp_token_endpoint": "https://idp.test/token", "idp_client_id": "c", "id_token": "t"}, "needs client_id"),
+        ({"client_id": "m", "idp_client_id": "c", "id_token": "t"}, "needs idp_token_endpoint"),
+        ({"client_id": "m", "idp_token_endpoint": "ftp://idp.test/token", "idp_client_id": "c", "id_token": "t"}, "http"),
+        ({"client_id": "m", "idp_token_endpoint": "https://idp.test/token", "id_token": "t"}, "needs idp_client_id"),
+        ({"client_id": "m", "idp_token_endpoint": "https://idp.test/token", "idp_client_id": "c"}, "needs id_token"),
+        (
+            {
+                "client_id": "m",
+                "idp_token_endpoint": "https://idp.test/token",
+                "idp_client_id": "c",
+                "id_token": "t",
+                "idp_token_endpoint_auth_method": "client_secret_post",
+            },
+            "needs idp_client_secret",
+        ),
+        (
+            {
+                "client_id": "m",
+                "idp_token_endpoint": "https://idp.test/token",
+                "idp_client_id": "c",
+                "id_token": "t",
+                "idp_token_endpoint_auth_method": "private_key_jwt",
+            },
+            "must be one of",
+        ),
+    ],
+)
+def test_jwt_bearer_arguments_are_checked_at_construction(options: Dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        OAuth(server_url="https://a.test/mcp", grant_type="jwt_bearer", store=CredentialStore.memory(), **options)
+
+
+def test_identity_provider_arguments_are_refused_with_another_grant() -> None:
+    with pytest.raises(ValueError, match="id_token, .*only for grant_type='jwt_bearer'|only for grant_type='jwt_bearer'"):
+        OAuth(server_url="https://a.test/mcp", id_token="t", idp_client_id="c", store=CredentialStore.memory())
+
+
+def test_no_id_token_id_jag_or_secret_appears_in_reprs_errors_or_logs(
+    pool: ConnectionPool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="syncmcp")
+    errors: List[str] = []
+    idp = IdpOptions(clients={"idp-client": "idp-secret"})
+    with deployment(xaa_auth(), ResourceOptions(), idp=idp) as d:
+        assert d.idp is not None
+        store = CredentialStore()
+        id_token = d.idp.issue_id_token()
+        oauth = xaa(d, pool, store=store, server_name="notes", id_token=id_token, idp_client_secret="idp-secret")
+        assert call(oauth, d, pool) == 200
+        d.tokens.revoke_all()
+        d.auth.options.clients = {"mcp-client": "another-secret"}  # the AS now refuses the client
+        try:
+            call(oauth, d, pool)
+        except AuthenticationRequired as exc:
+            errors += [str(exc), repr(exc), str(exc.__cause__)]
+        d.idp.options.exchange_error = "invalid_grant"
+        try:
+            call(xaa(d, pool, store=CredentialStore.memory(), id_token=id_token, idp_client_secret="idp-secret"), d, pool)
+        except AuthenticationRequired as exc:
+            errors += [str(exc), repr(exc)]
+        creds = oauth.credentials()
+        secrets = [id_token, "idp-secret", "mcp-secret", *d.idp.issued, creds.access_token if creds else None]
+        shown = " ".join([repr(oauth), repr(creds), repr(store), *errors, caplog.text])
+    found = [s for s in secrets if s and s in shown]
+    assert len(errors) == 5 and found == []

@@ -219,3 +219,34 @@ def test_connect_http_with_an_oauth_object_logs_in_when_asked(protected: Deploym
         assert session.call_tool("whoami").text == "scopes: mcp:basic"
     assert oauth.status() == "oauth"
     assert not store_path.exists()  # a memory store writes nothing
+
+
+def test_enterprise_managed_authorization_from_a_config_file(
+    tmp_path: Path, store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .servers.oauth_server import IdpOptions
+    from .test_oauth import xaa_auth
+
+    with deployment(xaa_auth(), ResourceOptions(), idp=IdpOptions()) as d:
+        assert d.idp is not None
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[mcp_servers.corp]\nurl = "{d.mcp_url}"\n'
+            "[mcp_servers.corp.oauth]\n"
+            'grant_type = "jwt_bearer"\nclient_id = "mcp-client"\nclient_secret_env_var = "CORP_SECRET"\n'
+            f'idp_token_endpoint = "{d.idp.base}/token"\nidp_client_id = "idp-client"\nid_token_env_var = "CORP_ID_TOKEN"\n'
+        )
+        monkeypatch.setenv("CORP_SECRET", "mcp-secret")
+        monkeypatch.setenv("CORP_ID_TOKEN", d.idp.issue_id_token())
+        with syncmcp.MCPManager.from_config(config) as manager:
+            assert manager.call_tool("corp__whoami").text.startswith("scopes:")
+        assert len(d.idp.exchanges) == 1
+        monkeypatch.delenv("CORP_ID_TOKEN")  # the stored access token still serves: no new exchange
+        with syncmcp.MCPManager.from_config(config) as manager:
+            assert manager.call_tool("corp__whoami").text.startswith("scopes:")
+        assert len(d.idp.exchanges) == 1
+        d.tokens.revoke_all()  # now an exchange is needed, and the ID token is missing
+        with syncmcp.MCPManager.from_config(config) as manager:
+            manager.wait_for_startup(10)
+            error = manager.startup_status()["corp"].error or ""
+        assert "CORP_ID_TOKEN" in error and "not set" in error

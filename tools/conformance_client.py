@@ -5,7 +5,8 @@
 
 The suite's runner starts a scenario's server, then this program with the server's URL appended
 as the last argument, the scenario's name in ``MCP_CONFORMANCE_SCENARIO`` and, for some scenarios,
-data such as pre-registered OAuth credentials in ``MCP_CONFORMANCE_CONTEXT`` (JSON). It uses only
+data such as pre-registered OAuth credentials (or, for cross-app access, the identity provider's
+token endpoint, client id and an ID token) in ``MCP_CONFORMANCE_CONTEXT`` (JSON). It uses only
 syncmcp's public API, does what the scenario expects of a client, and exits 0 on success, 1 with
 the error on stderr otherwise, well within the runner's 30 s timeout. syncmcp's log goes to
 stderr (the runner keeps it in the scenario's ``stderr.txt``); the HTTP and OAuth layers log at
@@ -147,10 +148,17 @@ def client_credentials_jwt(url: str) -> None:
     )
 
 
-def unsupported(url: str) -> None:
-    raise RuntimeError(
-        f"syncmcp does not implement scenario {os.environ.get('MCP_CONFORMANCE_SCENARIO')!r} "
-        "(SEP-990 cross-app access: the identity provider's token exchange is not part of syncmcp)"
+def cross_app_access(url: str) -> None:
+    """SEP-990: the IdP's ID token for an ID-JAG there, redeemed at the MCP authorization server."""
+    data = context()
+    oauth_session(
+        url,
+        grant_type="jwt_bearer",
+        client_id=data["client_id"],
+        client_secret=data["client_secret"],
+        idp_token_endpoint=data["idp_token_endpoint"],
+        idp_client_id=data["idp_client_id"],
+        id_token=data["idp_id_token"],
     )
 
 
@@ -163,7 +171,7 @@ SCENARIOS: Dict[str, Callable[[str], None]] = {
     "auth/pre-registration": pre_registration,
     "auth/client-credentials-basic": client_credentials_basic,
     "auth/client-credentials-jwt": client_credentials_jwt,
-    "auth/cross-app-access-complete-flow": unsupported,
+    "auth/cross-app-access-complete-flow": cross_app_access,
 }
 
 

@@ -10,6 +10,12 @@ single use, the redirect URI and client checked, the client authentication metho
 the registered one, refresh tokens rotated and single use. The protected resource answers
 ``POST /mcp`` with 401 (``WWW-Authenticate: Bearer resource_metadata=..., scope=...``) until it
 gets a valid token, and 403 ``insufficient_scope`` while the token lacks a required scope.
+
+With ``deployment(..., idp=IdpOptions())`` an enterprise identity provider runs on a third origin
+(SEP-990, Enterprise-Managed Authorization): it issues ID tokens to the tests, exchanges them at
+``/token`` for ID-JAGs (RFC 8693, every parameter checked), and the authorization server redeems
+those with the jwt-bearer grant (RFC 7523), checking audience, resource, expiry, single use and
+that the ID-JAG names the authenticated client.
 """
 
 from __future__ import annotations
@@ -28,6 +34,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 Reply = Tuple[int, Dict[str, str], bytes]
+
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+ID_JAG = "urn:ietf:params:oauth:token-type:id-jag"
+ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
 
 
 def json_reply(status: int, data: Any, headers: Optional[Dict[str, str]] = None) -> Reply:
@@ -86,6 +97,7 @@ class AuthOptions:
     state_override: Optional[str] = None
     authorization_error: Optional[str] = None
     refresh_error: Optional[str] = None
+    jwt_bearer_refresh: bool = False  # a refresh token with the jwt-bearer grant's access token
     clients: Dict[str, Optional[str]] = field(default_factory=dict)  # pre-registered: id -> secret
     client_methods: Dict[str, str] = field(default_factory=dict)  # pre-registered: id -> auth method
     on_authorize: Optional[Callable[[Dict[str, str]], None]] = None  # runs before the redirect
@@ -108,6 +120,7 @@ class AuthServer:
         self._codes: Dict[str, Dict[str, str]] = {}
         self._refresh: Dict[str, Tuple[str, Tuple[str, ...]]] = {}  # refresh token -> (client id, scopes)
         self._ids = itertools.count(1)
+        self.idp: Optional[IdentityProvider] = None  # whose ID-JAGs the jwt-bearer grant accepts
 
     @property
     def issuer(self) -> str:
@@ -225,7 +238,8 @@ class AuthServer:
 
     # -- token endpoint
 
-    def client_auth(self, form: Dict[str, str], header: Optional[str]) -> Tuple[str, str, Optional[str]]:
+    @staticmethod
+    def client_auth(form: Dict[str, str], header: Optional[str]) -> Tuple[str, str, Optional[str]]:
         """(method used, client id, secret presented)."""
         if "client_assertion" in form:  # verified by the test: the server only records it
             return "private_key_jwt", form.get("client_id", ""), None
@@ -253,7 +267,23 @@ class AuthServer:
             return self.refresh(form, client_id)
         if grant == "client_credentials" and (expected_secret is not None or method == "private_key_jwt"):
             return self.issue(client_id, tuple(form.get("scope", "").split()), refresh=False)
+        if grant == JWT_BEARER and grant in self.options.grant_types and self.idp is not None:
+            return self.jwt_bearer(form, client_id)
         return oauth_error(400, "unsupported_grant_type")
+
+    def jwt_bearer(self, form: Dict[str, str], client_id: str) -> Reply:
+        """RFC 7523 with an ID-JAG: issued by the trusted IdP, for this issuer, naming this client."""
+        assert self.idp is not None
+        claims = self.idp.redeem(form.get("assertion", ""))
+        if claims is None:
+            return oauth_error(400, "invalid_grant", "unknown, used or expired ID-JAG")
+        if claims["aud"] != self.issuer:
+            return oauth_error(400, "invalid_grant", "the ID-JAG is for another audience")
+        if claims["client_id"] != client_id:
+            return oauth_error(400, "invalid_grant", "ID-JAG client_id does not match the authenticated client")
+        if "resource" in form and form["resource"] != claims["resource"]:
+            return oauth_error(400, "invalid_target", "the resource differs from the ID-JAG's")
+        return self.issue(client_id, tuple(claims["scope"].split()), refresh=self.options.jwt_bearer_refresh)
 
     def exchange_code(self, form: Dict[str, str], client_id: str) -> Reply:
         with self.lock:
@@ -288,6 +318,98 @@ class AuthServer:
             with self.lock:
                 self._refresh[refresh_token] = (client_id, scopes)
             answer["refresh_token"] = refresh_token
+        return json_reply(200, answer)
+
+
+@dataclass
+class IdpOptions:
+    """How the scripted enterprise identity provider behaves."""
+
+    clients: Dict[str, Optional[str]] = field(default_factory=lambda: {"idp-client": None})  # id -> secret
+    client_methods: Dict[str, str] = field(default_factory=dict)  # id -> auth method (default by secret)
+    mcp_client_id: str = "mcp-client"  # the client_id claim of the ID-JAGs it issues
+    exchange_error: Optional[str] = None  # refuse every exchange with this error
+    issued_token_type: str = ID_JAG
+    id_jag_lifetime: int = 300
+
+
+class IdentityProvider:
+    """An enterprise IdP: issues ID tokens (to the tests) and exchanges them for ID-JAGs (RFC 8693).
+
+    Every ``/token`` request is recorded as ``{"form", "auth_method", "client_id"}``.
+    """
+
+    def __init__(self, options: IdpOptions) -> None:
+        self.options = options
+        self.base = ""
+        self.lock = threading.Lock()
+        self.exchanges: List[Dict[str, Any]] = []
+        self.id_tokens: Dict[str, str] = {}  # ID token -> audience (the IdP client id)
+        self.issued: List[str] = []  # ID-JAGs, in order
+        self._grants: Dict[str, Dict[str, Any]] = {}  # unredeemed ID-JAG -> claims
+
+    def issue_id_token(self, audience: str = "idp-client") -> str:
+        """A new ID token for the IdP client ``audience``, shaped like a JWT."""
+        parts = [base64.urlsafe_b64encode(secrets.token_bytes(24)).rstrip(b"=").decode() for _ in range(3)]
+        token = "eyJ" + ".".join(parts)
+        with self.lock:
+            self.id_tokens[token] = audience
+        return token
+
+    def redeem(self, assertion: str) -> Optional[Dict[str, Any]]:
+        """The claims of an unused, unexpired ID-JAG (used up by this call), else ``None``."""
+        with self.lock:
+            claims = self._grants.pop(assertion, None)
+        if claims is None or claims["exp"] < time.time():
+            return None
+        return claims
+
+    def handle(self, method: str, path: str, query: Dict[str, str], headers: Any, body: bytes) -> Optional[Reply]:
+        if method == "POST" and path == "/token":
+            return self.token(dict(urllib.parse.parse_qsl(body.decode())), headers.get("Authorization"))
+        return None
+
+    def token(self, form: Dict[str, str], header: Optional[str]) -> Reply:
+        o = self.options
+        method, client_id, secret = AuthServer.client_auth(form, header)
+        with self.lock:
+            self.exchanges.append({"form": dict(form), "auth_method": method, "client_id": client_id})
+        if client_id not in o.clients:
+            return oauth_error(401, "invalid_client", "unknown client")
+        expected_secret = o.clients[client_id]
+        expected_method = o.client_methods.get(client_id, "client_secret_basic" if expected_secret else "none")
+        if method != expected_method or secret != expected_secret:
+            return oauth_error(401, "invalid_client", f"expected {expected_method}, got {method}")
+        if form.get("grant_type") != TOKEN_EXCHANGE:
+            return oauth_error(400, "unsupported_grant_type", "only token exchange")
+        if o.exchange_error:
+            return oauth_error(400, o.exchange_error, "the IdP policy refuses this client for this audience")
+        missing = [name for name in ("audience", "resource", "subject_token") if not form.get(name)]
+        if form.get("requested_token_type") != ID_JAG:
+            missing.append("requested_token_type")
+        if form.get("subject_token_type") != ID_TOKEN:
+            missing.append("subject_token_type")
+        if missing:
+            return oauth_error(400, "invalid_request", "missing or invalid: " + ", ".join(missing))
+        with self.lock:
+            audience = self.id_tokens.get(form["subject_token"])
+        if audience != client_id:
+            return oauth_error(400, "invalid_grant", "Invalid ID token")
+        grant = "eyJ" + base64.urlsafe_b64encode(secrets.token_bytes(24)).rstrip(b"=").decode() + ".jag"
+        claims = {
+            "aud": form["audience"],
+            "resource": form["resource"],
+            "client_id": o.mcp_client_id,
+            "scope": form.get("scope", ""),
+            "exp": time.time() + o.id_jag_lifetime,
+        }
+        with self.lock:
+            self._grants[grant] = claims
+            self.issued.append(grant)
+        answer: Dict[str, Any] = {"access_token": grant, "issued_token_type": o.issued_token_type, "token_type": "N_A"}
+        answer["expires_in"] = o.id_jag_lifetime
+        if form.get("scope"):
+            answer["scope"] = form["scope"]
         return json_reply(200, answer)
 
 
@@ -472,6 +594,7 @@ class Deployment:
     auth: AuthServer
     resource: ResourceServer
     tokens: TokenRegistry
+    idp: Optional[IdentityProvider] = None
 
     @property
     def mcp_url(self) -> str:
@@ -493,9 +616,17 @@ def _serving(apps: List[Any]) -> Iterator[_Server]:
 
 @contextlib.contextmanager
 def deployment(
-    auth: Optional[AuthOptions] = None, resource: Optional[ResourceOptions] = None, *, same_origin: bool = False
+    auth: Optional[AuthOptions] = None,
+    resource: Optional[ResourceOptions] = None,
+    *,
+    same_origin: bool = False,
+    idp: Optional[IdpOptions] = None,
 ) -> Iterator[Deployment]:
-    """Start an authorization server and a protected resource (one origin with ``same_origin``)."""
+    """Start an authorization server and a protected resource (one origin with ``same_origin``).
+
+    With ``idp``, also an identity provider on its own origin, whose ID-JAGs the authorization
+    server redeems with the jwt-bearer grant.
+    """
     tokens = TokenRegistry()
     auth_server = AuthServer(auth or AuthOptions(), tokens)
     resource_server = ResourceServer(resource or ResourceOptions(), tokens)
@@ -507,7 +638,22 @@ def deployment(
             auth_server.base = stack.enter_context(_serving([auth_server])).base
             resource_server.base = stack.enter_context(_serving([resource_server])).base
         resource_server.issuer = auth_server.issuer
-        yield Deployment(auth_server, resource_server, tokens)
+        identity_provider = None
+        if idp is not None:
+            identity_provider = IdentityProvider(idp)
+            identity_provider.base = stack.enter_context(_serving([identity_provider])).base
+            auth_server.idp = identity_provider
+        yield Deployment(auth_server, resource_server, tokens, identity_provider)
 
 
-__all__ = ["AuthOptions", "AuthServer", "Deployment", "ResourceOptions", "ResourceServer", "TokenRegistry", "deployment"]
+__all__ = [
+    "AuthOptions",
+    "AuthServer",
+    "Deployment",
+    "IdentityProvider",
+    "IdpOptions",
+    "ResourceOptions",
+    "ResourceServer",
+    "TokenRegistry",
+    "deployment",
+]
