@@ -1,8 +1,9 @@
-"""Timeouts: the :data:`DEFAULT` sentinel and how a timeout argument is resolved.
+"""Timeouts: the :data:`DEFAULT` sentinel, how a timeout argument is resolved, what a deadline leaves.
 
 Every blocking call takes ``timeout`` in float seconds. ``DEFAULT`` means "the default of the
 object you are calling" (a session's ``timeout``, say); ``None`` means "no limit" and is only
-ever used when a caller passes it explicitly.
+ever used when a caller passes it explicitly. A wait covering several steps computes one
+``time.monotonic()`` deadline and gives each step what :func:`remaining` says is left of it.
 
 Example:
     >>> resolve_timeout(DEFAULT, 60.0), resolve_timeout(2.5, 60.0), resolve_timeout(None, 60.0)
@@ -14,9 +15,10 @@ from __future__ import annotations
 import enum
 import math
 import threading
+import time
 from typing import Optional, Union
 
-__all__ = ["DEFAULT", "Timeout", "resolve_timeout"]
+__all__ = ["DEFAULT", "Timeout", "remaining", "resolve_timeout"]
 
 
 class _Default(enum.Enum):
@@ -57,3 +59,15 @@ def resolve_timeout(timeout: Timeout, default: Optional[float]) -> Optional[floa
     if value == math.inf:
         return None
     return min(float(value), _LONGEST_WAIT)
+
+
+def remaining(deadline: Optional[float]) -> Optional[float]:
+    """Seconds left until ``deadline`` (a ``time.monotonic()`` value), never negative.
+
+    ``None`` means no deadline, and stays ``None`` (no limit).
+
+    Example:
+        >>> remaining(None) is None, remaining(time.monotonic() - 5.0)
+        (True, 0.0)
+    """
+    return None if deadline is None else max(0.0, deadline - time.monotonic())

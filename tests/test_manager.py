@@ -904,8 +904,8 @@ def test_close_stops_every_server_even_with_more_servers_than_pool_workers(monke
     """No stop is queued behind busy pool workers (and dropped by the pool's shutdown): with one
     fan-out worker and four servers that each take 0.5 s to stop, more than the close bound
     allows one after the other, every server still stops."""
-    monkeypatch.setattr(syncmcp._manager, "_FANOUT_WORKERS", 1)
-    monkeypatch.setattr(syncmcp._manager, "_CLOSE_GRACE", 0.3)  # close bound: 0.5 + 0.2 + 0.3 s
+    monkeypatch.setattr(syncmcp._runtime, "_FANOUT_WORKERS", 1)
+    monkeypatch.setattr(syncmcp._runtime, "_CLOSE_GRACE", 0.3)  # close bound: 0.5 + 0.2 + 0.3 s
     servers = {f"s{i}": server("--manager-tools", "--ignore-eof") for i in range(4)}
     manager = make(servers, shutdown_grace=0.5, terminate_grace=0.2)
     pids = [pid_of(manager, name) for name in servers]
@@ -1001,9 +1001,9 @@ def test_a_call_racing_a_reload_goes_to_the_replacement_server() -> None:
         old = manager._rt.slots["a"]
         old_pid = pid_of(manager, "a")
         assert manager.reload({"a": server("--manager-tools", "--tool", "new")}).restarted == ("a",)
-        result = manager._call(old, "pid", None, None, syncmcp.DEFAULT, None, None, "a__pid")
+        result = manager._router.call(old, "pid", None, None, syncmcp.DEFAULT, None, None, "a__pid")
         assert int(result.text) != old_pid
-        with manager._use("a") as session:
+        with manager._rt.use("a") as session:
             assert session is manager._rt.slots["a"].session()
 
 

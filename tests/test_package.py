@@ -21,8 +21,11 @@ LAYERS = [
     {"_transport", "_oauth", "_sselegacy"},
     {"_stdio", "_http", "testing"},
     {"_endpoint", "_client_features", "_remote"},
+    {"_handshake", "_requests", "_pagination", "_toolcalls", "_subscriptions"},
     {"_session", "_elicitation"},
     {"_managed", "_connect"},
+    {"_runtime"},
+    {"_routing", "_catalog", "_reconfig", "_health"},
     {"_manager"},
 ]
 
@@ -219,7 +222,8 @@ def test_modules_declare_all() -> None:
 def test_the_manager_layer_loads_on_first_use() -> None:
     code = (
         "import sys, syncmcp\n"
-        "heavy = ('syncmcp._manager', 'syncmcp._managed', 'syncmcp._config', 'difflib', 'tempfile', 'hashlib')\n"
+        "heavy = ('syncmcp._manager', 'syncmcp._managed', 'syncmcp._runtime', 'syncmcp._routing', 'syncmcp._catalog',\n"
+        "         'syncmcp._reconfig', 'syncmcp._health', 'syncmcp._config', 'difflib', 'tempfile', 'hashlib')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
         "from syncmcp import MCPManager, ServerConfig\n"
         "print(MCPManager.__module__, ServerConfig.__module__, 'MCPManager' in dir(syncmcp))\n"

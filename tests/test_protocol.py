@@ -344,7 +344,7 @@ def test_a_refused_modern_subscription_fails_at_once_and_keeps_nothing() -> None
         with pytest.raises(syncmcp.RemoteError, match="scripted: no subscriptions"):
             session.subscribe_resource("scripted://doc/1", lambda uri: None, timeout=30)
         assert time.monotonic() - started < 10  # the error, not the timeout
-        assert session._subscribers == {}
+        assert session._subscriptions.subscribed() == {}
 
 
 def test_a_modern_stream_the_server_ends_is_reported_and_reopened_by_the_next_subscription(
@@ -352,26 +352,27 @@ def test_a_modern_stream_the_server_ends_is_reported_and_reopened_by_the_next_su
 ) -> None:
     with connect_scripted("--modern", "--listen", "accept") as session:
         session.subscribe_resource("scripted://doc/1", lambda uri: None)
-        first = session._listen
+        first = session._subscriptions.stream
         assert first is not None
         with caplog.at_level(logging.WARNING, logger="syncmcp.session"):
             assert session.call_tool("end_listen").text == str(first.id)
-            assert wait_until(lambda: session._listen is None and first.done())
+            assert wait_until(lambda: session._subscriptions.stream is None and first.done())
         assert "ended its subscriptions/listen stream" in caplog.text
         with pytest.raises(syncmcp.RequestCancelled, match="ended by the server"):
             first.result(0)
         session.subscribe_resource("scripted://doc/2", lambda uri: None)  # a new stream with both URIs
-        assert session._listen is not None and session._listen.id > first.id and not session._listen.done()
+        stream = session._subscriptions.stream
+        assert stream is not None and stream.id > first.id and not stream.done()
 
 
 def test_a_failed_subscription_keeps_the_earlier_callbacks_of_its_uri() -> None:
     with connect_scripted("--modern", "--listen", "accept") as session:
         kept = lambda uri: None  # noqa: E731
         session.subscribe_resource("scripted://doc/1", kept)
-        with mock.patch.object(session, "_restart_listen", side_effect=syncmcp.RequestTimeout("scripted")):
+        with mock.patch.object(session._subscriptions, "restart", side_effect=syncmcp.RequestTimeout("scripted")):
             with pytest.raises(syncmcp.RequestTimeout):
                 session.subscribe_resource("scripted://doc/1", lambda uri: None)
-        assert session._subscribers == {"scripted://doc/1": [kept]}
+        assert session._subscriptions.subscribed() == {"scripted://doc/1": [kept]}
 
 
 def test_era_can_be_forced() -> None:

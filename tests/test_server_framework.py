@@ -719,7 +719,7 @@ def test_concurrent_subscriptions_in_the_modern_era_lose_nothing_and_repeat_noth
         session.submit = submit  # type: ignore[method-assign]
         thread_a = threading.Thread(target=session.subscribe_resource, args=("demo://a", on_updated))
         thread_a.start()
-        assert wait_until(lambda: session._listen_generation >= 1)  # A holds its generation
+        assert wait_until(lambda: session._subscriptions.generation >= 1)  # A holds its generation
         session.subscribe_resource("demo://b", on_updated)
         b_subscribed.set()
         thread_a.join(10)

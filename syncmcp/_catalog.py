@@ -1,0 +1,151 @@
+"""The manager's resources, prompts and instructions: across every server, or of one server.
+
+``list_all_*`` ask every server that can answer (ready, or exited and so restarted on use, and
+declaring the capability), in parallel on the runtime's fan-out pool, after starting the ones
+still pending; a server that fails is logged and left out. One server's page, resource or prompt
+is asked for through :class:`~syncmcp._runtime.Use`, with :data:`~syncmcp.DEFAULT` meaning that
+server's ``tool_timeout_sec`` and failures prefixed with Codex's context
+(``resources/read failed for `<server>` ...``). Nothing here keeps state: these are functions
+of the manager's :class:`~syncmcp._runtime.Runtime`.
+
+Example::
+
+    resources = all_resources(runtime, errors=None)         # {server: [Resource, ...]}
+    first = page(runtime, "everything", "resources", "resources/list", None, DEFAULT)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar
+
+from ._managed import ManagedServer
+from ._runtime import FANOUT_GRACE, Runtime, Use
+from ._status import Page, ServerState
+from ._timeout import Timeout
+from ._types import GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate
+
+__all__ = [
+    "all_prompts",
+    "all_resource_templates",
+    "all_resources",
+    "gather",
+    "get_prompt",
+    "instructions",
+    "page",
+    "read_resource",
+]
+
+logger = logging.getLogger("syncmcp.manager")
+
+T = TypeVar("T")
+Errors = Optional[Dict[str, BaseException]]
+
+
+def gather(
+    runtime: Runtime, kind: str, fetch: Callable[[ManagedServer], List[T]], capability: str, errors: Errors = None
+) -> Dict[str, List[T]]:
+    """Run ``fetch`` on every server that can answer, in parallel.
+
+    Failures are logged and left out (and recorded in ``errors`` when given).
+    """
+    runtime.check_open()
+    slots = [slot for slot in runtime.ordered() if slot.state is not ServerState.DISABLED]
+    runtime.prepare(slots, need_live=True)
+    usable = [slot for slot in slots if slot.state in (ServerState.READY, ServerState.EXITED) and _declares(slot, capability)]
+    if not usable:
+        return {}
+    bound = max(slot.config.tool_timeout_sec for slot in usable) + FANOUT_GRACE
+    results: Dict[str, List[T]] = {}
+    for slot, value, error in runtime.fan_out(usable, fetch, bound):
+        if error is not None:
+            logger.warning(
+                "Failed to list %s for MCP server '%s': %s",
+                kind,
+                slot.name,
+                error,
+                extra={"syncmcp_event": "listing_failed", "mcp_server": slot.name},
+            )
+            if errors is not None:
+                errors[slot.name] = error
+        elif value is not None:
+            results[slot.name] = value
+    return results
+
+
+def _declares(slot: ManagedServer, capability: str) -> bool:
+    session = slot.session()
+    return session is None or capability in session.server_capabilities  # exited: try, it restarts
+
+
+def all_resources(runtime: Runtime, errors: Errors) -> Dict[str, List[Resource]]:
+    """Every resource of every server that has resources; see ``MCPManager.list_all_resources``."""
+
+    def fetch(slot: ManagedServer) -> List[Resource]:
+        with Use(runtime, slot) as session:
+            return session.list_resources(timeout=slot.config.tool_timeout_sec)
+
+    return gather(runtime, "resources", fetch, "resources", errors)
+
+
+def all_resource_templates(runtime: Runtime, errors: Errors) -> Dict[str, List[ResourceTemplate]]:
+    """Every resource template of every server that has resources."""
+
+    def fetch(slot: ManagedServer) -> List[ResourceTemplate]:
+        with Use(runtime, slot) as session:
+            return session.list_resource_templates(timeout=slot.config.tool_timeout_sec)
+
+    return gather(runtime, "resource templates", fetch, "resources", errors)
+
+
+def all_prompts(runtime: Runtime, errors: Errors) -> Dict[str, List[Prompt]]:
+    """Every prompt of every server that has prompts."""
+
+    def fetch(slot: ManagedServer) -> List[Prompt]:
+        with Use(runtime, slot) as session:
+            return session.list_prompts(timeout=slot.config.tool_timeout_sec)
+
+    return gather(runtime, "prompts", fetch, "prompts", errors)
+
+
+def page(runtime: Runtime, server: str, kind: str, method: str, cursor: Optional[str], timeout: Timeout) -> Page[Any]:
+    """One page of a listing (``ClientSession.list_page``), failures prefixed with Codex's context.
+
+    A server without the capability has an empty listing; a malformed page is a
+    :class:`~syncmcp.RemoteProtocolError` (``resources/list failed for `<s>`: ...``).
+    """
+    use = runtime.use(server, f"{method} failed for `{server}`")
+    with use as session:
+        items, next_cursor = session.list_page(kind, cursor, timeout=use.limit(timeout))
+    return Page(tuple(items), next_cursor)
+
+
+def read_resource(runtime: Runtime, server: str, uri: str, timeout: Timeout) -> ReadResourceResult:
+    """Read one resource of one server; see ``MCPManager.read_resource``."""
+    use = runtime.use(server, f"resources/read failed for `{server}` ({uri})")
+    with use as session:
+        return session.read_resource(uri, timeout=use.limit(timeout))
+
+
+def get_prompt(
+    runtime: Runtime, server: str, name: str, arguments: Optional[Mapping[str, str]], timeout: Timeout
+) -> GetPromptResult:
+    """Render one prompt of one server; see ``MCPManager.get_prompt``."""
+    use = runtime.use(server, f"prompts/get failed for `{server}` ({name})")
+    with use as session:
+        return session.get_prompt(name, arguments, timeout=use.limit(timeout))
+
+
+def instructions(runtime: Runtime, wait: bool) -> Dict[str, str]:
+    """The non-empty ``instructions`` of ready servers, sorted by server name."""
+    runtime.check_open()
+    slots = [slot for slot in runtime.ordered() if slot.state is not ServerState.DISABLED]
+    if wait:
+        runtime.prepare(slots, need_live=True)
+    found = {}
+    for slot in slots:
+        session = slot.session()
+        text = session.instructions if session is not None else None
+        if text and text.strip():
+            found[slot.name] = text
+    return dict(sorted(found.items()))

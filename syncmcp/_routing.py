@@ -1,0 +1,159 @@
+"""The manager's tools: one map of qualified names over every server, and calls routed through it.
+
+Tools of all servers live in one map keyed by a qualified name (``server__tool``, see
+:mod:`syncmcp._toolnames`), in configuration order whatever the order servers finished starting,
+rebuilt only when a server's tool list changed. A call is routed by looking its name up, never by
+splitting it; an unknown name gets a did-you-mean, a name the filters hide Codex's
+``tool '<tool>' is disabled`` text, and a tool of a server that is down that server's error. Each
+call is announced by :class:`~syncmcp.ToolCallBegin` / :class:`~syncmcp.ToolCallEnd` events and
+recorded in the server's metrics; a call whose server died before answering is retried, after the
+restart backoff, only for idempotent tools and only ``tool_retries`` times.
+
+Example::
+
+    router = ToolRouter(runtime, prefix=None)
+    info = router.resolve("fs__read_text_file")
+    result = router.call(runtime.slot(info.server), info.tool_name, info.tool, {"path": "a.txt"},
+                         DEFAULT, None, None, "fs__read_text_file")
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from ._endpoint import ProgressCallback
+from ._events import ToolCallBegin, ToolCallEnd
+from ._exceptions import ConnectionClosed, MCPError, ToolDisabledError, UnknownToolError
+from ._managed import ManagedServer
+from ._runtime import Runtime, add_context
+from ._timeout import DEFAULT, Timeout
+from ._toolnames import ToolInfo, ToolMap, build_tool_map, qualified_names
+from ._types import CallToolResult, Tool
+
+__all__ = ["ToolRouter"]
+
+logger = logging.getLogger("syncmcp.manager")
+
+
+class ToolRouter:
+    """The qualified tool map of a manager's servers, and tool calls routed by it (thread-safe).
+
+    Args:
+        runtime: the manager's servers and pools.
+        prefix: the prefix of qualified names (``"mcp"`` for ``mcp__server__tool``), if any.
+    """
+
+    def __init__(self, runtime: Runtime, prefix: Optional[str]) -> None:
+        self._rt = runtime
+        self._prefix = prefix
+        self._call_ids = itertools.count(1)
+        # (the tool groups it was built from, the map); swapped whole, read without a lock
+        self._memo: Optional[Tuple[Any, Dict[str, ToolInfo]]] = None
+
+    def tool_map(self) -> Dict[str, ToolInfo]:
+        """The qualified-name map of the tools listed now, rebuilt only when a tool list changed."""
+        groups = tuple(group for group in (slot.tool_group() for slot in self._rt.ordered()) if group is not None)
+        memo = self._memo
+        if memo is not None and memo[0] == groups:  # the same group objects: nothing changed
+            return memo[1]
+        result = build_tool_map(groups)
+        self._memo = (groups, result)
+        return result
+
+    def tools(self, wait: bool) -> ToolMap:
+        """Every tool under its qualified name; see ``MCPManager.list_all_tools``."""
+        self._rt.check_open()
+        if wait:
+            self._rt.prepare(self._rt.ordered(), need_live=False)
+        return ToolMap(self.tool_map())
+
+    def resolve(self, qualified_name: str) -> ToolInfo:
+        """The tool a qualified name stands for (listing first if it is not known yet).
+
+        Raises:
+            UnknownToolError: no tool by that name (with a did-you-mean).
+            ToolDisabledError: the server's filters hide it.
+            ServerUnavailableError: its server is down.
+        """
+        self._rt.check_open()
+        info = self.tool_map().get(qualified_name)
+        if info is None:
+            info = self.tools(wait=True).get(qualified_name)
+        if info is not None:
+            return info
+        # A tool the filters hide gets Codex's text, and one of a server that is down that
+        # server's error, rather than "unknown tool".
+        everything = [(slot, tool) for slot in self._rt.ordered() for tool in slot.known_tools()]
+        names = qualified_names([(slot.name, tool.name) for slot, tool in everything], prefix=self._prefix)
+        for name, (slot, tool) in zip(names, everything):
+            if name != qualified_name:
+                continue
+            if not slot.filter.allows(tool.name):
+                raise ToolDisabledError(f"tool '{tool.name}' is disabled for MCP server '{slot.name}'")
+            if slot.tool_snapshot() is None:
+                raise slot.unavailable_error()
+        import difflib
+
+        close = difflib.get_close_matches(qualified_name, list(self.tool_map()), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise UnknownToolError(f"unknown tool '{qualified_name}'{hint}")
+
+    def call(
+        self,
+        slot: ManagedServer,
+        tool_name: str,
+        tool: Optional[Tool],
+        arguments: Optional[Mapping[str, Any]],
+        timeout: Timeout,
+        on_progress: Optional[ProgressCallback],
+        meta: Optional[Mapping[str, Any]],
+        qualified_name: Optional[str],
+    ) -> CallToolResult:
+        """Call a tool of one server, with events, metrics and retries; see ``MCPManager.call_tool``."""
+        if not slot.filter.allows(tool_name):
+            raise ToolDisabledError(f"tool '{tool_name}' is disabled for MCP server '{slot.name}'")
+        if arguments is not None and not isinstance(arguments, Mapping):
+            raise TypeError(f"MCP tool arguments must be a JSON object, got {type(arguments).__name__}")
+        config = slot.config
+        limit = config.tool_timeout_sec if timeout is DEFAULT else timeout
+        retries = config.tool_retries if config.is_idempotent(tool_name, tool.annotations if tool is not None else None) else 0
+        call_id = next(self._call_ids)
+        emit = self._rt.events.emit
+        emit(ToolCallBegin(call_id, slot.name, tool_name, qualified_name, dict(arguments) if arguments is not None else None))
+        started = time.monotonic()
+        result: Optional[CallToolResult] = None
+        error: Optional[BaseException] = None
+        try:
+            while True:
+                slot, instance = self._rt.acquire_current(slot)
+                if not slot.filter.allows(tool_name):  # a reload may have changed the filters
+                    raise ToolDisabledError(f"tool '{tool_name}' is disabled for MCP server '{slot.name}'")
+                try:
+                    result = instance.live_session.call_tool(
+                        tool_name, arguments, timeout=limit, on_progress=on_progress, meta=meta
+                    )
+                    return result
+                except MCPError as exc:
+                    if isinstance(exc, ConnectionClosed):
+                        slot.report_lost(instance, exc)
+                        # The server died before answering: safe to run again only if idempotent.
+                        wait = slot.restart_wait() if retries > 0 and not self._rt.closing else None
+                        if wait is not None and not self._rt.closed.wait(wait):
+                            retries -= 1
+                            slot.record_retry()
+                            logger.info("retrying %s/%s after the server died (%d left): %s", slot.name, tool_name, retries, exc)
+                            continue
+                    add_context(exc, f"tool call failed for `{slot.name}/{tool_name}`")
+                    raise
+                finally:
+                    slot.release(instance)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            duration = time.monotonic() - started
+            slot.record_call(duration, result, error)
+            emit(ToolCallEnd(call_id, slot.name, tool_name, qualified_name, duration, result, error))
