@@ -7,10 +7,11 @@ it do not know HTTP. How the pieces map:
 * Every message is its own ``POST``. Requests are exchanged on worker threads
   (``syncmcp-http[<name>]``), so a slow answer never blocks the caller; notifications and answers
   to the server's requests are posted on the caller's thread, in order, and must be accepted
-  (``202``) promptly. Each response, a JSON body or an SSE stream of related messages ending with
-  the response, feeds ``receive()``. A request that fails in HTTP terms (an error status, a
-  stream cut before the answer, a login needed) reaches the endpoint as a
-  :class:`~syncmcp._transport.RequestFailed` and fails that call alone.
+  (``202``) promptly (``notifications/cancelled`` excepted: a courtesy, posted on a worker, so that
+  a timeout still holds against a server that accepts nothing). Each response, a JSON body or an
+  SSE stream of related messages ending with the response, feeds ``receive()``. A request that
+  fails in HTTP terms (an error status, a stream cut before the answer, a login needed) reaches
+  the endpoint as a :class:`~syncmcp._transport.RequestFailed` and fails that call alone.
 * Legacy era (``initialize``): the ``Mcp-Session-Id`` of the ``initialize`` answer is echoed on
   every later request, with ``MCP-Protocol-Version``; after ``notifications/initialized`` a
   standalone ``GET`` stream (``syncmcp-http-get[<name>]``) carries the server's own requests and
@@ -107,7 +108,7 @@ _MODERN_VERSION_KEY = META_PROTOCOL_VERSION
 class _Exchange:
     """One request in flight: what cancellation needs to stop it, and whether it was answered."""
 
-    __slots__ = ("_lock", "_response", "answered", "cancelled", "method", "modern", "name", "request_id", "session_id")
+    __slots__ = ("_abort", "_lock", "_response", "answered", "cancelled", "method", "modern", "name", "request_id", "session_id")
 
     def __init__(self, request_id: Any, method: str, modern: bool, name: Optional[str]) -> None:
         self.request_id = request_id
@@ -119,6 +120,15 @@ class _Exchange:
         self.session_id: Optional[str] = None
         self._lock = threading.Lock()
         self._response: Optional[HttpResponse] = None
+        self._abort: Optional[Callable[[], None]] = None
+
+    def pending(self, abort: Optional[Callable[[], None]]) -> None:
+        """The pool's ``on_pending``: until a response arrives, ``abort`` is how to stop the attempt."""
+        with self._lock:
+            if abort is not None and self.cancelled.is_set():
+                abort()
+            else:
+                self._abort = abort
 
     def attach(self, response: HttpResponse) -> bool:
         """Make ``response`` the one to close on cancel; ``False`` (and closed) if already cancelled."""
@@ -133,8 +143,43 @@ class _Exchange:
         with self._lock:
             self.cancelled.set()
             response, self._response = self._response, None
+            abort, self._abort = self._abort, None
+            if abort is not None:
+                abort()  # a server that has not answered yet (a shutdown: quick, and safe under the lock)
         if response is not None:
             response.close()
+
+
+class _Unanswered:
+    """The transport's own requests still waiting for their response head: ``close`` aborts them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._aborts: Dict[int, Callable[[], None]] = {}
+        self._keys = itertools.count()
+        self._closed = False
+
+    def hook(self) -> Callable[[Optional[Callable[[], None]]], None]:
+        """An ``on_pending`` (see :meth:`ConnectionPool.send`) for one request."""
+        key = next(self._keys)
+
+        def pending(abort: Optional[Callable[[], None]]) -> None:
+            with self._lock:
+                if abort is None:
+                    self._aborts.pop(key, None)
+                elif self._closed:
+                    abort()
+                else:
+                    self._aborts[key] = abort
+
+        return pending
+
+    def abort_all(self) -> None:
+        with self._lock:
+            self._closed = True
+            aborts, self._aborts = list(self._aborts.values()), {}
+            for abort in aborts:
+                abort()
 
 
 class _ErrorBody:
@@ -309,9 +354,11 @@ class HttpTransport:
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
-        self._closed_event = threading.Event()
+        self._stopping = threading.Event()  # set when close() starts: wakes the GET stream's back-off
+        self._closed_event = threading.Event()  # set when close() has finished
         self._exchanges: Dict[Any, _Exchange] = {}
         self._workers = _Workers(f"syncmcp-http[{self.name}]")
+        self._unanswered = _Unanswered()
         # Legacy-era session state.
         self._session_id: Optional[str] = None
         self._protocol_version: Optional[str] = None
@@ -323,6 +370,7 @@ class HttpTransport:
         self._get_generation = 0
         self._get_thread: Optional[threading.Thread] = None
         self._get_response: Optional[HttpResponse] = None
+        self._get_abort: Optional[Callable[[], None]] = None  # while the GET waits for its response head
         # HTTP+SSE (2024-11-05), once chosen.
         self._sse: Optional[LegacySSEChannel] = None
         # Modern era: tool name -> Mcp-Param-* header specs.
@@ -364,6 +412,12 @@ class HttpTransport:
         method = message.get("method")
         sse = self._sse
         if sse is not None or (self.mode == "sse" and isinstance(method, str)):
+            if isinstance(method, str) and ("id" in message or method == "notifications/cancelled"):
+                # On a worker, like Streamable HTTP requests: opening the event stream or a server
+                # slow to accept must not hold the caller past its timeout.
+                if not self._workers.submit(self._post_over_sse, message, body):
+                    raise ConnectionClosed(f"connection to MCP server '{self.name}' is closed")
+                return
             self._send_over_sse(message, body)
             return
         if "id" in message and isinstance(method, str):
@@ -376,6 +430,11 @@ class HttpTransport:
                 exchange.cancel()
                 if exchange.modern:
                     return  # 2026-07-28: closing the stream is the cancellation
+            # A courtesy, posted in the background: a server that accepts nothing must not hold
+            # the caller whose timeout just expired.
+            if not self._workers.submit(self._post_quietly, message, body):
+                logger.debug("'%s': closing; notifications/cancelled not sent", self.name)
+            return
         self._post_at_once(message, body)
         if method == "notifications/initialized":
             with self._lock:
@@ -405,13 +464,16 @@ class HttpTransport:
                 get_response, self._get_response = self._get_response, None
                 sse, session_id = self._sse, self._session_id
                 self._get_generation += 1
+                self._abort_get()
         if not first:
             self._closed_event.wait(_DELETE_TIMEOUT + 10.0)
             return
+        self._stopping.set()
         try:
             deadline = time.monotonic() + 5.0
             for exchange in exchanges:
                 exchange.cancel()
+            self._unanswered.abort_all()
             if get_response is not None:
                 get_response.close()
             if sse is not None:
@@ -452,10 +514,21 @@ class HttpTransport:
                 headers["Mcp-Session-Id"] = self._session_id
         return HttpRequest("POST", self.url, headers, body, **extra)
 
-    def _send_http(self, request: HttpRequest, read_timeout: Optional[float]) -> HttpResponse:
-        """Send through the auth flow; log method, URL and status (never headers)."""
+    def _send_http(
+        self,
+        request: HttpRequest,
+        read_timeout: Optional[float],
+        on_pending: Optional[Callable[[Optional[Callable[[], None]]], None]] = None,
+    ) -> HttpResponse:
+        """Send through the auth flow; log method, URL and status (never headers).
+
+        ``on_pending`` receives the means to abort the request until its response head arrives
+        (see :meth:`ConnectionPool.send`).
+        """
         started = time.monotonic()
-        response = drive_auth_flow(self.auth, request, lambda r: self._pool.send(r, read_timeout=read_timeout))
+        response = drive_auth_flow(
+            self.auth, request, lambda r: self._pool.send(r, read_timeout=read_timeout, on_pending=on_pending)
+        )
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "'%s': %s %s -> %s (%.1f ms)",
@@ -475,7 +548,7 @@ class HttpTransport:
         request = self._request(str(message.get("method") or ""), body, message=message)
         for attempt in (1, 2):
             try:
-                response = self._send_http(request, self.ack_timeout)
+                response = self._send_http(request, self.ack_timeout, self._unanswered.hook())
             except HTTPError as exc:
                 self._last_error = str(exc)
                 raise
@@ -488,6 +561,12 @@ class HttpTransport:
                 request = self._request(str(message.get("method") or ""), body, message=message)
                 continue
             raise self._status_error(f"{what} to MCP server '{self.name}'", error)
+
+    def _post_quietly(self, message: Mapping[str, Any], body: bytes) -> None:
+        try:
+            self._post_at_once(message, body)
+        except TransportError as exc:
+            logger.debug("'%s': %s not delivered: %s", self.name, message.get("method"), exc)
 
     # ----------------------------------------------------------------------------- exchanges
 
@@ -556,7 +635,7 @@ class HttpTransport:
         while True:
             request = self._request(method, body, message=message, replayable=replayable)
             exchange.session_id = request.headers.get("Mcp-Session-Id")
-            response = self._send_http(request, self.read_timeout)
+            response = self._send_http(request, self.read_timeout, exchange.pending)
             if not exchange.attach(response):
                 return None
             if 200 <= response.status < 300:
@@ -631,19 +710,22 @@ class HttpTransport:
         resumptions = 0
         while True:
             progressed = False
+            reason = "the server closed the stream before answering"
             try:
-                for chunk in response.iter_bytes():
+                while True:
+                    try:
+                        chunk = response.read_some()
+                    except HTTPError as exc:  # the stream was cut (an event that is not JSON is not a cut)
+                        reason = str(exc)
+                        break
+                    if not chunk:
+                        break
                     for event in decoder.feed(chunk):
                         progressed = True
                         if event.event in ("message", ""):
                             self._deliver_event(event.data, exchange)
                             if exchange.answered:
-                                response.close()
                                 return
-            except HTTPError as exc:
-                reason = str(exc)
-            else:
-                reason = "the server closed the stream before answering"
             finally:
                 response.close()
             if exchange.answered or exchange.cancelled.is_set():
@@ -663,7 +745,7 @@ class HttpTransport:
     def _resume(self, last_event_id: str, exchange: _Exchange) -> Optional[HttpResponse]:
         headers = self._stream_headers()
         headers["Last-Event-ID"] = last_event_id
-        response = self._send_http(HttpRequest("GET", self.url, headers, replayable=True), self.read_timeout)
+        response = self._send_http(HttpRequest("GET", self.url, headers, replayable=True), self.read_timeout, exchange.pending)
         if not exchange.attach(response):
             return None
         if response.status == 200 and response.content_type == "text/event-stream":
@@ -784,9 +866,11 @@ class HttpTransport:
                 waiting = self._reinit = threading.Event()
                 claimed = True
                 initialize = self._initialize
-                self._session_id = None
+                # The old id stays until the new one is adopted: a request sent meanwhile carries it,
+                # gets 404 and waits for this re-initialization (without any id: a 400, and a failure).
                 self._get_generation += 1
                 get_response, self._get_response = self._get_response, None
+                self._abort_get()
         if not claimed:
             if waiting is not None:
                 waiting.wait(self.ack_timeout * 2)
@@ -800,7 +884,7 @@ class HttpTransport:
             message["id"] = f"syncmcp-reinit-{next(self._reinit_ids)}"
             body = encode_message(message)[:-1]
             request = self._request("initialize", body, replayable=True)
-            response = self._send_http(request, self.ack_timeout)
+            response = self._send_http(request, self.ack_timeout, self._unanswered.hook())
             if not 200 <= response.status < 300:
                 raise self._status_error(f"re-initializing MCP server '{self.name}'", _ErrorBody(response))
             self._adopt_session(response)
@@ -891,6 +975,34 @@ class HttpTransport:
     def _current(self, generation: int) -> bool:
         return not self._closed and generation == self._get_generation
 
+    def _stream_wait(self, generation: int, delay: float) -> bool:
+        """Wait before the GET stream reconnects; ``True`` when it should end instead (closed, or superseded)."""
+        return not self._current(generation) or self._stopping.wait(delay)
+
+    def _abort_get(self) -> None:
+        """Stop a GET still waiting for its response head (called with ``_lock`` held)."""
+        abort, self._get_abort = self._get_abort, None
+        if abort is not None:
+            abort()
+
+    def _get_pending(self, generation: int) -> Callable[[Optional[Callable[[], None]]], None]:
+        """The ``on_pending`` of a GET stream request: a GET of a stream superseded or closed is aborted."""
+        mine: List[Callable[[], None]] = []
+
+        def pending(abort: Optional[Callable[[], None]]) -> None:
+            with self._lock:
+                if abort is None:
+                    if mine and self._get_abort is mine[0]:
+                        self._get_abort = None
+                    mine.clear()
+                elif not self._current(generation):
+                    abort()
+                else:
+                    mine[:] = [abort]
+                    self._get_abort = abort
+
+        return pending
+
     def _standalone_loop(self, generation: int) -> None:
         """Keep the server's own stream open: reconnect after it ends, back off after failures."""
         last_event_id: Optional[str] = None
@@ -901,14 +1013,15 @@ class HttpTransport:
             if last_event_id:
                 headers["Last-Event-ID"] = last_event_id
             try:
-                response = self._send_http(HttpRequest("GET", self.url, headers, replayable=True), None)
+                request = HttpRequest("GET", self.url, headers, replayable=True)
+                response = self._send_http(request, None, self._get_pending(generation))
             except AuthenticationRequired as exc:
                 logger.warning("MCP server '%s': no stream for server messages: %s", self.name, exc)
                 return
             except HTTPError as exc:
                 failures += 1
                 logger.debug("'%s': the GET stream failed: %s", self.name, exc)
-                if self._closed_event.wait(_backoff(retry_ms, failures)):
+                if self._stream_wait(generation, _backoff(retry_ms, failures)):
                     return
                 continue
             with self._lock:
@@ -925,7 +1038,7 @@ class HttpTransport:
             if response.status >= 500:
                 _ErrorBody(response)
                 failures += 1
-                if self._closed_event.wait(_backoff(retry_ms, failures)):
+                if self._stream_wait(generation, _backoff(retry_ms, failures)):
                     return
                 continue
             if response.status != 200 or response.content_type != "text/event-stream":
@@ -947,7 +1060,7 @@ class HttpTransport:
             last_event_id = decoder.last_event_id or last_event_id
             retry_ms = decoder.retry_ms if decoder.retry_ms is not None else retry_ms
             failures = 0 if got_events or decoder.last_event_id else failures + 1
-            if self._closed_event.wait(_backoff(retry_ms, failures)):
+            if self._stream_wait(generation, _backoff(retry_ms, failures)):
                 return
 
     # ----------------------------------------------------------------------------- modern era
@@ -965,7 +1078,8 @@ class HttpTransport:
             request_id = f"syncmcp-relist-{page}-{next(self._reinit_ids)}"
             listing = make_request(request_id, "tools/list", list_params)
             body = encode_message(listing)[:-1]
-            response = self._send_http(self._request("tools/list", body, message=listing, replayable=True), self.ack_timeout)
+            request = self._request("tools/list", body, message=listing, replayable=True)
+            response = self._send_http(request, self.ack_timeout, self._unanswered.hook())
             if not 200 <= response.status < 300:
                 _ErrorBody(response)
                 return
@@ -988,7 +1102,7 @@ class HttpTransport:
             return channel
         channel = LegacySSEChannel(
             self.url,
-            send=self._send_http,
+            send=lambda request, read_timeout: self._send_http(request, read_timeout, self._unanswered.hook()),
             deliver=self._inbox.put,
             on_end=self._sse_ended,
             name=self.name,
@@ -1018,6 +1132,16 @@ class HttpTransport:
         except HTTPError as exc:
             self._last_error = str(exc)
             raise
+
+    def _post_over_sse(self, message: Dict[str, Any], body: bytes) -> None:
+        """:meth:`_send_over_sse` on a worker: a request that cannot be posted fails alone."""
+        try:
+            self._send_over_sse(message, body)
+        except TransportError as exc:
+            if "id" in message and not self._closed:
+                self._inbox.put(RequestFailed(message["id"], exc))
+            else:
+                logger.debug("'%s': %s not delivered: %s", self.name, message.get("method"), exc)
 
     def _fall_back_to_sse(self, message: Dict[str, Any], body: bytes, exchange: _Exchange, refusal: _ErrorBody) -> None:
         logger.info("MCP server '%s' refused Streamable HTTP (HTTP %s); trying the HTTP+SSE transport", self.name, refusal.status)

@@ -31,7 +31,7 @@ import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union, cast
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union, cast
 
 from ._exceptions import HTTPError, MessageTooLarge
 from ._version import __version__
@@ -203,7 +203,8 @@ class ProxySettings:
         if not proxy:
             return None
         host = parts.hostname or ""
-        if self.no_proxy and _bypassed(host, parts.port, self.no_proxy):
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)  # "host:443" in NO_PROXY matches https://host/
+        if self.no_proxy and _bypassed(host, port, self.no_proxy):
             return None
         return proxy if "://" in proxy else f"http://{proxy}"
 
@@ -247,6 +248,13 @@ class _Connection:
         except (OSError, ValueError):
             return False
         return not readable
+
+    def abort(self) -> None:
+        """Wake a thread blocked sending on or reading from this connection (it then fails)."""
+        try:
+            self._shutdown()
+        except OSError:
+            pass
 
     def close(self) -> None:
         # Shut down first: it wakes a thread blocked reading, which holds the buffered reader's
@@ -404,10 +412,10 @@ class HttpResponse:
             line = reader.readline(_MAX_LINE + 1)
             if not line:
                 raise ValueError("the chunked body ended early")
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise ValueError(f"invalid chunk size line {line[:40]!r}") from None
+            digits = line.split(b";", 1)[0].strip()
+            if not digits or digits.strip(b"0123456789abcdefABCDEF"):  # 1*HEXDIG: int() would take "-5", "0x5", "5_0"
+                raise ValueError(f"invalid chunk size line {line[:40]!r}")
+            size = int(digits, 16)
             if size == 0:
                 while True:  # trailers, then the empty line
                     trailer = reader.readline(_MAX_LINE + 1)
@@ -569,13 +577,22 @@ class ConnectionPool:
             context = self._ssl_context = ssl.create_default_context()
         return context
 
-    def send(self, request: HttpRequest, *, read_timeout: Optional[float] = None) -> HttpResponse:
+    def send(
+        self,
+        request: HttpRequest,
+        *,
+        read_timeout: Optional[float] = None,
+        on_pending: Optional[Callable[[Optional[Callable[[], None]]], None]] = None,
+    ) -> HttpResponse:
         """Send ``request`` and return its response once the status line and headers arrived.
 
         Args:
             request: what to send.
             read_timeout: most seconds any one read may wait (``None``: no limit; the caller
                 bounds the exchange, e.g. by closing the response).
+            on_pending: called with a function that aborts the attempt (from any thread) while
+                the request is sent and its response head awaited, and with ``None`` once that
+                is over: until there is a response to close, this is how to stop a silent server.
 
         Raises:
             HTTPError: connecting, the TLS handshake or the exchange failed (``status`` is
@@ -592,6 +609,8 @@ class ConnectionPool:
         while True:
             attempts -= 1
             conn, reused = self._get_connection(key, parts.hostname, request.url)
+            if on_pending is not None:
+                on_pending(conn.abort)
             try:
                 conn.sock.settimeout(read_timeout)
                 conn.sock.sendall(self._encode(request, parts, conn.through_proxy and scheme == "http", proxy))
@@ -615,6 +634,9 @@ class ConnectionPool:
             except BaseException:
                 conn.close()
                 raise
+            finally:
+                if on_pending is not None:
+                    on_pending(None)
             conn.last_used = time.monotonic()
             return HttpResponse(self, conn, request.url, request.method, status, reason, headers, version)
 

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 import urllib.parse
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 from ._exceptions import HTTPError, MessageTooLarge
 from ._httpwire import Headers, HttpRequest, HttpResponse, redact_url
@@ -144,7 +144,14 @@ class LegacySSEChannel:
             for chunk in response.iter_bytes():
                 for event in decoder.feed(chunk):
                     if event.event == "endpoint":
-                        self._endpoint = urllib.parse.urljoin(self.url, event.data.strip())
+                        endpoint = urllib.parse.urljoin(self.url, event.data.strip())
+                        if _origin(endpoint) != _origin(self.url):  # the POSTs carry the credentials
+                            raise HTTPError(
+                                f"{redact_url(self.url)}: the HTTP+SSE server named an endpoint on another origin "
+                                f"({redact_url(endpoint)}); refused",
+                                url=self.url,
+                            )
+                        self._endpoint = endpoint
                         logger.debug("'%s': HTTP+SSE endpoint is %s", self.name, redact_url(self._endpoint))
                         self._ready.set()
                     elif event.event == "message":
@@ -179,3 +186,14 @@ class LegacySSEChannel:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+
+
+def _origin(url: str) -> Tuple[str, Optional[str], Optional[int]]:
+    """Scheme, host and port (default ports filled in), as the same-origin rule compares them."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return scheme, None, None
+    return scheme, parts.hostname, port or {"http": 80, "https": 443}.get(scheme)
