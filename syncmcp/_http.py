@@ -50,7 +50,8 @@ import queue
 import threading
 import time
 import urllib.parse
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ._auth import Auth, drive_auth_flow
 from ._era import META_PROTOCOL_VERSION, MODERN_ERROR_CODES
@@ -98,8 +99,16 @@ MAX_RECONNECT_DELAY = 30.0
 _ERROR_BODY_LIMIT = 65536
 #: Most pages of the transport's own ``tools/list`` (after a header mismatch).
 _MAX_RELIST_PAGES = 100
+#: After its answer, how long and how many bytes a request's SSE stream is read to its end (so
+#: that the connection can be reused) before it is closed instead.
+_DRAIN_SECONDS = 0.5
+_DRAIN_BYTES = 65536
 #: How long ``close`` waits for the server to acknowledge ``DELETE``.
 _DELETE_TIMEOUT = 2.0
+#: Headers the transport sets itself: configuring them is an error.
+_RESERVED_HEADERS = frozenset(
+    {"content-type", "accept", "content-length", "host", "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name"}
+)
 #: Idle seconds after which a worker thread ends.
 _WORKER_IDLE = 30.0
 _MODERN_VERSION_KEY = META_PROTOCOL_VERSION
@@ -108,12 +117,12 @@ _MODERN_VERSION_KEY = META_PROTOCOL_VERSION
 class _Exchange:
     """One request in flight: what cancellation needs to stop it, and whether it was answered."""
 
-    __slots__ = ("_abort", "_lock", "_response", "answered", "cancelled", "method", "modern", "name", "request_id", "session_id")
+    __slots__ = ("_abort", "_lock", "_response", "answered", "cancelled", "method", "name", "request_id", "session_id", "version")
 
-    def __init__(self, request_id: Any, method: str, modern: bool, name: Optional[str]) -> None:
+    def __init__(self, request_id: Any, method: str, version: Optional[str], name: Optional[str]) -> None:
         self.request_id = request_id
         self.method = method
-        self.modern = modern
+        self.version = version  # the 2026-07-28 envelope's protocol version; None for a legacy request
         self.name = name
         self.cancelled = threading.Event()
         self.answered = False
@@ -121,6 +130,11 @@ class _Exchange:
         self._lock = threading.Lock()
         self._response: Optional[HttpResponse] = None
         self._abort: Optional[Callable[[], None]] = None
+
+    @property
+    def modern(self) -> bool:
+        """Whether the request carries the 2026-07-28 envelope."""
+        return self.version is not None
 
     def pending(self, abort: Optional[Callable[[], None]]) -> None:
         """The pool's ``on_pending``: until a response arrives, ``abort`` is how to stop the attempt."""
@@ -180,6 +194,15 @@ class _Unanswered:
             aborts, self._aborts = list(self._aborts.values()), {}
             for abort in aborts:
                 abort()
+
+
+class _Ended:
+    """Put in the inbox when the HTTP+SSE event stream ends: ``receive`` raises with the reason."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 class _ErrorBody:
@@ -347,9 +370,14 @@ class HttpTransport:
         self.ack_timeout = ack_timeout
         self.max_message_size = max_message_size
         self._headers = Headers(headers or {})
-        for reserved in ("content-type", "accept", "content-length", "host", "mcp-session-id", "mcp-protocol-version"):
-            if reserved in self._headers:
-                raise ValueError(f"the {reserved} header is set by the transport and cannot be configured")
+        for header, _ in self._headers.items():
+            lowered = header.lower()
+            if lowered in _RESERVED_HEADERS or lowered.startswith("mcp-param-"):
+                raise ValueError(f"the {lowered} header is set by the transport and cannot be configured")
+        # Every POST starts from these; the per-request headers are appended to a copy.
+        self._post_headers = self._headers.copy()
+        self._post_headers.add("Content-Type", "application/json")
+        self._post_headers.add("Accept", "application/json, text/event-stream")
         self._pool = ConnectionPool(connect_timeout=connect_timeout, proxies=proxies, ssl_context=ssl_context)
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -442,12 +470,19 @@ class HttpTransport:
             self._start_standalone_stream()
 
     def receive(self) -> Any:
-        """The next message from the server; ``None`` once the transport is closed or lost."""
-        return self._inbox.get()
+        """The next message from the server; ``None`` once the transport is closed.
+
+        Raises:
+            ConnectionClosed: the HTTP+SSE event stream ended (that connection is over).
+        """
+        value = self._inbox.get()
+        if type(value) is _Ended:
+            raise ConnectionClosed(value.reason)
+        return value
 
     def exit_details(self, wait: float) -> Tuple[Optional[int], str]:
-        """A remote server has no exit code; the last HTTP failure, if any, stands for the tail."""
-        return None, self._last_error
+        """A remote server has no exit code and no stderr: ``(None, "")``."""
+        return None, ""
 
     def close(self) -> None:
         """End the session (``DELETE``), close every stream and connection, join the threads.
@@ -491,27 +526,35 @@ class HttpTransport:
 
     # ----------------------------------------------------------------------------- building requests
 
-    def _request(self, method: str, body: bytes, *, message: Optional[Mapping[str, Any]] = None, **extra: Any) -> HttpRequest:
-        headers = self._headers.copy()
-        headers["Content-Type"] = "application/json"
-        headers["Accept"] = "application/json, text/event-stream"
-        version = _modern_version(message) if message is not None else None
+    def _request(
+        self,
+        method: str,
+        body: bytes,
+        *,
+        message: Optional[Mapping[str, Any]] = None,
+        version: Optional[str] = None,
+        **extra: Any,
+    ) -> HttpRequest:
+        """A ``POST`` of ``body``; ``version`` (or the envelope in ``message``) makes it a 2026-07-28 one."""
+        headers = self._post_headers.copy()
+        if version is None and message is not None:
+            version = _modern_version(message)
         if version is not None:
             for name, value in mirrored_headers(message or {}, version):
-                headers[name] = value
-            if message is not None and message.get("method") == "tools/call":
+                headers.add(name, value)
+            if message is not None and method == "tools/call":
                 params = message.get("params") or {}
                 tool = params.get("name") if isinstance(params, Mapping) else None
                 specs = self._param_specs.get(tool) if isinstance(tool, str) else None
                 if specs:
                     arguments = params.get("arguments")
                     for name, value in param_headers(specs, arguments if isinstance(arguments, Mapping) else None):
-                        headers[name] = value
+                        headers.add(name, value)
         else:
             if self._protocol_version is not None:
-                headers["MCP-Protocol-Version"] = self._protocol_version
+                headers.add("MCP-Protocol-Version", self._protocol_version)
             if self._session_id is not None and method != "initialize":
-                headers["Mcp-Session-Id"] = self._session_id
+                headers.add("Mcp-Session-Id", self._session_id)
         return HttpRequest("POST", self.url, headers, body, **extra)
 
     def _send_http(
@@ -576,7 +619,7 @@ class HttpTransport:
         if isinstance(params, Mapping):
             value = params.get("uri" if method == "resources/read" else "name")
             name = value if isinstance(value, str) else None
-        exchange = _Exchange(message["id"], method, _modern_version(message) is not None, name)
+        exchange = _Exchange(message["id"], method, _modern_version(message), name)
         if method == "initialize":
             with self._lock:
                 self._initialize = message
@@ -633,7 +676,7 @@ class HttpTransport:
         reinitialized = relisted = False
         replayable = method in RETRYABLE_METHODS
         while True:
-            request = self._request(method, body, message=message, replayable=replayable)
+            request = self._request(method, body, message=message, version=exchange.version, replayable=replayable)
             exchange.session_id = request.headers.get("Mcp-Session-Id")
             response = self._send_http(request, self.read_timeout, exchange.pending)
             if not exchange.attach(response):
@@ -676,10 +719,13 @@ class HttpTransport:
     def _consume(self, response: HttpResponse, exchange: _Exchange) -> None:
         """Read a successful response: a JSON body, an SSE stream, or nothing (202)."""
         kind = response.content_type
-        if response.status == 202 or (response.done and not kind):
+        if response.status == 202:
             response.close()
             logger.debug("'%s': %s accepted; its answer will arrive on another stream", self.name, exchange.method)
             return
+        if response.done and not kind:
+            response.close()
+            raise self._bad_body(exchange, response, "an empty body (a request must be answered with JSON or an event stream)")
         if kind == "application/json":
             data = response.read(self.max_message_size)
             response.close()
@@ -725,6 +771,7 @@ class HttpTransport:
                         if event.event in ("message", ""):
                             self._deliver_event(event.data, exchange)
                             if exchange.answered:
+                                self._drain(response, decoder)
                                 return
             finally:
                 response.close()
@@ -741,6 +788,30 @@ class HttpTransport:
             if resumed is None:
                 return
             response = resumed
+
+    def _drain(self, response: HttpResponse, decoder: SSEDecoder) -> None:
+        """Read the end of an answered stream, briefly, so that its connection can be reused.
+
+        Servers end a request's stream right after its answer; reading that end (rather than
+        closing mid-stream) keeps the connection. Messages that still come are delivered; a
+        stream that stays open longer than ``_DRAIN_SECONDS`` or carries more than
+        ``_DRAIN_BYTES`` is closed instead.
+        """
+        if response.done:
+            return
+        response.set_read_timeout(_DRAIN_SECONDS)
+        budget = _DRAIN_BYTES
+        try:
+            while budget > 0:
+                chunk = response.read_some(budget)
+                if not chunk:
+                    return  # the stream ended: the connection went back to the pool
+                budget -= len(chunk)
+                for event in decoder.feed(chunk):
+                    if event.event in ("message", ""):
+                        self._deliver_event(event.data, None)
+        except (HTTPError, MessageTooLarge) as exc:
+            logger.debug("'%s': an answered stream did not end cleanly: %s", self.name, exc)
 
     def _resume(self, last_event_id: str, exchange: _Exchange) -> Optional[HttpResponse]:
         headers = self._stream_headers()
@@ -944,8 +1015,10 @@ class HttpTransport:
         flow = self.auth.auth_flow(request) if self.auth is not None else None
         try:
             # Current credentials only: a refused DELETE is not worth a refresh, let alone a login.
-            if flow is not None:
-                request = next(flow)
+            # A flow whose first request is not the DELETE (a token refresh) is closed unsent.
+            if flow is not None and next(flow) is not request:
+                logger.debug("'%s': no current credentials for the DELETE of the session; not sent", self.name)
+                return
             with pool.send(request, read_timeout=_DELETE_TIMEOUT) as response:
                 logger.debug("'%s': DELETE of the session -> %s", self.name, response.status)
         except (TransportError, OSError, StopIteration) as exc:
@@ -1156,7 +1229,7 @@ class HttpTransport:
     def _sse_ended(self, reason: str) -> None:
         self._last_error = reason
         logger.debug("'%s': %s", self.name, reason)
-        self._inbox.put(None)  # the 2024-11-05 connection is over: EOF for the endpoint
+        self._inbox.put(_Ended(reason))  # the 2024-11-05 connection is over
 
 
 def _modern_version(message: Optional[Mapping[str, Any]]) -> Optional[str]:

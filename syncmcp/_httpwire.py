@@ -21,8 +21,10 @@ Example::
 from __future__ import annotations
 
 import base64
+import errno
 import io
 import json
+import os
 import select
 import socket
 import ssl
@@ -30,8 +32,9 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union, cast
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union, cast
 
 from ._exceptions import HTTPError, MessageTooLarge
 from ._version import __version__
@@ -56,6 +59,8 @@ USER_AGENT = f"syncmcp/{__version__}"
 #: Longest status line or header line accepted, and most header lines.
 _MAX_LINE = 65536
 _MAX_HEADERS = 200
+#: URLs whose parse and proxy decision a pool remembers (one MCP endpoint needs one).
+_MAX_TARGETS = 64
 #: Characters of a response body quoted in an error.
 BODY_EXCERPT_CHARS = 300
 
@@ -95,20 +100,21 @@ class Headers:
 
     def __init__(self, items: Union[Mapping[str, str], Iterable[Tuple[str, str]], None] = None) -> None:
         pairs = items.items() if isinstance(items, Mapping) else (items or ())
-        self._items: List[Tuple[str, str]] = [(str(k), str(v)) for k, v in pairs]
+        # (lowercased name, name, value): lookups compare the lowercased name computed once.
+        self._items: List[Tuple[str, str, str]] = [(str(k).lower(), str(k), str(v)) for k, v in pairs]
 
     def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
         """The first value of ``name``, or ``default``."""
         lowered = name.lower()
-        for key, value in self._items:
-            if key.lower() == lowered:
+        for key, _, value in self._items:
+            if key == lowered:
                 return value
         return default
 
     def get_all(self, name: str) -> List[str]:
         """Every value of ``name``, in order."""
         lowered = name.lower()
-        return [value for key, value in self._items if key.lower() == lowered]
+        return [value for key, _, value in self._items if key == lowered]
 
     def __getitem__(self, name: str) -> str:
         value = self.get(name)
@@ -117,22 +123,30 @@ class Headers:
         return value
 
     def __setitem__(self, name: str, value: str) -> None:
-        self.pop(name)
-        self._items.append((name, value))
+        lowered = name.lower()
+        items = self._items
+        if any(key == lowered for key, _, _ in items):
+            self._items = items = [item for item in items if item[0] != lowered]
+        items.append((lowered, name, value))
+
+    def add(self, name: str, value: str) -> None:
+        """Append ``name: value``, keeping any earlier value of ``name``."""
+        self._items.append((name.lower(), name, value))
 
     def setdefault(self, name: str, value: str) -> str:
         """Set ``name`` unless present; return its value."""
         current = self.get(name)
         if current is not None:
             return current
-        self._items.append((name, value))
+        self.add(name, value)
         return value
 
     def pop(self, name: str) -> Optional[str]:
         """Remove every ``name``; return the first value removed."""
         lowered = name.lower()
         found = self.get(name)
-        self._items = [(k, v) for k, v in self._items if k.lower() != lowered]
+        if found is not None:
+            self._items = [item for item in self._items if item[0] != lowered]
         return found
 
     def __contains__(self, name: object) -> bool:
@@ -140,14 +154,16 @@ class Headers:
 
     def items(self) -> List[Tuple[str, str]]:
         """``(name, value)`` pairs in order."""
-        return list(self._items)
+        return [(name, value) for _, name, value in self._items]
 
     def copy(self) -> Headers:
         """An independent copy."""
-        return Headers(self._items)
+        clone = Headers.__new__(Headers)
+        clone._items = list(self._items)
+        return clone
 
     def __repr__(self) -> str:
-        return f"Headers({[k for k, _ in self._items]!r})"
+        return f"Headers({[name for _, name, _ in self._items]!r})"
 
 
 @dataclass
@@ -244,10 +260,9 @@ class _Connection:
     def alive(self) -> bool:
         """An idle connection is usable when nothing is readable: no EOF, no stray bytes."""
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
+            return not _ready(self.sock, 0.0, write=False)
         except (OSError, ValueError):
             return False
-        return not readable
 
     def abort(self) -> None:
         """Wake a thread blocked sending on or reading from this connection (it then fails)."""
@@ -295,12 +310,105 @@ def _read_head(reader: Any, url: str) -> Tuple[int, str, Headers, str]:
                 break
             name, colon, value = raw.decode("latin-1").partition(":")
             if colon:
-                headers._items.append((name.strip(), value.strip()))
+                headers.add(name.strip(), value.strip())
         else:
             raise HTTPError(f"{redact_url(url)}: too many response headers", url=url)
         if 100 <= status < 200 and status != 101:
             continue
         return status, rest[0] if rest else "", headers, version
+
+
+class _Opening:
+    """A connection being opened; :meth:`abort`, from any thread, stops it.
+
+    Connecting polls for the abort (every ``_ABORT_POLL`` seconds); once connected, the socket is
+    shut down, which wakes a proxy tunnel or a TLS handshake waiting for the server.
+    """
+
+    __slots__ = ("_lock", "_sock", "aborted")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: Optional[socket.socket] = None
+        self.aborted = False
+
+    def watch(self, sock: socket.socket) -> None:
+        """Shut ``sock`` down on abort (at once if already aborted)."""
+        with self._lock:
+            self._sock = sock
+            if self.aborted:
+                _shut(sock)
+
+    def abort(self) -> None:
+        """Stop the opening (idempotent)."""
+        with self._lock:
+            self.aborted = True
+            if self._sock is not None:
+                _shut(self._sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _ready(sock: socket.socket, timeout: float, *, write: bool) -> bool:
+    """Whether ``sock`` becomes writable (or readable) within ``timeout`` seconds.
+
+    ``poll`` where the platform has it: ``select`` refuses descriptors above 1023.
+    """
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT if write else select.POLLIN)
+        return bool(poller.poll(timeout * 1000))
+    readable, writable, _ = select.select([] if write else [sock], [sock] if write else [], [], timeout)  # pragma: no cover
+    return bool(writable or readable)  # pragma: no cover
+
+
+#: How often a connection being opened checks whether it was aborted.
+_ABORT_POLL = 0.05
+
+
+def _open_socket(host: str, port: int, deadline: float, opening: _Opening) -> socket.socket:
+    """Connect a TCP socket to ``host:port`` (each address in turn) before ``deadline``, abortably.
+
+    Raises:
+        socket.timeout: not connected in time.
+        OSError: no address accepted the connection, or the opening was aborted.
+    """
+    error: OSError = OSError(f"no address found for {host}")
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            code = sock.connect_ex(address)
+            if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+                raise OSError(code, os.strerror(code))
+            while code != 0:
+                if opening.aborted:
+                    raise OSError(errno.ECANCELED, "connecting was cancelled")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise socket.timeout("timed out")
+                if _ready(sock, min(remaining, _ABORT_POLL), write=True):
+                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if code:
+                        raise OSError(code, os.strerror(code))
+                    break
+            sock.setblocking(True)
+            opening.watch(sock)
+            return sock
+        except socket.timeout:
+            sock.close()
+            raise
+        except OSError as exc:
+            sock.close()
+            if opening.aborted:
+                raise
+            error = exc
+    raise error
 
 
 class _EmptyResponse(Exception):
@@ -356,6 +464,15 @@ class HttpResponse:
         self._reusable = version == "HTTP/1.1" and "close" not in connection and (self._chunked or self._remaining is not None)
         if self._done:
             self._release()
+
+    def set_read_timeout(self, seconds: Optional[float]) -> None:
+        """Change how long any one further read of this response may wait (``None``: no limit)."""
+        conn = self._conn
+        if conn is not None:
+            try:
+                conn.sock.settimeout(seconds)
+            except OSError:
+                pass
 
     @property
     def content_type(self) -> str:
@@ -566,6 +683,7 @@ class ConnectionPool:
         self.proxies = ProxySettings.from_environment() if proxies is None else proxies
         self.max_idle = max_idle
         self._idle: Dict[Tuple[str, str, int, Optional[str]], List[_Connection]] = {}
+        self._targets: Dict[str, Tuple[urllib.parse.SplitResult, Tuple[str, str, int, Optional[str]]]] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -598,17 +716,20 @@ class ConnectionPool:
             HTTPError: connecting, the TLS handshake or the exchange failed (``status`` is
                 ``None``); the message says what happened, never a header value.
         """
-        parts = urllib.parse.urlsplit(request.url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise HTTPError(f"not an http(s) URL: {redact_url(request.url)}", url=request.url)
-        port = parts.port or (443 if scheme == "https" else 80)
-        proxy = self.proxies.proxy_for(request.url)
-        key = (scheme, parts.hostname.lower(), port, proxy)
+        parts, key = self._target(request.url)
+        scheme, _, _, proxy = key
         attempts = 2
         while True:
             attempts -= 1
-            conn, reused = self._get_connection(key, parts.hostname, request.url)
+            opening = _Opening()
+            if on_pending is not None:
+                on_pending(opening.abort)  # connecting, a proxy tunnel and a TLS handshake can be stopped too
+            try:
+                conn, reused = self._get_connection(key, parts.hostname or "", request.url, opening)
+            except BaseException:
+                if on_pending is not None:
+                    on_pending(None)
+                raise
             if on_pending is not None:
                 on_pending(conn.abort)
             try:
@@ -640,6 +761,22 @@ class ConnectionPool:
             conn.last_used = time.monotonic()
             return HttpResponse(self, conn, request.url, request.method, status, reason, headers, version)
 
+    def _target(self, url: str) -> Tuple[urllib.parse.SplitResult, Tuple[str, str, int, Optional[str]]]:
+        """The parsed URL and its connection key ``(scheme, host, port, proxy)``, remembered per URL."""
+        known = self._targets.get(url)
+        if known is not None:
+            return known
+        parts = urllib.parse.urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise HTTPError(f"not an http(s) URL: {redact_url(url)}", url=url)
+        port = parts.port or (443 if scheme == "https" else 80)
+        found = (parts, (scheme, parts.hostname.lower(), port, self.proxies.proxy_for(url)))
+        if len(self._targets) >= _MAX_TARGETS:
+            self._targets.clear()
+        self._targets[url] = found
+        return found
+
     @staticmethod
     def _encode(request: HttpRequest, parts: urllib.parse.SplitResult, absolute: bool, proxy: Optional[str]) -> bytes:
         target = request.url.split("#", 1)[0] if absolute else (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -661,7 +798,9 @@ class ConnectionPool:
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         return head + request.body if request.body else head
 
-    def _get_connection(self, key: Tuple[str, str, int, Optional[str]], hostname: str, url: str) -> Tuple[_Connection, bool]:
+    def _get_connection(
+        self, key: Tuple[str, str, int, Optional[str]], hostname: str, url: str, opening: _Opening
+    ) -> Tuple[_Connection, bool]:
         while True:
             with self._lock:
                 if self._closed:
@@ -669,12 +808,12 @@ class ConnectionPool:
                 idle = self._idle.get(key)
                 conn = idle.pop() if idle else None
             if conn is None:
-                return self._connect(key, hostname, url), False
+                return self._connect(key, hostname, url, opening), False
             if conn.alive():
                 return conn, True
             conn.close()
 
-    def _connect(self, key: Tuple[str, str, int, Optional[str]], hostname: str, url: str) -> _Connection:
+    def _connect(self, key: Tuple[str, str, int, Optional[str]], hostname: str, url: str, opening: _Opening) -> _Connection:
         scheme, _, port, proxy = key
         deadline = time.monotonic() + self.connect_timeout
         target = redact_url(url)
@@ -683,16 +822,18 @@ class ConnectionPool:
                 proxy_parts = urllib.parse.urlsplit(proxy)
                 proxy_host = proxy_parts.hostname or ""
                 proxy_port = proxy_parts.port or (443 if proxy_parts.scheme == "https" else 8080)
-                sock = socket.create_connection((proxy_host, proxy_port), timeout=self.connect_timeout)
+                sock = _open_socket(proxy_host, proxy_port, deadline, opening)
                 if scheme == "https":
                     _tunnel(sock, hostname, port, proxy, deadline)
             else:
-                sock = socket.create_connection((hostname, port), timeout=self.connect_timeout)
+                sock = _open_socket(hostname, port, deadline, opening)
         except HTTPError:
             raise
         except socket.timeout as exc:
             raise HTTPError(f"{target}: could not connect within {self.connect_timeout:g} s", url=url) from exc
         except OSError as exc:
+            if opening.aborted:
+                raise HTTPError(f"{target}: connecting was cancelled", url=url) from exc
             where = f"the proxy {redact_url(proxy)}" if proxy is not None else f"{hostname}:{port}"
             raise HTTPError(f"{target}: cannot connect to {where}: {exc.strerror or exc}", url=url) from exc
         try:

@@ -1108,3 +1108,33 @@ def test_a_proxy_refusing_the_credentials_is_a_clear_error(monkeypatch: pytest.M
                 connect(server)
         assert "wrong" not in str(info.value)
         assert info.value.status == 407
+
+
+def test_a_call_whose_connection_cannot_be_opened_still_times_out_and_close_is_prompt() -> None:
+    """A server whose accept queue is full drops the SYN: connecting hangs until stopped."""
+    import socket as _socket
+
+    listener = _socket.socket()
+    fillers = []
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        for _ in range(8):  # fill the backlog: later SYNs are dropped, connect() waits
+            filler = _socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        transport = syncmcp.HttpTransport(f"http://127.0.0.1:{port}/mcp", connect_timeout=30)
+        session = syncmcp.ClientSession(transport, timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(syncmcp.RequestTimeout):
+            session.initialize(timeout=0.5)
+        assert time.monotonic() - started < 3.0
+        closing = time.monotonic()
+        session.close()
+        assert time.monotonic() - closing < 2.0
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
