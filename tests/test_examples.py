@@ -117,3 +117,27 @@ def test_servers_left_open_die_with_the_kernel(fresh_user: Dict[str, str]) -> No
     seen = drive(fresh_user, "shutdown", str(SCRIPTED))
     assert seen["error"] is None and len(seen["pids"]) == 2
     assert wait_until(lambda: not leftover_processes(seen["pids"]), timeout=10)
+
+
+@pytest.mark.real
+def test_remote_server_example(fresh_user: Dict[str, str], tmp_path: Path) -> None:
+    from .test_http_real import everything_server
+
+    server = everything_server(tmp_path, "streamableHttp")
+    try:
+        done = subprocess.run(
+            [sys.executable, str(EXAMPLES / "remote_server.py"), server.url("/mcp"), "echo", '{"message": "from afar"}'],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=fresh_user,
+            cwd=tmp_path,
+        )
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("mcp-servers/everything") and lines[0].endswith("(legacy era)")
+    assert any(line.startswith("  echo: ") for line in lines)
+    assert lines[-1] == "Echo: from afar"
