@@ -250,3 +250,26 @@ def test_enterprise_managed_authorization_from_a_config_file(
             manager.wait_for_startup(10)
             error = manager.startup_status()["corp"].error or ""
         assert "CORP_ID_TOKEN" in error and "not set" in error
+
+
+def test_cli_login_listens_on_codex_callback_port(cli: CLI, protected: Deployment, store_path: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "config.toml"
+    config.write_text(f'mcp_oauth_callback_port = {port}\n\n[mcp_servers.notes]\nurl = "{protected.mcp_url}"\n')
+    env = {"SYNCMCP_CONFIG": str(config), "SYNCMCP_CREDENTIALS": str(store_path)}
+    process = cli.popen("login", "notes", "--no-browser", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = _announced_url(process)
+        redirect = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["redirect_uri"][0]
+        assert urllib.parse.urlsplit(redirect).port == port
+        _follow_like_a_browser(url)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert (process.returncode, out) == (0, "Successfully logged in to MCP server 'notes'.\n"), err

@@ -3,7 +3,8 @@
 ``login`` opens the browser on the authorization server's page (and prints the link, for a
 machine without one), receives the redirect on a loopback port, and stores the tokens in the
 user's credential file, where every later ``syncmcp`` command and :class:`~syncmcp.MCPManager`
-finds them. Texts are Codex's: ``Successfully logged in to MCP server '<name>'.``, ``Removed
+finds them. The callback port is the server's ``oauth.callback_port``, else Codex's top-level
+``mcp_oauth_callback_port``, else a free one. Texts are Codex's: ``Successfully logged in to MCP server '<name>'.``, ``Removed
 OAuth credentials for '<name>'.``, ``No OAuth credentials stored for '<name>'.``.
 
 Example:
@@ -57,12 +58,22 @@ def run_login(ctx: Context, name: str, *, scopes: Optional[str], open_browser: b
 
     config = _http_server(ctx, name)
     wanted = parse_scopes(scopes)
-    port = int(config.oauth.get("callback_port", 0))
+    port = int(config.oauth.get("callback_port", 0)) or _codex_callback_port(ctx)
     ctx.progress.clear()
     with LoopbackAuthorizer(port=port, open_browser=open_browser, timeout=timeout) as authorizer:
         login(name, config, scopes=wanted, authorizer=authorizer)
     ctx.write(f"Successfully logged in to MCP server '{name}'.")
     return EXIT_OK
+
+
+def _codex_callback_port(ctx: Context) -> int:
+    """Codex's top-level ``mcp_oauth_callback_port``, when the file sets it (else any free port)."""
+    value = ctx.source(missing_ok=True).document.get("mcp_oauth_callback_port")
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise CLIError(f"mcp_oauth_callback_port: expected a port number from 1 to 65535, got {value!r}", EXIT_USAGE)
+    return value
 
 
 def run_logout(ctx: Context, name: str) -> int:
