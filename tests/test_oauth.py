@@ -21,22 +21,12 @@ import pytest
 
 from syncmcp._auth import drive_auth_flow
 from syncmcp._credentials import CredentialStore
+from syncmcp._es256 import _G, _N, _point_add, _rfc6979_nonces, _scalar_mult, es256_sign, load_p256_private_key
 from syncmcp._exceptions import AuthenticationRequired
 from syncmcp._httpwire import ConnectionPool, Headers, HttpRequest, ProxySettings
 from syncmcp._login import HeadlessAuthorizer, LoopbackAuthorizer, OAuthError
-from syncmcp._oauth import (
-    _G,
-    _N,
-    OAuth,
-    _es256_sign,
-    _load_p256_private_key,
-    _point_add,
-    _resource_covers,
-    _rfc6979_nonces,
-    _scalar_mult,
-    canonical_resource,
-    parse_www_authenticate,
-)
+from syncmcp._oauth import OAuth, canonical_resource, parse_www_authenticate
+from syncmcp._oauthdiscovery import resource_covers
 
 from .conftest import syncmcp_threads
 from .servers.oauth_server import AuthOptions, Deployment, IdpOptions, ResourceOptions, deployment
@@ -182,7 +172,7 @@ def test_prm_for_another_resource_is_refused_before_any_authorization(pool: Conn
     ],
 )
 def test_resource_must_cover_the_server_url(resource: str, server: str, covers: bool) -> None:
-    assert _resource_covers(resource, server) is covers
+    assert resource_covers(resource, server) is covers
 
 
 @pytest.mark.parametrize("methods", [None, ["plain"]])
@@ -691,12 +681,12 @@ PUBLIC = (
 def test_es256_signatures_match_the_rfc_6979_vectors(message: bytes, k: int, r: int, s: int) -> None:
     key = 0xC9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721
     assert next(iter(_rfc6979_nonces(key, hashlib.sha256(message).digest()))) == k
-    assert _es256_sign(key, message) == r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    assert es256_sign(key, message) == r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
 @pytest.mark.parametrize("pem", [PKCS8_PEM, SEC1_PEM])
 def test_p256_private_keys_load_from_pkcs8_and_sec1(pem: str) -> None:
-    assert _scalar_mult(_load_p256_private_key(pem), _G) == PUBLIC
+    assert _scalar_mult(load_p256_private_key(pem), _G) == PUBLIC
 
 
 @pytest.mark.parametrize(

@@ -187,7 +187,7 @@ def main(argv: List[str]) -> int:
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s"
     )
-    for name in ("syncmcp.http", "syncmcp._oauth", "syncmcp._login", "conformance-client"):
+    for name in ("syncmcp.http", "syncmcp.oauth", "conformance-client"):
         logging.getLogger(name).setLevel(logging.DEBUG)
     scenario = os.environ.get("MCP_CONFORMANCE_SCENARIO", "")
     if len(argv) < 2 or not scenario:
