@@ -477,3 +477,22 @@ def test_fastmcp_http_session_lost_to_a_restart_is_renewed(tmp_path: Path) -> No
                 assert modern.call_tool("add", {"a": 3, "b": 4}).structured_content == {"result": 7}  # no session to lose
     finally:
         server.stop()
+
+
+def test_fastmcp_http_modern_resource_subscriptions_use_one_listen_stream(fastmcp_sse_answers: ServerProcess) -> None:
+    updated = threading.Event()
+    seen: List[str] = []
+
+    def on_updated(uri: str) -> None:
+        seen.append(uri)
+        updated.set()
+
+    with open_http(fastmcp_sse_answers.url("/mcp"), protocol_era="modern") as session:
+        assert session.era == "modern"
+        session.subscribe_resource("fixture://hello", on_updated, timeout=10)  # returns once acknowledged
+        assert session.call_tool("touch", {"uri": "fixture://hello"}).text == "touched fixture://hello"
+        assert updated.wait(10) and seen == ["fixture://hello"]
+        session.unsubscribe_resource("fixture://hello", timeout=10)
+        updated.clear()
+        assert session.call_tool("touch", {"uri": "fixture://hello"}).text == "touched fixture://hello"
+        assert not updated.wait(0.5) and seen == ["fixture://hello"]

@@ -222,3 +222,12 @@ def test_time_server_output_schema_with_local_refs_validates(time_cmd: List[str]
         assert "$defs" in json.dumps(tool.output_schema) or "$ref" in json.dumps(tool.output_schema)
         result = session.call_tool("convert_time", {"source_timezone": "UTC", "time": "08:30", "target_timezone": "Europe/Paris"})
         assert set(result.structured_content) >= {"source", "target"}
+
+
+def test_fastmcp_modern_resource_subscription_over_stdio(fastmcp_cmd: List[str]) -> None:
+    updated = threading.Event()
+    with open_session(fastmcp_cmd, "fixture") as session:
+        assert session.era == "modern"
+        session.subscribe_resource("fixture://hello", lambda uri: updated.set(), timeout=10)
+        assert session.call_tool("touch", {"uri": "fixture://hello"}).text == "touched fixture://hello"
+        assert updated.wait(10)

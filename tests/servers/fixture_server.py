@@ -75,6 +75,15 @@ def count_roots(roots: Annotated[ListRootsResult, Resolve(ask_roots)]) -> str:
     return " ".join(str(root.uri) for root in roots.roots)
 
 
+@server.tool()
+async def touch(uri: str, ctx: Context) -> str:
+    """Report that a resource changed, to 2026-07-28 listeners and to legacy subscribers."""
+    await ctx.notify_resource_updated(uri)
+    if ctx.protocol_version != "2026-07-28":
+        await ctx.session.send_resource_updated(uri)
+    return f"touched {uri}"
+
+
 @server.resource("fixture://hello")
 def hello() -> str:
     """A static text resource."""
