@@ -28,10 +28,9 @@ import concurrent.futures
 import enum
 import itertools
 import logging
-import queue
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from ._exceptions import (
     ConnectionClosed,
@@ -58,6 +57,7 @@ from ._jsonrpc import (
 )
 from ._timeout import DEFAULT, Timeout, resolve_timeout
 from ._transport import RequestFailed, Transport
+from ._workers import WorkerPool
 
 __all__ = [
     "DEFAULT_MAX_WORKERS",
@@ -130,72 +130,6 @@ class _Pending:
         self.future = future
         self.method = method
         self.ordered = ordered
-
-
-class _WorkerPool:
-    """A small lazily grown pool of named daemon threads whose shutdown has a deadline.
-
-    ``concurrent.futures.ThreadPoolExecutor`` cannot join its threads with a timeout; a handler
-    stuck waiting for a user would make ``close()`` hang.
-    """
-
-    def __init__(self, name: str, max_workers: int) -> None:
-        self._name = name
-        self._max = max_workers
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads: List[threading.Thread] = []
-        self._idle = 0
-        self._closed = False
-
-    def submit(self, fn: Callable[..., Any], *args: Any, essential: bool = False) -> bool:
-        """Queue ``fn(*args)``; ``essential`` work also runs when the pool shuts down."""
-        with self._lock:
-            if self._closed:
-                return False
-            self._queue.put((fn, args, essential))
-            if self._idle:
-                self._idle -= 1
-                return True
-            if len(self._threads) >= self._max:
-                return True
-            thread = threading.Thread(target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True)
-            self._threads.append(thread)
-        thread.start()
-        return True
-
-    def _work(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            _run_quietly(item[0], item[1])
-            with self._lock:
-                self._idle += 1
-
-    def owns(self, thread: threading.Thread) -> bool:
-        """Whether ``thread`` is one of this pool's workers."""
-        with self._lock:
-            return thread in self._threads
-
-    def shutdown(self, deadline: float) -> None:
-        """Run what is essential, drop the rest, stop the threads, join them until ``deadline``."""
-        with self._lock:
-            self._closed = True
-            threads = list(self._threads)
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not None and item[2]:
-                _run_quietly(item[0], item[1])
-        for _ in threads:
-            self._queue.put(None)
-        current = threading.current_thread()
-        for thread in threads:
-            if thread is not current:
-                thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _run_quietly(fn: Callable[..., Any], args: Tuple[Any, ...]) -> None:
@@ -443,9 +377,9 @@ class Endpoint:
         self._paused_since = 0.0
         self._paused_total = 0.0
         self._reader: Optional[threading.Thread] = None
-        self._handlers = _WorkerPool(f"syncmcp-handler[{name}]", max_workers)
-        self._notifier = _WorkerPool(f"syncmcp-notify[{name}]", 1)
-        self._control = _WorkerPool(f"syncmcp-control[{name}]", 1)
+        self._handlers = WorkerPool(f"syncmcp-handler[{name}]", max_workers)
+        self._notifier = WorkerPool(f"syncmcp-notify[{name}]", 1)
+        self._control = WorkerPool(f"syncmcp-control[{name}]", 1)
         self._wire = logging.getLogger(f"syncmcp.wire.{name}")
         #: Counters: messages in and out (``sent`` is approximate under contention), lines that
         #: were not JSON-RPC, responses nobody awaited.

@@ -62,7 +62,7 @@ from ._exceptions import ConnectionClosed, HTTPError, MessageTooLarge, Transport
 from ._httpexchange import ErrorBody, Exchange, OnPending, ResponseReader, for_request
 from ._httpsession import DELETE_TIMEOUT, LegacySession
 from ._httpwire import DEFAULT_CONNECT_TIMEOUT, ConnectionPool, Headers, HttpRequest, HttpResponse, ProxySettings, redact_url
-from ._httpworkers import Unanswered, Workers
+from ._httpworkers import Unanswered, request_workers
 from ._jsonrpc import ErrorCode, encode_message
 from ._mcpheaders import mirrored_headers
 from ._sselegacy import LegacySSEChannel
@@ -173,7 +173,7 @@ class HttpTransport:
         self._closed = False
         self._closed_event = threading.Event()  # set when close() has finished
         self._exchanges: Dict[Any, Exchange] = {}
-        self._workers = Workers(f"syncmcp-http[{self.name}]")
+        self._workers = request_workers(self.name)
         self._unanswered = Unanswered()
         self._reader = ResponseReader(
             self.url,
@@ -310,7 +310,7 @@ class HttpTransport:
             if sse is not None:
                 sse.close()
             self._session.end()
-            self._workers.close(deadline)
+            self._workers.shutdown(deadline)
             self._session.join(deadline)
             self._pool.close()
         finally:
