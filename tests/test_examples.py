@@ -27,9 +27,9 @@ def fresh_user(tmp_path: Path) -> Dict[str, str]:
     return env
 
 
-def run_example(name: str, env: Dict[str, str], cwd: Path) -> str:
+def run_example(name: str, env: Dict[str, str], cwd: Path, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)],
+        [sys.executable, str(EXAMPLES / name), *args],
         check=False,
         capture_output=True,
         text=True,
@@ -125,19 +125,10 @@ def test_remote_server_example(fresh_user: Dict[str, str], tmp_path: Path) -> No
 
     server = everything_server(tmp_path, "streamableHttp")
     try:
-        done = subprocess.run(
-            [sys.executable, str(EXAMPLES / "remote_server.py"), server.url("/mcp"), "echo", '{"message": "from afar"}'],
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=fresh_user,
-            cwd=tmp_path,
-        )
+        out = run_example("remote_server.py", fresh_user, tmp_path, server.url("/mcp"), "echo", '{"message": "from afar"}')
     finally:
         server.stop()
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    lines = out.splitlines()
     assert lines[0].startswith("mcp-servers/everything") and lines[0].endswith("(legacy era)")
     assert any(line.startswith("  echo: ") for line in lines)
     assert lines[-1] == "Echo: from afar"
