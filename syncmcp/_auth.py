@@ -6,6 +6,10 @@ and may yield further requests (to an authorization server, or the original one 
 new token) before it ends. The transport returns the last response to its caller. A flow runs
 on the transport's worker threads, so implementations lock their own state.
 
+Two more hooks serve the transport: :meth:`Auth.authorize_now` adds the credentials at hand to a
+request that must not wait (the courtesy ``DELETE`` of a session at close), and
+:meth:`Auth.close` stops any step that waits for the user when a transport using the auth closes.
+
 Example:
     >>> flow = BearerAuth("s3cret").auth_flow(HttpRequest("POST", "https://api.test/mcp"))
     >>> next(flow).headers["Authorization"] == "Bearer s3cret"
@@ -45,6 +49,21 @@ class Auth:
         """Yield ``request`` (and any other request the flow needs); receive each response."""
         yield request
 
+    def authorize_now(self, request: HttpRequest) -> bool:
+        """Add the credentials available right now to ``request``; whether it may be sent.
+
+        Never sends a request, refreshes, logs in, or waits for another thread's renewal: for
+        requests that must not wait (the ``DELETE`` ending a session while the transport
+        closes). The base adds nothing and returns ``True``.
+        """
+        return True
+
+    def close(self) -> None:
+        """Called when a transport using this auth closes: stop any step that waits for the user.
+
+        The auth stays usable by other transports. The base waits for nothing and does nothing.
+        """
+
     def status(self) -> str:
         """How this auth presents itself in listings (``"none"``, ``"bearer_token"``, ``"oauth"``...)."""
         return "none"
@@ -70,8 +89,13 @@ class BearerAuth(Auth):
 
     def auth_flow(self, request: HttpRequest) -> AuthFlow:
         """Add the ``Authorization`` header."""
-        request.headers["Authorization"] = f"Bearer {self._token}"
+        self.authorize_now(request)
         yield request
+
+    def authorize_now(self, request: HttpRequest) -> bool:
+        """Add the ``Authorization`` header; always ``True``."""
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return True
 
     def status(self) -> str:
         """``"bearer_token"``."""
@@ -84,7 +108,14 @@ class BearerAuth(Auth):
 def drive_auth_flow(auth: Optional[Auth], request: HttpRequest, send: Any) -> HttpResponse:
     """Run ``auth``'s flow for ``request``, sending with ``send(request) -> HttpResponse``.
 
-    Every response but the last is closed. Without ``auth`` the request is sent as it is.
+    Every response but the last is closed. Without ``auth`` the request is sent as it is. When
+    ``send`` raises (the request was cancelled, or failed), the flow is closed and the error
+    propagates; an :class:`~syncmcp.OAuth` renewal this request was leading is then taken over by
+    the requests waiting for it.
+
+    ``send`` should bound its reads for the requests the flow adds (authorization server
+    metadata, registration, token requests): a token refresh is sent while the credential file
+    is locked. The HTTP transport sends them with a 30 s read timeout.
 
     Example::
 

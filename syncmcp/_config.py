@@ -34,6 +34,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from ._exceptions import ConfigError
+from ._urls import redact_url
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -261,6 +262,8 @@ class ServerConfig:
                 continue
             if item.name in _MASKED_VALUES:
                 value = dict.fromkeys(value, "*****")
+            elif item.name == "url":
+                value = redact_url(value)
             shown.append(f"{item.name}={value!r}")
         return f"ServerConfig({', '.join(shown)})"
 
@@ -273,9 +276,9 @@ class ServerConfig:
 
     @property
     def display_command(self) -> str:
-        """The command line (stdio) or the URL (HTTP), for messages and listings."""
+        """The command line (stdio) or the URL with query values hidden (HTTP), for messages and listings."""
         if self.command is None:
-            return self.url or ""
+            return redact_url(self.url) if self.url else ""
         return " ".join([self.command, *self.args])
 
     def is_idempotent(self, tool: str, annotations: Optional[Mapping[str, Any]] = None) -> bool:

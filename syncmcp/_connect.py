@@ -110,7 +110,7 @@ def connect_http(
             print([tool.name for tool in session.list_tools()])
     """
     from ._auth import BearerAuth
-    from ._http import HttpTransport
+    from ._http import DEFAULT_ACK_TIMEOUT, HttpTransport
 
     given = [option for option, value in (("bearer_token", bearer_token), ("auth", auth), ("oauth", oauth)) if value]
     if len(given) > 1:
@@ -125,7 +125,10 @@ def connect_http(
         auth = OAuth(server_url=url, server_name=name, authorizer=authorizer)
         if timeout is not None:
             timeout += authorizer.timeout  # the handshake may wait for the user to log in
-    transport = HttpTransport(url, name=name, headers=headers, auth=auth, mode=mode, connect_timeout=connect_timeout)
+    ack = DEFAULT_ACK_TIMEOUT if timeout is None else min(DEFAULT_ACK_TIMEOUT, timeout)  # notifications: within the handshake
+    transport = HttpTransport(
+        url, name=name, headers=headers, auth=auth, mode=mode, connect_timeout=connect_timeout, ack_timeout=ack
+    )
     return _open(transport, timeout, request_timeout, session_options)
 
 

@@ -11,6 +11,12 @@ the new content replaces the file atomically (temporary file in the same folder,
 entries, and a crash never leaves half a file. Readers do not lock: they see the old file or the
 new one. The file lock is never taken while an in-memory lock is held.
 
+Most changes hold the lock for a moment. One holds it across a network request, on purpose: an
+OAuth refresh reads the entry, redeems its refresh token at the token endpoint, and stores the
+new tokens in one transaction, so that two processes never redeem one (rotating, single-use)
+refresh token. That request is bounded by its sender's read timeout (30 s in the HTTP
+transport); meanwhile, other writers wait for the lock (up to ``lock_timeout``).
+
 Tokens and client secrets never appear in a ``repr`` or an error message.
 
 Example:
@@ -449,7 +455,9 @@ class CredentialStore:
     ) -> Optional[StoredCredentials]:
         """Atomically replace one entry with ``fn(current)``; ``fn`` returning ``None`` deletes it.
 
-        ``fn`` runs with the file locked: it must be quick and must not do I/O.
+        ``fn`` runs with the file locked, and every other process and thread writing the file
+        waits for it: keep it quick, a computation. (A change that needs a network request
+        inside the lock, like an OAuth refresh, uses :meth:`transaction` and bounds the request.)
 
         Example:
             >>> store = CredentialStore.memory()
@@ -475,8 +483,13 @@ class CredentialStore:
     def transaction(self, timeout: Optional[float] = None) -> Iterator[CredentialTransaction]:
         """Lock the store, read it, and write it back when the block ends (unless it raised).
 
-        Only for short read-modify-write sequences; the lock excludes every other process and
-        thread using the same file, for at most ``timeout`` seconds (default ``lock_timeout``).
+        The lock excludes every other process and thread writing the same file while the block
+        runs; each of them waits for it at most its own ``lock_timeout``, then fails with
+        :class:`~syncmcp.ConfigError`. ``timeout`` (default ``lock_timeout``) is how long this
+        call waits to take the lock. Keep the block short: a read-modify-write, or, where a
+        network exchange must happen under the lock (an OAuth refresh redeeming a single-use
+        refresh token, then storing its successor), one request with a bounded read timeout.
+        Readers (:meth:`load`, :meth:`entries`) never wait for the lock.
         """
         backend = self._backend
         with backend.locked(self.lock_timeout if timeout is None else timeout):

@@ -13,6 +13,7 @@
     │   ├── ServerStartError                       the server process could not be spawned
     │   ├── HTTPError                              an HTTP exchange failed: .status (None: network), .url, .body
     │   │   └── AuthenticationRequired             401 / 403: log in (or again, with more scopes)
+    │   │       └── OAuthError                     an OAuth step failed or was unsafe: .error, .error_description
     │   ├── ConnectionClosed                       EOF, exit or close; carries exit code and stderr tail
     │   ├── MessageTooLarge                        a line longer than the configured cap
     │   └── RemoteProtocolError                    the peer wrote something that is not JSON-RPC / MCP

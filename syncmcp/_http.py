@@ -69,7 +69,7 @@ from ._sselegacy import LegacySSEChannel
 from ._toolheaders import ToolHeaders
 from ._transport import DEFAULT_MAX_MESSAGE_SIZE, RequestFailed
 
-__all__ = ["HTTP_MODES", "HttpTransport"]
+__all__ = ["DEFAULT_ACK_TIMEOUT", "HTTP_MODES", "HttpTransport", "is_reserved_header"]
 
 logger = logging.getLogger("syncmcp.http")
 
@@ -87,6 +87,11 @@ RETRYABLE_METHODS = frozenset(
 RETRY_DELAYS = (0.25, 1.0)
 #: The longest ``Retry-After`` honoured (a longer one is cut to this).
 MAX_RETRY_DELAY = 30.0
+#: Most seconds one read of the body of an accepted notification or answer may wait.
+_ACK_DRAIN_SECONDS = 0.5
+#: Most seconds any one read of a request the auth flow sends (authorization server metadata,
+#: registration, token) may wait.
+SIDE_READ_TIMEOUT = 30.0
 #: Headers the transport sets itself: configuring them is an error.
 _RESERVED_HEADERS = frozenset(
     {"content-type", "accept", "content-length", "host", "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name"}
@@ -160,9 +165,8 @@ class HttpTransport:
         self.max_message_size = max_message_size
         self._headers = Headers(headers or {})
         for header, _ in self._headers.items():
-            lowered = header.lower()
-            if lowered in _RESERVED_HEADERS or lowered.startswith("mcp-param-"):
-                raise ValueError(f"the {lowered} header is set by the transport and cannot be configured")
+            if is_reserved_header(header):
+                raise ValueError(f"the {header.lower()} header is set by the transport and cannot be configured")
         # Every POST starts from these; the per-request headers are appended to a copy.
         self._post_headers = self._headers.copy()
         self._post_headers.add("Content-Type", "application/json")
@@ -186,6 +190,7 @@ class HttpTransport:
             send=self._send_http,
             stream_headers=lambda: self._session.stream_headers(),  # noqa: PLW0108 - late-bound: made below
             closed=lambda: self._closed,
+            answer_elsewhere=lambda exchange: not exchange.modern and self._session.stream_available,
         )
         # Legacy era: the session, its GET stream, re-initialization, DELETE.
         self._session = LegacySession(
@@ -199,14 +204,13 @@ class HttpTransport:
             ssl_context=ssl_context,
             send=self._send_http,
             post_own=self._post_own,
-            post_at_once=self._post_at_once,
+            post_at_once=lambda message, body: self._post_at_once(message, body, renew_session=False),
             reader=self._reader,
         )
         # Modern era: the Mcp-Param-* headers of the tools.
         self._tools = ToolHeaders(self.name, post_own=self._post_own, reader=self._reader)
         # HTTP+SSE (2024-11-05), once chosen.
         self._sse: Optional[LegacySSEChannel] = None
-        self._last_error = ""
 
     def __repr__(self) -> str:
         return f"<HttpTransport '{self.name}' {redact_url(self.url)}>"
@@ -261,6 +265,8 @@ class HttpTransport:
                 exchange.cancel()
                 if exchange.modern:
                     return  # 2026-07-28: closing the stream is the cancellation
+            elif not self._session.initialized_once:
+                return  # no legacy session: a 2026-07-28 server expects no notification (its answer is in)
             # A courtesy, posted in the background: a server that accepts nothing must not hold
             # the caller whose timeout just expired.
             if not self._workers.submit(self._post_quietly, message, body):
@@ -304,6 +310,8 @@ class HttpTransport:
         self._session.stop()  # no GET stream, no re-initialization from now on
         try:
             deadline = time.monotonic() + 5.0
+            if self.auth is not None:
+                self.auth.close()  # a login waiting for the user (in a browser) ends now
             for exchange in exchanges:
                 exchange.cancel()
             self._unanswered.abort_all()
@@ -353,9 +361,23 @@ class HttpTransport:
         (see :meth:`ConnectionPool.send`).
         """
         started = time.monotonic()
-        response = drive_auth_flow(
-            self.auth, request, lambda r: self._pool.send(r, read_timeout=read_timeout, on_pending=on_pending)
-        )
+
+        def send(outgoing: HttpRequest) -> HttpResponse:
+            if outgoing.url == request.url:
+                return self._pool.send(outgoing, read_timeout=read_timeout, on_pending=on_pending)
+            # A request of the auth flow (metadata, registration, token): always bounded, and
+            # abortable while the flow reads it, so that a stalled authorization server cannot
+            # hold a call (or close()) past its own limits.
+            side = self._pool.send(outgoing, read_timeout=SIDE_READ_TIMEOUT, on_pending=on_pending)
+            if on_pending is not None:
+                on_pending(side.close)
+            return side
+
+        try:
+            response = drive_auth_flow(self.auth, request, send)
+        finally:
+            if on_pending is not None and self.auth is not None:
+                on_pending(None)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "'%s': %s %s -> %s (%.1f ms)",
@@ -372,21 +394,20 @@ class HttpTransport:
         request = self._request(method, body, message=message, replayable=True)
         return self._send_http(request, self.ack_timeout, self._unanswered.hook())
 
-    def _post_at_once(self, message: Mapping[str, Any], body: bytes) -> None:
-        """Post a notification or an answer on the caller's thread; it must be accepted."""
+    def _post_at_once(self, message: Mapping[str, Any], body: bytes, *, renew_session: bool = True) -> None:
+        """Post a notification or an answer on the caller's thread; it must be accepted.
+
+        With ``renew_session``, a lost session is initialized again (once) and the post repeated.
+        """
         what = message.get("method") or "a response"
         request = self._request(str(message.get("method") or ""), body, message=message)
         for attempt in (1, 2):
-            try:
-                response = self._send_http(request, self.ack_timeout, self._unanswered.hook())
-            except HTTPError as exc:
-                self._last_error = str(exc)
-                raise
+            response = self._send_http(request, self.ack_timeout, self._unanswered.hook())
             if 200 <= response.status < 300:
                 _drain(response)
                 return
             error = ErrorBody(response)
-            if attempt == 1 and self._session.lost(error, request):
+            if attempt == 1 and renew_session and self._session.lost(error, request):
                 self._session.reinitialize(request.headers.get("Mcp-Session-Id"))
                 request = self._request(str(message.get("method") or ""), body, message=message)
                 continue
@@ -409,9 +430,13 @@ class HttpTransport:
         exchange = Exchange(message["id"], method, _modern_version(message), name)
         if method == "initialize":
             self._session.remember_initialize(message)
+        elif exchange.version is None:
+            self._session.note_request(method, params)
         with self._lock:
-            self._exchanges[exchange.request_id] = exchange
-        if not self._workers.submit(self._exchange, message, body, exchange):
+            closed = self._closed
+            if not closed:
+                self._exchanges[exchange.request_id] = exchange
+        if closed or not self._workers.submit(self._exchange, message, body, exchange):
             with self._lock:
                 self._exchanges.pop(exchange.request_id, None)
             raise ConnectionClosed(f"connection to MCP server '{self.name}' is closed")
@@ -424,7 +449,6 @@ class HttpTransport:
         except Exception as exc:
             if not (exchange.cancelled.is_set() or self._closed):
                 error = for_request(exchange, exc, self.name)
-                self._last_error = str(error)
                 if not exchange.answered:
                     exchange.answered = True
                     self._inbox.put(RequestFailed(exchange.request_id, error))
@@ -520,11 +544,7 @@ class HttpTransport:
 
     def _send_over_sse(self, message: Dict[str, Any], body: bytes) -> None:
         channel = self._sse_channel(self._pool.connect_timeout + self.ack_timeout)
-        try:
-            channel.post(body)
-        except HTTPError as exc:
-            self._last_error = str(exc)
-            raise
+        channel.post(body)
 
     def _post_over_sse(self, message: Dict[str, Any], body: bytes) -> None:
         """:meth:`_send_over_sse` on a worker: a request that cannot be posted fails alone."""
@@ -547,9 +567,19 @@ class HttpTransport:
         exchange.answered = True  # the answer arrives on the channel, not here
 
     def _sse_ended(self, reason: str) -> None:
-        self._last_error = reason
         logger.debug("'%s': %s", self.name, reason)
         self._inbox.put(_Ended(reason))  # the 2024-11-05 connection is over
+
+
+def is_reserved_header(name: str) -> bool:
+    """Whether the transport sets header ``name`` itself (so a configuration cannot).
+
+    Example:
+        >>> is_reserved_header("Mcp-Session-Id"), is_reserved_header("X-Tenant")
+        (True, False)
+    """
+    lowered = name.lower()
+    return lowered in _RESERVED_HEADERS or lowered.startswith("mcp-param-")
 
 
 def _modern_version(message: Optional[Mapping[str, Any]]) -> Optional[str]:
@@ -560,6 +590,8 @@ def _modern_version(message: Optional[Mapping[str, Any]]) -> Optional[str]:
 
 
 def _drain(response: HttpResponse) -> None:
+    """Read the (short) body of an accepted notification or answer, briefly; else drop the connection."""
+    response.set_read_timeout(_ACK_DRAIN_SECONDS)
     try:
         response.read(65536)
     except (HTTPError, MessageTooLarge):

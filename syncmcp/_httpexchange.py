@@ -27,7 +27,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ._era import MODERN_ERROR_CODES
-from ._exceptions import AuthenticationRequired, ConnectionClosed, HTTPError, MessageTooLarge
+from ._exceptions import AuthenticationRequired, HTTPError, MessageTooLarge
 from ._httpwire import Headers, HttpRequest, HttpResponse, excerpt
 from ._jsonrpc import ErrorCode
 from ._sse import SSEDecoder
@@ -116,11 +116,12 @@ class Exchange:
 class ErrorBody:
     """An error response read once: status, a printable excerpt, and its JSON-RPC error if any."""
 
-    __slots__ = ("error", "message", "retry_after", "status", "text")
+    __slots__ = ("challenged", "error", "message", "retry_after", "status", "text")
 
     def __init__(self, response: HttpResponse) -> None:
         self.status = response.status
         self.retry_after = _retry_after(response.headers.get("retry-after"))
+        self.challenged = "www-authenticate" in response.headers  # the server asks for credentials
         data = b""
         try:
             data = response.read(_ERROR_BODY_LIMIT)
@@ -186,6 +187,8 @@ class ResponseReader:
         send: how to send a request (the ``GET`` that resumes a stream).
         stream_headers: the headers of a ``GET`` for an event stream.
         closed: whether the transport is closed (a cut stream is then not resumed).
+        answer_elsewhere: whether a request's answer can still arrive on another stream after
+            the server accepted it with ``202`` (a legacy session's ``GET`` stream).
     """
 
     def __init__(
@@ -201,6 +204,7 @@ class ResponseReader:
         send: Send,
         stream_headers: Callable[[], Headers],
         closed: Callable[[], bool],
+        answer_elsewhere: Callable[[Exchange], bool],
     ) -> None:
         self.url = url
         self.name = name
@@ -212,19 +216,22 @@ class ResponseReader:
         self._send = send
         self._stream_headers = stream_headers
         self._is_closed = closed
+        self._answer_elsewhere = answer_elsewhere
 
     def consume(self, response: HttpResponse, exchange: Exchange) -> None:
         """Read a successful response: a JSON body, an SSE stream, or nothing (202).
 
         Raises:
-            HTTPError: the body is not what a request's answer must be, or the stream was cut.
-            ConnectionClosed: the stream ended before the answer and cannot be resumed.
+            HTTPError: the body is not what a request's answer must be, or the stream was cut (or
+                ended before the answer) and cannot be resumed.
             MessageTooLarge: a message is larger than ``max_message_size``.
         """
         kind = response.content_type
         if response.status == 202:
             response.close()
-            logger.debug("'%s': %s accepted; its answer will arrive on another stream", self.name, exchange.method)
+            if not self._answer_elsewhere(exchange):
+                raise self._bad_body(exchange, response, "no answer (202), and no other stream could carry one")
+            logger.debug("'%s': %s accepted (202); its answer can only come on the GET stream", self.name, exchange.method)
             return
         if response.done and not kind:
             response.close()
@@ -282,7 +289,8 @@ class ResponseReader:
                 return
             resumable = not exchange.modern and decoder.last_event_id
             if not resumable or resumptions >= MAX_RESUMPTIONS:
-                raise ConnectionClosed(f"{exchange.method} to MCP server '{self.name}' failed: {reason}")
+                # One request's stream, not the connection: the session (and the server) go on.
+                raise HTTPError(f"{exchange.method} to MCP server '{self.name}' failed: {reason}", url=self.url)
             resumptions = 0 if progressed else resumptions + 1
             delay = (decoder.retry_ms / 1000.0) if decoder.retry_ms is not None else DEFAULT_RECONNECT_DELAY
             if exchange.cancelled.wait(delay) or self._is_closed():
@@ -377,7 +385,9 @@ class ResponseReader:
         """The :class:`HTTPError` (or :class:`AuthenticationRequired`) of an error response to ``what``."""
         detail = error.error.get("message") if error.error and isinstance(error.error.get("message"), str) else error.text
         text = f"{what}: HTTP {error.status}" + (f": {detail}" if detail else "")
-        if error.status in (401, 403):
+        # A 401 asks for credentials; a 403 only when it challenges too (insufficient_scope): a
+        # plain 403 (an Origin check, an address block) is not about logging in.
+        if error.status == 401 or (error.status == 403 and error.challenged):
             hint = (
                 "the server requires authentication; set bearer_token_env_var or log in"
                 if not self._auth_configured

@@ -12,6 +12,9 @@ A legacy server may give the connection a session in its answer to ``initialize`
   ``Last-Event-ID`` once the server's ``retry`` delay has passed), backed off after failures,
   given up on ``405``; each (re)start is a new generation, and a stream of an older generation,
   or of a stopped session, ends (a ``GET`` still waiting for its response head is aborted);
+* what a new session must be told again: the resource subscriptions and the log level this
+  session asked for are repeated after a re-initialization, and the session above learns (as
+  ``list_changed`` notifications) that the server's lists may differ;
 * the ``DELETE`` that ends the session on close.
 
 Requests are sent through the transport's callables; the messages the stream carries go to the
@@ -109,6 +112,9 @@ class LegacySession:
         self._reinit: Optional[threading.Event] = None
         self._reinit_ids = itertools.count(1)
         self._ending_session: Optional[str] = None  # the session id stop() found: end() deletes it
+        self._subscriptions: Dict[str, None] = {}  # resources/subscribe URIs, in order, to repeat
+        self._log_level: Optional[str] = None  # the last logging/setLevel, to repeat
+        self._stream_given_up = False  # the server offers no GET stream (405, or another refusal)
         # The standalone GET stream.
         self._generation = 0
         self._thread: Optional[threading.Thread] = None
@@ -137,10 +143,31 @@ class LegacySession:
             headers["Mcp-Session-Id"] = self._session_id
         return headers
 
+    @property
+    def initialized_once(self) -> bool:
+        """Whether this connection sent ``initialize`` (it is a legacy-era one)."""
+        return self._initialize is not None
+
+    @property
+    def stream_available(self) -> bool:
+        """Whether the server's own messages can arrive on a ``GET`` stream (open, or to be opened)."""
+        return not (self._stream_given_up or self._stopped)
+
     def remember_initialize(self, message: Dict[str, Any]) -> None:
         """Keep the session's ``initialize``: it is sent again if the session is lost."""
         with self._lock:
             self._initialize = message
+
+    def note_request(self, method: str, params: Any) -> None:
+        """Remember what a new session would have to be told again (subscriptions, log level)."""
+        value = params.get("uri") if isinstance(params, Mapping) and method != "logging/setLevel" else None
+        with self._lock:
+            if method == "resources/subscribe" and isinstance(value, str):
+                self._subscriptions[value] = None
+            elif method == "resources/unsubscribe" and isinstance(value, str):
+                self._subscriptions.pop(value, None)
+            elif method == "logging/setLevel" and isinstance(params, Mapping) and isinstance(params.get("level"), str):
+                self._log_level = params["level"]
 
     def adopt(self, response: HttpResponse) -> None:
         """Take the session id of a successful answer to ``initialize`` (none: no session)."""
@@ -194,7 +221,7 @@ class LegacySession:
                 self._abort_get()
         if not claimed:
             if waiting is not None:
-                waiting.wait(self._ack_timeout * 2)
+                waiting.wait(self._ack_timeout * 2)  # bounded: the claimer's own requests are
             return
         if get_response is not None:
             get_response.close()
@@ -213,6 +240,7 @@ class LegacySession:
             with self._lock:
                 self._protocol_version = version if isinstance(version, str) else self._protocol_version
             notification = encode_message({"jsonrpc": "2.0", "method": "notifications/initialized"})[:-1]
+            # Never itself re-initializing: a server that loses this session too fails this call.
             self._post_at_once({"jsonrpc": "2.0", "method": "notifications/initialized"}, notification)
         finally:
             with self._lock:
@@ -220,11 +248,38 @@ class LegacySession:
             if event is not None:
                 event.set()
         self._start_stream()
+        self._restore()
+
+    def _restore(self) -> None:
+        """Tell a new session what the lost one was told, and the session above that lists may differ."""
+        with self._lock:
+            uris = list(self._subscriptions)
+            level = self._log_level
+        repeats = [("resources/subscribe", {"uri": uri}) for uri in uris]
+        if level is not None:
+            repeats.append(("logging/setLevel", {"level": level}))
+        for method, params in repeats:
+            request_id = f"syncmcp-restore-{next(self._reinit_ids)}"
+            body = encode_message({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})[:-1]
+            try:
+                response = self._post_own(method, body)
+                if 200 <= response.status < 300:
+                    self._reader.own_result(response, request_id)
+                else:
+                    ErrorBody(response)
+                    logger.warning(
+                        "MCP server '%s': %s was not repeated in the new session (HTTP %s)", self.name, method, response.status
+                    )
+            except TransportError as exc:
+                logger.warning("MCP server '%s': %s was not repeated in the new session: %s", self.name, method, exc)
+        for kind in ("tools", "prompts", "resources"):
+            self._reader.deliver({"jsonrpc": "2.0", "method": f"notifications/{kind}/list_changed"}, None)
 
     def on_initialized(self) -> None:
         """``notifications/initialized`` was accepted: open the standalone ``GET`` stream."""
         with self._lock:
             self._initialized = True
+            self._stream_given_up = False
         self._start_stream()
 
     def stop(self) -> None:
@@ -260,21 +315,18 @@ class LegacySession:
         if self._protocol_version is not None:
             headers["MCP-Protocol-Version"] = self._protocol_version
         request = HttpRequest("DELETE", self.url, headers)
+        # Current credentials only: a refused DELETE is not worth a refresh, let alone a login, and
+        # close() must never wait for one.
+        if self._auth is not None and not self._auth.authorize_now(request):
+            logger.debug("'%s': no current credentials for the DELETE of the session; not sent", self.name)
+            return
         pool = ConnectionPool(connect_timeout=DELETE_TIMEOUT, proxies=self._proxies, ssl_context=self._ssl_context)
-        flow = self._auth.auth_flow(request) if self._auth is not None else None
         try:
-            # Current credentials only: a refused DELETE is not worth a refresh, let alone a login.
-            # A flow whose first request is not the DELETE (a token refresh) is closed unsent.
-            if flow is not None and next(flow) is not request:
-                logger.debug("'%s': no current credentials for the DELETE of the session; not sent", self.name)
-                return
             with pool.send(request, read_timeout=DELETE_TIMEOUT) as response:
                 logger.debug("'%s': DELETE of the session -> %s", self.name, response.status)
-        except (TransportError, OSError, StopIteration) as exc:
+        except (TransportError, OSError) as exc:
             logger.debug("'%s': DELETE of the session failed: %s", self.name, exc)
         finally:
-            if flow is not None:
-                flow.close()
             pool.close()
 
     # ----------------------------------------------------------------------------- the standalone stream
@@ -339,6 +391,7 @@ class LegacySession:
                 response = self._send(request, None, self._get_pending(generation))
             except AuthenticationRequired as exc:
                 logger.warning("MCP server '%s': no stream for server messages: %s", self.name, exc)
+                self._stream_given_up = True
                 return
             except HTTPError as exc:
                 failures += 1
@@ -356,6 +409,7 @@ class LegacySession:
             if response.status == 405:
                 response.close()
                 logger.debug("'%s' offers no stream for server messages (405)", self.name)
+                self._stream_given_up = True
                 return
             if response.status >= 500:
                 ErrorBody(response)
@@ -366,6 +420,7 @@ class LegacySession:
             if response.status != 200 or response.content_type != "text/event-stream":
                 error = ErrorBody(response)
                 logger.debug("'%s': no stream for server messages: HTTP %s %s", self.name, error.status, error.text)
+                self._stream_given_up = True
                 return
             decoder = SSEDecoder(self._max)
             got_events = False

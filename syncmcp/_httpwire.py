@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union, cast
 
 from ._exceptions import HTTPError, MessageTooLarge
+from ._urls import redact_url
 from ._version import __version__
 
 __all__ = [
@@ -63,26 +64,6 @@ _MAX_HEADERS = 200
 _MAX_TARGETS = 64
 #: Characters of a response body quoted in an error.
 BODY_EXCERPT_CHARS = 300
-
-
-def redact_url(url: str) -> str:
-    """``url`` with credentials and query values hidden, for logs and error messages.
-
-    Example:
-        >>> redact_url("https://user:pw@api.test/mcp?token=abc&x=1")
-        'https://api.test/mcp?token=***&x=***'
-    """
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "<invalid URL>"
-    netloc = parts.hostname or ""
-    if ":" in netloc:
-        netloc = f"[{netloc}]"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    query = "&".join(f"{name}=***" for name, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 class Headers:

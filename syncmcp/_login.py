@@ -29,9 +29,9 @@ import threading
 import time
 import urllib.parse
 import webbrowser
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Set
 
-from ._exceptions import AuthenticationRequired
+from ._exceptions import AuthenticationRequired, HTTPError
 from ._httpwire import ConnectionPool, Headers, HttpRequest, redact_url
 
 __all__ = [
@@ -66,6 +66,10 @@ _JOIN_TIMEOUT = 5.0
 _CONSOLE_BROWSERS = frozenset({"www-browser", "links", "elinks", "lynx", "w3m"})
 #: Callback parameters returned to the caller.
 _CALLBACK_KEYS = ("code", "state", "iss", "error", "error_description", "error_uri")
+#: Why an authorization ended after :meth:`Authorizer.cancel`.
+_CANCELLED = "the login was cancelled"
+#: Put in a listener's queue by :meth:`LoopbackAuthorizer.cancel`: wakes the waiting login.
+_CANCEL_MARK: Dict[str, str] = {}
 
 
 class OAuthError(AuthenticationRequired):
@@ -124,8 +128,16 @@ class Authorizer:
 
         Raises:
             AuthenticationRequired: no answer in time, or the answer is unusable.
+            OAuthError: :meth:`cancel` stopped the wait (for authorizers that support it).
         """
         raise NotImplementedError
+
+    def cancel(self) -> None:
+        """Stop a waiting :meth:`authorize` at once, from any thread: it raises :class:`OAuthError`.
+
+        Only the login in progress is affected; a later one works. The base cannot interrupt
+        :meth:`authorize` and does nothing (the wait ends with the authorizer's own timeout).
+        """
 
     def end_login(self) -> None:
         """Called when a login attempt ends, whatever its outcome; the base does nothing.
@@ -191,6 +203,7 @@ class HeadlessAuthorizer(Authorizer):
         self._redirect_uri = redirect_uri
         self.timeout = timeout
         self._lock = threading.Lock()
+        self._attempts: Set[_Attempt] = set()
 
     @property
     def redirect_uri(self) -> str:
@@ -209,20 +222,40 @@ class HeadlessAuthorizer(Authorizer):
         Raises:
             AuthenticationRequired: the server did not redirect (its status and an excerpt of
                 its body are in the message).
+            OAuthError: :meth:`cancel` aborted the request.
             HTTPError: the server could not be reached.
         """
         request = HttpRequest("GET", url, Headers({"Accept": "text/html"}), replayable=True)
-        with self._get_pool().send(request, read_timeout=self.timeout) as response:
-            location = response.headers.get("location")
-            if not 300 <= response.status < 400 or not location:
-                body = response.excerpt()
-                raise AuthenticationRequired(
-                    f"the authorization endpoint {redact_url(url)} answered HTTP {response.status} instead of a redirect: {body}",
-                    status=response.status,
-                    url=url,
-                    body=body,
-                )
+        attempt = _Attempt()
+        with self._lock:
+            self._attempts.add(attempt)
+        try:
+            with self._get_pool().send(request, read_timeout=self.timeout, on_pending=attempt.pending) as response:
+                location = response.headers.get("location")
+                if not 300 <= response.status < 400 or not location:
+                    body = response.excerpt()
+                    status = response.status
+                    raise AuthenticationRequired(
+                        f"the authorization endpoint {redact_url(url)} answered HTTP {status} instead of a redirect: {body}",
+                        status=response.status,
+                        url=url,
+                        body=body,
+                    )
+        except HTTPError:
+            if attempt.cancelled:
+                raise OAuthError(_CANCELLED, url=url) from None
+            raise
+        finally:
+            with self._lock:
+                self._attempts.discard(attempt)
         return callback_parameters(urllib.parse.urljoin(url, location))
+
+    def cancel(self) -> None:
+        """Abort the ``GET`` of every :meth:`authorize` under way (each raises :class:`OAuthError`)."""
+        with self._lock:
+            attempts = list(self._attempts)
+        for attempt in attempts:
+            attempt.cancel()
 
     def close(self) -> None:
         """Close the connection pool, when it is this authorizer's own (idempotent)."""
@@ -235,6 +268,30 @@ class HeadlessAuthorizer(Authorizer):
 
     def __repr__(self) -> str:
         return f"<HeadlessAuthorizer redirect_uri={self._redirect_uri!r}>"
+
+
+class _Attempt:
+    """One ``GET`` of :meth:`HeadlessAuthorizer.authorize`, abortable from another thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._abort: Optional[Callable[[], None]] = None
+        self.cancelled = False
+
+    def pending(self, abort: Optional[Callable[[], None]]) -> None:
+        """``ConnectionPool.send``'s ``on_pending``: the means to abort the attempt, or ``None``."""
+        with self._lock:
+            self._abort = abort
+            cancelled = self.cancelled
+        if cancelled and abort is not None:
+            abort()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            abort = self._abort
+        if abort is not None:
+            abort()
 
 
 # ----------------------------------------------------------------------------- loopback
@@ -301,6 +358,7 @@ class _CallbackServer(http.server.HTTPServer):
     def __init__(self, address: tuple[str, int], callback_path: str) -> None:
         self.callback_path = callback_path
         self.results: queue.Queue[Dict[str, str]] = queue.Queue()
+        self.cancelled = False  # the login this listener serves was cancelled
         super().__init__(address, _CallbackHandler)
         self.timeout = _POLL_INTERVAL
 
@@ -347,8 +405,9 @@ class LoopbackAuthorizer(Authorizer):
     The listener (127.0.0.1, a free port unless ``port`` is given) starts when
     :attr:`redirect_uri` is first read, in a daemon thread named ``syncmcp-oauth-callback``, and
     stops when :meth:`authorize` returns; the next login listens on the same port again when it
-    is free. The URL is always announced (stderr, or a link in Jupyter), and also opened in the
-    browser when ``open_browser`` is true and a graphical browser is available.
+    is free. :meth:`cancel` ends the wait of the login in progress at once. The URL is always
+    announced (stderr, or a link in Jupyter), and also opened in the browser when
+    ``open_browser`` is true and a graphical browser is available.
 
     Args:
         port: the port to listen on (``0``: any free port).
@@ -421,19 +480,24 @@ class LoopbackAuthorizer(Authorizer):
         """Show ``url`` to the user and wait for the browser to come back with ``state``.
 
         Raises:
-            OAuthError: the callback carries another ``state`` (a forged or stale redirect).
+            OAuthError: the callback carries another ``state`` (a forged or stale redirect), or
+                :meth:`cancel` ended the wait.
             AuthenticationRequired: no callback within ``timeout`` seconds.
         """
         server = self._start()
         deadline = time.monotonic() + self.timeout
         try:
             _drain(server.results)
+            if server.cancelled:
+                raise OAuthError(_CANCELLED, url=url)
             self._announce(url)
             if self.open_browser:
                 _open_browser(url)
             params = self._wait(server, deadline, url)
         finally:
             self._stop_listener()
+        if params is _CANCEL_MARK:
+            raise OAuthError(_CANCELLED, url=url)
         if params.get("state") != state:
             raise OAuthError("the login callback carried an unexpected state parameter; the login was refused", url=url)
         return params
@@ -456,6 +520,18 @@ class LoopbackAuthorizer(Authorizer):
             thread.join(_JOIN_TIMEOUT)
         if server is not None:
             server.server_close()
+
+    def cancel(self) -> None:
+        """End the wait of the login in progress at once: its :meth:`authorize` raises :class:`OAuthError`.
+
+        Without a login in progress (no listener running), nothing happens: the next login works.
+        """
+        with self._lock:
+            server = self._server
+            if server is not None:
+                server.cancelled = True
+        if server is not None:
+            server.results.put(_CANCEL_MARK)
 
     def end_login(self) -> None:
         """Stop listening until the next login (the port is reused when it is still free)."""

@@ -6,8 +6,10 @@ server's challenges:
 
 - **401**: another thread's new token is tried first; else the refresh token (once); else a new
   authorization (browser, scripted, ``client_credentials`` or ``jwt_bearer``) and one retry;
-- **403** ``insufficient_scope``: step-up authorization for the union of the scopes held and
-  those challenged, at most ``max_step_ups`` times per request.
+- **403** ``insufficient_scope``: a token another process stored meanwhile (``syncmcp login
+  NAME --scopes ...``) is used when its scopes cover the challenge; else step-up authorization
+  for the union of the scopes held and those challenged, at most ``max_step_ups`` times per
+  request.
 
 Grants: ``authorization_code`` (a user logs in), ``client_credentials`` (machine to machine), and
 ``jwt_bearer``: Enterprise-Managed Authorization (SEP-990, cross-app access), where an ID token from
@@ -17,9 +19,15 @@ the MCP authorization server redeems for an access token (RFC 7523 jwt-bearer gr
 by a new grant ahead of the request.
 
 Concurrent requests share one refresh or login (a single-flight "renewal" keyed by a token
-generation); tokens live in memory and in a :class:`~syncmcp.CredentialStore`, and a refresh
-re-reads the stored entry under the store's file lock, so two processes never redeem one refresh
-token.
+generation); when the request leading a renewal is cancelled before it ends, a request waiting
+for it takes over with a renewal of its own, within its own wait. Tokens live in memory and in a
+:class:`~syncmcp.CredentialStore`, and a refresh re-reads the stored entry and redeems the
+refresh token under the store's file lock, so two processes never redeem one (rotating) refresh
+token; the token request is sent with the lock held, bounded by the sender's read timeout (the
+HTTP transport's 30 s for the flow's own requests).
+
+:meth:`OAuth.close` (a transport closing) cancels a login waiting for the user, and
+:meth:`OAuth.authorize_now` puts the token at hand on a request that must not wait.
 
 This module owns the flow and its state: the credentials in use and their generation, the
 renewals (single flight), refreshes under the store's lock, logins and step-ups, and which grant
@@ -30,7 +38,8 @@ CIMD or registered), :mod:`._oauthgrants` (token endpoint requests, client authe
 identity provider's token exchange, token responses) and :mod:`._es256` (``private_key_jwt``
 assertions).
 
-Discovery follows MCP 2025-11-25 with the 2026-07-28 issuer checks, and falls back to 2025-03-26:
+Discovery follows MCP 2025-11-25 with the 2026-07-28 issuer checks, and falls back to 2025-03-26
+(the authorization server's issuer and endpoints must be HTTPS, except on this machine):
 
 1. Protected Resource Metadata (RFC 9728) from the challenge's ``resource_metadata``, else
    ``/.well-known/oauth-protected-resource/<path>``, else ``/.well-known/oauth-protected-resource``.
@@ -60,7 +69,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from ._auth import Auth, AuthFlow
 from ._credentials import CredentialStore, CredentialTransaction, StoredCredentials
@@ -136,6 +145,21 @@ class _Flight:
     def __init__(self) -> None:
         self.done = threading.Event()
         self.error: Optional[BaseException] = None
+        #: The leader went away before the renewal ended (its request was cancelled or its
+        #: send failed): nobody refused anything, so a follower may renew in its place.
+        self.abandoned = False
+
+
+class _Abandoned(AuthenticationRequired):
+    """The request leading a renewal ended before the renewal did."""
+
+
+class _Login:
+    """One authorization in progress that waits for the user, which :meth:`OAuth.close` cancels."""
+
+    def __init__(self, authorizer: Authorizer) -> None:
+        self.authorizer = authorizer
+        self.cancelled = False
 
 
 # ----------------------------------------------------------------------------- the auth flow
@@ -291,6 +315,7 @@ class OAuth(Auth):
         self._generation = 0
         self._loaded = False
         self._flight: Optional[_Flight] = None
+        self._logins: List[_Login] = []  # authorizations waiting for the user, for close()
         self._clients = Clients(self, self._key, client_secret, self._describe)
         self._grants = Grants(signing_key, idp_client, id_token, self._describe)
 
@@ -360,6 +385,49 @@ class OAuth(Auth):
             raise
         self._land(flight, None)
         return creds
+
+    def authorize_now(self, request: HttpRequest) -> bool:
+        """Put the access token at hand on ``request``; whether it may be sent.
+
+        The token held, else the one stored, even if it is about to expire (the server may still
+        take it); never a request, refresh or login, and no wait for another thread's renewal.
+        ``False`` when there is no access token. A request for another origin gets nothing and
+        may be sent.
+
+        Example::
+
+            if oauth.authorize_now(delete_request):
+                pool.send(delete_request, read_timeout=5.0).close()
+        """
+        if not same_origin(request.url, self.server_url):
+            return True  # never this server's token elsewhere
+        creds, _ = self._snapshot()
+        if creds is None or not creds.access_token:
+            try:
+                creds = self.store.load(self._key)
+            except ConfigError:
+                creds = None
+        return _attach(request, creds, False)
+
+    def close(self) -> None:
+        """Cancel any authorization waiting for the user: the request driving it fails at once.
+
+        Called when a transport using this auth closes. The login's request (and the requests
+        waiting for that login) fail with :class:`~syncmcp.OAuthError` ("the login was
+        cancelled"); an explicit :meth:`login` under way is cancelled too. A login waits for the
+        user in its authorizer: :class:`~syncmcp.LoopbackAuthorizer` wakes at once, an
+        authorizer that cannot be interrupted is at least never entered once ``close`` ran.
+        Idempotent; the object stays usable (by other transports: a later login works).
+        """
+        with self._lock:
+            logins = [login for login in self._logins if not login.cancelled]
+            for login in logins:
+                login.cancelled = True
+        for authorizer in {id(login.authorizer): login.authorizer for login in logins}.values():
+            try:
+                authorizer.cancel()
+            except Exception as exc:  # an authorizer failing to cancel must not fail a transport's close
+                logger.warning("could not cancel the login to %s: %s", self._describe(), exc)
 
     def __repr__(self) -> str:
         name = f" {self.server_name!r}" if self.server_name else ""
@@ -444,7 +512,14 @@ class OAuth(Auth):
         yield from self._in_flight(generation, renew)
 
     def _step_up(self, challenge: Challenge, generation: int, budget: _Budget, url: str) -> Flow[None]:
-        """After a 403 ``insufficient_scope``: authorize again for the union of the scopes."""
+        """After a 403 ``insufficient_scope``: a stored token that covers it, else authorize again.
+
+        Another process may have logged in with the scopes meanwhile (``syncmcp login NAME
+        --scopes ...``, as the hint says): its token is used when it is newer than the one held
+        and covers the scopes held and those challenged. Else the step-up asks for their union.
+        """
+        if self._adopt_stored_scopes(challenge):
+            return
         wanted = " ".join(challenge.scopes) or "more scopes"
         if budget.step_ups >= self.max_step_ups:
             raise AuthenticationRequired(
@@ -501,6 +576,30 @@ class OAuth(Auth):
         self._install(stored)
         return True
 
+    def _adopt_stored_scopes(self, challenge: Challenge) -> bool:
+        """Take up a stored token with the scopes a 403 asks for, if another process stored one.
+
+        It must differ from the token held, be unexpired, hold every scope held, and cover the
+        challenge (when the challenge names no scope: hold more than the scopes held).
+        """
+        held = self._current()
+        try:
+            stored = self.store.load(self._key, held.issuer if held is not None else None)
+        except ConfigError:
+            return False
+        if stored is None or not stored.access_token or stored.expires_within(0):
+            return False
+        if held is not None and stored.access_token == held.access_token:
+            return False
+        had = set(held.scopes if held is not None else ())
+        granted = set(stored.scopes)
+        covers = set(challenge.scopes) <= granted if challenge.scopes else granted > had
+        if not (had <= granted and covers):
+            return False
+        self._install(stored)
+        logger.info("using the token stored for %s with scopes %s", self._describe(), " ".join(stored.scopes))
+        return True
+
     def _persist(self, creds: StoredCredentials, *, strict: bool) -> None:
         try:
             self.store.save(creds)
@@ -538,35 +637,63 @@ class OAuth(Auth):
             if not flight.done.wait(max(0.0, deadline - time.monotonic())):
                 raise AuthenticationRequired(f"gave up waiting {self.login_timeout:g} s for another login to {self._describe()}")
 
-    def _await_flight(self, flight: _Flight) -> None:
-        if not flight.done.wait(self.login_timeout):
+    def _await_flight(self, flight: _Flight, deadline: float) -> None:
+        """Wait until ``deadline`` (``time.monotonic()``) for ``flight``; raise its failure.
+
+        Returns when it succeeded, or was abandoned by its leader with time left to renew.
+        """
+        if not flight.done.wait(max(0.0, deadline - time.monotonic())):
             raise AuthenticationRequired(
                 f"gave up waiting {self.login_timeout:g} s for another request's login to {self._describe()}"
             )
         error = flight.error
+        if flight.abandoned and time.monotonic() < deadline:
+            return
         if isinstance(error, OAuthError):
             description = error.error_description
-            raise OAuthError(str(error), error=error.error, error_description=description, status=error.status) from error
+            raise OAuthError(
+                str(error), error=error.error, error_description=description, status=error.status, url=error.url
+            ) from error
         if isinstance(error, AuthenticationRequired):
             raise AuthenticationRequired(str(error), status=error.status, url=error.url) from error
         if error is not None:
-            raise AuthenticationRequired(f"logging in to {self._describe()} failed: {error}") from error
+            raise AuthenticationRequired(f"logging in to {self._describe()} failed: {error or type(error).__name__}") from error
 
     def _land(self, flight: _Flight, error: Optional[BaseException]) -> None:
+        """End ``flight``: ``error`` is why it failed (``None``: it succeeded).
+
+        An error that is no ``Exception`` (``GeneratorExit``: the leading request's flow was
+        closed because its request was cancelled or failed; ``KeyboardInterrupt``) abandons it:
+        nobody refused anything, and a follower may renew in its place.
+        """
+        abandoned = error is not None and not isinstance(error, Exception)
+        if abandoned:
+            reason = "cancelled" if isinstance(error, GeneratorExit) else f"interrupted ({type(error).__name__})"
+            error = _Abandoned(f"the request renewing the credentials for {self._describe()} was {reason} before it finished")
         with self._lock:
             if self._flight is flight:
                 self._flight = None
         flight.error = error
+        flight.abandoned = abandoned
         flight.done.set()
 
     def _in_flight(self, generation: int, operation: Callable[[], Flow[Any]]) -> Flow[None]:
-        """Run ``operation`` as the one renewal for ``generation``, or wait for the one running."""
-        flight, leader = self._join_flight(generation)
-        if flight is None:
-            return
-        if not leader:
-            self._await_flight(flight)
-            return
+        """Run ``operation`` as the one renewal for ``generation``, or wait for the one running.
+
+        A follower waits ``login_timeout`` seconds in all; when the leader is cancelled before
+        the renewal ends, the follower runs ``operation`` itself (or follows whoever leads now).
+        """
+        deadline = time.monotonic() + self.login_timeout
+        while True:
+            flight, leader = self._join_flight(generation)
+            if flight is None:
+                return
+            if leader:
+                break
+            self._await_flight(flight, deadline)
+            if not flight.abandoned:
+                return
+            logger.debug("%s; renewing them for another request", flight.error)
         try:
             yield from operation()
         except BaseException as exc:
@@ -578,6 +705,13 @@ class OAuth(Auth):
 
     def _refresh(self, used: StoredCredentials) -> Flow[None]:
         """Redeem the refresh token under the store's lock, unless another process already did.
+
+        The store's transaction (its file lock) stays open across the token request, on
+        purpose: an authorization server that rotates refresh tokens accepts each one once, and
+        a process that redeemed it must have stored the new one before another process reads
+        the entry. The other processes wait for the lock meanwhile (up to the store's
+        ``lock_timeout``); the request is bounded by the sender's read timeout (the HTTP
+        transport sends the flow's own requests with 30 s). Nothing else waits in the lock.
 
         Raises:
             OAuthError: the token endpoint refused (``invalid_grant`` drops the stored tokens).
@@ -649,8 +783,34 @@ class OAuth(Auth):
     ) -> Flow[StoredCredentials]:
         """Discover, identify the client, obtain tokens, store and install them."""
         authorizer = authorizer or self.authorizer
-        if self.grant_type == "authorization_code" and authorizer is None:
+        if self.grant_type != "authorization_code":
+            creds = yield from self._obtain(challenge, extra_scopes, scopes, strict, None)
+            return creds
+        if authorizer is None:
             raise AuthenticationRequired(self._login_hint(step_up), status=401 if step_up is None else 403, url=self.server_url)
+        login = _Login(authorizer)
+        with self._lock:
+            self._logins.append(login)
+        try:
+            creds = yield from self._obtain(challenge, extra_scopes, scopes, strict, login)
+        except OAuthError as exc:
+            if login.cancelled:
+                raise OAuthError(f"the login was cancelled (a connection to {self._describe()} closed)", url=exc.url) from exc
+            raise
+        finally:
+            with self._lock:
+                self._logins.remove(login)
+        return creds
+
+    def _obtain(
+        self,
+        challenge: Challenge,
+        extra_scopes: Sequence[str],
+        scopes: Optional[Sequence[str]],
+        strict: bool,
+        login: Optional[_Login],
+    ) -> Flow[StoredCredentials]:
+        """:meth:`_login`'s work: discovery, the client, the grant (``login``: the user's approval)."""
         discovery = yield from discover(
             challenge,
             self.server_url,
@@ -667,9 +827,12 @@ class OAuth(Auth):
             client = self._clients.configured(discovery.server, None)
             data = yield from self._grants.jwt_bearer(discovery, client, wanted, self.idp_token_endpoint)
         else:
-            assert authorizer is not None
+            assert login is not None
+            authorizer = login.authorizer
             try:
                 client = yield from self._clients.for_login(discovery, authorizer.redirect_uri, self._current())
+                if login.cancelled:  # close() ran before the wait for the user began
+                    raise OAuthError("the login was cancelled", url=self.server_url)
                 data = yield from self._grants.authorization_code(discovery, client, wanted, authorizer)
             finally:
                 authorizer.end_login()

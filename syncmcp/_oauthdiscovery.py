@@ -11,6 +11,11 @@ Follows MCP 2025-11-25 with the 2026-07-28 issuer checks, and falls back to 2025
 3. Without protected resource metadata (2025-03-26): metadata at the server's origin, else
    ``/authorize``, ``/token`` and ``/register`` there.
 
+Codes, verifiers, secrets and tokens travel to the authorization server, so its issuer and its
+authorization, token and registration endpoints must be HTTPS URLs (OAuth 2.1 §1.5), except on
+this machine (``localhost``, ``127.0.0.0/8``, ``::1``: test servers, conformance suites):
+:func:`require_https` refuses the others before any request goes there.
+
 Also here: ``WWW-Authenticate`` parsing (RFC 9110 §11.6.1), the URL rules discovery applies
 (origins, the canonical resource, the well-known URL orders, issuer comparison), and what every
 exchange with an authorization server shares: the :data:`Flow` generator type whose requests the
@@ -38,6 +43,7 @@ from typing import Any, Dict, Generator, Iterable, List, Mapping, Optional, Tupl
 from ._exceptions import HTTPError, MessageTooLarge
 from ._httpwire import Headers, HttpRequest, HttpResponse, redact_url
 from ._login import OAuthError
+from ._urls import is_loopback, origin, same_origin
 
 __all__ = [
     "JWT_BEARER_GRANT",
@@ -51,6 +57,7 @@ __all__ = [
     "is_http_url",
     "parse_www_authenticate",
     "read_json",
+    "require_https",
     "resource_covers",
     "same_origin",
     "server_error",
@@ -176,26 +183,42 @@ def is_http_url(url: object) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
-def _origin_parts(url: str) -> Tuple[str, str, int]:
-    parts = urllib.parse.urlsplit(url)
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+def require_https(url: str, what: str) -> str:
+    """``url``, if it is an HTTPS URL, or an ``http`` URL of this machine (:func:`~syncmcp._urls.is_loopback`).
+
+    Args:
+        url: where credentials would be sent.
+        what: what the URL is, for the message (``"the token endpoint"``).
+
+    Raises:
+        OAuthError: a plain ``http`` (or any other) URL of another host; the message names it,
+            redacted.
+
+    Example:
+        >>> require_https("http://localhost:9000/token", "the token endpoint")
+        'http://localhost:9000/token'
+        >>> require_https("http://as.example.com/token?k=v", "the token endpoint")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        syncmcp._login.OAuthError: the token endpoint is http://as.example.com/token?k=***, not an HTTPS URL: ...
+    """
+    try:
+        scheme = urllib.parse.urlsplit(url).scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme == "https" or (scheme == "http" and is_loopback(url)):
+        return url
+    raise OAuthError(f"{what} is {redact_url(url)}, not an HTTPS URL: refusing to send credentials there in clear text", url=url)
 
 
 def _origin(url: str) -> str:
-    scheme, host, port = _origin_parts(url)
+    """``scheme://host[:port]`` of ``url``, lowercased, the default port left out."""
+    scheme, host, port = origin(url)
+    host = host or ""
     netloc = f"[{host}]" if ":" in host else host
     if port != (443 if scheme == "https" else 80):
         netloc += f":{port}"
     return f"{scheme}://{netloc}"
-
-
-def same_origin(a: str, b: str) -> bool:
-    """Whether two URLs have one scheme, host and port (default ports made explicit)."""
-    try:
-        return _origin_parts(a) == _origin_parts(b)
-    except ValueError:
-        return False
 
 
 def canonical_resource(url: str) -> str:
@@ -349,8 +372,9 @@ def discover(
         describe: the server, for log messages.
 
     Raises:
-        OAuthError: metadata that names another resource or issuer, lacks an endpoint, or
-            misses PKCE S256 or the jwt-bearer grant the login needs.
+        OAuthError: metadata that names another resource or issuer, lacks an endpoint, names
+            an authorization server or endpoint that is not HTTPS (off this machine), or misses
+            PKCE S256 or the jwt-bearer grant the login needs.
     """
     prm, prm_url = yield from _fetch_resource_metadata(challenge, server_url)
     if prm is None:
@@ -361,6 +385,7 @@ def discover(
     servers = prm.get("authorization_servers")
     if not isinstance(servers, list) or not servers or not is_http_url(servers[0]):
         raise OAuthError(f"the protected resource metadata at {redact_url(prm_url)} names no authorization server")
+    require_https(servers[0], f"the authorization server named by the protected resource metadata at {redact_url(prm_url)}")
     server = yield from _fetch_server(servers[0], grant_type)
     return Discovery(resource or found, strings(prm.get("scopes_supported")), server)
 
@@ -413,6 +438,7 @@ def _fetch_legacy_server(server_url: str, grant_type: str) -> Flow[AuthServer]:
             # Found from the server's own origin, not from an issuer: nothing to compare.
             issuer = data.get("issuer")
             return _server_from(issuer if isinstance(issuer, str) and is_http_url(issuer) else base, data, url, grant_type)
+    require_https(base, "the authorization server at the MCP server's origin (2025-03-26 default endpoints)")
     return AuthServer(base, {}, f"{base}/authorize", f"{base}/token", f"{base}/register")
 
 
@@ -423,9 +449,18 @@ def _server_from(issuer: str, data: Mapping[str, Any], url: str, grant_type: str
 
     token_endpoint = endpoint("token_endpoint")
     authorization_endpoint = endpoint("authorization_endpoint")
+    registration_endpoint = endpoint("registration_endpoint")
     where = redact_url(url)
     if token_endpoint is None:
         raise OAuthError(f"the authorization server metadata at {where} has no token_endpoint")
+    require_https(issuer, f"the issuer in the authorization server metadata at {where}")
+    for name, value in (
+        ("token_endpoint", token_endpoint),
+        ("authorization_endpoint", authorization_endpoint),
+        ("registration_endpoint", registration_endpoint),
+    ):
+        if value is not None:
+            require_https(value, f"the {name} in the authorization server metadata at {where}")
     if grant_type == "authorization_code":
         if authorization_endpoint is None:
             raise OAuthError(f"the authorization server metadata at {where} has no authorization_endpoint")
@@ -440,7 +475,7 @@ def _server_from(issuer: str, data: Mapping[str, Any], url: str, grant_type: str
             f"the authorization server at {redact_url(issuer)} does not list the jwt-bearer grant "
             f"({JWT_BEARER_GRANT}) in its grant_types_supported: it cannot redeem an ID-JAG"
         )
-    return AuthServer(issuer, dict(data), authorization_endpoint, token_endpoint, endpoint("registration_endpoint"))
+    return AuthServer(issuer, dict(data), authorization_endpoint, token_endpoint, registration_endpoint)
 
 
 def _get_json(url: str) -> Flow[Tuple[int, Any]]:

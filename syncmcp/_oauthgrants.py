@@ -40,7 +40,17 @@ from ._exceptions import AuthenticationRequired
 from ._httpwire import Headers, HttpRequest, redact_url
 from ._login import Authorizer, OAuthError
 from ._oauthclients import SECRET_METHODS, Client
-from ._oauthdiscovery import JWT_BEARER_GRANT, AuthServer, Discovery, Flow, is_http_url, read_json, server_error, strings
+from ._oauthdiscovery import (
+    JWT_BEARER_GRANT,
+    AuthServer,
+    Discovery,
+    Flow,
+    is_http_url,
+    read_json,
+    require_https,
+    server_error,
+    strings,
+)
 
 __all__ = ["Grants", "IdToken", "identity_provider_client", "new_credentials", "refreshed"]
 
@@ -70,7 +80,8 @@ def identity_provider_client(
     """The client's identity at the identity provider (``jwt_bearer``), after checking the arguments.
 
     Raises:
-        ValueError: an argument missing or unusable for ``jwt_bearer``, or given to another grant.
+        ValueError: an argument missing or unusable for ``jwt_bearer`` (``idp_token_endpoint``
+            must be HTTPS, or ``http`` on this machine), or given to another grant.
     """
     given = [
         name
@@ -93,6 +104,11 @@ def identity_provider_client(
         raise ValueError(
             "grant_type='jwt_bearer' needs idp_token_endpoint, the identity provider's token endpoint (an http(s) URL)"
         )
+    assert endpoint is not None
+    try:
+        require_https(endpoint, "idp_token_endpoint")
+    except OAuthError as exc:
+        raise ValueError(f"{exc} (plain http is for localhost, 127.0.0.0/8 and ::1 only)") from None
     if not idp_client_id:
         raise ValueError("grant_type='jwt_bearer' needs idp_client_id, this client's id at the identity provider")
     if not (callable(id_token) or (isinstance(id_token, str) and id_token.strip())):
@@ -167,8 +183,8 @@ class Grants:
         """SEP-990: the ID token for an ID-JAG at the identity provider, the ID-JAG for tokens here.
 
         Raises:
-            OAuthError: either token endpoint refused, or the authorization server's issuer
-                (the ID-JAG's audience) is unknown.
+            OAuthError: either token endpoint refused or is not HTTPS (off this machine), or
+                the authorization server's issuer (the ID-JAG's audience) is unknown.
         """
         server = discovery.server
         if not server.has_metadata:
@@ -203,6 +219,7 @@ class Grants:
             OAuthError: no ID token, an error response, or a token that is not an ID-JAG.
         """
         assert endpoint is not None and self._idp_client is not None
+        require_https(endpoint, "the identity provider's token endpoint")
         fields = {
             "grant_type": _TOKEN_EXCHANGE_GRANT,
             "requested_token_type": _ID_JAG_TYPE,
@@ -257,8 +274,10 @@ class Grants:
         """POST to the token endpoint with the client's authentication; the token response.
 
         Raises:
-            OAuthError: an error response, or a response without a usable bearer token.
+            OAuthError: an error response, a response without a usable bearer token, or an
+                endpoint that is not HTTPS (off this machine: a stored one may predate the rule).
         """
+        require_https(endpoint, "the token endpoint")
         fields = dict(form)
         headers = Headers({"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
         self._authenticate(client, issuer, fields, headers)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence
 from ._auth import Auth, BearerAuth
 from ._config import ServerConfig, resolve_bearer_token
 from ._exceptions import ConfigError
+from ._urls import same_origin
 
 if TYPE_CHECKING:
     from ._credentials import CredentialStore, StoredCredentials
@@ -59,13 +60,24 @@ def resolve_http_headers(name: str, config: ServerConfig, environ: Optional[Mapp
         >>> resolve_http_headers("s", ServerConfig(url="https://a.test/mcp", env_http_headers={"X-A": "NOPE"}), environ={})
         {}
     """
+    from ._http import is_reserved_header
+
     source = os.environ if environ is None else environ
-    headers = dict(config.http_headers)
+    headers = {}
+    for header, value in config.http_headers.items():
+        if is_reserved_header(header):  # Codex's rule for a header it cannot send: warn, skip
+            logger.warning("MCP server '%s': header %s is set by the transport; the configured one is ignored", name, header)
+            continue
+        headers[header] = value
     for header, variable in config.env_http_headers.items():
-        value = source.get(variable)
-        if value is None or not value.strip():
+        if is_reserved_header(header):
+            logger.warning("MCP server '%s': header %s is set by the transport; the configured one is ignored", name, header)
+            continue
+        found = source.get(variable)
+        if found is None or not found.strip():
             logger.debug("MCP server '%s': %s not set; header %s left out", name, variable, header)
             continue
+        value = found
         if "\r" in value or "\n" in value:
             logger.warning("MCP server '%s': the value of %s contains a line break; header %s left out", name, variable, header)
             continue
@@ -171,12 +183,14 @@ def http_transport(
     Raises:
         ConfigError: a variable the configuration names is not set.
     """
-    from ._http import HttpTransport
+    from ._http import DEFAULT_ACK_TIMEOUT, HttpTransport
 
     assert config.url is not None
     headers = resolve_http_headers(name, config, environ)
     auth = http_auth(name, config, headers, store=store, authorizer=authorizer, environ=environ)
-    return HttpTransport(config.url, name=name, headers=headers, auth=auth, mode=config.http_mode)
+    # A notification is posted on the caller's thread: never longer than a start-up may take.
+    ack = min(DEFAULT_ACK_TIMEOUT, config.startup_timeout_sec)
+    return HttpTransport(config.url, name=name, headers=headers, auth=auth, mode=config.http_mode, ack_timeout=ack)
 
 
 def auth_status(config: ServerConfig, store: Optional[CredentialStore] = None) -> str:
@@ -243,11 +257,11 @@ def login(
     own = authorizer is None
     chosen = authorizer if authorizer is not None else LoopbackAuthorizer(port=int(config.oauth.get("callback_port", 0)))
     headers = resolve_http_headers(name, config, environ)
-    origin = _origin(config.url)
+    server_url = config.url
     pool = ConnectionPool()
 
     def send(request: HttpRequest) -> HttpResponse:
-        if _origin(request.url) == origin:  # the server's own headers go to the server only
+        if same_origin(request.url, server_url):  # the server's own headers go to the server only
             for header, value in headers.items():
                 if header.lower() != "authorization":
                     request.headers.setdefault(header, value)
@@ -279,10 +293,3 @@ def logout(name: str, config: ServerConfig, *, store: Optional[CredentialStore] 
 
 #: Seconds any one read may wait during a login's own requests (metadata, token).
 _LOGIN_READ_TIMEOUT = 30.0
-
-
-def _origin(url: str) -> str:
-    import urllib.parse
-
-    parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{parts.port or (443 if parts.scheme == 'https' else 80)}"

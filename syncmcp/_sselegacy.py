@@ -19,11 +19,12 @@ import logging
 import threading
 import time
 import urllib.parse
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from ._exceptions import HTTPError, MessageTooLarge
 from ._httpwire import Headers, HttpRequest, HttpResponse, redact_url
 from ._sse import SSEDecoder
+from ._urls import same_origin
 
 __all__ = ["LegacySSEChannel"]
 
@@ -145,7 +146,7 @@ class LegacySSEChannel:
                 for event in decoder.feed(chunk):
                     if event.event == "endpoint":
                         endpoint = urllib.parse.urljoin(self.url, event.data.strip())
-                        if _origin(endpoint) != _origin(self.url):  # the POSTs carry the credentials
+                        if not same_origin(endpoint, self.url):  # the POSTs carry the credentials
                             raise HTTPError(
                                 f"{redact_url(self.url)}: the HTTP+SSE server named an endpoint on another origin "
                                 f"({redact_url(endpoint)}); refused",
@@ -186,14 +187,3 @@ class LegacySSEChannel:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-
-
-def _origin(url: str) -> Tuple[str, Optional[str], Optional[int]]:
-    """Scheme, host and port (default ports filled in), as the same-origin rule compares them."""
-    parts = urllib.parse.urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        return scheme, None, None
-    return scheme, parts.hostname, port or {"http": 80, "https": 443}.get(scheme)

@@ -390,3 +390,19 @@ def test_json_files_get_only_keys_their_other_readers_understand(cli: CLI, tmp_p
         "remote": {"type": "http", "url": "https://mcp.example.com/mcp"},
         "local": {"type": "stdio", "command": "npx", "args": ["pkg"], "env": {"K": "v"}},
     }
+
+
+def test_listings_hide_header_values_and_query_values(cli: CLI, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[mcp_servers.remote]\nurl = "https://mcp.example.test/mcp?api_key=SECRETQ"\n'
+        'http_headers = { Authorization = "Bearer inline-secret-xyz", "X-Team" = "blue-team-value" }\n'
+    )
+    env = {"SYNCMCP_CONFIG": str(config)}
+    outputs = [cli("list", env=env).stdout, cli("list", "--json", env=env).stdout, cli("get", "remote", env=env).stdout]
+    outputs.append(cli("get", "remote", "--json", env=env).stdout)
+    for output in outputs:
+        assert "mcp.example.test/mcp?api_key=***" in output
+        for secret in ("SECRETQ", "inline-secret-xyz", "blue-team-value"):
+            assert secret not in output
+    assert json.loads(outputs[1])[0]["transport"]["http_headers"] == {"Authorization": "*****", "X-Team": "*****"}

@@ -145,7 +145,8 @@ def test_json_and_sse_responses_both_work(legacy: ScriptedHTTPServer, sse: bool)
 def test_an_sse_response_carries_related_notifications_before_the_answer(legacy: ScriptedHTTPServer, framing: str) -> None:
     logs: List[Any] = []
     legacy.handlers["tools/call"] = lambda ex: ex.sse(
-        [b": keep-alive\n\n", log_event("working"), result_event(ex, "done", id="7")], framing=framing)
+        [b": keep-alive\n\n", log_event("working"), result_event(ex, "done", id="7")], framing=framing
+    )
     with connect(legacy, on_log=lambda level, name, data: logs.append((level, data))) as session:
         assert echo(session, "x") == "done"
         assert logs == [("info", "working")]  # delivered in order, before the call returned
@@ -231,8 +232,14 @@ def test_an_elicitation_on_the_get_stream_is_answered_by_post(legacy: ScriptedHT
         return {"action": "accept", "content": {"name": "Ada"}}
 
     with connect(legacy, elicitation_handler=handler):
-        legacy.push({"jsonrpc": "2.0", "id": 9, "method": "elicitation/create", "params": {
-            "message": "Who?", "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}}}})
+        legacy.push(
+            {
+                "jsonrpc": "2.0",
+                "id": 9,
+                "method": "elicitation/create",
+                "params": {"message": "Who?", "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}}},
+            }
+        )
         assert legacy.wait_answer(9)["result"] == {"action": "accept", "content": {"name": "Ada"}}
 
 
@@ -264,8 +271,7 @@ def test_a_stream_closed_after_a_priming_event_is_resumed_by_get_after_the_retry
     def call(ex: Exchange) -> None:
         stream = ex.stream()
         stream.write(sse_event("", id="call-1", retry=300))  # priming: id, retry, empty data
-        stream.send({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "w"}},
-                    id="call-2")
+        stream.send({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "w"}}, id="call-2")
         stream.end() if cut == "end" else ex.reset()
         ended.append(time.monotonic())
 
@@ -294,16 +300,20 @@ def test_a_stream_cut_without_an_event_id_fails_only_that_call(legacy: ScriptedH
     legacy.handlers["tools/call"] = when_text("cut", cut)
     with connect(legacy) as session:
         assert echo(session, "before") == "before"
-        with pytest.raises(ConnectionClosed, match="tools/call to MCP server 'scripted' failed: the server closed the stream before answering"):
+        with pytest.raises(
+            HTTPError, match="tools/call to MCP server 'scripted' failed: the server closed the stream before answering"
+        ) as cut_off:
             echo(session, "cut")
+        assert cut_off.value.status is None and not isinstance(cut_off.value, ConnectionClosed)  # the call, not the connection
         assert echo(session, "after") == "after"
         assert not session.closed
     assert not [r for r in legacy.of("GET") if r.headers.get("Last-Event-ID")]
 
 
 def test_a_non_json_event_with_an_id_fails_the_call_instead_of_resuming(legacy: ScriptedHTTPServer) -> None:
-    legacy.handlers["tools/call"] = when_text("bad", lambda ex: ex.sse([sse_event("", id="1", retry=10),
-                                                                       sse_event("<not json>", id="2")]))
+    legacy.handlers["tools/call"] = when_text(
+        "bad", lambda ex: ex.sse([sse_event("", id="1", retry=10), sse_event("<not json>", id="2")])
+    )
     with connect(legacy) as session:
         with pytest.raises(HTTPError, match="an SSE event that is not JSON: <not json>"):
             echo(session, "bad")
@@ -315,7 +325,9 @@ def test_a_refused_resumption_fails_the_call_with_its_status(legacy: ScriptedHTT
     legacy.handlers["tools/call"] = lambda ex: ex.sse([sse_event("", id="p1", retry=10)])
     legacy.hook = lambda ex: ex.respond(404, b"no such stream") if ex.request.headers.get("Last-Event-ID") else None
     with connect(legacy) as session:
-        with pytest.raises(HTTPError, match="resuming the stream of tools/call to MCP server 'scripted': HTTP 404: no such stream"):
+        with pytest.raises(
+            HTTPError, match="resuming the stream of tools/call to MCP server 'scripted': HTTP 404: no such stream"
+        ):
             echo(session, "x")
 
 
@@ -331,9 +343,12 @@ def test_a_request_accepted_with_202_is_answered_on_the_get_stream(legacy: Scrip
 
 def test_a_json_batch_carrying_the_answer_is_read(legacy: ScriptedHTTPServer) -> None:
     logs: List[Any] = []
-    legacy.handlers["tools/call"] = lambda ex: ex.json([
-        {"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "first"}},
-        {"jsonrpc": "2.0", "id": ex.id, "result": text_result("batched")}])
+    legacy.handlers["tools/call"] = lambda ex: ex.json(
+        [
+            {"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "first"}},
+            {"jsonrpc": "2.0", "id": ex.id, "result": text_result("batched")},
+        ]
+    )
     with connect(legacy, on_log=lambda level, name, data: logs.append(data)) as session:
         assert echo(session, "x") == "batched"
     assert logs == ["first"]
@@ -342,8 +357,14 @@ def test_a_json_batch_carrying_the_answer_is_read(legacy: ScriptedHTTPServer) ->
 def test_a_server_request_on_the_calls_own_stream_is_answered_before_the_result(legacy: ScriptedHTTPServer) -> None:
     def call(ex: Exchange) -> None:
         stream = ex.stream()
-        stream.send({"jsonrpc": "2.0", "id": "ask-1", "method": "elicitation/create", "params": {
-            "message": "Sure?", "requestedSchema": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}})
+        stream.send(
+            {
+                "jsonrpc": "2.0",
+                "id": "ask-1",
+                "method": "elicitation/create",
+                "params": {"message": "Sure?", "requestedSchema": {"type": "object", "properties": {"ok": {"type": "boolean"}}}},
+            }
+        )
         answer = legacy.wait_answer("ask-1")
         stream.send({"jsonrpc": "2.0", "id": ex.id, "result": text_result(f"answered {answer['result']['action']}")})
         stream.end()
@@ -539,7 +560,8 @@ def test_an_error_status_with_a_json_rpc_error_is_a_remote_error(legacy: Scripte
 
 def test_a_json_rpc_error_without_an_id_is_attributed_to_the_request(legacy: ScriptedHTTPServer) -> None:
     legacy.handlers["tools/call"] = lambda ex: ex.json(
-        {"jsonrpc": "2.0", "id": None, "error": {"code": -32603, "message": "Internal error"}}, status=500)
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32603, "message": "Internal error"}}, status=500
+    )
     with connect(legacy) as session:
         with pytest.raises(RemoteError, match="Internal error") as info:
             echo(session, "x")
@@ -561,8 +583,12 @@ def test_an_error_status_with_an_html_body_is_an_http_error_quoting_an_excerpt(l
 
 def test_401_without_credentials_is_authentication_required() -> None:
     with serving("legacy") as server:
-        server.hook = lambda ex: ex.respond(401, b'{"error": "invalid_token"}', content_type="application/json",
-                                            headers=[("WWW-Authenticate", 'Bearer resource_metadata="x"')])
+        server.hook = lambda ex: ex.respond(
+            401,
+            b'{"error": "invalid_token"}',
+            content_type="application/json",
+            headers=[("WWW-Authenticate", 'Bearer resource_metadata="x"')],
+        )
         with pytest.raises(AuthenticationRequired, match="requires authentication") as info:
             connect(server)
         assert info.value.status == 401
@@ -592,19 +618,30 @@ def reset_mid_stream(ex: Exchange) -> None:
 
 
 MISBEHAVIOURS = {
-    "a body that is not JSON": (lambda ex: ex.respond(200, b"{not json", content_type="application/json"),
-                                HTTPError, "a body that is not JSON: {not json"),
-    "a JSON body without the answer": (lambda ex: ex.json({"jsonrpc": "2.0", "method": "notifications/message",
-                                                           "params": {"level": "info", "data": "x"}}),
-                                       HTTPError, "a JSON body without the response"),
-    "an SSE event that is not JSON": (lambda ex: ex.sse([sse_event("not json")]),
-                                      HTTPError, "an SSE event that is not JSON: not json"),
-    "a wrong content type": (lambda ex: ex.respond(200, b"<p>hello</p>", content_type="text/html"),
-                             HTTPError, "content type 'text/html': <p>hello</p>"),
+    "a body that is not JSON": (
+        lambda ex: ex.respond(200, b"{not json", content_type="application/json"),
+        HTTPError,
+        "a body that is not JSON: {not json",
+    ),
+    "a JSON body without the answer": (
+        lambda ex: ex.json({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "x"}}),
+        HTTPError,
+        "a JSON body without the response",
+    ),
+    "an SSE event that is not JSON": (
+        lambda ex: ex.sse([sse_event("not json")]),
+        HTTPError,
+        "an SSE event that is not JSON: not json",
+    ),
+    "a wrong content type": (
+        lambda ex: ex.respond(200, b"<p>hello</p>", content_type="text/html"),
+        HTTPError,
+        "content type 'text/html': <p>hello</p>",
+    ),
     "no content type": (lambda ex: ex.respond(200, b"hello", content_type=None), HTTPError, "content type 'none'"),
     "a body past max_message_size": (oversized, MessageTooLarge, "tools/call to MCP server 'scripted': .*4096-byte limit"),
     "an SSE event past max_message_size": (oversized_event, MessageTooLarge, "4096-byte message limit"),
-    "a connection reset mid-stream": (reset_mid_stream, ConnectionClosed, "tools/call to MCP server 'scripted' failed: .*broke"),
+    "a connection reset mid-stream": (reset_mid_stream, HTTPError, "tools/call to MCP server 'scripted' failed: .*broke"),
     "a reset before any answer": (lambda ex: ex.reset(), HTTPError, "tools/call to MCP server 'scripted'"),
     "a 500": (lambda ex: ex.respond(500, b"Internal Server Error"), HTTPError, "HTTP 500: Internal Server Error"),
 }
@@ -624,15 +661,19 @@ def test_a_broken_answer_fails_only_the_affected_call(legacy: ScriptedHTTPServer
 
 
 SLOW = {
-    "drips its body": lambda ex: (ex.head(200, [("Content-Type", "text/event-stream"), ("Connection", "close")]),
-                                  ex.drip(result_event(ex, "slow"), interval=1.0)),
+    "drips its body": lambda ex: (
+        ex.head(200, [("Content-Type", "text/event-stream"), ("Connection", "close")]),
+        ex.drip(result_event(ex, "slow"), interval=1.0),
+    ),
     "drips its headers": lambda ex: ex.drip(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n", interval=1.0),
     "never answers": lambda ex: ex.hang(30),
 }
 
 
 @pytest.mark.parametrize("case", list(SLOW))
-def test_a_slow_or_silent_server_cannot_stretch_the_timeout_and_the_call_is_cancelled(legacy: ScriptedHTTPServer, case: str) -> None:
+def test_a_slow_or_silent_server_cannot_stretch_the_timeout_and_the_call_is_cancelled(
+    legacy: ScriptedHTTPServer, case: str
+) -> None:
     legacy.handlers["tools/call"] = when_text("slow", SLOW[case])
     session = connect(legacy)
     try:
@@ -773,8 +814,14 @@ def test_every_modern_post_mirrors_the_version_and_method_in_headers(modern: Scr
         assert request.headers["Mcp-Method"] == request.rpc_method
         assert request.headers["Accept"] == ACCEPT_BOTH
     names = {r.rpc_method: r.headers.get("Mcp-Name") for r in modern.posts()}
-    assert names == {"server/discover": None, "tools/list": None, "tools/call": "echo",
-                     "resources/read": "file:///notes/a.txt", "prompts/get": "greeting", "prompts/list": None}
+    assert names == {
+        "server/discover": None,
+        "tools/list": None,
+        "tools/call": "echo",
+        "resources/read": "file:///notes/a.txt",
+        "prompts/get": "greeting",
+        "prompts/list": None,
+    }
 
 
 def test_a_non_ascii_tool_name_is_sent_base64_encoded(modern: ScriptedHTTPServer) -> None:
@@ -785,13 +832,21 @@ def test_a_non_ascii_tool_name_is_sent_base64_encoded(modern: ScriptedHTTPServer
 
 
 def test_annotated_parameters_are_mirrored_in_mcp_param_headers(modern: ScriptedHTTPServer) -> None:
-    modern.tools = [tool("query",
-                         region={"type": "string", "x-mcp-header": "Region"},
-                         options={"type": "object", "properties": {
-                             "verbose": {"type": "boolean", "x-mcp-header": "Verbose"},
-                             "limit": {"type": "integer", "x-mcp-header": "Limit"}}},
-                         tag={"type": ["string", "null"]},
-                         sql={"type": "string"})]
+    modern.tools = [
+        tool(
+            "query",
+            region={"type": "string", "x-mcp-header": "Region"},
+            options={
+                "type": "object",
+                "properties": {
+                    "verbose": {"type": "boolean", "x-mcp-header": "Verbose"},
+                    "limit": {"type": "integer", "x-mcp-header": "Limit"},
+                },
+            },
+            tag={"type": ["string", "null"]},
+            sql={"type": "string"},
+        )
+    ]
     with connect(modern) as session:
         session.call_tool("query", {"region": "Zürich", "options": {"verbose": True, "limit": 5}, "sql": "select 1"})
         session.call_tool("query", {"sql": "select 2", "options": {"limit": None}}, validate=False)
@@ -805,9 +860,11 @@ def test_annotated_parameters_are_mirrored_in_mcp_param_headers(modern: Scripted
 def test_a_tool_with_an_invalid_annotation_is_left_out_with_a_warning(
     modern: ScriptedHTTPServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    modern.tools = [tool("good", region={"type": "string", "x-mcp-header": "Region"}),
-                    tool("bad", ratio={"type": "number", "x-mcp-header": "Ratio"}),
-                    tool("dupe", a={"type": "string", "x-mcp-header": "X"}, b={"type": "string", "x-mcp-header": "x"})]
+    modern.tools = [
+        tool("good", region={"type": "string", "x-mcp-header": "Region"}),
+        tool("bad", ratio={"type": "number", "x-mcp-header": "Ratio"}),
+        tool("dupe", a={"type": "string", "x-mcp-header": "X"}, b={"type": "string", "x-mcp-header": "x"}),
+    ]
     with caplog.at_level(logging.WARNING, logger="syncmcp.http"), connect(modern) as session:
         assert [t.name for t in session.list_tools()] == ["good"]
     warnings = [r.getMessage() for r in caplog.records if r.name == "syncmcp.http"]
@@ -860,7 +917,7 @@ def test_the_modern_era_has_no_session_no_get_stream_and_no_delete(modern: Scrip
 def test_a_cut_modern_stream_is_not_resumed(modern: ScriptedHTTPServer) -> None:
     modern.handlers["tools/call"] = when_text("cut", lambda ex: ex.sse([sse_event("", id="m-1", retry=10), log_event("x")]))
     with connect(modern) as session:
-        with pytest.raises(ConnectionClosed, match="closed the stream before answering"):
+        with pytest.raises(HTTPError, match="closed the stream before answering"):
             echo(session, "cut")
         assert echo(session, "after") == "after"
     assert not modern.of("GET")
@@ -887,8 +944,11 @@ def test_cancelling_a_modern_call_closes_its_stream_and_posts_no_cancellation(mo
 REFUSALS = {
     "405": (405, "text/plain", b"Method Not Allowed"),
     "404": (404, "text/html", b"<h1>Not Found</h1>"),
-    "400 without a modern error": (400, "application/json",
-                                   b'{"jsonrpc": "2.0", "id": null, "error": {"code": -32000, "message": "Bad Request"}}'),
+    "400 without a modern error": (
+        400,
+        "application/json",
+        b'{"jsonrpc": "2.0", "id": null, "error": {"code": -32000, "message": "Bad Request"}}',
+    ),
 }
 
 
@@ -917,6 +977,7 @@ def test_mode_sse_goes_straight_to_the_event_stream() -> None:
 
 def test_the_end_of_the_http_sse_stream_fails_pending_calls_with_connection_closed() -> None:
     with serving("legacy", legacy_sse=True) as server:
+
         def end(ex: Exchange) -> None:
             server.end_streams()
             return None
@@ -931,8 +992,11 @@ def test_the_end_of_the_http_sse_stream_fails_pending_calls_with_connection_clos
 
 def test_a_message_the_http_sse_server_refuses_fails_that_call() -> None:
     with serving("legacy", legacy_sse=True) as server:
-        server.hook = lambda ex: (ex.respond(500, b"queue full")
-                                  if ex.request.rpc_method == "tools/call" and "refuse" in ex.request.body.decode() else None)
+        server.hook = lambda ex: (
+            ex.respond(500, b"queue full")
+            if ex.request.rpc_method == "tools/call" and "refuse" in ex.request.body.decode()
+            else None
+        )
         with connect(server, mode="sse") as session:
             with pytest.raises(HTTPError, match="HTTP 500 Internal Server Error: queue full") as info:
                 echo(session, "refuse")
@@ -943,6 +1007,7 @@ def test_a_message_the_http_sse_server_refuses_fails_that_call() -> None:
 def test_an_http_sse_endpoint_on_another_origin_is_refused() -> None:
     """The POSTs carry the credentials: they must not go where the event stream says."""
     with serving("legacy", legacy_sse=True) as server:
+
         def endpoint(ex: Exchange) -> None:
             if ex.request.method == "GET":
                 stream = ex.stream()
@@ -998,8 +1063,7 @@ def test_secrets_appear_in_no_log_record_error_or_repr(legacy: ScriptedHTTPServe
     legacy.handlers["tools/call"] = when_text("fail", lambda ex: ex.respond(500, b"boom"))
     errors: List[BaseException] = []
     caplog.set_level(logging.DEBUG, logger="syncmcp")
-    session = connect(legacy, url=f"{legacy.url}?api_key={query_value}", headers={"X-Api-Key": header_value},
-                      bearer_token=token)
+    session = connect(legacy, url=f"{legacy.url}?api_key={query_value}", headers={"X-Api-Key": header_value}, bearer_token=token)
     try:
         echo(session, "ok")
         legacy.push({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "hi"}})
@@ -1011,8 +1075,12 @@ def test_secrets_appear_in_no_log_record_error_or_repr(legacy: ScriptedHTTPServe
     finally:
         session.close()
     try:  # a network failure quotes the URL
-        syncmcp.connect_http(f"http://127.0.0.1:{legacy.port + 1 if legacy.port < 65535 else 1}/mcp?api_key={query_value}",
-                             bearer_token=token, headers={"X-Api-Key": header_value}, timeout=5)
+        syncmcp.connect_http(
+            f"http://127.0.0.1:{legacy.port + 1 if legacy.port < 65535 else 1}/mcp?api_key={query_value}",
+            bearer_token=token,
+            headers={"X-Api-Key": header_value},
+            timeout=5,
+        )
     except HTTPError as exc:
         errors.append(exc)
     assert len(errors) == 2
@@ -1138,3 +1206,114 @@ def test_a_call_whose_connection_cannot_be_opened_still_times_out_and_close_is_p
         for filler in fillers:
             filler.close()
         listener.close()
+
+
+# ============================================================================= after review
+
+
+def test_a_new_session_that_is_lost_at_once_fails_the_call_promptly(legacy: ScriptedHTTPServer) -> None:
+    """The initialized of a re-initialization is never itself re-initialized (it would wait on itself)."""
+    with connect(legacy) as session:
+        assert echo(session, "before") == "before"
+        legacy.forget_sessions()
+
+        def lose_it_again(ex: Exchange) -> None:
+            if ex.request.rpc_method == "notifications/initialized" and ex.request.headers.get("Mcp-Session-Id") == "session-2":
+                ex.respond(404, b"Session not found")
+
+        legacy.hook = lose_it_again
+        started = time.monotonic()
+        with pytest.raises(HTTPError, match="HTTP 404"):
+            echo(session, "after")
+        assert time.monotonic() - started < 3.0
+
+
+def test_a_new_session_is_told_the_subscriptions_and_log_level_again_and_lists_are_refreshed() -> None:
+    capabilities = {"tools": {"listChanged": True}, "resources": {"subscribe": True}, "logging": {}}
+    with serving("legacy", capabilities=capabilities) as server:
+        server.handlers["resources/subscribe"] = lambda ex: {}
+        server.handlers["logging/setLevel"] = lambda ex: {}
+        changed: List[str] = []
+        with connect(server, on_list_changed=changed.append) as session:
+            session.subscribe_resource("scripted://doc", lambda uri: None)
+            session.set_logging_level("warning")
+            server.forget_sessions()
+            assert echo(session, "after") == "after"
+            assert server.wait_for(lambda: len(server.posts("logging/setLevel")) == 2)
+            assert wait_until(lambda: "tools" in changed)
+        subscribes = server.posts("resources/subscribe")
+        assert [(r.headers.get("Mcp-Session-Id"), r.json["params"]["uri"]) for r in subscribes] == [
+            ("session-1", "scripted://doc"),
+            ("session-2", "scripted://doc"),
+        ]
+        assert [r.json["params"]["level"] for r in server.posts("logging/setLevel")] == ["warning", "warning"]
+
+
+@pytest.mark.parametrize("era", ["modern", "legacy-without-get-stream"])
+def test_a_request_accepted_with_202_fails_at_once_when_no_stream_can_answer_it(era: str) -> None:
+    options: Dict[str, Any] = {"get_stream": 405} if era != "modern" else {}
+    with serving("modern" if era == "modern" else "legacy", **options) as server:
+        server.handlers["tools/call"] = when_text("accepted", lambda ex: ex.respond(202))
+        with connect(server) as session:
+            if era != "modern":
+                assert server.wait_for(lambda: server.of("GET"))  # the GET stream was refused (405)
+                time.sleep(0.1)
+            started = time.monotonic()
+            with pytest.raises(HTTPError, match="no answer \\(202\\), and no other stream could carry one"):
+                echo(session, "accepted", timeout=10)
+            assert time.monotonic() - started < 2.0
+            assert echo(session, "after") == "after"
+
+
+def test_a_plain_403_is_an_http_error_and_a_challenging_one_asks_for_a_login(legacy: ScriptedHTTPServer) -> None:
+    def forbid(ex: Exchange) -> None:
+        if ex.request.rpc_method == "tools/call":
+            text = ex.params.get("arguments", {}).get("text")
+            if text == "plain":
+                ex.respond(403, b"Forbidden: origin not allowed")
+            elif text == "challenge":
+                ex.respond(403, b"{}", headers=[("WWW-Authenticate", 'Bearer error="insufficient_scope", scope="admin"')])
+
+    legacy.hook = forbid
+    with connect(legacy) as session:
+        with pytest.raises(HTTPError) as plain:
+            echo(session, "plain")
+        assert plain.value.status == 403 and not isinstance(plain.value, AuthenticationRequired)
+        with pytest.raises(AuthenticationRequired):
+            echo(session, "challenge")
+
+
+def test_a_server_that_never_accepts_initialized_cannot_stretch_the_handshake(legacy: ScriptedHTTPServer) -> None:
+    def stall(ex: Exchange) -> None:
+        if ex.request.rpc_method == "notifications/initialized":
+            ex.hang(10)
+            ex.respond(202)
+
+    legacy.hook = stall
+    started = time.monotonic()
+    with pytest.raises(HTTPError):
+        connect(legacy, timeout=1.5, protocol_era="legacy")
+    assert time.monotonic() - started < 3.5
+    assert wait_until(lambda: not http_threads(), timeout=5)
+
+
+def test_a_stalled_authorization_server_cannot_hold_the_handshake_or_close(legacy: ScriptedHTTPServer) -> None:
+    def protected(ex: Exchange) -> None:
+        if ex.request.path == "/prm":
+            ex.hang(30)  # the metadata never comes
+            ex.respond(200, b"{}")
+        elif ex.request.method == "POST" and "Authorization" not in ex.request.headers:
+            challenge = f'Bearer resource_metadata="{legacy.origin}/prm"'
+            ex.respond(401, b"{}", headers=[("WWW-Authenticate", challenge)])
+
+    legacy.hook = protected
+    oauth = syncmcp.OAuth(server_url=legacy.url, authorizer=syncmcp.HeadlessAuthorizer(), store=syncmcp.CredentialStore.memory())
+    transport = HttpTransport(legacy.url, name="scripted", auth=oauth)
+    session = syncmcp.ClientSession(transport, timeout=10)
+    started = time.monotonic()
+    with pytest.raises(syncmcp.RequestTimeout):
+        session.initialize(timeout=1.0)
+    closing = time.monotonic()
+    session.close()
+    assert time.monotonic() - closing < 2.0 and closing - started < 3.0
+    assert wait_until(lambda: not http_threads(), timeout=3)

@@ -12,23 +12,26 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import threading
+import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from syncmcp._auth import drive_auth_flow
-from syncmcp._credentials import CredentialStore
+import syncmcp._exceptions as syncmcp_exceptions
+from syncmcp._auth import Auth, BearerAuth, drive_auth_flow
+from syncmcp._credentials import CredentialStore, StoredCredentials
 from syncmcp._es256 import _G, _N, _point_add, _rfc6979_nonces, _scalar_mult, es256_sign, load_p256_private_key
-from syncmcp._exceptions import AuthenticationRequired
+from syncmcp._exceptions import AuthenticationRequired, HTTPError
 from syncmcp._httpwire import ConnectionPool, Headers, HttpRequest, ProxySettings
 from syncmcp._login import HeadlessAuthorizer, LoopbackAuthorizer, OAuthError
 from syncmcp._oauth import OAuth, canonical_resource, parse_www_authenticate
-from syncmcp._oauthdiscovery import resource_covers
+from syncmcp._oauthdiscovery import require_https, resource_covers
 
-from .conftest import syncmcp_threads
+from .conftest import syncmcp_threads, wait_until
 from .servers.oauth_server import AuthOptions, Deployment, IdpOptions, ResourceOptions, deployment
 
 BODY = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
@@ -1168,3 +1171,356 @@ def test_no_id_token_id_jag_or_secret_appears_in_reprs_errors_or_logs(
         shown = " ".join([repr(oauth), repr(creds), repr(store), *errors, caplog.text])
     found = [s for s in secrets if s and s in shown]
     assert len(errors) == 5 and found == []
+
+
+# ----------------------------------------------------------------------------- the transport's hooks: close, authorize_now
+
+
+def mcp_delete(url: str) -> HttpRequest:
+    return HttpRequest("DELETE", url, Headers({"Mcp-Session-Id": "s-1"}))
+
+
+def test_authorize_now_of_the_base_and_bearer_auths() -> None:
+    request = mcp_delete("https://api.test/mcp")
+    assert Auth().authorize_now(request) is True and "Authorization" not in request.headers
+    assert BearerAuth("s3cret").authorize_now(request) is True
+    assert request.headers["Authorization"] == "Bearer s3cret"
+    Auth().close()
+    BearerAuth("s3cret").close()  # nothing waits for the user: nothing to stop
+
+
+def test_oauth_authorize_now_uses_the_token_held_or_stored_without_any_request() -> None:
+    store = CredentialStore.memory()
+    oauth = OAuth(server_url="https://api.test/mcp", store=store)  # nothing listens there: no request may go out
+    request = mcp_delete("https://api.test/mcp")
+    assert oauth.authorize_now(request) is False and "Authorization" not in request.headers
+    expired = StoredCredentials(
+        canonical_resource("https://api.test/mcp"),
+        "https://auth.test",
+        access_token="old-token",
+        refresh_token="refresh-me",
+        token_endpoint="https://auth.test/token",
+        expires_at=time.time() - 60,
+    )
+    store.save(expired)  # stored meanwhile, by another process; about to expire (expired, even)
+    assert oauth.authorize_now(request) is True and request.headers["Authorization"] == "Bearer old-token"
+    assert store.entries() == [expired]  # not refreshed: authorize_now never renews
+    elsewhere = mcp_delete("https://other.test/mcp")
+    assert oauth.authorize_now(elsewhere) is True and "Authorization" not in elsewhere.headers
+
+
+def test_oauth_authorize_now_never_waits_for_a_login_under_way(pool: ConnectionPool) -> None:
+    gate = threading.Event()
+    with deployment(AuthOptions(), ResourceOptions()) as d:
+        oauth = make(d, pool, authorizer=GatedAuthorizer(pool, gate))
+        opener = threading.Thread(target=lambda: call(oauth, d, pool), name="test-request")
+        opener.start()
+        try:
+            assert wait_until(lambda: len(d.auth.registrations) == 1)  # the login waits for the user now
+            started = time.monotonic()
+            assert oauth.authorize_now(mcp_delete(d.mcp_url)) is False
+            assert time.monotonic() - started < 1.0
+        finally:
+            gate.set()
+            opener.join(5)
+        request = mcp_delete(d.mcp_url)
+        assert oauth.authorize_now(request) is True
+        assert request.headers["Authorization"] == f"Bearer {oauth.credentials().access_token}"  # type: ignore[union-attr]
+
+
+def watch_followers(oauth: OAuth, monkeypatch: pytest.MonkeyPatch) -> Tuple[threading.Event, List[Any]]:
+    """An event set when a request starts waiting for another request's renewal, and those renewals."""
+    waiting = threading.Event()
+    flights: List[Any] = []
+    original = oauth._await_flight
+
+    def await_flight(flight: Any, *args: Any) -> None:
+        flights.append(flight)
+        waiting.set()
+        original(flight, *args)
+
+    monkeypatch.setattr(oauth, "_await_flight", await_flight)
+    return waiting, flights
+
+
+def outcome_of(target: Any) -> Any:
+    try:
+        return target()
+    except Exception as exc:
+        return exc
+
+
+def test_close_cancels_a_login_waiting_for_the_user_and_a_later_login_works(
+    pool: ConnectionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    announced = threading.Event()
+    visits: List[Any] = [lambda url: announced.set()]  # the first login: a user who never comes back
+    with deployment(AuthOptions(), ResourceOptions()) as d:
+
+        def announce(url: str) -> None:
+            visits[0](url)
+
+        with LoopbackAuthorizer(open_browser=False, timeout=30, announce=announce) as authorizer:
+            oauth = make(d, pool, authorizer=authorizer, server_name="notes")
+            following, _ = watch_followers(oauth, monkeypatch)
+            results: List[Any] = [None, None]
+
+            def request(index: int) -> None:
+                results[index] = outcome_of(lambda: call(oauth, d, pool))
+
+            leader = threading.Thread(target=request, args=(0,), name="test-leader")
+            leader.start()
+            assert announced.wait(5)
+            follower = threading.Thread(target=request, args=(1,), name="test-follower")
+            follower.start()
+            assert following.wait(5)
+            started = time.monotonic()
+            oauth.close()
+            leader.join(5)
+            follower.join(5)
+            assert not leader.is_alive() and not follower.is_alive()
+            assert time.monotonic() - started < 2.0  # at once, not after the authorizer's 30 s
+            for result in results:
+                assert isinstance(result, OAuthError), result
+                assert str(result) == "the login was cancelled (a connection to MCP server 'notes' closed)"
+            oauth.close()  # idempotent
+            visits[0] = lambda url: browser(pool, url)  # the next login: the user approves
+            assert call(oauth, d, pool) == 200
+            assert len(d.auth.authorization_requests) == 1  # the cancelled login never reached the server
+        assert syncmcp_threads() == []
+
+
+def test_close_before_the_wait_for_the_user_keeps_the_login_from_starting(pool: ConnectionPool) -> None:
+    with deployment(AuthOptions(), ResourceOptions()) as d:
+        oauth = make(d, pool)
+
+        def send(request: HttpRequest) -> Any:
+            if "/register" in request.url:
+                oauth.close()  # the transport closes while the login is still discovering
+            return pool.send(request)
+
+        with pytest.raises(OAuthError, match="the login was cancelled"):
+            drive_auth_flow(oauth, HttpRequest("POST", d.mcp_url, Headers(), BODY), send)
+        assert d.auth.authorization_requests == [] and d.auth.token_requests == []
+        assert call(oauth, d, pool) == 200  # the object stays usable
+
+
+def test_loopback_cancel_wakes_a_waiting_authorize_and_only_that_one() -> None:
+    announced = threading.Event()
+    with LoopbackAuthorizer(open_browser=False, timeout=30, announce=lambda url: announced.set()) as authorizer:
+        authorizer.cancel()  # no login under way: nothing to cancel, nothing remembered
+        results: List[Any] = []
+        waiting = threading.Thread(
+            target=lambda: results.append(outcome_of(lambda: authorizer.authorize("https://as.test/a", "s"))), name="test-login"
+        )
+        waiting.start()
+        assert announced.wait(5)
+        started = time.monotonic()
+        authorizer.cancel()
+        waiting.join(5)
+        assert time.monotonic() - started < 2.0
+        assert isinstance(results[0], OAuthError) and str(results[0]) == "the login was cancelled"
+        assert syncmcp_threads() == []  # the listener stopped
+        authorizer.timeout = 0.05
+        with pytest.raises(AuthenticationRequired, match="not completed within"):  # a later login waits again
+            authorizer.authorize("https://as.test/a", "s")
+
+
+def test_headless_cancel_aborts_its_request(pool: ConnectionPool) -> None:
+    accepted = threading.Event()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(5)
+        port = listener.getsockname()[1]
+
+        def accept_and_say_nothing() -> None:
+            connection, _ = listener.accept()
+            accepted.set()
+            with connection:
+                connection.settimeout(5)
+                while connection.recv(65536):  # until the client goes away
+                    pass
+
+        silent = threading.Thread(target=accept_and_say_nothing, name="test-silent-server", daemon=True)
+        silent.start()
+        authorizer = HeadlessAuthorizer(pool, timeout=30)
+        authorizer.cancel()  # nothing under way: nothing to cancel
+        results: List[Any] = []
+        waiting = threading.Thread(
+            target=lambda: results.append(outcome_of(lambda: authorizer.authorize(f"http://127.0.0.1:{port}/a", "s"))),
+            name="test-login",
+        )
+        waiting.start()
+        assert accepted.wait(5)
+        started = time.monotonic()
+        authorizer.cancel()
+        waiting.join(5)
+        silent.join(5)
+        assert time.monotonic() - started < 2.0 and not silent.is_alive()
+        assert isinstance(results[0], OAuthError) and str(results[0]) == "the login was cancelled"
+
+
+# ----------------------------------------------------------------------------- step-up with a token stored elsewhere
+
+
+def test_a_403_takes_up_a_token_with_the_scopes_stored_by_a_login_elsewhere(pool: ConnectionPool) -> None:
+    resource = ResourceOptions(challenge_scope="mcp:read", required_scopes=("mcp:read", "mcp:write"))
+    with deployment(AuthOptions(), resource) as d:
+        store = CredentialStore()
+        make(d, pool, store=store).login(pool.send, ["mcp:read"])
+        running = make(d, pool, store=store, authorizer=None, server_name="notes")
+        with pytest.raises(AuthenticationRequired) as caught:
+            call(running, d, pool)
+        hint = "MCP server 'notes' requires mcp:read mcp:write; run `syncmcp login notes --scopes mcp:read,mcp:write`"
+        assert str(caught.value) == hint and caught.value.status == 403
+        make(d, pool, store=store).login(pool.send, ["mcp:read", "mcp:write"])  # what the hint says, in a terminal
+        assert call(running, d, pool) == 200
+        assert d.resource.statuses[-2:] == [403, 200]
+        assert len(d.auth.authorization_requests) == 2  # no step-up of its own
+        assert running.credentials() == store.load(canonical_resource(d.mcp_url))
+
+
+def test_a_403_steps_up_when_the_stored_token_lacks_the_scopes(pool: ConnectionPool) -> None:
+    resource = ResourceOptions(challenge_scope="mcp:read", required_scopes=("mcp:read", "mcp:write"))
+    with deployment(AuthOptions(), resource) as d:
+        store = CredentialStore()
+        oauth = make(d, pool, store=store)
+        oauth.login(pool.send, ["mcp:read"])
+        make(d, pool, store=store).login(pool.send, ["mcp:read"])  # newer, but no more scopes
+        assert call(oauth, d, pool) == 200
+        assert [q.get("scope") for q in d.auth.authorization_requests] == ["mcp:read", "mcp:read", "mcp:read mcp:write"]
+
+
+# ----------------------------------------------------------------------------- HTTPS for the authorization server
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://as.example.com/token", True),
+        ("http://localhost:9000/token", True),
+        ("http://LOCALHOST/token", True),
+        ("http://127.0.0.1:8080/token", True),
+        ("http://127.9.8.7/token", True),
+        ("http://[::1]:8080/token", True),
+        ("http://as.example.com/token", False),
+        ("http://127.0.0.1.example.com/token", False),
+        ("http://localhost.example.com/token", False),
+        ("http://10.0.0.1/token", False),
+        ("http://[::2]/token", False),
+        ("ftp://as.example.com/token", False),
+    ],
+)
+def test_only_https_or_loopback_http_urls_may_receive_credentials(url: str, allowed: bool) -> None:
+    if allowed:
+        assert require_https(url, "the token endpoint") == url
+    else:
+        with pytest.raises(OAuthError, match="not an HTTPS URL"):
+            require_https(url, "the token endpoint")
+
+
+@pytest.mark.parametrize("name", ["token_endpoint", "authorization_endpoint", "registration_endpoint"])
+def test_metadata_naming_a_clear_text_endpoint_is_refused(pool: ConnectionPool, name: str) -> None:
+    auth = AuthOptions(metadata_overrides={name: "http://as.example.invalid/endpoint?k=secret"})
+    with deployment(auth, ResourceOptions()) as d:
+        with pytest.raises(OAuthError) as caught:
+            call(make(d, pool), d, pool)
+        message = str(caught.value)
+        assert f"the {name} in the authorization server metadata" in message
+        assert "http://as.example.invalid/endpoint?k=***, not an HTTPS URL" in message and "secret" not in message
+        assert d.auth.registrations == [] and d.auth.authorization_requests == [] and d.auth.token_requests == []
+
+
+def test_a_clear_text_authorization_server_in_the_resource_metadata_is_refused(pool: ConnectionPool) -> None:
+    with deployment(AuthOptions(), ResourceOptions(authorization_servers=["http://as.example.invalid"])) as d:
+        with pytest.raises(
+            OAuthError, match=r"named by the protected resource metadata at .* is http://as.example.invalid, not an HTTPS URL"
+        ):
+            call(make(d, pool), d, pool)
+        assert d.auth.requests == []
+
+
+def test_a_stored_clear_text_token_endpoint_is_never_sent_a_refresh_token(
+    pool: ConnectionPool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="syncmcp")
+    with deployment(AuthOptions(), ResourceOptions()) as d:
+        store = CredentialStore.memory()
+        stale = StoredCredentials(
+            canonical_resource(d.mcp_url),
+            d.auth.issuer,
+            client_id="c",
+            token_endpoint="http://as.example.invalid/token",  # written before the rule
+            access_token="expired",
+            refresh_token="do-not-leak",
+            expires_at=time.time() - 60,
+        )
+        store.save(stale)
+        sent: List[str] = []
+
+        def send(request: HttpRequest) -> Any:
+            sent.append(request.url)
+            return pool.send(request)
+
+        oauth = make(d, pool, store=store, authorizer=None, server_name="notes")
+        with pytest.raises(AuthenticationRequired, match="syncmcp login notes"):
+            drive_auth_flow(oauth, HttpRequest("POST", d.mcp_url, Headers(), BODY), send)
+        assert not any("as.example.invalid" in url for url in sent)
+        assert "the token endpoint is http://as.example.invalid/token, not an HTTPS URL" in caplog.text
+
+
+def test_a_clear_text_identity_provider_token_endpoint_is_refused_at_construction() -> None:
+    options: Dict[str, Any] = {"client_id": "m", "idp_client_id": "c", "id_token": "t", "store": CredentialStore.memory()}
+    with pytest.raises(ValueError, match=r"idp_token_endpoint is http://idp.example.com/token, not an HTTPS URL"):
+        OAuth(
+            server_url="https://a.test/mcp", grant_type="jwt_bearer", idp_token_endpoint="http://idp.example.com/token", **options
+        )
+    OAuth(server_url="https://a.test/mcp", grant_type="jwt_bearer", idp_token_endpoint="http://localhost:9/token", **options)
+
+
+# ----------------------------------------------------------------------------- shared renewals
+
+
+def test_a_request_waiting_for_a_cancelled_renewal_renews_itself(pool: ConnectionPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    with deployment(AuthOptions(), ResourceOptions()) as d:
+        oauth = make(d, pool)
+        assert call(oauth, d, pool) == 200
+        d.tokens.revoke_all()
+        following, flights = watch_followers(oauth, monkeypatch)
+        leading = threading.Event()
+
+        def cancelled_at_the_token_endpoint(request: HttpRequest) -> Any:
+            if request.url.endswith("/token"):
+                leading.set()
+                assert following.wait(5)
+                raise HTTPError("the request was cancelled")  # what the send of a cancelled exchange raises
+            return pool.send(request)
+
+        outcome: List[Any] = []
+        request = HttpRequest("POST", d.mcp_url, Headers({"Content-Type": "application/json"}), BODY)
+        leader = threading.Thread(
+            target=lambda: outcome.append(outcome_of(lambda: drive_auth_flow(oauth, request, cancelled_at_the_token_endpoint))),
+            name="test-leader",
+        )
+        leader.start()
+        try:
+            assert leading.wait(5)
+            assert call(oauth, d, pool) == 200  # waits for the leader, then refreshes itself
+        finally:
+            following.set()
+            leader.join(5)
+        assert isinstance(outcome[0], HTTPError) and str(outcome[0]) == "the request was cancelled"
+        (flight,) = flights
+        assert (
+            str(flight.error)
+            == f"the request renewing the credentials for the MCP server at {d.mcp_url} was cancelled before it finished"
+        )
+        assert [t["form"]["grant_type"] for t in d.auth.token_requests] == ["authorization_code", "refresh_token"]
+
+
+# ----------------------------------------------------------------------------- documentation
+
+
+def test_the_exception_tree_shows_oauth_error() -> None:
+    assert "│   │       └── OAuthError " in (syncmcp_exceptions.__doc__ or "")

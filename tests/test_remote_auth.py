@@ -14,10 +14,11 @@ import logging
 import re
 import select
 import subprocess
+import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, List
 
 import pytest
 
@@ -25,7 +26,7 @@ import syncmcp
 from syncmcp import CredentialStore, HeadlessAuthorizer
 from syncmcp._httpwire import ConnectionPool, HttpRequest
 
-from .conftest import CLI
+from .conftest import CLI, wait_until
 from .servers.oauth_server import AuthOptions, Deployment, ResourceOptions, deployment
 
 
@@ -273,3 +274,35 @@ def test_cli_login_listens_on_codex_callback_port(cli: CLI, protected: Deploymen
             process.kill()
             process.communicate()
     assert (process.returncode, out) == (0, "Successfully logged in to MCP server 'notes'.\n"), err
+
+
+def test_closing_a_session_ends_a_login_waiting_for_the_browser(protected: Deployment) -> None:
+    announced: List[str] = []
+    authorizer = syncmcp.LoopbackAuthorizer(open_browser=False, timeout=60, announce=announced.append)
+    oauth = syncmcp.OAuth(server_url=protected.mcp_url, authorizer=authorizer, store=CredentialStore.memory())
+    transport = syncmcp.HttpTransport(protected.mcp_url, name="notes", auth=oauth)
+    session = syncmcp.ClientSession(transport, timeout=10)
+    try:
+        with pytest.raises(syncmcp.RequestTimeout):
+            session.initialize(timeout=1.5)  # nobody opens the link
+        assert announced  # the login did start
+    finally:
+        closing = time.monotonic()
+        session.close()
+        authorizer.close()
+    assert time.monotonic() - closing < 2.0
+    assert wait_until(lambda: not [t for t in threading.enumerate() if t.name.startswith(("syncmcp-http", "syncmcp-oauth"))], 3)
+
+
+def test_headers_the_transport_sets_are_left_out_of_a_configuration_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    from syncmcp._remote import resolve_http_headers
+
+    config = syncmcp.ServerConfig(
+        url="https://mcp.test/mcp",
+        http_headers={"Accept": "text/html", "Mcp-Session-Id": "forged", "X-Team": "blue"},
+        env_http_headers={"MCP-Protocol-Version": "SOME_VAR"},
+    )
+    with caplog.at_level(logging.WARNING, logger="syncmcp.manager"):
+        assert resolve_http_headers("s", config, environ={"SOME_VAR": "2099-01-01"}) == {"X-Team": "blue"}
+    assert caplog.text.count("is set by the transport") == 3
+    assert "forged" not in caplog.text and "text/html" not in caplog.text

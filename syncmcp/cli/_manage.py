@@ -95,9 +95,9 @@ def _transport_json(config: ServerConfig) -> Dict[str, Any]:
         }
     return {
         "type": config.transport,
-        "url": config.url,
+        "url": config.display_command,
         "bearer_token_env_var": config.bearer_token_env_var,
-        "http_headers": dict(config.http_headers) or None,
+        "http_headers": dict.fromkeys(config.http_headers, "*****") or None,
         "env_http_headers": dict(config.env_http_headers) or None,
     }
 
@@ -141,7 +141,13 @@ def run_list(ctx: Context) -> int:
             )
         else:
             http.append(
-                [name, config.url or "", config.bearer_token_env_var or "-", _status(config), _AUTH_LABELS[_auth_status(config)]]
+                [
+                    name,
+                    config.display_command,
+                    config.bearer_token_env_var or "-",
+                    _status(config),
+                    _AUTH_LABELS[_auth_status(config)],
+                ]
             )
     lines: List[str] = []
     if stdio:
@@ -194,7 +200,7 @@ def run_get(ctx: Context, name: str) -> int:
     else:
         lines += [
             f"  transport: {config.transport}",
-            f"  url: {config.url}",
+            f"  url: {config.display_command}",
             f"  bearer_token_env_var: {config.bearer_token_env_var or '-'}",
             f"  http_headers: {_masked(sorted(config.http_headers))}",
             "  env_http_headers: "

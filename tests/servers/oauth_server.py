@@ -101,6 +101,7 @@ class AuthOptions:
     clients: Dict[str, Optional[str]] = field(default_factory=dict)  # pre-registered: id -> secret
     client_methods: Dict[str, str] = field(default_factory=dict)  # pre-registered: id -> auth method
     on_authorize: Optional[Callable[[Dict[str, str]], None]] = None  # runs before the redirect
+    metadata_overrides: Dict[str, Any] = field(default_factory=dict)  # replace metadata fields (other endpoints)
 
 
 class AuthServer:
@@ -157,6 +158,7 @@ class AuthServer:
             data["authorization_response_iss_parameter_supported"] = True
         if o.openid:
             data.update(jwks_uri=f"{self.base}/jwks.json", subject_types_supported=["public"])
+        data.update(o.metadata_overrides)
         return data
 
     def handle(self, method: str, path: str, query: Dict[str, str], headers: Any, body: bytes) -> Optional[Reply]:
@@ -424,6 +426,7 @@ class ResourceOptions:
     challenge_scope: Optional[str] = None  # scope= of the 401 challenge
     required_scopes: Tuple[str, ...] = ()  # a valid token without them gets 403 insufficient_scope
     always_403: bool = False  # insufficient_scope whatever the token (the retry-limit scenario)
+    authorization_servers: Optional[List[str]] = None  # the PRM names these instead of the issuer
 
 
 class ResourceServer:
@@ -477,7 +480,8 @@ class ResourceServer:
 
     def metadata(self) -> Dict[str, Any]:
         resource = self.options.resource_override or (self.base if self.options.prm == "root" else self.base + "/mcp")
-        data: Dict[str, Any] = {"resource": resource, "authorization_servers": [self.issuer]}
+        servers = self.options.authorization_servers or [self.issuer]
+        data: Dict[str, Any] = {"resource": resource, "authorization_servers": servers}
         if self.options.scopes_supported is not None:
             data["scopes_supported"] = self.options.scopes_supported
         return data
