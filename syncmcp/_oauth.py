@@ -29,10 +29,11 @@ HTTP transport's 30 s for the flow's own requests).
 :meth:`OAuth.close` (a transport closing) cancels a login waiting for the user, and
 :meth:`OAuth.authorize_now` puts the token at hand on a request that must not wait.
 
-This module owns the flow and its state: the credentials in use and their generation, the
-renewals (single flight), refreshes under the store's lock, logins and step-ups, and which grant
-a login uses. Its parts never import it, and every request they make is yielded back to the flow:
-:mod:`._oauthdiscovery` (challenges, protected resource and authorization server metadata, the
+This module owns the flow and its state: the credentials in use and their generation,
+refreshes under the store's lock, logins and step-ups, and which grant a login uses. Its parts
+never import it, and every request they make is yielded back to the flow: :mod:`._oauthflight`
+(one renewal at a time for many threads), :mod:`._oauthdiscovery` (challenges, protected
+resource and authorization server metadata, the
 resource and issuer checks), :mod:`._oauthclients` (which client this is: configured, stored,
 CIMD or registered), :mod:`._oauthgrants` (token endpoint requests, client authentication, the
 identity provider's token exchange, token responses) and :mod:`._es256` (``private_key_jwt``
@@ -67,9 +68,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Callable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from ._auth import Auth, AuthFlow
 from ._credentials import CredentialStore, CredentialTransaction, StoredCredentials
@@ -90,6 +90,7 @@ from ._oauthdiscovery import (
     strings,
     union,
 )
+from ._oauthflight import Renewals
 from ._oauthgrants import Grants, identity_provider_client, new_credentials, refreshed
 
 __all__ = [
@@ -137,21 +138,6 @@ class _Budget:
     may_refresh: bool = True
     may_login: bool = True
     step_ups: int = 0
-
-
-class _Flight:
-    """One renewal (refresh or login) that concurrent requests wait for instead of repeating."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.error: Optional[BaseException] = None
-        #: The leader went away before the renewal ended (its request was cancelled or its
-        #: send failed): nobody refused anything, so a follower may renew in its place.
-        self.abandoned = False
-
-
-class _Abandoned(AuthenticationRequired):
-    """The request leading a renewal ended before the renewal did."""
 
 
 class _Login:
@@ -314,7 +300,9 @@ class OAuth(Auth):
         self._creds: Optional[StoredCredentials] = None
         self._generation = 0
         self._loaded = False
-        self._flight: Optional[_Flight] = None
+        self._renewals = Renewals(
+            self._lock, generation=lambda: self._generation, describe=self._describe, wait_limit=lambda: self.login_timeout
+        )
         self._logins: List[_Login] = []  # authorizations waiting for the user, for close()
         self._clients = Clients(self, self._key, client_secret, self._describe)
         self._grants = Grants(signing_key, idp_client, id_token, self._describe)
@@ -377,13 +365,13 @@ class OAuth(Auth):
             HTTPError: a server could not be reached.
             ConfigError: the credentials could not be written to the store.
         """
-        flight = self._lead_flight()
+        flight = self._renewals.lead()
         try:
             creds = _drive(self._explicit_login(scopes, authorizer, challenge), send)
         except BaseException as exc:
-            self._land(flight, exc)
+            self._renewals.land(flight, exc)
             raise
-        self._land(flight, None)
+        self._renewals.land(flight, None)
         return creds
 
     def authorize_now(self, request: HttpRequest) -> bool:
@@ -471,7 +459,7 @@ class OAuth(Auth):
     def _refresh_ahead(self, creds: StoredCredentials, generation: int) -> Flow[None]:
         """Refresh a token about to expire; a failure only means the request goes without it."""
         try:
-            yield from self._in_flight(generation, lambda: self._refresh(creds))
+            yield from self._renewals.run(generation, lambda: self._refresh(creds))
         except HTTPError as exc:  # OAuthError and AuthenticationRequired included
             logger.info("could not refresh the access token for %s ahead of its expiry: %s", self._describe(), exc)
 
@@ -486,7 +474,7 @@ class OAuth(Auth):
         then tries once more, with the server's challenge).
         """
         try:
-            yield from self._in_flight(generation, lambda: self._login(Challenge(), scopes=creds.scopes or None))
+            yield from self._renewals.run(generation, lambda: self._login(Challenge(), scopes=creds.scopes or None))
         except HTTPError as exc:  # OAuthError and AuthenticationRequired included
             logger.info("could not renew the access token for %s ahead of its expiry: %s", self._describe(), exc)
 
@@ -509,7 +497,7 @@ class OAuth(Auth):
             budget.may_login = budget.may_refresh = False
             yield from self._login(challenge)
 
-        yield from self._in_flight(generation, renew)
+        yield from self._renewals.run(generation, renew)
 
     def _step_up(self, challenge: Challenge, generation: int, budget: _Budget, url: str) -> Flow[None]:
         """After a 403 ``insufficient_scope``: a stored token that covers it, else authorize again.
@@ -531,7 +519,7 @@ class OAuth(Auth):
         creds = self._current()
         held = creds.scopes if creds is not None else ()
         step_up = _StepUp(f"requires {wanted}", union(held, challenge.scopes))
-        yield from self._in_flight(generation, lambda: self._login(challenge, extra_scopes=held, step_up=step_up))
+        yield from self._renewals.run(generation, lambda: self._login(challenge, extra_scopes=held, step_up=step_up))
 
     # ------------------------------------------------------------------ state
 
@@ -610,96 +598,6 @@ class OAuth(Auth):
 
     def _describe(self) -> str:
         return f"MCP server {self.server_name!r}" if self.server_name else f"the MCP server at {redact_url(self.server_url)}"
-
-    # ------------------------------------------------------------------ single flight
-
-    def _join_flight(self, generation: Optional[int]) -> Tuple[Optional[_Flight], bool]:
-        """The renewal to join, and whether this caller leads it.
-
-        ``(None, False)`` when the token changed since ``generation``: retry with the new one.
-        """
-        with self._lock:
-            if generation is not None and generation != self._generation:
-                return None, False
-            if self._flight is not None:
-                return self._flight, False
-            flight = self._flight = _Flight()
-            return flight, True
-
-    def _lead_flight(self) -> _Flight:
-        """Wait for any running renewal, then lead one (explicit logins)."""
-        deadline = time.monotonic() + self.login_timeout
-        while True:
-            flight, leader = self._join_flight(None)
-            assert flight is not None
-            if leader:
-                return flight
-            if not flight.done.wait(max(0.0, deadline - time.monotonic())):
-                raise AuthenticationRequired(f"gave up waiting {self.login_timeout:g} s for another login to {self._describe()}")
-
-    def _await_flight(self, flight: _Flight, deadline: float) -> None:
-        """Wait until ``deadline`` (``time.monotonic()``) for ``flight``; raise its failure.
-
-        Returns when it succeeded, or was abandoned by its leader with time left to renew.
-        """
-        if not flight.done.wait(max(0.0, deadline - time.monotonic())):
-            raise AuthenticationRequired(
-                f"gave up waiting {self.login_timeout:g} s for another request's login to {self._describe()}"
-            )
-        error = flight.error
-        if flight.abandoned and time.monotonic() < deadline:
-            return
-        if isinstance(error, OAuthError):
-            description = error.error_description
-            raise OAuthError(
-                str(error), error=error.error, error_description=description, status=error.status, url=error.url
-            ) from error
-        if isinstance(error, AuthenticationRequired):
-            raise AuthenticationRequired(str(error), status=error.status, url=error.url) from error
-        if error is not None:
-            raise AuthenticationRequired(f"logging in to {self._describe()} failed: {error or type(error).__name__}") from error
-
-    def _land(self, flight: _Flight, error: Optional[BaseException]) -> None:
-        """End ``flight``: ``error`` is why it failed (``None``: it succeeded).
-
-        An error that is no ``Exception`` (``GeneratorExit``: the leading request's flow was
-        closed because its request was cancelled or failed; ``KeyboardInterrupt``) abandons it:
-        nobody refused anything, and a follower may renew in its place.
-        """
-        abandoned = error is not None and not isinstance(error, Exception)
-        if abandoned:
-            reason = "cancelled" if isinstance(error, GeneratorExit) else f"interrupted ({type(error).__name__})"
-            error = _Abandoned(f"the request renewing the credentials for {self._describe()} was {reason} before it finished")
-        with self._lock:
-            if self._flight is flight:
-                self._flight = None
-        flight.error = error
-        flight.abandoned = abandoned
-        flight.done.set()
-
-    def _in_flight(self, generation: int, operation: Callable[[], Flow[Any]]) -> Flow[None]:
-        """Run ``operation`` as the one renewal for ``generation``, or wait for the one running.
-
-        A follower waits ``login_timeout`` seconds in all; when the leader is cancelled before
-        the renewal ends, the follower runs ``operation`` itself (or follows whoever leads now).
-        """
-        deadline = time.monotonic() + self.login_timeout
-        while True:
-            flight, leader = self._join_flight(generation)
-            if flight is None:
-                return
-            if leader:
-                break
-            self._await_flight(flight, deadline)
-            if not flight.abandoned:
-                return
-            logger.debug("%s; renewing them for another request", flight.error)
-        try:
-            yield from operation()
-        except BaseException as exc:
-            self._land(flight, exc)
-            raise
-        self._land(flight, None)
 
     # ------------------------------------------------------------------ refresh
 

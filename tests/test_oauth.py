@@ -1232,14 +1232,14 @@ def watch_followers(oauth: OAuth, monkeypatch: pytest.MonkeyPatch) -> Tuple[thre
     """An event set when a request starts waiting for another request's renewal, and those renewals."""
     waiting = threading.Event()
     flights: List[Any] = []
-    original = oauth._await_flight
+    original = oauth._renewals.wait
 
     def await_flight(flight: Any, *args: Any) -> None:
         flights.append(flight)
         waiting.set()
         original(flight, *args)
 
-    monkeypatch.setattr(oauth, "_await_flight", await_flight)
+    monkeypatch.setattr(oauth._renewals, "wait", await_flight)
     return waiting, flights
 
 

@@ -18,7 +18,7 @@ LAYERS = [
     {"_version", "_exceptions", "_display", "_procstat", "_status", "_timeout", "_workers", "_urls"},
     {"_jsonrpc", "_types", "_sandbox", "_config", "_sse", "_httpwire", "_credentials", "_mcpheaders"},
     {"_validation", "_era", "_listcache", "_tasks", "_toolnames", "_startup", "_events", "_toolcache", "_auth", "_login"},
-    {"_es256", "_oauthdiscovery"},
+    {"_es256", "_oauthdiscovery", "_oauthflight"},
     {"_oauthclients"},
     {"_oauthgrants"},
     {"_transport", "_oauth", "_sselegacy"},
