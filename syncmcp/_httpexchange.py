@@ -28,7 +28,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ._era import MODERN_ERROR_CODES
 from ._exceptions import AuthenticationRequired, HTTPError, MessageTooLarge
-from ._httpwire import Headers, HttpRequest, HttpResponse, excerpt
+from ._httpwire import Abortable, Headers, HttpRequest, HttpResponse, excerpt
 from ._jsonrpc import ErrorCode
 from ._sse import SSEDecoder
 
@@ -65,7 +65,9 @@ Send = Callable[[HttpRequest, Optional[float], Optional[OnPending]], HttpRespons
 class Exchange:
     """One request in flight: what cancellation needs to stop it, and whether it was answered."""
 
-    __slots__ = ("_abort", "_lock", "_response", "answered", "cancelled", "method", "name", "request_id", "session_id", "version")
+    __slots__ = (
+        "_attempt", "_lock", "_response", "answered", "cancelled", "method", "name", "request_id", "session_id", "version"
+    )  # fmt: skip
 
     def __init__(self, request_id: Any, method: str, version: Optional[str], name: Optional[str]) -> None:
         self.request_id = request_id
@@ -77,7 +79,7 @@ class Exchange:
         self.session_id: Optional[str] = None
         self._lock = threading.Lock()
         self._response: Optional[HttpResponse] = None
-        self._abort: Optional[Callable[[], None]] = None
+        self._attempt = Abortable()
 
     @property
     def modern(self) -> bool:
@@ -86,11 +88,7 @@ class Exchange:
 
     def pending(self, abort: Optional[Callable[[], None]]) -> None:
         """The pool's ``on_pending``: until a response arrives, ``abort`` is how to stop the attempt."""
-        with self._lock:
-            if abort is not None and self.cancelled.is_set():
-                abort()
-            else:
-                self._abort = abort
+        self._attempt.pending(abort)
 
     def attach(self, response: HttpResponse) -> bool:
         """Make ``response`` the one to close on cancel; ``False`` (and closed) if already cancelled."""
@@ -106,9 +104,7 @@ class Exchange:
         with self._lock:
             self.cancelled.set()
             response, self._response = self._response, None
-            abort, self._abort = self._abort, None
-            if abort is not None:
-                abort()  # a server that has not answered yet (a shutdown: quick, and safe under the lock)
+        self._attempt.abort()
         if response is not None:
             response.close()
 

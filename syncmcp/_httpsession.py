@@ -218,13 +218,12 @@ class LegacySession:
                 # gets 404 and waits for this re-initialization (without any id: a 400, and a failure).
                 self._generation += 1
                 get_response, self._response = self._response, None
-                self._abort_get()
+                abort_get, self._abort = self._abort, None
         if not claimed:
             if waiting is not None:
                 waiting.wait(self._ack_timeout * 2)  # bounded: the claimer's own requests are
             return
-        if get_response is not None:
-            get_response.close()
+        _stop_get(abort_get, get_response)
         logger.info("MCP server '%s' lost the session; initializing a new one", self.name)
         try:
             assert initialize is not None
@@ -290,11 +289,10 @@ class LegacySession:
             self._stopped = True
             self._generation += 1
             response, self._response = self._response, None
+            abort_get, self._abort = self._abort, None
             self._ending_session = self._session_id
-            self._abort_get()
         self._stopping.set()
-        if response is not None:
-            response.close()
+        _stop_get(abort_get, response)
 
     def end(self) -> None:
         """After :meth:`stop`: ``DELETE`` the session, if any (current credentials only)."""
@@ -353,12 +351,6 @@ class LegacySession:
         """Wait before the GET stream reconnects; ``True`` when it should end instead (closed, or superseded)."""
         return not self._current(generation) or self._stopping.wait(delay)
 
-    def _abort_get(self) -> None:
-        """Stop a GET still waiting for its response head (called with ``_lock`` held)."""
-        abort, self._abort = self._abort, None
-        if abort is not None:
-            abort()
-
     def _get_pending(self, generation: int) -> OnPending:
         """The ``on_pending`` of a GET stream request: a GET of a stream superseded or closed is aborted."""
         mine: List[Callable[[], None]] = []
@@ -369,11 +361,12 @@ class LegacySession:
                     if mine and self._abort is mine[0]:
                         self._abort = None
                     mine.clear()
-                elif not self._current(generation):
-                    abort()
-                else:
+                    return
+                if self._current(generation):
                     mine[:] = [abort]
                     self._abort = abort
+                    return
+            abort()  # superseded or stopped meanwhile
 
         return pending
 
@@ -446,3 +439,11 @@ def _backoff(retry_ms: Optional[int], failures: int) -> float:
     if failures <= 1:
         return base
     return float(min(MAX_RECONNECT_DELAY, max(base, DEFAULT_RECONNECT_DELAY) * 2 ** (failures - 1)))
+
+
+def _stop_get(abort: Optional[Callable[[], None]], response: Optional[HttpResponse]) -> None:
+    """End a ``GET`` stream: abort it while it waits for its head, else close its response (no lock held)."""
+    if abort is not None:
+        abort()
+    if response is not None:
+        response.close()

@@ -43,6 +43,7 @@ from ._version import __version__
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "USER_AGENT",
+    "Abortable",
     "ConnectionPool",
     "Headers",
     "HttpRequest",
@@ -245,24 +246,15 @@ class _Connection:
         except (OSError, ValueError):
             return False
 
-    def abort(self) -> None:
-        """Wake a thread blocked sending on or reading from this connection (it then fails)."""
-        try:
-            self._shutdown()
-        except OSError:
-            pass
-
     def close(self) -> None:
         # Shut down first: it wakes a thread blocked reading, which holds the buffered reader's
         # lock that closing the reader needs.
-        for closer in (self._shutdown, self.sock.close, self.reader.close):
+        _shut(self.sock)
+        for closer in (self.sock.close, self.reader.close):
             try:
                 closer()
             except (OSError, ValueError):
                 pass
-
-    def _shutdown(self) -> None:
-        self.sock.shutdown(socket.SHUT_RDWR)
 
 
 def _read_head(reader: Any, url: str) -> Tuple[int, str, Headers, str]:
@@ -299,18 +291,22 @@ def _read_head(reader: Any, url: str) -> Tuple[int, str, Headers, str]:
         return status, rest[0] if rest else "", headers, version
 
 
-class _Opening:
-    """A connection being opened; :meth:`abort`, from any thread, stops it.
+class _Attempt:
+    """One attempt of :meth:`ConnectionPool.send`, until its response head arrived; :meth:`abort` stops it.
 
-    Connecting polls for the abort (every ``_ABORT_POLL`` seconds); once connected, the socket is
-    shut down, which wakes a proxy tunnel or a TLS handshake waiting for the server.
+    Connecting polls for the abort (every ``_ABORT_POLL`` seconds); once there is a socket (a new
+    one in a proxy tunnel or a TLS handshake, or any one sending the request and awaiting the
+    head), it is shut down, which wakes the thread waiting on it. Once :meth:`finish` ran, an
+    abort does nothing: a late caller never touches a connection that went back to the pool. The
+    lock guards only this object's fields (and the shutdown call); nothing else is called under it.
     """
 
-    __slots__ = ("_lock", "_sock", "aborted")
+    __slots__ = ("_finished", "_lock", "_sock", "aborted")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sock: Optional[socket.socket] = None
+        self._finished = False
         self.aborted = False
 
     def watch(self, sock: socket.socket) -> None:
@@ -321,11 +317,56 @@ class _Opening:
                 _shut(sock)
 
     def abort(self) -> None:
-        """Stop the opening (idempotent)."""
+        """Stop the attempt, from any thread (idempotent; nothing once it finished)."""
         with self._lock:
+            if self._finished:
+                return
             self.aborted = True
             if self._sock is not None:
                 _shut(self._sock)
+
+    def finish(self) -> None:
+        """The attempt is over (answered or failed): later aborts leave its socket alone."""
+        with self._lock:
+            self._finished = True
+            self._sock = None
+
+
+class Abortable:
+    """Keeps the means to abort the request in flight; :meth:`abort` stops it and every later one.
+
+    Pass :meth:`pending` as ``on_pending`` to :meth:`ConnectionPool.send` (for several requests in
+    turn, if need be). Thread-safe; the abort functions are called with no lock held.
+
+    Example::
+
+        abortable = Abortable()
+        threading.Timer(5.0, abortable.abort).start()
+        pool.send(HttpRequest("GET", url), on_pending=abortable.pending)   # HTTPError after 5 s
+    """
+
+    __slots__ = ("_abort", "_lock", "aborted")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._abort: Optional[Callable[[], None]] = None
+        self.aborted = False
+
+    def pending(self, abort: Optional[Callable[[], None]]) -> None:
+        """The ``on_pending`` of a request: how to abort its current attempt (``None``: nothing to abort)."""
+        with self._lock:
+            self._abort = abort
+            aborted = self.aborted
+        if aborted and abort is not None:
+            abort()
+
+    def abort(self) -> None:
+        """Abort the current attempt, and every later one at once (idempotent)."""
+        with self._lock:
+            self.aborted = True
+            abort, self._abort = self._abort, None
+        if abort is not None:
+            abort()
 
 
 def _shut(sock: socket.socket) -> None:
@@ -352,12 +393,12 @@ def _ready(sock: socket.socket, timeout: float, *, write: bool) -> bool:
 _ABORT_POLL = 0.05
 
 
-def _open_socket(host: str, port: int, deadline: float, opening: _Opening) -> socket.socket:
+def _open_socket(host: str, port: int, deadline: float, attempt: _Attempt) -> socket.socket:
     """Connect a TCP socket to ``host:port`` (each address in turn) before ``deadline``, abortably.
 
     Raises:
         socket.timeout: not connected in time.
-        OSError: no address accepted the connection, or the opening was aborted.
+        OSError: no address accepted the connection, or the attempt was aborted.
     """
     error: OSError = OSError(f"no address found for {host}")
     for family, kind, proto, _, address in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
@@ -368,7 +409,7 @@ def _open_socket(host: str, port: int, deadline: float, opening: _Opening) -> so
             if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
                 raise OSError(code, os.strerror(code))
             while code != 0:
-                if opening.aborted:
+                if attempt.aborted:
                     raise OSError(errno.ECANCELED, "connecting was cancelled")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -379,14 +420,14 @@ def _open_socket(host: str, port: int, deadline: float, opening: _Opening) -> so
                         raise OSError(code, os.strerror(code))
                     break
             sock.setblocking(True)
-            opening.watch(sock)
+            attempt.watch(sock)
             return sock
         except socket.timeout:
             sock.close()
             raise
         except OSError as exc:
             sock.close()
-            if opening.aborted:
+            if attempt.aborted:
                 raise
             error = exc
     raise error
@@ -444,7 +485,7 @@ class HttpResponse:
         connection = (headers.get("connection") or "").lower()
         self._reusable = version == "HTTP/1.1" and "close" not in connection and (self._chunked or self._remaining is not None)
         if self._done:
-            self._release()
+            self.close()
 
     def set_read_timeout(self, seconds: Optional[float]) -> None:
         """Change how long any one further read of this response may wait (``None``: no limit)."""
@@ -484,7 +525,7 @@ class HttpResponse:
                 f"{redact_url(self.url)}: the connection broke while reading the response ({exc})", url=self.url
             ) from exc
         if self.done:
-            self._release()
+            self.close()
         return data
 
     def _read_plain(self, conn: _Connection, max_bytes: int) -> bytes:
@@ -589,15 +630,6 @@ class HttpResponse:
                 return
             yield data
 
-    def _release(self) -> None:
-        with self._lock:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            if self._reusable:
-                self._pool._put_idle(conn)
-            else:
-                conn.close()
-
     def close(self) -> None:
         """Give the connection back when the body was consumed, else close it (idempotent)."""
         with self._lock:
@@ -692,6 +724,8 @@ class ConnectionPool:
             on_pending: called with a function that aborts the attempt (from any thread) while
                 the request is sent and its response head awaited, and with ``None`` once that
                 is over: until there is a response to close, this is how to stop a silent server.
+                The function does nothing once the attempt is over, so a late call is harmless
+                (:class:`Abortable` keeps it for you).
 
         Raises:
             HTTPError: connecting, the TLS handshake or the exchange failed (``status`` is
@@ -702,30 +736,29 @@ class ConnectionPool:
         attempts = 2
         while True:
             attempts -= 1
-            opening = _Opening()
+            attempt = _Attempt()
+            reused = False
             if on_pending is not None:
-                on_pending(opening.abort)  # connecting, a proxy tunnel and a TLS handshake can be stopped too
+                on_pending(attempt.abort)  # connecting, a proxy tunnel and a TLS handshake can be stopped too
             try:
-                conn, reused = self._get_connection(key, parts.hostname or "", request.url, opening)
-            except BaseException:
-                if on_pending is not None:
-                    on_pending(None)
-                raise
-            if on_pending is not None:
-                on_pending(conn.abort)
-            try:
-                conn.sock.settimeout(read_timeout)
-                conn.sock.sendall(self._encode(request, parts, conn.through_proxy and scheme == "http", proxy))
-                status, reason, headers, version = _read_head(conn.reader, request.url)
+                conn, reused = self._get_connection(key, parts.hostname or "", request.url, attempt)
+                attempt.watch(conn.sock)
+                try:
+                    conn.sock.settimeout(read_timeout)
+                    conn.sock.sendall(self._encode(request, parts, conn.through_proxy and scheme == "http", proxy))
+                    status, reason, headers, version = _read_head(conn.reader, request.url)
+                except BaseException:
+                    conn.close()
+                    raise
             except _EmptyResponse:
-                conn.close()
-                if reused and attempts > 0 and request.replayable:
+                if reused and attempts > 0 and request.replayable and not attempt.aborted:
                     continue
                 raise HTTPError(
                     f"{redact_url(request.url)}: the server closed the connection without answering", url=request.url
                 ) from None
             except (OSError, ValueError) as exc:
-                conn.close()
+                if attempt.aborted:
+                    raise HTTPError(f"{redact_url(request.url)}: the request was cancelled", url=request.url) from exc
                 if reused and attempts > 0 and request.replayable and not isinstance(exc, socket.timeout):
                     continue
                 if isinstance(exc, socket.timeout):
@@ -733,10 +766,8 @@ class ConnectionPool:
                         f"{redact_url(request.url)}: no answer from the server within {read_timeout:g} s", url=request.url
                     ) from exc
                 raise HTTPError(f"{redact_url(request.url)}: the request failed: {exc}", url=request.url) from exc
-            except BaseException:
-                conn.close()
-                raise
             finally:
+                attempt.finish()
                 if on_pending is not None:
                     on_pending(None)
             conn.last_used = time.monotonic()
@@ -780,7 +811,7 @@ class ConnectionPool:
         return head + request.body if request.body else head
 
     def _get_connection(
-        self, key: Tuple[str, str, int, Optional[str]], hostname: str, url: str, opening: _Opening
+        self, key: Tuple[str, str, int, Optional[str]], hostname: str, url: str, attempt: _Attempt
     ) -> Tuple[_Connection, bool]:
         while True:
             with self._lock:
@@ -789,12 +820,12 @@ class ConnectionPool:
                 idle = self._idle.get(key)
                 conn = idle.pop() if idle else None
             if conn is None:
-                return self._connect(key, hostname, url, opening), False
+                return self._connect(key, hostname, url, attempt), False
             if conn.alive():
                 return conn, True
             conn.close()
 
-    def _connect(self, key: Tuple[str, str, int, Optional[str]], hostname: str, url: str, opening: _Opening) -> _Connection:
+    def _connect(self, key: Tuple[str, str, int, Optional[str]], hostname: str, url: str, attempt: _Attempt) -> _Connection:
         scheme, _, port, proxy = key
         deadline = time.monotonic() + self.connect_timeout
         target = redact_url(url)
@@ -803,18 +834,22 @@ class ConnectionPool:
                 proxy_parts = urllib.parse.urlsplit(proxy)
                 proxy_host = proxy_parts.hostname or ""
                 proxy_port = proxy_parts.port or (443 if proxy_parts.scheme == "https" else 8080)
-                sock = _open_socket(proxy_host, proxy_port, deadline, opening)
+                sock = _open_socket(proxy_host, proxy_port, deadline, attempt)
                 if scheme == "https":
-                    _tunnel(sock, hostname, port, proxy, deadline)
+                    try:
+                        _tunnel(sock, hostname, port, proxy, deadline)
+                    except BaseException:
+                        sock.close()
+                        raise
             else:
-                sock = _open_socket(hostname, port, deadline, opening)
-        except HTTPError:
-            raise
-        except socket.timeout as exc:
-            raise HTTPError(f"{target}: could not connect within {self.connect_timeout:g} s", url=url) from exc
-        except OSError as exc:
-            if opening.aborted:
+                sock = _open_socket(hostname, port, deadline, attempt)
+        except (HTTPError, OSError) as exc:
+            if attempt.aborted:
                 raise HTTPError(f"{target}: connecting was cancelled", url=url) from exc
+            if isinstance(exc, HTTPError):
+                raise
+            if isinstance(exc, socket.timeout):
+                raise HTTPError(f"{target}: could not connect within {self.connect_timeout:g} s", url=url) from exc
             where = f"the proxy {redact_url(proxy)}" if proxy is not None else f"{hostname}:{port}"
             raise HTTPError(f"{target}: cannot connect to {where}: {exc.strerror or exc}", url=url) from exc
         try:
@@ -822,20 +857,37 @@ class ConnectionPool:
         except OSError:
             pass
         if scheme == "https":
-            try:
-                sock.settimeout(max(0.001, deadline - time.monotonic()))
-                sock = self.ssl_context.wrap_socket(sock, server_hostname=hostname)
-            except ssl.SSLCertVerificationError as exc:
-                sock.close()
-                raise HTTPError(
-                    f"{target}: the server's TLS certificate was rejected ({exc.verify_message or exc.reason}); "
-                    "if it is signed by a private authority, point SSL_CERT_FILE at a bundle that includes it",
-                    url=url,
-                ) from exc
-            except (ssl.SSLError, OSError) as exc:
-                sock.close()
-                raise HTTPError(f"{target}: the TLS handshake failed: {exc}", url=url) from exc
+            sock = self._handshake(sock, hostname, url, deadline, attempt)
         return _Connection(key, sock, proxy is not None)
+
+    def _handshake(self, sock: socket.socket, hostname: str, url: str, deadline: float, attempt: _Attempt) -> socket.socket:
+        """The TLS handshake before ``deadline``; the TLS socket is watched by ``attempt`` first (abortable)."""
+        target = redact_url(url)
+        try:
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            tls = self.ssl_context.wrap_socket(sock, server_hostname=hostname, do_handshake_on_connect=False)
+        except BaseException:
+            sock.close()
+            raise
+        try:
+            attempt.watch(tls)
+            tls.do_handshake()
+        except ssl.SSLCertVerificationError as exc:
+            tls.close()
+            raise HTTPError(
+                f"{target}: the server's TLS certificate was rejected ({exc.verify_message or exc.reason}); "
+                "if it is signed by a private authority, point SSL_CERT_FILE at a bundle that includes it",
+                url=url,
+            ) from exc
+        except (ssl.SSLError, OSError) as exc:
+            tls.close()
+            if attempt.aborted:
+                raise HTTPError(f"{target}: connecting was cancelled", url=url) from exc
+            raise HTTPError(f"{target}: the TLS handshake failed: {exc}", url=url) from exc
+        except BaseException:
+            tls.close()
+            raise
+        return tls
 
     def _put_idle(self, conn: _Connection) -> None:
         conn.last_used = time.monotonic()
@@ -867,24 +919,21 @@ def _proxy_credentials(proxy: str) -> Optional[str]:
 
 
 def _tunnel(sock: socket.socket, host: str, port: int, proxy: str, deadline: float) -> None:
-    """Open a ``CONNECT`` tunnel through an HTTP proxy."""
+    """Open a ``CONNECT`` tunnel through an HTTP proxy (the caller closes ``sock`` on failure)."""
     authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}", f"User-Agent: {USER_AGENT}"]
     credentials = _proxy_credentials(proxy)
     if credentials:
         lines.append(f"Proxy-Authorization: Basic {credentials}")
+    where = redact_url(proxy)  # the proxy URL may carry a user and password: never in an error
     sock.settimeout(max(0.001, deadline - time.monotonic()))
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
     reader = sock.makefile("rb", buffering=0)
     try:
-        status, reason, _headers, _version = _read_head(reader, proxy)
+        status, reason, _headers, _version = _read_head(reader, where)
     except _EmptyResponse:
-        sock.close()
-        raise HTTPError(f"the proxy {redact_url(proxy)} closed the connection instead of opening a tunnel", url=proxy) from None
+        raise HTTPError(f"the proxy {where} closed the connection instead of opening a tunnel", url=where) from None
     finally:
         reader.close()
     if status != 200:
-        sock.close()
-        raise HTTPError(
-            f"the proxy {redact_url(proxy)} refused the tunnel to {authority}: {status} {reason}", status=status, url=proxy
-        )
+        raise HTTPError(f"the proxy {where} refused the tunnel to {authority}: {status} {reason}", status=status, url=where)

@@ -50,10 +50,11 @@ class Unanswered:
             with self._lock:
                 if abort is None:
                     self._aborts.pop(key, None)
-                elif self._closed:
-                    abort()
-                else:
+                    return
+                if not self._closed:
                     self._aborts[key] = abort
+                    return
+            abort()  # closed already: at once (an abort is harmless once its attempt is over)
 
         return pending
 
@@ -62,5 +63,5 @@ class Unanswered:
         with self._lock:
             self._closed = True
             aborts, self._aborts = list(self._aborts.values()), {}
-            for abort in aborts:
-                abort()
+        for abort in aborts:
+            abort()

@@ -32,7 +32,7 @@ import webbrowser
 from typing import Any, Callable, Dict, Optional, Set
 
 from ._exceptions import AuthenticationRequired, HTTPError
-from ._httpwire import ConnectionPool, Headers, HttpRequest, redact_url
+from ._httpwire import Abortable, ConnectionPool, Headers, HttpRequest, redact_url
 
 __all__ = [
     "DEFAULT_CALLBACK_PATH",
@@ -203,7 +203,7 @@ class HeadlessAuthorizer(Authorizer):
         self._redirect_uri = redirect_uri
         self.timeout = timeout
         self._lock = threading.Lock()
-        self._attempts: Set[_Attempt] = set()
+        self._attempts: Set[Abortable] = set()
 
     @property
     def redirect_uri(self) -> str:
@@ -226,7 +226,7 @@ class HeadlessAuthorizer(Authorizer):
             HTTPError: the server could not be reached.
         """
         request = HttpRequest("GET", url, Headers({"Accept": "text/html"}), replayable=True)
-        attempt = _Attempt()
+        attempt = Abortable()
         with self._lock:
             self._attempts.add(attempt)
         try:
@@ -242,7 +242,7 @@ class HeadlessAuthorizer(Authorizer):
                         body=body,
                     )
         except HTTPError:
-            if attempt.cancelled:
+            if attempt.aborted:
                 raise OAuthError(_CANCELLED, url=url) from None
             raise
         finally:
@@ -255,7 +255,7 @@ class HeadlessAuthorizer(Authorizer):
         with self._lock:
             attempts = list(self._attempts)
         for attempt in attempts:
-            attempt.cancel()
+            attempt.abort()
 
     def close(self) -> None:
         """Close the connection pool, when it is this authorizer's own (idempotent)."""
@@ -268,30 +268,6 @@ class HeadlessAuthorizer(Authorizer):
 
     def __repr__(self) -> str:
         return f"<HeadlessAuthorizer redirect_uri={self._redirect_uri!r}>"
-
-
-class _Attempt:
-    """One ``GET`` of :meth:`HeadlessAuthorizer.authorize`, abortable from another thread."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._abort: Optional[Callable[[], None]] = None
-        self.cancelled = False
-
-    def pending(self, abort: Optional[Callable[[], None]]) -> None:
-        """``ConnectionPool.send``'s ``on_pending``: the means to abort the attempt, or ``None``."""
-        with self._lock:
-            self._abort = abort
-            cancelled = self.cancelled
-        if cancelled and abort is not None:
-            abort()
-
-    def cancel(self) -> None:
-        with self._lock:
-            self.cancelled = True
-            abort = self._abort
-        if abort is not None:
-            abort()
 
 
 # ----------------------------------------------------------------------------- loopback

@@ -90,7 +90,8 @@ class LegacySSEChannel:
         headers = self._headers.copy()
         headers["Accept"] = "text/event-stream"
         headers["Cache-Control"] = "no-cache"
-        response = self._send(HttpRequest("GET", self.url, headers, replayable=True), None)
+        # The head within the connect timeout; the stream itself may then stay silent for long.
+        response = self._send(HttpRequest("GET", self.url, headers, replayable=True), timeout)
         where = redact_url(self.url)
         if response.status != 200 or response.content_type != "text/event-stream":
             body = response.excerpt()
@@ -101,6 +102,7 @@ class LegacySSEChannel:
                 url=self.url,
                 body=body,
             )
+        response.set_read_timeout(None)
         with self._lock:
             if self._closed:
                 response.close()

@@ -12,12 +12,12 @@ import ssl
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, List
+from typing import Callable, Iterator, List
 
 import pytest
 
 from syncmcp import HTTPError, MessageTooLarge
-from syncmcp._httpwire import ConnectionPool, Headers, HttpRequest, ProxySettings, redact_url
+from syncmcp._httpwire import Abortable, ConnectionPool, Headers, HttpRequest, ProxySettings, redact_url
 from syncmcp._mcpheaders import (
     InvalidHeaderAnnotation,
     encode_header_value,
@@ -357,6 +357,56 @@ def test_closing_a_response_from_another_thread_wakes_a_blocked_reader(server, p
     reader.join(5)
     assert not reader.is_alive()
     assert server.wait_for(lambda: server.hung_up == 1)
+
+
+def test_an_abort_stops_a_tls_handshake_the_server_never_answers() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: List[socket.socket] = []
+    arrived = threading.Event()
+
+    def accept() -> None:
+        conn, _ = listener.accept()
+        accepted.append(conn)  # held open, silent: the client waits in its TLS handshake
+        arrived.set()
+
+    threading.Thread(target=accept, daemon=True).start()
+    pool = ConnectionPool(connect_timeout=30, proxies=ProxySettings())
+    abortable = Abortable()
+    errors: List[HTTPError] = []
+
+    def send() -> None:
+        try:
+            pool.send(HttpRequest("GET", f"https://127.0.0.1:{listener.getsockname()[1]}/"), on_pending=abortable.pending)
+        except HTTPError as exc:
+            errors.append(exc)
+
+    sender = threading.Thread(target=send)
+    try:
+        sender.start()
+        assert arrived.wait(5)
+        time.sleep(0.1)  # let it block in the handshake (there is no event for "blocked in a system call")
+        started = time.monotonic()
+        abortable.abort()
+        sender.join(5)
+        assert not sender.is_alive() and time.monotonic() - started < 5
+        assert len(errors) == 1 and "connecting was cancelled" in str(errors[0])
+    finally:
+        pool.close()
+        listener.close()
+        for conn in accepted:
+            conn.close()
+
+
+def test_an_abort_that_comes_after_the_answer_leaves_the_kept_alive_connection_alone(server, pool) -> None:
+    server.hook = lambda ex: ex.respond(200, b"ok")
+    handed: List[Callable[[], None]] = []
+    with pool.send(HttpRequest("GET", server.origin + "/x"), on_pending=lambda abort: abort and handed.append(abort)) as response:
+        assert response.read(100) == b"ok"
+    assert handed
+    for abort in handed:  # a late abort: the attempt is over, the connection went back to the pool
+        abort()
+    assert get(pool, server) == b"ok"
+    assert len(server.requests) == 2 and len(set(ports(server))) == 1
 
 
 # ----------------------------------------------------------------------------- headers and URLs
