@@ -10,25 +10,24 @@ of the manager's :class:`~syncmcp._runtime.Runtime`.
 
 Example::
 
-    resources = all_resources(runtime, errors=None)         # {server: [Resource, ...]}
+    resources = everything(runtime, "resources", errors=None)   # {server: [Resource, ...]}
     first = page(runtime, "everything", "resources", "resources/list", None, DEFAULT)
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
 
 from ._managed import ManagedServer
 from ._runtime import FANOUT_GRACE, Runtime, Use
+from ._session import ClientSession
 from ._status import Page, ServerState
 from ._timeout import Timeout
-from ._types import GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate
+from ._types import GetPromptResult, ReadResourceResult
 
 __all__ = [
-    "all_prompts",
-    "all_resource_templates",
-    "all_resources",
+    "everything",
     "gather",
     "get_prompt",
     "instructions",
@@ -78,34 +77,26 @@ def _declares(slot: ManagedServer, capability: str) -> bool:
     return session is None or capability in session.server_capabilities  # exited: try, it restarts
 
 
-def all_resources(runtime: Runtime, errors: Errors) -> Dict[str, List[Resource]]:
-    """Every resource of every server that has resources; see ``MCPManager.list_all_resources``."""
+#: kind -> (its name in messages, the session's listing of it, the server capability it needs)
+_KINDS: Dict[str, Tuple[str, Callable[..., List[Any]], str]] = {
+    "resources": ("resources", ClientSession.list_resources, "resources"),
+    "resource_templates": ("resource templates", ClientSession.list_resource_templates, "resources"),
+    "prompts": ("prompts", ClientSession.list_prompts, "prompts"),
+}
 
-    def fetch(slot: ManagedServer) -> List[Resource]:
+
+def everything(runtime: Runtime, kind: str, errors: Errors) -> Dict[str, List[Any]]:
+    """Every item of one kind of every server that has it; see ``MCPManager.list_all_resources``.
+
+    ``kind`` is ``resources``, ``resource_templates`` or ``prompts``.
+    """
+    label, listing, capability = _KINDS[kind]
+
+    def fetch(slot: ManagedServer) -> List[Any]:
         with Use(runtime, slot) as session:
-            return session.list_resources(timeout=slot.config.tool_timeout_sec)
+            return listing(session, timeout=slot.config.tool_timeout_sec)
 
-    return gather(runtime, "resources", fetch, "resources", errors)
-
-
-def all_resource_templates(runtime: Runtime, errors: Errors) -> Dict[str, List[ResourceTemplate]]:
-    """Every resource template of every server that has resources."""
-
-    def fetch(slot: ManagedServer) -> List[ResourceTemplate]:
-        with Use(runtime, slot) as session:
-            return session.list_resource_templates(timeout=slot.config.tool_timeout_sec)
-
-    return gather(runtime, "resource templates", fetch, "resources", errors)
-
-
-def all_prompts(runtime: Runtime, errors: Errors) -> Dict[str, List[Prompt]]:
-    """Every prompt of every server that has prompts."""
-
-    def fetch(slot: ManagedServer) -> List[Prompt]:
-        with Use(runtime, slot) as session:
-            return session.list_prompts(timeout=slot.config.tool_timeout_sec)
-
-    return gather(runtime, "prompts", fetch, "prompts", errors)
+    return gather(runtime, label, fetch, capability, errors)
 
 
 def page(runtime: Runtime, server: str, kind: str, method: str, cursor: Optional[str], timeout: Timeout) -> Page[Any]:

@@ -41,7 +41,11 @@ __all__ = [
     "DEFAULT_STARTUP_TIMEOUT_SEC",
     "DEFAULT_TOOL_TIMEOUT_SEC",
     "EMBEDDED_SERVER_NAME",
+    "HTTP_MODES",
+    "MACHINE_GRANTS",
     "MAX_TIMEOUT_SEC",
+    "OAUTH_GRANTS",
+    "OAUTH_KEYS",
     "PROTOCOL_ERAS",
     "SERVER_NAME_PATTERN",
     "ServerConfig",
@@ -51,6 +55,7 @@ __all__ = [
     "parse_config",
     "resolve_bearer_token",
     "resolve_config_path",
+    "sends_own_credentials",
     "validate_server_name",
 ]
 
@@ -114,7 +119,9 @@ OAUTH_KEYS: Tuple[str, ...] = (
     "idp_client_secret_env_var",
     "id_token_env_var",
 )
-_OAUTH_GRANTS = ("authorization_code", "client_credentials", "jwt_bearer")
+#: ``oauth.grant_type`` values: a user logs in, or (the machine grants) no user is needed.
+OAUTH_GRANTS: Tuple[str, ...] = ("authorization_code", "client_credentials", "jwt_bearer")
+MACHINE_GRANTS: Tuple[str, ...] = ("client_credentials", "jwt_bearer")
 _OAUTH_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
 _IDP_KEYS = ("idp_token_endpoint", "idp_client_id", "idp_client_secret_env_var", "id_token_env_var")
 
@@ -422,7 +429,7 @@ class _Checker:
                 if isinstance(item, bool) or not isinstance(item, int) or not 0 < item < 65536:
                     raise self.fail(where, f"expected a port number from 1 to 65535, got {_describe(item)}")
             elif name == "grant_type":
-                _choose(self, key, name, item, _OAUTH_GRANTS)
+                _choose(self, key, name, item, OAUTH_GRANTS)
             elif name == "token_endpoint_auth_method":
                 _choose(self, key, name, item, _OAUTH_AUTH_METHODS)
             elif name == "client_metadata_url":
@@ -847,3 +854,17 @@ def resolve_bearer_token(server: str, variable: Optional[str], environ: Optional
     if not value:
         raise ConfigError(f"Environment variable {variable} for MCP server '{server}' is empty")
     return value
+
+
+def sends_own_credentials(config: ServerConfig) -> bool:
+    """Whether an HTTP server's configuration carries its credentials itself.
+
+    A ``bearer_token_env_var``, or an ``Authorization`` header in ``http_headers`` or
+    ``env_http_headers``: no login is involved.
+
+    Example:
+        >>> sends_own_credentials(ServerConfig(url="https://a.test/mcp", env_http_headers={"Authorization": "API_AUTH"}))
+        True
+    """
+    headers = (*config.http_headers, *config.env_http_headers)
+    return config.bearer_token_env_var is not None or any(header.lower() == "authorization" for header in headers)

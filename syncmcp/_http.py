@@ -57,6 +57,7 @@ from collections.abc import Mapping
 from typing import Any, Dict, Optional, Tuple
 
 from ._auth import Auth, drive_auth_flow
+from ._config import HTTP_MODES
 from ._era import META_PROTOCOL_VERSION
 from ._exceptions import ConnectionClosed, HTTPError, MessageTooLarge, TransportError
 from ._httpexchange import ErrorBody, Exchange, OnPending, ResponseReader, for_request
@@ -69,12 +70,10 @@ from ._sselegacy import LegacySSEChannel
 from ._toolheaders import ToolHeaders
 from ._transport import DEFAULT_MAX_MESSAGE_SIZE, RequestFailed
 
-__all__ = ["DEFAULT_ACK_TIMEOUT", "HTTP_MODES", "HttpTransport", "is_reserved_header"]
+__all__ = ["DEFAULT_ACK_TIMEOUT", "HttpTransport", "is_reserved_header"]
 
 logger = logging.getLogger("syncmcp.http")
 
-#: ``mode`` values: Streamable HTTP with the HTTP+SSE fallback, Streamable HTTP only, HTTP+SSE only.
-HTTP_MODES = ("auto", "streamable_http", "sse")
 #: Seconds a notification or an answer may take to be accepted (they are posted on the caller's thread).
 DEFAULT_ACK_TIMEOUT = 30.0
 #: Statuses after which ``initialize`` and listings are sent again.
@@ -96,7 +95,6 @@ SIDE_READ_TIMEOUT = 30.0
 _RESERVED_HEADERS = frozenset(
     {"content-type", "accept", "content-length", "host", "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name"}
 )
-_MODERN_VERSION_KEY = META_PROTOCOL_VERSION
 
 
 class _Ended:
@@ -399,8 +397,8 @@ class HttpTransport:
 
         With ``renew_session``, a lost session is initialized again (once) and the post repeated.
         """
-        what = message.get("method") or "a response"
-        request = self._request(str(message.get("method") or ""), body, message=message)
+        method = str(message.get("method") or "")
+        request = self._request(method, body, message=message)
         for attempt in (1, 2):
             response = self._send_http(request, self.ack_timeout, self._unanswered.hook())
             if 200 <= response.status < 300:
@@ -409,9 +407,9 @@ class HttpTransport:
             error = ErrorBody(response)
             if attempt == 1 and renew_session and self._session.lost(error, request):
                 self._session.reinitialize(request.headers.get("Mcp-Session-Id"))
-                request = self._request(str(message.get("method") or ""), body, message=message)
+                request = self._request(method, body, message=message)
                 continue
-            raise self._reader.status_error(f"{what} to MCP server '{self.name}'", error)
+            raise self._reader.status_error(f"{method or 'a response'} to MCP server '{self.name}'", error)
 
     def _post_quietly(self, message: Mapping[str, Any], body: bytes) -> None:
         try:
@@ -585,7 +583,7 @@ def is_reserved_header(name: str) -> bool:
 def _modern_version(message: Optional[Mapping[str, Any]]) -> Optional[str]:
     params = message.get("params") if message is not None else None
     meta = params.get("_meta") if isinstance(params, Mapping) else None
-    version = meta.get(_MODERN_VERSION_KEY) if isinstance(meta, Mapping) else None
+    version = meta.get(META_PROTOCOL_VERSION) if isinstance(meta, Mapping) else None
     return version if isinstance(version, str) else None
 
 

@@ -446,7 +446,7 @@ class MCPManager:
             {server: len(items) for server, items in manager.list_all_resources().items()}
             # -> {'everything': 7}
         """
-        return _catalog.all_resources(self._rt, errors)
+        return _catalog.everything(self._rt, "resources", errors)
 
     def list_all_resource_templates(
         self, *, errors: Optional[Dict[str, BaseException]] = None
@@ -457,7 +457,7 @@ class MCPManager:
             manager.list_all_resource_templates()["everything"][0].uri_template
             # -> 'demo://resource/dynamic/text/{resourceId}'
         """
-        return _catalog.all_resource_templates(self._rt, errors)
+        return _catalog.everything(self._rt, "resource_templates", errors)
 
     def list_all_prompts(self, *, errors: Optional[Dict[str, BaseException]] = None) -> Dict[str, List[Prompt]]:
         """Every prompt of every server that has prompts (see :meth:`list_all_resources`).
@@ -466,7 +466,7 @@ class MCPManager:
             [prompt.name for prompt in manager.list_all_prompts()["everything"]][:1]
             # -> ['simple-prompt']
         """
-        return _catalog.all_prompts(self._rt, errors)
+        return _catalog.everything(self._rt, "prompts", errors)
 
     def list_resources(self, server: str, cursor: Optional[str] = None, *, timeout: Timeout = DEFAULT) -> Page[Resource]:
         """One page of one server's resources; pass ``page.next_cursor`` back for the next.

@@ -72,6 +72,7 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from ._auth import Auth, AuthFlow
+from ._config import MACHINE_GRANTS, OAUTH_GRANTS
 from ._credentials import CredentialStore, CredentialTransaction, StoredCredentials
 from ._es256 import load_p256_private_key
 from ._exceptions import AuthenticationRequired, ConfigError, HTTPError
@@ -118,9 +119,6 @@ _MAX_ROUNDS = 8
 _DROP_TOKENS_ON = frozenset({"invalid_grant"})
 #: ... and after which the client registration is useless too.
 _DROP_CLIENT_ON = frozenset({"invalid_client", "unauthorized_client"})
-_GRANT_TYPES = ("authorization_code", "client_credentials", "jwt_bearer")
-#: Grants that need no user: an expiring token without a refresh token is replaced ahead of time.
-_MACHINE_GRANTS = ("client_credentials", "jwt_bearer")
 
 
 @dataclass(frozen=True)
@@ -261,8 +259,8 @@ class OAuth(Auth):
     ) -> None:
         if not is_http_url(server_url):
             raise ValueError(f"server_url must be an http(s) URL, not {redact_url(server_url)!r}")
-        if grant_type not in _GRANT_TYPES:
-            raise ValueError(f"grant_type must be one of {', '.join(_GRANT_TYPES)}")
+        if grant_type not in OAUTH_GRANTS:
+            raise ValueError(f"grant_type must be one of {', '.join(OAUTH_GRANTS)}")
         if token_endpoint_auth_method is not None and token_endpoint_auth_method not in AUTH_METHODS:
             raise ValueError(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
         if client_metadata_url is not None and not client_metadata_url.lower().startswith("https://"):
@@ -320,9 +318,7 @@ class OAuth(Auth):
 
     def credentials(self) -> Optional[StoredCredentials]:
         """The credentials in use (loaded from the store on first use); their repr hides secrets."""
-        self._ensure_loaded()
-        with self._lock:
-            return self._creds
+        return self._snapshot()[0]
 
     def logout(self) -> bool:
         """Forget this server's tokens and registrations, here and in the store; whether any existed.
@@ -447,10 +443,11 @@ class OAuth(Auth):
         for _ in range(_MAX_ROUNDS):
             attached = _attach(request, creds, attached)
             response = yield request
-            if response.status == 401:
-                yield from self._renew(Challenge.of(response), generation, budget)
-            elif response.status == 403 and Challenge.of(response).error == "insufficient_scope":
-                yield from self._step_up(Challenge.of(response), generation, budget, request.url)
+            challenge = Challenge.of(response) if response.status in (401, 403) else None
+            if challenge is not None and response.status == 401:
+                yield from self._renew(challenge, generation, budget)
+            elif challenge is not None and challenge.error == "insufficient_scope":
+                yield from self._step_up(challenge, generation, budget, request.url)
             else:
                 return
             creds, generation = self._snapshot()
@@ -465,7 +462,7 @@ class OAuth(Auth):
 
     def _machine_token_expiring(self, creds: StoredCredentials) -> bool:
         """Whether a machine grant's access token, without a refresh token, is about to expire."""
-        return self.grant_type in _MACHINE_GRANTS and bool(creds.access_token) and creds.expires_within(self.refresh_skew)
+        return self.grant_type in MACHINE_GRANTS and bool(creds.access_token) and creds.expires_within(self.refresh_skew)
 
     def _regrant_ahead(self, creds: StoredCredentials, generation: int) -> Flow[None]:
         """A machine grant's token about to expire, and no refresh token: a new grant now.
@@ -551,15 +548,22 @@ class OAuth(Auth):
             self._generation += 1
             self._loaded = True
 
+    def _stored_other(self, held: Optional[StoredCredentials]) -> Optional[StoredCredentials]:
+        """An unexpired token stored (by another process, say) that is not the one ``held``."""
+        try:
+            stored = self.store.load(self._key, held.issuer if held is not None else None)
+        except ConfigError:
+            return None
+        if stored is None or not stored.access_token or stored.expires_within(0):
+            return None
+        if held is not None and stored.access_token == held.access_token:
+            return None
+        return stored
+
     def _adopt_stored(self, used: Optional[StoredCredentials]) -> bool:
         """Take up a token another process stored meanwhile (``syncmcp login`` in a terminal)."""
-        try:
-            stored = self.store.load(self._key, used.issuer if used is not None else None)
-        except ConfigError:
-            return False
-        if stored is None or not stored.access_token or stored.expires_within(0):
-            return False
-        if used is not None and stored.access_token == used.access_token:
+        stored = self._stored_other(used)
+        if stored is None:
             return False
         self._install(stored)
         return True
@@ -571,13 +575,8 @@ class OAuth(Auth):
         challenge (when the challenge names no scope: hold more than the scopes held).
         """
         held = self._current()
-        try:
-            stored = self.store.load(self._key, held.issuer if held is not None else None)
-        except ConfigError:
-            return False
-        if stored is None or not stored.access_token or stored.expires_within(0):
-            return False
-        if held is not None and stored.access_token == held.access_token:
+        stored = self._stored_other(held)
+        if stored is None:
             return False
         had = set(held.scopes if held is not None else ())
         granted = set(stored.scopes)

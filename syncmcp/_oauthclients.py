@@ -29,6 +29,7 @@ from ._exceptions import ConfigError
 from ._httpwire import Headers, HttpRequest, redact_url
 from ._login import OAuthError
 from ._oauthdiscovery import AuthServer, Discovery, Flow, read_json, server_error
+from ._urls import is_loopback
 
 __all__ = ["AUTH_METHODS", "SECRET_METHODS", "Client", "ClientOwner", "Clients", "choose_auth_method"]
 
@@ -73,9 +74,9 @@ def _registration_auth_method(supported: Optional[Tuple[str, ...]]) -> str:
 
 
 def _application_type(redirect_uri: str) -> str:
-    host = (urllib.parse.urlsplit(redirect_uri).hostname or "").lower()
+    """``native`` for a loopback or custom-scheme redirect (RFC 8252), else ``web``."""
     scheme = urllib.parse.urlsplit(redirect_uri).scheme.lower()
-    return "native" if host in ("localhost", "127.0.0.1", "::1") or scheme not in ("http", "https") else "web"
+    return "native" if is_loopback(redirect_uri) or scheme not in ("http", "https") else "web"
 
 
 class ClientOwner(Protocol):

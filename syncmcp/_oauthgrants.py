@@ -230,14 +230,9 @@ class Grants:
         }
         if scopes:
             fields["scope"] = " ".join(scopes)
-        headers = Headers({"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
-        self._authenticate(self._idp_client, endpoint, fields, headers)
         logger.debug("exchanging an ID token for an ID-JAG at %s (audience %s)", redact_url(endpoint), redact_url(audience))
-        response = yield HttpRequest("POST", endpoint, headers, urllib.parse.urlencode(fields).encode("ascii"))
-        data = read_json(response)
-        grant = data.get("access_token") if isinstance(data, dict) else None
-        if response.status != 200 or not isinstance(data, dict) or not isinstance(grant, str) or not grant:
-            raise server_error("the identity provider's token exchange (ID token for ID-JAG)", endpoint, response.status, data)
+        what = "the identity provider's token exchange (ID token for ID-JAG)"
+        data = yield from self._post(endpoint, self._idp_client, endpoint, fields, what)
         issued = data.get("issued_token_type")
         if issued != _ID_JAG_TYPE:
             raise OAuthError(
@@ -245,7 +240,7 @@ class Grants:
                 f"not an ID-JAG ({_ID_JAG_TYPE})",
                 url=endpoint,
             )
-        return grant
+        return str(data["access_token"])
 
     def _current_id_token(self) -> str:
         """The configured ID token, or the callable's current one.
@@ -278,17 +273,26 @@ class Grants:
                 endpoint that is not HTTPS (off this machine: a stored one may predate the rule).
         """
         require_https(endpoint, "the token endpoint")
+        data = yield from self._post(endpoint, client, issuer, form, what)
+        token_type = data.get("token_type")
+        if token_type is not None and str(token_type).lower() != "bearer":
+            raise OAuthError(f"the token endpoint {redact_url(endpoint)} issued a {token_type!r} token; only Bearer is supported")
+        return data
+
+    def _post(self, endpoint: str, client: Client, audience: str, form: Mapping[str, str], what: str) -> Flow[Dict[str, Any]]:
+        """POST ``form``, the client authenticated (``audience``: of its assertion); a response with an ``access_token``.
+
+        Raises:
+            OAuthError: an error response, or no ``access_token`` in it.
+        """
         fields = dict(form)
         headers = Headers({"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
-        self._authenticate(client, issuer, fields, headers)
+        self._authenticate(client, audience, fields, headers)
         response = yield HttpRequest("POST", endpoint, headers, urllib.parse.urlencode(fields).encode("ascii"))
         data = read_json(response)
         token = data.get("access_token") if isinstance(data, dict) else None
         if response.status != 200 or not isinstance(data, dict) or not isinstance(token, str) or not token:
             raise server_error(what, endpoint, response.status, data)
-        token_type = data.get("token_type")
-        if token_type is not None and str(token_type).lower() != "bearer":
-            raise OAuthError(f"the token endpoint {redact_url(endpoint)} issued a {token_type!r} token; only Bearer is supported")
         return data
 
     def _authenticate(self, client: Client, issuer: str, fields: Dict[str, str], headers: Headers) -> None:

@@ -112,18 +112,13 @@ class Listings:
         cursor: Optional[str] = None
         for _ in range(MAX_PAGES):
             result = session.request(method, {"cursor": cursor} if cursor is not None else None, timeout=remaining(deadline))
-            page = result.get(key) if isinstance(result, dict) else None
-            if not isinstance(page, list):
-                raise RemoteProtocolError(f"{method} result from '{session.name}' has no '{key}' list")
+            page, next_cursor = self._checked(method, key, result)
             items.extend(page)
             ttl = ttl_seconds(result, absent=0.0 if session.era == "modern" else None)
             if ttl is not None:
                 lifetime = ttl if lifetime is None else min(lifetime, ttl)
-            next_cursor = result.get("nextCursor")
-            if next_cursor is None or next_cursor == "":
+            if next_cursor is None:
                 return items, lifetime
-            if not isinstance(next_cursor, str):
-                raise RemoteProtocolError(f"{method} from '{session.name}' returned a non-string cursor {next_cursor!r}")
             if next_cursor in seen or next_cursor == cursor:
                 raise RemoteProtocolError(f"{method} returned duplicate cursor")
             seen.add(next_cursor)
@@ -137,12 +132,21 @@ class Listings:
             RemoteProtocolError: the page is malformed.
         """
         method, key, _, convert = LISTINGS[kind]
-        session = self._session
-        result = session.request(method, {"cursor": cursor} if cursor is not None else None, timeout=timeout)
+        result = self._session.request(method, {"cursor": cursor} if cursor is not None else None, timeout=timeout)
+        page, next_cursor = self._checked(method, key, result)
+        return [convert(item) for item in page], next_cursor
+
+    def _checked(self, method: str, key: str, result: Any) -> Tuple[List[Any], Optional[str]]:
+        """A page's raw items and its next cursor (``None`` for the last page, ``""`` included).
+
+        Raises:
+            RemoteProtocolError: no item list, or a cursor that is not a string.
+        """
+        name = self._session.name
         page = result.get(key) if isinstance(result, dict) else None
         if not isinstance(page, list):
-            raise RemoteProtocolError(f"{method} result from '{session.name}' has no '{key}' list")
+            raise RemoteProtocolError(f"{method} result from '{name}' has no '{key}' list")
         next_cursor = result.get("nextCursor")
         if next_cursor is not None and not isinstance(next_cursor, str):
-            raise RemoteProtocolError(f"{method} from '{session.name}' returned a non-string cursor {next_cursor!r}")
-        return [convert(item) for item in page], next_cursor or None
+            raise RemoteProtocolError(f"{method} from '{name}' returned a non-string cursor {next_cursor!r}")
+        return page, next_cursor or None

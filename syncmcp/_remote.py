@@ -23,7 +23,7 @@ import os
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence
 
 from ._auth import Auth, BearerAuth
-from ._config import ServerConfig, resolve_bearer_token
+from ._config import MACHINE_GRANTS, ServerConfig, resolve_bearer_token, sends_own_credentials
 from ._exceptions import ConfigError
 from ._urls import same_origin
 
@@ -207,9 +207,9 @@ def auth_status(config: ServerConfig, store: Optional[CredentialStore] = None) -
     """
     if config.url is None:
         return "unsupported"
-    if config.bearer_token_env_var or any(header.lower() == "authorization" for header in config.http_headers):
+    if sends_own_credentials(config):
         return "bearer_token"
-    if config.oauth.get("grant_type") in ("client_credentials", "jwt_bearer"):
+    if config.oauth.get("grant_type") in MACHINE_GRANTS:
         return "oauth"
     from ._credentials import CredentialStore
     from ._oauth import canonical_resource

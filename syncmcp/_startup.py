@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-from ._config import DEFAULT_STARTUP_TIMEOUT_SEC, ServerConfig
+from ._config import DEFAULT_STARTUP_TIMEOUT_SEC, MACHINE_GRANTS, ServerConfig, sends_own_credentials
 from ._exceptions import AuthenticationRequired
 
 __all__ = [
@@ -105,8 +105,4 @@ def _logs_in_by_itself(config: Optional[ServerConfig]) -> bool:
 
     A bearer token or ``Authorization`` header, or an OAuth grant that needs no user.
     """
-    if config is None:
-        return False
-    if config.bearer_token_env_var is not None or any(name.lower() == "authorization" for name in config.http_headers):
-        return True
-    return config.oauth.get("grant_type") in ("client_credentials", "jwt_bearer")
+    return config is not None and (sends_own_credentials(config) or config.oauth.get("grant_type") in MACHINE_GRANTS)

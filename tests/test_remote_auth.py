@@ -306,3 +306,12 @@ def test_headers_the_transport_sets_are_left_out_of_a_configuration_with_a_warni
         assert resolve_http_headers("s", config, environ={"SOME_VAR": "2099-01-01"}) == {"X-Team": "blue"}
     assert caplog.text.count("is set by the transport") == 3
     assert "forged" not in caplog.text and "text/html" not in caplog.text
+
+
+def test_an_authorization_header_from_the_environment_counts_as_a_bearer_token(store_path: Path) -> None:
+    from syncmcp._remote import auth_status
+
+    from_environment = syncmcp.ServerConfig(url="https://mcp.test/mcp", env_http_headers={"Authorization": "API_AUTH"})
+    assert auth_status(from_environment, CredentialStore(store_path)) == "bearer_token"
+    other_header = syncmcp.ServerConfig(url="https://mcp.test/mcp", env_http_headers={"X-Team": "TEAM"})
+    assert auth_status(other_header, CredentialStore(store_path)) == "unknown"

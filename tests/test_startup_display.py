@@ -36,6 +36,19 @@ def test_mcp_init_error_display_prompts_for_login_when_auth_required() -> None:
     assert startup_error_display("example", None, error) == "The example MCP server is not logged in. Run `syncmcp login example`."
 
 
+def test_a_refusal_of_configured_credentials_is_not_called_a_missing_login() -> None:
+    error = AuthenticationRequired("HTTP 401 (the server refused the credentials)")
+    for config in (
+        ServerConfig(url="https://a.test/mcp", bearer_token_env_var="TOKEN"),
+        ServerConfig(url="https://a.test/mcp", http_headers={"authorization": "Bearer x"}),
+        ServerConfig(url="https://a.test/mcp", env_http_headers={"Authorization": "API_AUTH"}),
+        ServerConfig(url="https://a.test/mcp", oauth={"grant_type": "client_credentials", "client_id": "c", "client_secret_env_var": "S"}),
+    ):
+        assert startup_error_display("s", config, error).startswith("MCP client for `s` failed to start:"), config
+    needs_login = ServerConfig(url="https://a.test/mcp", env_http_headers={"X-Team": "TEAM"})
+    assert startup_error_display("s", needs_login, error) == "The s MCP server is not logged in. Run `syncmcp login s`."
+
+
 def test_mcp_init_error_display_reports_generic_errors() -> None:
     config = ServerConfig(url="https://example.com", bearer_token_env_var="TOKEN")
     assert startup_error_display("custom", config, RuntimeError("boom")) == "MCP client for `custom` failed to start: MCP startup failed: boom"
