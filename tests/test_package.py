@@ -100,12 +100,16 @@ def test_imports_only_go_downward() -> None:
 # The server package: its modules by layer (importing only lower layers), and the core modules
 # it may use. It never imports the client session, the stdio client transport or a manager.
 SERVER_LAYERS = [
-    {"server._errors", "server._docstrings", "server._uritemplate", "server._pagination", "server._content"},
-    {"server._schema"},
+    {"server._errors", "server._docstrings", "server._uritemplate", "server._pagination", "server._content", "server._listens"},
+    {"server._schema", "server._sseout", "server._httpguard"},
     {"server._context"},
     {"server._features"},
     {"server._registry", "server._io"},
-    {"server._connection"},
+    {"server._router"},
+    {"server._connection", "server._stateless"},
+    {"server._httpsessions"},
+    {"server._wsgi"},
+    {"server._httpserve"},
     {"server._server"},
     {"server.workspace._files"},
     {"server.workspace._ignore", "server.workspace._patch", "server.workspace._info", "server.workspace._prompts"},
@@ -114,6 +118,7 @@ SERVER_LAYERS = [
 ]
 SERVER_MAY_IMPORT = {
     "_jsonrpc", "_transport", "_endpoint", "_exceptions", "_types", "_sandbox", "_version", "_era", "_validation", "_stdio",
+    "_workers", "_urls", "_mcpheaders",
 }  # fmt: skip
 
 

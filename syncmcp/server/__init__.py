@@ -20,7 +20,10 @@ Example::
         return f"counted to {n}"
 
     if __name__ == "__main__":
-        server.run_stdio()
+        server.run_stdio()                  # or server.run_http(port=8000): http://127.0.0.1:8000/mcp
+
+Over HTTP, ``server.wsgi_app()`` is a WSGI application for gunicorn, waitress or ``mod_wsgi``,
+alone or beside a Flask or Django application.
 
 The built-in workspace server (``syncmcp serve``) lives in :mod:`syncmcp.server.workspace`.
 """
@@ -29,10 +32,11 @@ from .._endpoint import JSONRPCError
 from ._connection import LATEST_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSIONS, SUPPORTED_PROTOCOL_VERSIONS, ServerConnection
 from ._content import Audio, ElicitResult, EmbeddedResource, Image, ResourceLink, SamplingResult, ToolResult
 from ._context import LOG_LEVELS, Context
-from ._errors import ClientCapabilityError, ResourceNotFound, ToolError
+from ._errors import ClientCapabilityError, InvalidToken, ResourceNotFound, ToolError
 from ._io import ServerStreamTransport
 from ._server import Server
 from ._uritemplate import URITemplate
+from ._wsgi import MCPApplication
 
 __all__ = [
     "LATEST_PROTOCOL_VERSION",
@@ -45,7 +49,9 @@ __all__ = [
     "ElicitResult",
     "EmbeddedResource",
     "Image",
+    "InvalidToken",
     "JSONRPCError",
+    "MCPApplication",
     "ResourceLink",
     "ResourceNotFound",
     "SamplingResult",

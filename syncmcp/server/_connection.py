@@ -23,36 +23,24 @@ Before either, only ``ping`` is answered; other requests get -32600.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 import logging
 import threading
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Protocol
 
 from .._endpoint import Endpoint, InboundRequest, JSONRPCError, PendingRequest
 from .._era import (
     LATEST_PROTOCOL_VERSION,
-    META_CLIENT_CAPABILITIES,
-    META_CLIENT_INFO,
     META_LOG_LEVEL,
     META_PROTOCOL_VERSION,
-    META_SERVER_INFO,
     META_SUBSCRIPTION_ID,
-    MODERN_PROTOCOL_VERSION,
     SUPPORTED_PROTOCOL_VERSIONS,
 )
 from .._exceptions import ConnectionClosed, TransportError
 from .._jsonrpc import ErrorCode, RequestId, make_result
 from .._transport import Transport
-from ._context import LOG_LEVELS, Context, InputRequired
-from ._errors import ClientCapabilityError, ResourceNotFound
-from ._features import ResourceDef, complete_values
-from ._pagination import CursorCodec
-from ._registry import Registry
+from ._context import LOG_LEVELS
+from ._listens import ListenStream, honored_subscriptions
+from ._router import MODERN_PROTOCOL_VERSIONS, Call, RequestRouter, RouterHost, check_envelope
 
 __all__ = [
     "LATEST_PROTOCOL_VERSION",
@@ -64,89 +52,26 @@ __all__ = [
 
 logger = logging.getLogger("syncmcp.server")
 
-#: Revisions served with the per-request envelope (no handshake).
-MODERN_PROTOCOL_VERSIONS: Tuple[str, ...] = (MODERN_PROTOCOL_VERSION,)
 
-#: Most values one ``completion/complete`` answer carries (spec limit).
-MAX_COMPLETIONS = 100
 #: How long ``close()`` lets open listen streams send their final result.
 _LISTEN_DRAIN = 1.0
 #: How often a listen stream checks whether the client cancelled it.
 _LISTEN_POLL = 0.1
 
-_LEGACY_ONLY = frozenset({"logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
-_MODERN_ONLY = frozenset({"server/discover", "subscriptions/listen"})
 _LIST_KINDS = {"tools": "tools", "resources": "resources", "prompts": "prompts"}
 
 
-class ConnectionHost(Protocol):
+class ConnectionHost(RouterHost, Protocol):
     """What a connection needs from its server (``Server`` implements it)."""
 
-    name: str
-    registry: Registry
-    cursors: CursorCodec
-    page_size: int
     default_log_level: Optional[str]
     max_listen_streams: int
-
-    def server_info(self) -> Dict[str, Any]:
-        """``serverInfo``."""
-
-    def instructions_text(self) -> Optional[str]:
-        """``instructions``, if any."""
-
-    def capabilities(self) -> Dict[str, Any]:
-        """The capabilities to declare, from what is registered now."""
-
-    def custom_request_handler(self, method: str) -> Optional[Callable[[Context, Dict[str, Any]], Any]]:
-        """A handler registered for a method MCP does not define."""
 
     def custom_notification_handler(self, method: str) -> Optional[Callable[[Dict[str, Any]], None]]:
         """A handler registered for a notification."""
 
-    def sign(self, payload: bytes) -> bytes:
-        """An HMAC of ``payload`` with a key only this process knows."""
-
     def connection_closed(self, connection: ServerConnection) -> None:
         """Forget a connection that ended."""
-
-
-@dataclass
-class _Call:
-    """One request as the dispatch functions see it."""
-
-    request: InboundRequest
-    modern: bool
-    version: str
-    capabilities: Dict[str, Any]
-    client_info: Dict[str, Any]
-
-    @property
-    def params(self) -> Dict[str, Any]:
-        return self.request.params
-
-
-class _Listen:
-    """One ``subscriptions/listen`` stream: what it honours, and events held until its ack is out."""
-
-    def __init__(self, request_id: RequestId, honored: Dict[str, Any]) -> None:
-        self.request_id = request_id
-        self.honored = honored
-        self.uris = frozenset(honored.get("resourceSubscriptions") or ())
-        self.lock = threading.Lock()
-        self.ready = False
-        self.backlog: List[Tuple[str, Dict[str, Any]]] = []
-        self.stop = threading.Event()
-
-    def wants(self, method: str, params: Mapping[str, Any]) -> bool:
-        if method == "notifications/resources/updated":
-            return params.get("uri") in self.uris
-        key = {
-            "notifications/tools/list_changed": "toolsListChanged",
-            "notifications/prompts/list_changed": "promptsListChanged",
-            "notifications/resources/list_changed": "resourcesListChanged",
-        }.get(method)
-        return key is not None and self.honored.get(key) is True
 
 
 class ServerConnection:
@@ -176,6 +101,9 @@ class ServerConnection:
         self._host = host
         self._on_closed = on_closed
         self.server_name = host.name
+        #: The verified access token's claims of an HTTP client (set by the HTTP application),
+        #: handed to handlers as ``Context.auth``.
+        self.auth: Optional[Mapping[str, Any]] = None
         self._lock = threading.Condition()
         self._era: Optional[str] = None
         self._protocol_version = LATEST_PROTOCOL_VERSION
@@ -185,7 +113,7 @@ class ServerConnection:
         self._initialized = False
         self._log_level = host.default_log_level
         self._subscriptions: frozenset[str] = frozenset()
-        self._listens: Dict[RequestId, _Listen] = {}
+        self._listens: Dict[RequestId, ListenStream] = {}
         self._closed = threading.Event()
         self._transport = transport
         self._endpoint = Endpoint(
@@ -196,18 +124,10 @@ class ServerConnection:
             on_lost=self._on_lost,
             max_workers=max_workers,
         )
-        self._routes: Dict[str, Callable[[_Call], Any]] = {
-            "server/discover": self._discover,
-            "tools/list": self._list_tools,
-            "tools/call": self._call_tool,
-            "resources/list": self._list_resources,
-            "resources/templates/list": self._list_templates,
-            "resources/read": self._read_resource,
+        self._router = RequestRouter(host)
+        self._stateful: Dict[str, Callable[[Call], Any]] = {
             "resources/subscribe": self._subscribe,
             "resources/unsubscribe": self._unsubscribe,
-            "prompts/list": self._list_prompts,
-            "prompts/get": self._get_prompt,
-            "completion/complete": self._complete,
             "logging/setLevel": self._set_level,
             "subscriptions/listen": self._listen,
         }
@@ -365,66 +285,37 @@ class ServerConnection:
         if era == "legacy":
             # A client sends requests only after `initialized`; a request proves it was sent.
             self._initialized = True
-            return self._dispatch(_Call(request, False, self._protocol_version, self._client_capabilities, self._client_info))
+            return self._dispatch(self._legacy_call(request))
         meta = request.params.get("_meta")
         if era == "modern" or method == "server/discover" or (isinstance(meta, dict) and META_PROTOCOL_VERSION in meta):
-            version, capabilities, client_info = _check_envelope(request.params)
+            version, capabilities, client_info = check_envelope(request.params)
             with self._lock:
                 if self._era is None:
                     self._era = "modern"
                 locked = self._era
             if locked == "legacy":  # an initialize won the race
-                return self._dispatch(_Call(request, False, self._protocol_version, self._client_capabilities, self._client_info))
-            result = self._dispatch(_Call(request, True, version, capabilities, client_info))
-            return self._stamp(result)
+                return self._dispatch(self._legacy_call(request))
+            result = self._dispatch(Call(request, True, version, capabilities, client_info, self, auth=self.auth))
+            return self._router.stamp(result)
         raise JSONRPCError(
             ErrorCode.INVALID_REQUEST,
             f"{method} before initialize: send initialize first (or a 2026-07-28 request with the _meta envelope)",
         )
 
-    def _stamp(self, result: Any) -> Any:
-        if not isinstance(result, dict):
-            return result
-        stamped = dict(result)
-        stamped.setdefault("resultType", "complete")
-        meta = dict(stamped.get("_meta") or {})
-        meta.setdefault(META_SERVER_INFO, self._host.server_info())
-        stamped["_meta"] = meta
-        return stamped
-
-    def _dispatch(self, call: _Call) -> Any:
-        method = call.request.method
-        route = self._routes.get(method)
-        if route is not None and ((call.modern and method in _LEGACY_ONLY) or (not call.modern and method in _MODERN_ONLY)):
-            era = f"protocol {call.version}"
-            raise JSONRPCError(ErrorCode.METHOD_NOT_FOUND, f"Method not found: {method} is not part of {era}")
-        if route is None:
-            custom = self._host.custom_request_handler(method)
-            if custom is None:
-                raise JSONRPCError(ErrorCode.METHOD_NOT_FOUND, f"Method not found: {method}")
-            return self._custom(custom, call)
-        return route(call)
-
-    def _context(self, call: _Call, answers: Optional[Dict[str, Any]] = None) -> Context:
-        return Context(
+    def _legacy_call(self, request: InboundRequest) -> Call:
+        return Call(
+            request,
+            False,
+            self._protocol_version,
+            self._client_capabilities,
+            self._client_info,
             self,
-            request_id=call.request.id,
-            method=call.request.method,
-            params=call.params,
-            cancelled=call.request.cancelled,
-            protocol_version=call.version,
-            modern=call.modern,
-            client_info=call.client_info,
-            client_capabilities=call.capabilities,
-            answers=answers,
+            self._declared,
+            auth=self.auth,
         )
 
-    def _custom(self, handler: Callable[[Context, Dict[str, Any]], Any], call: _Call) -> Any:
-        try:
-            result = handler(self._context(call), call.params)
-        except (ValueError, TypeError) as exc:
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"Invalid params for {call.request.method}: {exc}") from exc
-        return {} if result is None else result
+    def _dispatch(self, call: Call) -> Any:
+        return self._router.dispatch(call, self._stateful)
 
     # ------------------------------------------------------------------------- lifecycle methods
 
@@ -450,10 +341,7 @@ class ServerConnection:
             self._client_capabilities = capabilities if isinstance(capabilities, dict) else {}
             self._client_info = client_info if isinstance(client_info, dict) else {}
             self._declared = declared
-        result: Dict[str, Any] = {"protocolVersion": version, "capabilities": declared, "serverInfo": self._host.server_info()}
-        instructions = self._host.instructions_text()
-        if instructions:
-            result["instructions"] = instructions
+        result = self._router.initialize_result(version, declared)
         logger.info(
             "client %s %s initialized with protocol %s",
             self._client_info.get("name", "?"),
@@ -462,280 +350,41 @@ class ServerConnection:
         )
         return result
 
-    def _discover(self, call: _Call) -> Dict[str, Any]:
-        result: Dict[str, Any] = {
-            "supportedVersions": list(MODERN_PROTOCOL_VERSIONS),
-            "capabilities": self._host.capabilities(),
-            "ttlMs": 0,
-            "cacheScope": "private",
-        }
-        instructions = self._host.instructions_text()
-        if instructions:
-            result["instructions"] = instructions
-        return result
-
-    def _set_level(self, call: _Call) -> Dict[str, Any]:
+    def _set_level(self, call: Call) -> Dict[str, Any]:
         level = call.params.get("level")
         if level not in LOG_LEVELS:
             raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"level must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
         self._log_level = level
         return {}
 
-    # ------------------------------------------------------------------------- listings
+    # ------------------------------------------------------------------------- stateful methods
 
-    def _capable(self, call: _Call, capability: str) -> None:
-        declared = self._host.capabilities() if call.modern else self._declared
-        if capability not in declared:
-            raise JSONRPCError(ErrorCode.METHOD_NOT_FOUND, f"Method not found: this server offers no {capability}")
-
-    def _page(self, call: _Call, kind: str, key: str, items: Any) -> Dict[str, Any]:
-        try:
-            page, next_cursor = self._host.cursors.page(kind, items, call.params.get("cursor"), self._host.page_size)
-        except ValueError as exc:
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, str(exc)) from exc
-        result: Dict[str, Any] = {key: page}
-        if next_cursor is not None:
-            result["nextCursor"] = next_cursor
-        if call.modern:
-            result.update(ttlMs=0, cacheScope="private")
-        return result
-
-    def _list_tools(self, call: _Call) -> Dict[str, Any]:
-        self._capable(call, "tools")
-        return self._page(call, "tools", "tools", (tool.to_dict() for tool in self._host.registry.tools()))
-
-    def _list_prompts(self, call: _Call) -> Dict[str, Any]:
-        self._capable(call, "prompts")
-        return self._page(call, "prompts", "prompts", (prompt.to_dict() for prompt in self._host.registry.prompts()))
-
-    def _list_resources(self, call: _Call) -> Dict[str, Any]:
-        self._capable(call, "resources")
-        return self._page(call, "resources", "resources", self._host.registry.listed_resources())
-
-    def _list_templates(self, call: _Call) -> Dict[str, Any]:
-        self._capable(call, "resources")
-        templates = (template.to_dict() for template in self._host.registry.templates())
-        return self._page(call, "templates", "resourceTemplates", templates)
-
-    # ------------------------------------------------------------------------- tools, prompts, resources
-
-    def _call_tool(self, call: _Call) -> Dict[str, Any]:
-        self._capable(call, "tools")
-        name = call.params.get("name")
-        if not isinstance(name, str):
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, "tools/call needs a string 'name'")
-        tool = self._host.registry.tool(name)
-        if tool is None:
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"Unknown tool: '{name}'")
-        arguments = call.params.get("arguments")
-        if arguments is None:
-            arguments = {}
-        if not isinstance(arguments, dict):
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"the arguments of tool '{name}' must be a JSON object")
-        answers = self._answers(call, ("tools/call", name, arguments))
-        try:
-            return tool.invoke(arguments, self._context(call, answers))
-        except InputRequired as need:
-            return self._input_required(call, need, answers, ("tools/call", name, arguments))
-        except ClientCapabilityError as exc:
-            if call.modern:
-                raise _missing_capability(exc) from exc
-            return {"content": [{"type": "text", "text": f"Tool {name} needs a client capability: {exc}"}], "isError": True}
-
-    def _get_prompt(self, call: _Call) -> Dict[str, Any]:
-        self._capable(call, "prompts")
-        name = call.params.get("name")
-        if not isinstance(name, str):
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, "prompts/get needs a string 'name'")
-        prompt = self._host.registry.prompt(name)
-        if prompt is None:
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"Unknown prompt: '{name}'")
-        arguments = call.params.get("arguments") or {}
-        if not isinstance(arguments, dict):
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, "prompt arguments must be an object of strings")
-        answers = self._answers(call, ("prompts/get", name, arguments))
-        try:
-            return prompt.render(arguments, self._context(call, answers))
-        except InputRequired as need:
-            return self._input_required(call, need, answers, ("prompts/get", name, arguments))
-        except ClientCapabilityError as exc:
-            raise (_missing_capability(exc) if call.modern else JSONRPCError(ErrorCode.INTERNAL_ERROR, str(exc))) from exc
-        except JSONRPCError:
-            raise
-        except Exception as exc:
-            logger.warning("prompt %s failed", name, exc_info=True)
-            raise JSONRPCError(ErrorCode.INTERNAL_ERROR, f"Error rendering prompt {name}: {type(exc).__name__}: {exc}") from exc
-
-    def _not_found(self, call: _Call, uri: str, message: Optional[str] = None) -> JSONRPCError:
-        text = message or f"Resource not found: {uri}"
-        if call.modern:
-            return JSONRPCError(ErrorCode.INVALID_PARAMS, text, {"uri": uri})
-        return JSONRPCError(ErrorCode.RESOURCE_NOT_FOUND, text, {"uri": uri})
-
-    def _resource_uri(self, call: _Call) -> str:
-        uri = call.params.get("uri")
-        if not isinstance(uri, str) or not uri:
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"{call.request.method} needs a string 'uri'")
-        return uri
-
-    def _read_resource(self, call: _Call) -> Dict[str, Any]:
-        self._capable(call, "resources")
-        uri = self._resource_uri(call)
-        found = self._host.registry.find_resource(uri)
-        if found is None:
-            raise self._not_found(call, uri)
-        definition, variables = found
-        answers = self._answers(call, ("resources/read", uri, {}))
-        ctx = self._context(call, answers)
-        try:
-            # A template gets the URI's variables as its arguments.
-            contents = definition.read(ctx) if isinstance(definition, ResourceDef) else definition.read(uri, variables, ctx)
-        except InputRequired as need:
-            return self._input_required(call, need, answers, ("resources/read", uri, {}))
-        except ResourceNotFound as exc:
-            raise self._not_found(call, uri, str(exc)) from exc
-        except FileNotFoundError as exc:
-            raise self._not_found(call, uri) from exc
-        except ClientCapabilityError as exc:
-            raise (_missing_capability(exc) if call.modern else JSONRPCError(ErrorCode.INTERNAL_ERROR, str(exc))) from exc
-        except JSONRPCError:
-            raise
-        except Exception as exc:
-            logger.warning("reading resource %s failed", uri, exc_info=True)
-            raise JSONRPCError(ErrorCode.INTERNAL_ERROR, f"Error reading resource {uri}: {type(exc).__name__}: {exc}") from exc
-        result: Dict[str, Any] = {"contents": contents}
-        if call.modern:
-            result.update(ttlMs=0, cacheScope="private")
-        return result
-
-    def _subscribe(self, call: _Call) -> Dict[str, Any]:
-        self._capable(call, "resources")
-        uri = self._resource_uri(call)
+    def _subscribe(self, call: Call) -> Dict[str, Any]:
+        router = self._router
+        router.require_capability(call, "resources")
+        uri = router.resource_uri(call)
         if self._host.registry.find_resource(uri) is None:
-            raise self._not_found(call, uri)
+            raise router.not_found(call, uri)
         with self._lock:
             self._subscriptions = self._subscriptions | {uri}
         return {}
 
-    def _unsubscribe(self, call: _Call) -> Dict[str, Any]:
-        self._capable(call, "resources")
-        uri = self._resource_uri(call)
+    def _unsubscribe(self, call: Call) -> Dict[str, Any]:
+        self._router.require_capability(call, "resources")
+        uri = self._router.resource_uri(call)
         with self._lock:
             self._subscriptions = self._subscriptions - {uri}
         return {}
 
-    def _complete(self, call: _Call) -> Dict[str, Any]:
-        self._capable(call, "completions")
-        ref = call.params.get("ref")
-        argument = call.params.get("argument")
-        if not isinstance(ref, dict) or not isinstance(argument, dict):
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, "completion/complete needs 'ref' and 'argument' objects")
-        name, value = argument.get("name"), argument.get("value", "")
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, "argument needs a string 'name' and 'value'")
-        context = call.params.get("context")
-        arguments = context.get("arguments") if isinstance(context, dict) else None
-        given = {str(k): str(v) for k, v in arguments.items()} if isinstance(arguments, dict) else {}
-        registry = self._host.registry
-        source = None
-        if ref.get("type") == "ref/prompt":
-            prompt = registry.prompt(str(ref.get("name")))
-            if prompt is None:
-                raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"Unknown prompt: '{ref.get('name')}'")
-            source = prompt.completions.get(name)
-        elif ref.get("type") == "ref/resource":
-            uri = str(ref.get("uri"))
-            template = registry.template(uri)
-            if template is not None:
-                source = template.completions.get(name)
-            elif registry.resource(uri) is None:
-                raise self._not_found(call, uri)
-        else:
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"unknown completion reference type {ref.get('type')!r}")
-        values: List[str] = []
-        if source is not None:
-            try:
-                values = complete_values(source, value, given)
-            except Exception as exc:
-                logger.warning("completion of %s failed", name, exc_info=True)
-                raise JSONRPCError(ErrorCode.INTERNAL_ERROR, f"completion failed: {type(exc).__name__}: {exc}") from exc
-        return {
-            "completion": {"values": values[:MAX_COMPLETIONS], "total": len(values), "hasMore": len(values) > MAX_COMPLETIONS}
-        }
-
-    # ------------------------------------------------------------------------- 2026-07-28 input requests
-
-    def _binding(self, what: Tuple[str, str, Any]) -> str:
-        return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-    def _answers(self, call: _Call, what: Tuple[str, str, Any]) -> Dict[str, Any]:
-        """The client's answers so far: the signed ``requestState`` plus the new ``inputResponses``."""
-        if not call.modern:
-            return {}
-        state = call.params.get("requestState")
-        responses = call.params.get("inputResponses")
-        if state is None:
-            return {}
-        decoded = self._decode_state(state)
-        if decoded.get("b") != self._binding(what):
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, "Invalid requestState: it belongs to another request")
-        answers = dict(decoded.get("a") or {})
-        if isinstance(responses, dict):
-            for key in decoded.get("p") or ():
-                if key in responses:
-                    answers[key] = responses[key]
-        return answers
-
-    def _decode_state(self, state: Any) -> Dict[str, Any]:
-        try:
-            if not isinstance(state, str):
-                raise ValueError("not a string")
-            body, _, signature = state.rpartition(".")
-            payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            expected = base64.urlsafe_b64encode(self._host.sign(payload)).decode().rstrip("=")
-            if not hmac.compare_digest(signature, expected):
-                raise ValueError("bad signature")
-            decoded = json.loads(payload)
-            if not isinstance(decoded, dict):
-                raise ValueError("not an object")
-            return decoded
-        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, "Invalid requestState: not one this server issued") from exc
-
-    def _input_required(
-        self, call: _Call, need: InputRequired, answers: Dict[str, Any], what: Tuple[str, str, Any]
-    ) -> Dict[str, Any]:
-        payload = json.dumps({"a": answers, "p": [need.key], "b": self._binding(what)}, separators=(",", ":")).encode()
-        body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
-        signature = base64.urlsafe_b64encode(self._host.sign(payload)).decode().rstrip("=")
-        return {
-            "resultType": "input_required",
-            "inputRequests": {need.key: need.request},
-            "requestState": f"{body}.{signature}",
-        }
-
     # ------------------------------------------------------------------------- 2026-07-28 listen streams
 
-    def _listen(self, call: _Call) -> Dict[str, Any]:
+    def _listen(self, call: Call) -> Dict[str, Any]:
         wanted = call.params.get("notifications")
         if not isinstance(wanted, dict):
             raise JSONRPCError(ErrorCode.INVALID_PARAMS, "subscriptions/listen needs a 'notifications' object")
-        declared = self._host.capabilities()
-        honored: Dict[str, Any] = {}
-        for key, capability in (
-            ("toolsListChanged", "tools"),
-            ("promptsListChanged", "prompts"),
-            ("resourcesListChanged", "resources"),
-        ):
-            if wanted.get(key) is True and capability in declared:
-                honored[key] = True
-        uris = wanted.get("resourceSubscriptions")
-        if isinstance(uris, list) and "resources" in declared:
-            kept = [uri for uri in uris if isinstance(uri, str)]
-            if kept:
-                honored["resourceSubscriptions"] = kept
+        honored = honored_subscriptions(wanted, self._host.capabilities())
         request_id = call.request.id
-        listen = _Listen(request_id, honored)
+        listen = ListenStream(request_id, honored)
         with self._lock:
             if len(self._listens) >= self._host.max_listen_streams:
                 raise JSONRPCError(ErrorCode.INTERNAL_ERROR, "Subscription limit reached")
@@ -753,7 +402,7 @@ class ServerConnection:
             cancelled = call.request.cancelled
             while not listen.stop.wait(_LISTEN_POLL) and not cancelled.is_set():
                 pass
-            result: Dict[str, Any] = self._stamp({"_meta": meta})
+            result: Dict[str, Any] = self._router.stamp({"_meta": meta})
             if not cancelled.is_set():
                 # The server is closing the stream: its final result must be on the wire before
                 # close() goes on to close the endpoint (which would drop a response still to be
@@ -769,44 +418,3 @@ class ServerConnection:
                 self._listens.pop(request_id, None)
                 self._lock.notify_all()
         return result
-
-
-def _check_envelope(params: Dict[str, Any]) -> Tuple[str, Dict[str, Any], Dict[str, Any]]:
-    """Validate a 2026-07-28 request's ``_meta`` envelope; ``(version, capabilities, client info)``."""
-    meta = params.get("_meta")
-    if not isinstance(meta, dict):
-        raise JSONRPCError(
-            ErrorCode.INVALID_PARAMS,
-            f"params._meta must be an object carrying the required {META_PROTOCOL_VERSION!r} and "
-            f"{META_CLIENT_CAPABILITIES!r} envelope keys",
-        )
-    missing = [key for key in (META_PROTOCOL_VERSION, META_CLIENT_CAPABILITIES) if key not in meta]
-    if missing:
-        raise JSONRPCError(
-            ErrorCode.INVALID_PARAMS, f"params._meta is missing the required envelope key(s): {', '.join(missing)}"
-        )
-    version = meta[META_PROTOCOL_VERSION]
-    if not isinstance(version, str):
-        raise JSONRPCError(ErrorCode.INVALID_PARAMS, "the protocol-version envelope value must be a string")
-    if version not in MODERN_PROTOCOL_VERSIONS:
-        raise JSONRPCError(
-            ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
-            "Unsupported protocol version",
-            {"supported": list(MODERN_PROTOCOL_VERSIONS), "requested": version},
-        )
-    capabilities = meta[META_CLIENT_CAPABILITIES]
-    if not isinstance(capabilities, dict):
-        raise JSONRPCError(ErrorCode.INVALID_PARAMS, "the client-capabilities envelope value must be an object")
-    info = meta.get(META_CLIENT_INFO)
-    return version, capabilities, info if isinstance(info, dict) else {}
-
-
-def _missing_capability(exc: ClientCapabilityError) -> JSONRPCError:
-    required: Dict[str, Any] = {}
-    node = required
-    parts = exc.capability.split(".")
-    for part in parts[:-1]:
-        node[part] = {}
-        node = node[part]
-    node[parts[-1]] = {}
-    return JSONRPCError(ErrorCode.MISSING_REQUIRED_CLIENT_CAPABILITY, str(exc), {"requiredCapabilities": required})

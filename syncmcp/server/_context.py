@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextvars import ContextVar
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Union
 
 from .._endpoint import PendingRequest
@@ -61,6 +62,10 @@ DEFAULT_ROOTS_TIMEOUT = 30.0
 _CANCEL_POLL = 0.05
 
 _LEVEL_RANK = {level: rank for rank, level in enumerate(LOG_LEVELS)}
+
+#: The client request a message being sent now belongs to (set while a :class:`Context` sends),
+#: so a transport that carries each request separately (HTTP) can put it on that request's stream.
+RELATED_REQUEST: ContextVar[Any] = ContextVar("syncmcp_related_request", default=None)
 
 
 class ContextPeer(Protocol):
@@ -106,6 +111,8 @@ class Context:
         client_info: the client's ``Implementation`` (``{}`` when unknown).
         client_capabilities: the capabilities the client declared (for this request in
             2026-07-28).
+        auth: over HTTP with bearer authentication, the claims the server's ``verify_token``
+            returned for the request's access token (``None`` otherwise).
 
     Example:
         def slow(steps: int, ctx: Context) -> str:
@@ -128,8 +135,10 @@ class Context:
         client_info: Dict[str, Any],
         client_capabilities: Dict[str, Any],
         answers: Optional[Dict[str, Any]] = None,
+        auth: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self._peer = peer
+        self.auth = auth
         self.request_id = request_id
         self.method = method
         self.params = params
@@ -260,10 +269,13 @@ class Context:
         self._send(method, dict(params or {}))
 
     def _send(self, method: str, params: Dict[str, Any]) -> None:
+        token = RELATED_REQUEST.set(self.request_id)
         try:
             self._peer.send_notification(method, params)
         except Exception as exc:  # the client went away: the handler's answer is moot anyway
             logger.debug("could not send %s: %s", method, exc)
+        finally:
+            RELATED_REQUEST.reset(token)
 
     # ------------------------------------------------------------------------- asking the client
 
@@ -429,7 +441,11 @@ class Context:
                 return answer if isinstance(answer, dict) else {}
             raise InputRequired(key, {"method": method, "params": params})
         self.raise_if_cancelled()
-        pending = self._peer.send_request(method, params)
+        token = RELATED_REQUEST.set(self.request_id)
+        try:
+            pending = self._peer.send_request(method, params)
+        finally:
+            RELATED_REQUEST.reset(token)
         return _await(pending, self.cancelled, timeout)
 
 

@@ -25,7 +25,7 @@ from typing import Optional
 
 from .._exceptions import MCPError
 
-__all__ = ["ClientCapabilityError", "ResourceNotFound", "ToolError"]
+__all__ = ["ClientCapabilityError", "InvalidToken", "ResourceNotFound", "ToolError"]
 
 
 class ToolError(MCPError):
@@ -70,3 +70,12 @@ class ClientCapabilityError(MCPError):
     def __init__(self, capability: str, message: Optional[str] = None) -> None:
         super().__init__(message or f"the client did not declare the '{capability}' capability")
         self.capability = capability
+
+
+class InvalidToken(MCPError):
+    """Raise in a ``verify_token`` callable to refuse an access token (HTTP 401 ``invalid_token``).
+
+    Example:
+        >>> InvalidToken("the token expired").args[0]
+        'the token expired'
+    """

@@ -49,8 +49,8 @@ class CursorCodec:
         ValueError: Invalid cursor: not one this server issued
     """
 
-    def __init__(self) -> None:
-        self._key = os.urandom(16)
+    def __init__(self, key: Optional[bytes] = None) -> None:
+        self._key = key if key is not None else os.urandom(16)
 
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:_SIGNATURE]

@@ -23,17 +23,20 @@ import logging
 import os
 import signal
 import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, TypeVar, Union
 
 from .._transport import Transport
 from ._connection import ServerConnection
 from ._context import LOG_LEVELS, Context
 from ._features import CompletionSource, PromptDef, ResourceDef, ResourceLister, TemplateDef, ToolDef
+from ._httpguard import BearerAuth, loopback_hosts
+from ._httpserve import serve
 from ._io import ServerStreamTransport, StdioGuard, WakeableReader
 from ._pagination import DEFAULT_PAGE_SIZE, CursorCodec
 from ._registry import Registry
+from ._wsgi import MCPApplication
 
-__all__ = ["DEFAULT_DRAIN_TIMEOUT", "DEFAULT_MAX_WORKERS", "DEFAULT_SHUTDOWN_TIMEOUT", "Server"]
+__all__ = ["DEFAULT_DRAIN_TIMEOUT", "DEFAULT_MAX_WORKERS", "DEFAULT_SHUTDOWN_TIMEOUT", "SECRET_ENV", "Server"]
 
 logger = logging.getLogger("syncmcp.server")
 
@@ -47,6 +50,8 @@ DEFAULT_SHUTDOWN_TIMEOUT = 3.0
 #: Seconds ``run_stdio`` keeps answering requests already read once the client closed stdin
 #: (it may still be reading stdout, as in ``echo request | server``).
 DEFAULT_DRAIN_TIMEOUT = 2.0
+#: The environment variable that may hold :class:`Server`'s ``secret``.
+SECRET_ENV = "SYNCMCP_SERVER_SECRET"
 #: Name of the stdio connection (in logs and thread names).
 _STDIO_PEER = "stdio-client"
 
@@ -77,6 +82,9 @@ class Server:
         list_changed: declare ``listChanged`` and notify clients when the lists change.
         max_workers: most requests handled at once per connection.
         max_listen_streams: most ``subscriptions/listen`` streams per connection (2026-07-28).
+        secret: a key shared by every process serving this server over HTTP (pagination
+            cursors and 2026-07-28 ``requestState`` are signed with it, so one worker accepts
+            what another made); default ``$SYNCMCP_SERVER_SECRET``, else a random key per process.
 
     Attributes:
         experimental: ``capabilities.experimental`` entries to declare (name -> settings).
@@ -104,6 +112,7 @@ class Server:
         list_changed: bool = True,
         max_workers: int = DEFAULT_MAX_WORKERS,
         max_listen_streams: int = 8,
+        secret: Optional[Union[str, bytes]] = None,
     ) -> None:
         if not name:
             raise ValueError("a server needs a name")
@@ -125,8 +134,15 @@ class Server:
         self.max_listen_streams = max_listen_streams
         self.experimental: Dict[str, Dict[str, Any]] = {}
         self.registry = Registry()
-        self.cursors = CursorCodec()
-        self._key = os.urandom(32)
+        shared = secret if secret is not None else os.environ.get(SECRET_ENV) or None
+        if shared is None:
+            self._key = os.urandom(32)
+            self.cursors = CursorCodec()
+        else:
+            raw = shared.encode("utf-8") if isinstance(shared, str) else bytes(shared)
+            self._key = hashlib.sha256(b"syncmcp request state\0" + raw).digest()
+            self.cursors = CursorCodec(hashlib.sha256(b"syncmcp cursor\0" + raw).digest()[:16])
+        self._http_apps: List[MCPApplication] = []
         self._lock = threading.Lock()
         self._connections: List[ServerConnection] = []
         self._request_handlers: Dict[str, Callable[[Context, Dict[str, Any]], Any]] = {}
@@ -516,7 +532,7 @@ class Server:
         Example:
             >>> Server("demo").notify_resource_updated("notes://1")
         """
-        for connection in self.connections:
+        for connection in self._observers():
             connection.notify_resource_updated(uri)
 
     def notify_resources_changed(self) -> None:
@@ -535,16 +551,21 @@ class Server:
         """
         if level not in LOG_LEVELS:
             raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
-        for connection in self.connections:
+        for connection in self._observers():
             connection.send_log(level, data, logger_name)
 
     def _lists_changed(self, kind: str) -> None:
         if not self.list_changed:
             return
-        for connection in self.connections:
+        for connection in self._observers():
             connection.notify_list_changed(kind)
 
     # ------------------------------------------------------------------------- serving
+
+    def _observers(self) -> List[Any]:
+        """Who hears of changes: every connection, and every HTTP application's listen streams."""
+        with self._lock:
+            return [*self._connections, *(app.hub for app in self._http_apps)]
 
     @property
     def connections(self) -> List[ServerConnection]:
@@ -632,6 +653,139 @@ class Server:
                 endpoint_log.removeFilter(quiet_eof)
                 reader.release()
 
+    def wsgi_app(
+        self,
+        *,
+        path: str = "/mcp",
+        stateless: bool = False,
+        json_response: bool = True,
+        allowed_hosts: Optional[Sequence[str]] = None,
+        allowed_origins: Optional[Sequence[str]] = None,
+        verify_token: Optional[Callable[[str], Optional[Mapping[str, Any]]]] = None,
+        authorization_servers: Sequence[str] = (),
+        required_scopes: Sequence[str] = (),
+        resource_url: Optional[str] = None,
+        max_body_size: int = 4 * 1024 * 1024,
+        request_timeout: Optional[float] = 300.0,
+        keepalive_interval: float = 15.0,
+        session_idle_timeout: Optional[float] = 3600.0,
+        max_sessions: int = 1000,
+        retry_ms: Optional[int] = 1000,
+        max_workers: int = 64,
+        fallback: Optional[Callable[[Dict[str, Any], Callable[..., Any]], Iterable[bytes]]] = None,
+    ) -> MCPApplication:
+        """The server as a WSGI application speaking MCP's Streamable HTTP (both eras).
+
+        Run it on any threaded WSGI server (gunicorn ``-k gthread``, waitress, ``mod_wsgi``),
+        or mount it beside a Flask or Django application with ``fallback``. Several worker
+        processes can serve one client in the 2026-07-28 era or with ``stateless=True``; give
+        them one ``secret`` (``Server(secret=...)`` or ``$SYNCMCP_SERVER_SECRET``) so cursors
+        and ``requestState`` made by one worker are accepted by the others. Legacy sessions
+        live in one process: route a session's requests to it (sticky sessions) or use
+        ``stateless=True``.
+
+        Args:
+            path: where the MCP endpoint is (other paths go to ``fallback``, else 404).
+            stateless: serve legacy clients without sessions (no GET stream; handlers cannot
+                ask the client questions).
+            json_response: answer with JSON when nothing streams (else always SSE).
+            allowed_hosts: accepted ``Host`` values (``"mcp.example.com"``, ``"localhost:*"``);
+                ``None`` accepts any. Set it on a server reachable from browsers (DNS rebinding).
+            allowed_origins: accepted browser ``Origin`` values besides the server's own
+                loopback origin (``"*"``: any).
+            verify_token: turn on bearer authentication: ``verify_token(token)`` returns the
+                token's claims (a mapping, seen by handlers as ``ctx.auth``) or ``None`` (or
+                raises :class:`~syncmcp.server.InvalidToken`) to refuse it.
+            authorization_servers: issuers listed in the Protected Resource Metadata.
+            required_scopes: scopes every token must carry (403 ``insufficient_scope``).
+            resource_url: the endpoint's canonical URL (default: from each request).
+            max_body_size: the largest request body in bytes (413 beyond).
+            request_timeout: seconds a request may run before it is cancelled and answered
+                with -32001 (``None``: no limit).
+            keepalive_interval: seconds between SSE keep-alive comments on idle streams.
+            session_idle_timeout: seconds without requests after which a legacy session ends.
+            max_sessions: most legacy sessions at once (503 beyond).
+            retry_ms: the SSE ``retry`` sent to clients that may resume streams.
+            max_workers: most stateless requests handled at once.
+            fallback: the WSGI application for every other path.
+
+        Example:
+            >>> app = Server("demo").wsgi_app(stateless=True)
+            >>> app.path, app.stateless
+            ('/mcp', True)
+            >>> app.close()
+        """
+        auth = None
+        if verify_token is not None:
+            auth = BearerAuth(
+                verify_token,
+                authorization_servers=authorization_servers,
+                required_scopes=required_scopes,
+                resource=resource_url,
+                resource_name=self.title or self.name,
+            )
+        app = MCPApplication(
+            self,
+            path=path,
+            stateless=stateless,
+            json_response=json_response,
+            allowed_hosts=allowed_hosts,
+            allowed_origins=allowed_origins,
+            auth=auth,
+            max_body_size=max_body_size,
+            request_timeout=request_timeout,
+            keepalive_interval=keepalive_interval,
+            session_idle_timeout=session_idle_timeout,
+            max_sessions=max_sessions,
+            retry_ms=retry_ms,
+            max_workers=max_workers,
+            fallback=fallback,
+        )
+        with self._lock:
+            self._http_apps.append(app)
+        return app
+
+    def run_http(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        handle_signals: bool = True,
+        on_ready: Optional[Callable[[str, int], None]] = None,
+        stop: Optional[threading.Event] = None,
+        **options: Any,
+    ) -> None:
+        """Serve over HTTP on an embedded threaded server until SIGTERM, SIGHUP or Ctrl-C.
+
+        Good for development and single-machine use; deployments run :meth:`wsgi_app` on
+        their WSGI server. On a loopback address, requests must name a loopback ``Host``
+        (DNS-rebinding protection) unless ``allowed_hosts`` says otherwise. On the way out
+        the application ends its sessions and streams and the shutdown hooks run.
+
+        Args:
+            host: the address to bind.
+            port: the port (``0``: any free one, reported to ``on_ready``).
+            handle_signals: in the main thread, turn SIGTERM and SIGHUP into a clean stop.
+            on_ready: called with the bound host and port once requests are accepted.
+            stop: an event that stops the server when set.
+            options: :meth:`wsgi_app` options.
+
+        Example:
+            if __name__ == "__main__":
+                server.run_http(port=8000)          # http://127.0.0.1:8000/mcp
+        """
+        if options.get("allowed_hosts") is None and host in ("127.0.0.1", "localhost", "::1"):
+            options["allowed_hosts"] = loopback_hosts()
+        app = self.wsgi_app(**options)
+        try:
+            serve(app, host, port, handle_signals=handle_signals, on_ready=on_ready, stop=stop)
+        finally:
+            with self._lock:
+                if app in self._http_apps:
+                    self._http_apps.remove(app)
+            app.close()
+            self._run_shutdown_hooks()
+
     def close(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
         """Run the shutdown hooks and close every connection.
 
@@ -639,6 +793,10 @@ class Server:
             >>> Server("demo").close()
         """
         self._run_shutdown_hooks()
+        with self._lock:
+            apps, self._http_apps = self._http_apps, []
+        for app in apps:
+            app.close()
         for connection in self.connections:
             connection.close(timeout)
 
