@@ -12,7 +12,7 @@ import pytest
 
 import syncmcp
 from syncmcp import RemoteError, SchemaValidationError
-from syncmcp.server import Context, ResourceNotFound, Server, ToolError
+from syncmcp.server import Audio, Context, EmbeddedResource, Image, ResourceNotFound, Server, ToolError
 
 from .conftest import serve_in_process, syncmcp_threads, wait_until
 
@@ -729,3 +729,30 @@ def test_concurrent_subscriptions_in_the_modern_era_lose_nothing_and_repeat_noth
         # An ordered request returns only after every notification received before it was handled.
         session.request("resources/list", on_progress=lambda *args: None)
     assert sorted(got) == ["demo://a", "demo://b"]
+
+
+def test_content_helper_return_annotations_make_content_blocks_not_structured_output() -> None:
+    server = Server("content")
+
+    @server.tool()
+    def picture() -> Image:
+        """A picture."""
+        return Image(b"\x89PNG", "image/png")
+
+    @server.tool()
+    def sound() -> Audio:
+        """A sound."""
+        return Audio(b"RIFF", "audio/wav")
+
+    @server.tool()
+    def document() -> EmbeddedResource:
+        """A document."""
+        return EmbeddedResource("test://doc", text="hello", mime_type="text/plain")
+
+    with serve_in_process(server) as session:
+        tools = {tool.name: tool for tool in session.list_tools()}
+        assert all(tool.output_schema is None for tool in tools.values())
+        assert session.call_tool("picture").content[0].type == "image"
+        assert session.call_tool("sound").content[0].type == "audio"
+        block = session.call_tool("document").content[0]
+        assert block.type == "resource" and block.resource.text == "hello"

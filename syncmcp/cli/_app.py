@@ -50,7 +50,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "doctor": ("[NAME ...]", "start servers and report their health"),
     "login": ("NAME", "log in to a remote server with OAuth (opens the browser)"),
     "logout": ("NAME", "forget the OAuth credentials stored for a remote server"),
-    "serve": ("", "run syncmcp's workspace MCP server on stdin/stdout"),
+    "serve": ("", "run syncmcp's workspace MCP server on stdin/stdout, or over HTTP with --http"),
     "help": ("[COMMAND]", "show help for a command"),
 }
 _JSON_COMMANDS = ("list", "get", "tools", "call", "resources", "read", "prompts", "prompt", "doctor")
@@ -250,7 +250,40 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", default=None, metavar="LEVEL", help="log written to stderr: debug, info, warning (default), error, wire"
     )
+    http = parser.add_argument_group("HTTP (instead of stdin/stdout)")
+    http.add_argument(
+        "--http",
+        metavar="[HOST:]PORT",
+        type=_http_address,
+        help="serve MCP over Streamable HTTP at http://HOST:PORT/mcp (HOST defaults to 127.0.0.1; PORT 0 picks a free one)",
+    )
+    http.add_argument(
+        "--allow-origin", action="append", default=[], metavar="ORIGIN", help="a browser Origin allowed to call (repeatable)"
+    )
+    http.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="an accepted Host header (repeatable; 'name:*': any port)",
+    )
+    http.add_argument(
+        "--token-env",
+        metavar="VAR",
+        help="require 'Authorization: Bearer <token>' with the token held by this environment variable",
+    )
+    http.add_argument("--stateless", action="store_true", help="no sessions for legacy clients (any worker can answer)")
     return parser
+
+
+def _http_address(text: str) -> Tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = "127.0.0.1", text
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected [HOST:]PORT, got {text!r}")
+    return host, int(port)
 
 
 def _code(exc: SystemExit) -> int:
@@ -342,8 +375,49 @@ def _run_server(options: argparse.Namespace, env: Dict[str, str]) -> int:
     except ValueError as exc:
         sys.stderr.write(f"syncmcp serve: {exc}\n")
         return EXIT_USAGE
-    app.run_stdio()
+    if options.http is None:
+        app.run_stdio()
+        return EXIT_OK
+    return _run_http(app, options)
+
+
+def _run_http(app: Any, options: argparse.Namespace) -> int:
+    host, port = options.http
+    http_options: Dict[str, Any] = {"stateless": options.stateless, "allowed_origins": options.allow_origin}
+    if options.allow_host:
+        http_options["allowed_hosts"] = options.allow_host
+    if options.token_env:
+        expected = os.environ.get(options.token_env, "")
+        if not expected:
+            sys.stderr.write(f"syncmcp serve: --token-env {options.token_env}: the variable is not set or empty\n")
+            return EXIT_USAGE
+        http_options["verify_token"] = _token_verifier(expected)
+    elif host not in ("127.0.0.1", "localhost", "::1"):
+        sys.stderr.write(
+            f"syncmcp serve: warning: serving on {host} without authentication; anyone who can reach it may use "
+            "the workspace (set --token-env)\n"
+        )
+
+    def ready(bound_host: str, bound_port: int) -> None:
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        sys.stderr.write(f"syncmcp serve: MCP over HTTP at http://{shown}:{bound_port}/mcp\n")
+        sys.stderr.flush()
+
+    try:
+        app.run_http(host, port, on_ready=ready, **http_options)
+    except OSError as exc:
+        sys.stderr.write(f"syncmcp serve: cannot listen on {host}:{port}: {exc.strerror or exc}\n")
+        return EXIT_USAGE
     return EXIT_OK
+
+
+def _token_verifier(expected: str) -> Callable[[str], Optional[Dict[str, Any]]]:
+    import hmac
+
+    def verify(token: str) -> Optional[Dict[str, Any]]:
+        return {"sub": "token"} if hmac.compare_digest(token.encode(), expected.encode()) else None
+
+    return verify
 
 
 def _dispatch(ctx: Any, name: str, options: argparse.Namespace) -> int:

@@ -149,6 +149,10 @@ def _annotated(annotation: Any) -> Any:
 # ----------------------------------------------------------------------------------- tools
 
 
+#: Return annotations that are content, never structured output (the helpers are dataclasses).
+_NOT_STRUCTURED = (inspect.Parameter.empty, None, ToolResult, Image, Audio, ResourceLink, EmbeddedResource)
+
+
 class ToolDef:
     """One tool: its wire definition and how to run it.
 
@@ -232,10 +236,11 @@ class ToolDef:
         out: Optional[Dict[str, Any]] = None
         if output_schema is not None:
             out = dict(output_schema)
-        elif structured_output is not False and returns is not inspect.Parameter.empty and returns is not None:
+        elif structured_output is not False and returns not in _NOT_STRUCTURED:
+            # Content helpers (Image, Audio, ...) are dataclasses, but they are content blocks.
             if is_structured_type(returns):
                 out = schema_for(returns)
-            elif structured_output and returns is not ToolResult:
+            elif structured_output:
                 out = {"type": "object", "properties": {"result": schema_for(returns)}, "required": ["result"]}
                 wrap = True
         if out is not None and out.get("type") != "object":

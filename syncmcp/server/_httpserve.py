@@ -31,6 +31,12 @@ class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s - %s", self.address_string(), format % args)
 
+    def get_environ(self) -> Dict[str, Any]:
+        """The WSGI environ, with the client's socket so the application can tell when it leaves."""
+        environ = super().get_environ()
+        environ["syncmcp.socket"] = self.connection
+        return environ
+
 
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True  # an open stream never keeps the process alive

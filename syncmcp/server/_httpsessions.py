@@ -25,10 +25,10 @@ import logging
 import secrets
 import threading
 import time
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .._exceptions import TransportError
-from .._jsonrpc import RequestId, make_notification
+from .._jsonrpc import RequestId, make_error, make_notification
 from ._connection import ServerConnection
 from ._context import RELATED_REQUEST
 from ._sseout import Outbox
@@ -39,6 +39,10 @@ logger = logging.getLogger("syncmcp.server")
 
 #: The stream id of a session's standalone (GET) stream.
 GET_STREAM = "get"
+#: The error that ends the stream of a request its client cancelled (nobody reads it).
+REQUEST_CANCELLED = -32800
+#: Finished streams a session keeps for resumption although no client read them to the end.
+_KEPT_FINISHED_STREAMS = 100
 
 
 class SessionTransport:
@@ -118,27 +122,47 @@ class SessionTransport:
         """Whether the session ended."""
         return self._closed
 
-    def deliver(self, message: Dict[str, Any], request_id: Optional[RequestId] = None) -> Optional[Outbox]:
-        """Hand a client message to the connection; for a request, the stream its answer goes to.
+    def deliver(self, message: Any, request_ids: Sequence[RequestId] = ()) -> Optional[Outbox]:
+        """Hand a client message (or a batch) to the connection; for requests, the stream of their answers.
+
+        A ``notifications/cancelled`` also ends the cancelled request's stream: the connection
+        never answers a cancelled request.
 
         Raises:
             TransportError: the session ended.
+            ValueError: a request id is already in use in this session.
         """
         with self._cond:
             if self._closed:
                 raise TransportError(f"the HTTP session {self.name} has ended")
             outbox = None
-            if request_id is not None:
-                if request_id in self._by_request:
-                    raise ValueError(f"request id {request_id!r} is already in use in this session")
+            if request_ids:
+                taken = [request_id for request_id in request_ids if request_id in self._by_request]
+                if taken or len(set(request_ids)) != len(request_ids):
+                    raise ValueError(f"request id {(taken or list(request_ids))[0]!r} is already in use in this session")
                 self._stream_ids += 1
-                outbox = Outbox(str(self._stream_ids), expected=1, history=self._history)
-                self._by_request[request_id] = outbox
+                outbox = Outbox(str(self._stream_ids), expected=len(request_ids), history=self._history)
+                for request_id in request_ids:
+                    self._by_request[request_id] = outbox
                 self._streams[outbox.stream_id] = outbox
                 self._forget_finished()
+            for item in message if isinstance(message, list) else (message,):
+                if isinstance(item, dict) and item.get("method") == "notifications/cancelled":
+                    self._end_cancelled(item.get("params"))
             self._inbound.append(message)
             self._cond.notify()
             return outbox
+
+    def _end_cancelled(self, params: Any) -> None:
+        """End the stream of a request the client cancelled (under the lock)."""
+        request_id = params.get("requestId") if isinstance(params, dict) else None
+        if not isinstance(request_id, (int, str)):
+            return
+        outbox = self._by_request.pop(request_id, None)
+        if outbox is not None:
+            reason = params.get("reason") if isinstance(params, dict) else None
+            text = f"the client cancelled the request: {reason}" if reason else "the client cancelled the request"
+            outbox.put(make_error(request_id, REQUEST_CANCELLED, text), final=True)
 
     def abandon(self, request_id: Any) -> None:
         """Stop waiting for a request's answer: its handler is told it was cancelled."""
@@ -157,13 +181,13 @@ class SessionTransport:
             return self._streams.get(stream_id)
 
     def _forget_finished(self) -> None:
-        """Drop the oldest finished streams past the history bound (under the lock)."""
-        if len(self._streams) <= self._history:
-            return
-        for stream_id, outbox in list(self._streams.items()):
-            if len(self._streams) <= self._history:
-                break
-            if outbox.finished and stream_id != GET_STREAM:
+        """Drop streams read to their end, and the oldest finished ones past a bound (under the lock)."""
+        kept = 0
+        for stream_id, outbox in reversed(list(self._streams.items())):
+            if stream_id == GET_STREAM or not outbox.finished:
+                continue
+            kept += 1
+            if outbox.drained or kept > _KEPT_FINISHED_STREAMS:
                 del self._streams[stream_id]
 
 

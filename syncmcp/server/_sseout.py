@@ -57,6 +57,7 @@ class Outbox:
         expected: how many final messages end the stream (the responses of its requests);
             ``0`` for a stream that ends only when closed (the GET stream, listen streams).
         history: most events kept for resumption; older ones are dropped.
+        resumable: keep events after they reach the client (else each is dropped once written).
 
     Example:
         >>> box = Outbox("get", expected=0)
@@ -65,13 +66,15 @@ class Outbox:
         ([], True)
     """
 
-    def __init__(self, stream_id: str, *, expected: int, history: int = 1000) -> None:
+    def __init__(self, stream_id: str, *, expected: int, history: int = 1000, resumable: bool = True) -> None:
         self.stream_id = stream_id
+        self.resumable = resumable
         self._cond = threading.Condition()
         self._events: List[Tuple[int, Dict[str, Any]]] = []
         self._next = 1
         self._history = max(1, history)
         self._remaining = expected
+        self._finals: List[Dict[str, Any]] = []
         self._finished = False
         self._reader = 0  # the generation of the iterator allowed to read; a resumed stream takes over
         #: Whether a response iterator is reading the stream now.
@@ -93,6 +96,7 @@ class Outbox:
             if len(self._events) > self._history:
                 del self._events[: len(self._events) - self._history]
             if final and self._remaining > 0:
+                self._finals.append(message)
                 self._remaining -= 1
                 if self._remaining == 0:
                     self._finished = True
@@ -103,6 +107,11 @@ class Outbox:
         with self._cond:
             self._finished = True
             self._cond.notify_all()
+
+    @property
+    def drained(self) -> bool:
+        """Whether it finished and a client read it to the end (nothing is left to resume)."""
+        return self._finished and self.delivered >= self._next - 1
 
     @property
     def finished(self) -> bool:
@@ -126,6 +135,10 @@ class Outbox:
     def mark_delivered(self, seq: int) -> None:
         """Event ``seq`` reached the client (as far as the server can tell)."""
         self.delivered = max(self.delivered, seq)
+        if not self.resumable:
+            with self._cond:
+                while self._events and self._events[0][0] <= seq and len(self._events) > 1:
+                    del self._events[0]
 
     def wait_finished(self, timeout: Optional[float]) -> bool:
         """Block until the stream finished; ``False`` on timeout."""
@@ -152,6 +165,11 @@ class Outbox:
                 self._cond.wait(remaining)
 
     def final_message(self) -> Optional[Dict[str, Any]]:
-        """The last message, once finished (the response, for a one-request stream)."""
+        """The response, once finished (for a one-request stream)."""
         with self._cond:
-            return self._events[-1][1] if self._finished and self._events else None
+            return self._finals[-1] if self._finished and self._finals else None
+
+    def final_messages(self) -> List[Dict[str, Any]]:
+        """Every response so far, in the order they came (for a batch)."""
+        with self._cond:
+            return list(self._finals)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Set, Tuple
 
 from .._endpoint import InboundRequest, JSONRPCError, PendingRequest
 from .._era import LOG_LEVELS, META_LOG_LEVEL, META_SUBSCRIPTION_ID
@@ -96,6 +96,7 @@ class StatelessHub:
         self._max_listens = max_listens
         self._lock = threading.Lock()
         self._listens: Dict[int, Tuple[ListenStream, Outbox]] = {}
+        self._running: Set[InboundRequest] = set()
         self._ids = 0
 
     # ------------------------------------------------------------------------- requests
@@ -113,12 +114,17 @@ class StatelessHub:
         """Start one request; ``(outbox, cancelled event)``. The response ends the outbox."""
         params = message.get("params")
         request = InboundRequest(message["id"], message["method"], params if isinstance(params, dict) else {})
-        outbox = Outbox("0", expected=1, history=1 << 30)
+        outbox = Outbox("0", expected=1, history=1 << 30, resumable=False)
         peer = RequestPeer(self._host.name, outbox, None if modern else self._default_log_level)
         call = Call(request, modern, version, capabilities, client_info, peer, self._host.capabilities(), auth)
         if request.method == "subscriptions/listen" and modern:
             self._open_listen(call, outbox)
-        elif not self._pool.submit(self._run, call, outbox):
+            return outbox, request.cancelled
+        with self._lock:
+            self._running.add(request)
+        if not self._pool.submit(self._run, call, outbox):
+            with self._lock:
+                self._running.discard(request)
             outbox.put(make_error(request.id, ErrorCode.INTERNAL_ERROR, "the server is shutting down"), final=True)
         return outbox, request.cancelled
 
@@ -134,6 +140,9 @@ class StatelessHub:
         except Exception as exc:
             logger.exception("handler for %s failed", request.method)
             response = make_error(request.id, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._running.discard(request)
         outbox.put(response, final=True)
 
     # ------------------------------------------------------------------------- listen streams
@@ -165,9 +174,12 @@ class StatelessHub:
                     del self._listens[key]
 
     def close(self) -> None:
-        """End every listen stream with its final result."""
+        """End every listen stream with its final result; running handlers are told they are cancelled."""
         with self._lock:
             listens, self._listens = list(self._listens.values()), {}
+            running, self._running = list(self._running), set()
+        for request in running:
+            request.cancelled.set()
         for listen, outbox in listens:
             meta = {META_SUBSCRIPTION_ID: listen.request_id}
             outbox.put(make_result(listen.request_id, self._router.stamp({"_meta": meta})), final=True)

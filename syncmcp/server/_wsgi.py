@@ -34,6 +34,9 @@ import base64
 import binascii
 import json
 import logging
+import select
+import socket
+import ssl
 import threading
 import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
@@ -60,6 +63,10 @@ Claims = Mapping[str, Any]
 
 #: JSON-RPC error code of a request that ran past its deadline (as the SDKs use it).
 REQUEST_TIMEOUT = -32001
+#: Seconds between checks that a client waiting for an answer is still connected.
+_DISCONNECT_POLL = 0.25
+#: Revisions in which a POST may carry a JSON-RPC batch.
+_BATCH_VERSIONS = frozenset({"2025-03-26"})
 #: Revisions whose clients understand the empty priming event of a resumable stream.
 _PRIMING_VERSIONS = frozenset({"2025-11-25"})
 #: What a stateless legacy request's client is taken to support: its capabilities were declared
@@ -318,12 +325,7 @@ class MCPApplication:
         except (ValueError, UnicodeDecodeError) as exc:
             return self._refuse(start_response, "400 Bad Request", ErrorCode.PARSE_ERROR, f"Parse error: {exc}")
         if isinstance(message, list):
-            return self._refuse(
-                start_response,
-                "400 Bad Request",
-                ErrorCode.INVALID_REQUEST,
-                "Invalid Request: batches are not accepted over HTTP; send one message per POST",
-            )
+            return self._post_batch(environ, start_response, message, claims, wants_json, wants_sse)
         kind = _kind_of(message)
         if kind is None:
             request_id = message.get("id") if isinstance(message, dict) and isinstance(message.get("id"), (int, str)) else None
@@ -348,8 +350,33 @@ class MCPApplication:
                 start_response, "400 Bad Request", -32600, f"Bad Request: unsupported MCP-Protocol-Version {header_version!r}"
             )
         if self.stateless:
-            return self._post_stateless(start_response, message, kind, header_version, claims, wants_json, wants_sse)
+            return self._post_stateless(environ, start_response, message, kind, header_version, claims, wants_json, wants_sse)
         return self._post_session(environ, start_response, message, kind, claims, wants_json, wants_sse)
+
+    def _post_batch(
+        self,
+        environ: Mapping[str, Any],
+        start_response: StartResponse,
+        batch: List[Any],
+        claims: Optional[Mapping[str, Any]],
+        wants_json: bool,
+        wants_sse: bool,
+    ) -> Iterable[bytes]:
+        """A JSON-RPC batch: accepted in a 2025-03-26 session only (later revisions removed batches)."""
+        kinds = [_kind_of(item) for item in batch]
+        if self.stateless or not batch or None in kinds or not environ.get("HTTP_MCP_SESSION_ID"):
+            return self._refuse(
+                start_response,
+                "400 Bad Request",
+                ErrorCode.INVALID_REQUEST,
+                "Invalid Request: a batch must be a non-empty array of messages, sent in a 2025-03-26 session",
+            )
+        if any(kind == "request" and item["method"] == "initialize" for kind, item in zip(kinds, batch)):
+            return self._refuse(
+                start_response, "400 Bad Request", ErrorCode.INVALID_REQUEST, "Invalid Request: initialize cannot be batched"
+            )
+        kind = "request" if "request" in kinds else "notification"
+        return self._post_session(environ, start_response, batch, kind, claims, wants_json, wants_sse)  # type: ignore[arg-type]
 
     def _post_modern(
         self,
@@ -379,7 +406,8 @@ class MCPApplication:
         return self._respond(
             start_response,
             outbox,
-            request_id,
+            [request_id],
+            environ=environ,
             wants_json=wants_json and not listen,
             wants_sse=wants_sse,
             on_timeout=cancelled.set,
@@ -407,6 +435,7 @@ class MCPApplication:
 
     def _post_stateless(
         self,
+        environ: Mapping[str, Any],
         start_response: StartResponse,
         message: Dict[str, Any],
         kind: str,
@@ -431,7 +460,8 @@ class MCPApplication:
         return self._respond(
             start_response,
             outbox,
-            request_id,
+            [request_id],
+            environ=environ,
             wants_json=wants_json,
             wants_sse=wants_sse,
             on_timeout=cancelled.set,
@@ -450,9 +480,12 @@ class MCPApplication:
         wants_sse: bool,
     ) -> Iterable[bytes]:
         session_id = environ.get("HTTP_MCP_SESSION_ID")
-        request_id = message.get("id") if kind == "request" else None
+        batch = isinstance(message, list)
+        items: List[Dict[str, Any]] = message if batch else [message]  # type: ignore[assignment]
+        request_ids = [item["id"] for item in items if _kind_of(item) == "request"]
+        request_id = request_ids[0] if request_ids and not batch else None
         headers: List[Tuple[str, str]] = []
-        opening = kind == "request" and message["method"] == "initialize" and not session_id
+        opening = not batch and kind == "request" and message["method"] == "initialize" and not session_id
         if opening:
             session = self._sessions.create(claims)
             if session is None:
@@ -470,8 +503,15 @@ class MCPApplication:
             session = self._session(str(session_id), claims)
             if session is None:
                 return self._refuse(start_response, "404 Not Found", -32600, "Session not found", request_id=request_id)
+            if batch and session.connection.protocol_version not in _BATCH_VERSIONS:
+                return self._refuse(
+                    start_response,
+                    "400 Bad Request",
+                    ErrorCode.INVALID_REQUEST,
+                    f"Invalid Request: batches are part of protocol 2025-03-26 only, not {session.connection.protocol_version}",
+                )
         try:
-            outbox = session.transport.deliver(message, request_id)
+            outbox = session.transport.deliver(message, request_ids)
         except ValueError as exc:
             return self._refuse(
                 start_response, "400 Bad Request", ErrorCode.INVALID_REQUEST, f"Invalid Request: {exc}", request_id=request_id
@@ -493,12 +533,14 @@ class MCPApplication:
         return self._respond(
             start_response,
             outbox,
-            request_id,
+            request_ids,
+            environ=environ,
             wants_json=wants_json,
             wants_sse=wants_sse,
             headers=headers,
-            on_timeout=lambda: transport.abandon(request_id),
+            on_timeout=lambda: transport.abandon(*request_ids),
             on_leave=None,
+            batch=batch,
             deadline=self.request_timeout,
             resumable=True,
             priming=version in _PRIMING_VERSIONS,
@@ -544,22 +586,11 @@ class MCPApplication:
                 return self._refuse(
                     start_response, "404 Not Found", -32600, f"Not Found: no stream to resume from event {last_event!r}"
                 )
-            return self._stream(
-                start_response, outbox, parsed[1], [], on_leave=None, deadline=None, resumable=True, priming=False
-            )
+            return self._stream(start_response, outbox, parsed[1], resumable=True, priming=False)
         outbox = session.transport.standalone
         if outbox.reading:
             return self._refuse(start_response, "409 Conflict", -32600, "Conflict: this session's GET stream is already open")
-        return self._stream(
-            start_response,
-            outbox,
-            outbox.delivered,
-            [],
-            on_leave=None,
-            deadline=None,
-            resumable=True,
-            priming=version in _PRIMING_VERSIONS,
-        )
+        return self._stream(start_response, outbox, outbox.delivered, resumable=True, priming=version in _PRIMING_VERSIONS)
 
     def _delete(
         self, environ: Dict[str, Any], start_response: StartResponse, claims: Optional[Mapping[str, Any]]
@@ -586,8 +617,9 @@ class MCPApplication:
         self,
         start_response: StartResponse,
         outbox: Outbox,
-        request_id: Any,
+        request_ids: Sequence[Any],
         *,
+        environ: Mapping[str, Any],
         wants_json: bool,
         wants_sse: bool,
         on_timeout: Callable[[], Any],
@@ -596,97 +628,61 @@ class MCPApplication:
         headers: Headers = (),
         resumable: bool = False,
         priming: bool = False,
+        batch: bool = False,
     ) -> Iterable[bytes]:
         """JSON when nothing streams (or the client takes nothing else), SSE otherwise."""
-        until = None if deadline is None else time.monotonic() + deadline
-        events: List[Tuple[int, Dict[str, Any]]] = []
-        done = False
+        stream = _Stream(outbox, request_ids, on_timeout, on_leave, deadline, _disconnect_probe(environ) if on_leave else None)
         if wants_json:
             # Wait for the first message: the response alone means nothing streams.
+            events: List[Tuple[int, Dict[str, Any]]] = []
+            done = False
             while not events and not done:
-                wait = self.keepalive_interval if until is None else min(self.keepalive_interval, until - time.monotonic())
+                if stream.client_left():
+                    return self._json(start_response, "200 OK", make_error(None, -32600, "the client left"), list(headers))
+                wait = stream.wait(self.keepalive_interval)
                 if wait <= 0:
+                    stream.time_out(self._timeout_errors)
                     break
                 events, done = outbox.read(0, wait)
                 if not wants_sse and not done:
                     events = []  # a JSON-only client: only the response is sent
-            if not events and not done:
-                return self._timed_out(start_response, outbox, request_id, on_timeout, headers)
-            if done and (not wants_sse or (self.json_response and len(events) == 1)):
-                final = outbox.final_message()
-                if final is not None:
-                    return self._json(start_response, "200 OK", final, list(headers))
-        return self._stream(
-            start_response,
-            outbox,
-            0,
-            list(headers),
-            on_leave=on_leave,
-            deadline=until,
-            resumable=resumable,
-            priming=priming,
-            on_timeout=on_timeout,
-            request_id=request_id,
+            if not events:
+                events, done = outbox.read(0, 0)
+            if done and (not wants_sse or (self.json_response and len(events) == len(request_ids))):
+                finals = outbox.final_messages()
+                if finals:
+                    return self._json(start_response, "200 OK", finals if batch else finals[-1], list(headers))
+        start_response("200 OK", [*_SSE_HEADERS, *headers])
+        return self._events(stream, 0, outbox.take_reader(), resumable, priming)
+
+    def _timeout_errors(self, request_ids: Sequence[Any]) -> List[Dict[str, Any]]:
+        logger.warning(
+            "request(s) %s ran past request_timeout (%g s) and were cancelled", list(request_ids), self.request_timeout
         )
-
-    def _timed_out(
-        self, start_response: StartResponse, outbox: Outbox, request_id: Any, on_timeout: Callable[[], Any], headers: Headers
-    ) -> List[bytes]:
-        on_timeout()
-        error = self._timeout_error(request_id)
-        outbox.put(error, final=True)
-        logger.warning("request %r ran past request_timeout (%g s) and was cancelled", request_id, self.request_timeout)
-        return self._json(start_response, "200 OK", error, list(headers))
-
-    def _timeout_error(self, request_id: Any) -> Dict[str, Any]:
         text = f"Request timed out after {self.request_timeout:g} s (request_timeout)"
-        return make_error(request_id, REQUEST_TIMEOUT, text)
+        return [make_error(request_id, REQUEST_TIMEOUT, text) for request_id in request_ids]
 
     def _stream(
-        self,
-        start_response: StartResponse,
-        outbox: Outbox,
-        after: int,
-        headers: Headers,
-        *,
-        on_leave: Optional[Callable[[], Any]],
-        deadline: Optional[float],
-        resumable: bool,
-        priming: bool,
-        on_timeout: Optional[Callable[[], Any]] = None,
-        request_id: Any = None,
+        self, start_response: StartResponse, outbox: Outbox, after: int, *, resumable: bool, priming: bool
     ) -> Iterator[bytes]:
-        start_response("200 OK", [*_SSE_HEADERS, *headers])
-        reader = outbox.take_reader()
-        return self._events(outbox, after, reader, on_leave, deadline, resumable, priming, on_timeout, request_id)
+        """An SSE response replaying ``outbox`` from event ``after`` (a GET stream or a resumption)."""
+        start_response("200 OK", list(_SSE_HEADERS))
+        stream = _Stream(outbox, (), None, None, None, None)
+        return self._events(stream, after, outbox.take_reader(), resumable, priming)
 
-    def _events(
-        self,
-        outbox: Outbox,
-        after: int,
-        reader: int,
-        on_leave: Optional[Callable[[], Any]],
-        deadline: Optional[float],
-        resumable: bool,
-        priming: bool,
-        on_timeout: Optional[Callable[[], Any]],
-        request_id: Any,
-    ) -> Iterator[bytes]:
+    def _events(self, stream: _Stream, after: int, reader: int, resumable: bool, priming: bool) -> Iterator[bytes]:
+        outbox = stream.outbox
         finished = False
+        last_write = time.monotonic()
         try:
             if priming:
                 yield priming_event(outbox.event_id(after), self.retry_ms)
             while True:
-                wait = self.keepalive_interval
-                if deadline is not None:
-                    wait = min(wait, deadline - time.monotonic())
-                    if wait <= 0 and on_timeout is not None:
-                        on_timeout()
-                        error = make_error(
-                            request_id, REQUEST_TIMEOUT, f"Request timed out after {self.request_timeout:g} s (request_timeout)"
-                        )
-                        outbox.put(error, final=True)
-                        wait = 0.0
+                if stream.client_left():
+                    return
+                wait = stream.wait(self.keepalive_interval - (time.monotonic() - last_write))
+                if wait <= 0 and stream.deadline is not None and time.monotonic() >= stream.deadline:
+                    stream.time_out(self._timeout_errors)
                 events, done = outbox.read(after, max(wait, 0.0), reader)
                 for seq, message in events:
                     yield encode_event(outbox.event_id(seq) if resumable else None, _dumps(message))
@@ -695,12 +691,90 @@ class MCPApplication:
                 if done:
                     finished = True
                     return
-                if not events:
+                if events:
+                    last_write = time.monotonic()
+                elif time.monotonic() - last_write >= self.keepalive_interval:
                     yield KEEPALIVE
+                    last_write = time.monotonic()
         finally:
             outbox.release_reader(reader)
-            if not finished and on_leave is not None:
-                on_leave()
+            if not finished:
+                stream.leave()
+
+
+class _Stream:
+    """One response being written: its deadline, and what to do when the client leaves or time runs out."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        request_ids: Sequence[Any],
+        on_timeout: Optional[Callable[[], Any]],
+        on_leave: Optional[Callable[[], Any]],
+        deadline: Optional[float],
+        probe: Optional[Callable[[], bool]],
+    ) -> None:
+        self.outbox = outbox
+        self.request_ids = request_ids
+        self.on_timeout = on_timeout
+        self.on_leave = on_leave
+        self.deadline = None if deadline is None else time.monotonic() + deadline
+        self.probe = probe
+        self._left = False
+
+    def wait(self, longest: float) -> float:
+        """How long the next wait may be: up to ``longest``, the deadline and the next disconnect check."""
+        wait = longest
+        if self.deadline is not None:
+            wait = min(wait, self.deadline - time.monotonic())
+        if self.probe is not None:
+            wait = min(wait, _DISCONNECT_POLL)
+        return wait
+
+    def time_out(self, errors: Callable[[Sequence[Any]], List[Dict[str, Any]]]) -> None:
+        """The deadline passed: cancel the work and answer every request with -32001."""
+        if self.on_timeout is None or self.outbox.finished:
+            return
+        self.on_timeout()
+        for error in errors(self.request_ids):
+            self.outbox.put(error, final=True)
+
+    def client_left(self) -> bool:
+        """Whether the client is gone (checked where the server can tell); then :meth:`leave`."""
+        if self.probe is not None and not self.outbox.finished and self.probe():
+            self.leave()
+            return True
+        return False
+
+    def leave(self) -> None:
+        """The client left before the end: cancel what it was waiting for (once)."""
+        if not self._left and self.on_leave is not None:
+            self._left = True
+            self.on_leave()
+
+
+def _disconnect_probe(environ: Mapping[str, Any]) -> Optional[Callable[[], bool]]:
+    """A check that the client closed its connection, where the WSGI server makes one possible.
+
+    waitress offers ``waitress.client_disconnected``; with gunicorn (``gunicorn.socket``) and the
+    embedded server (``syncmcp.socket``) the socket shows EOF. Elsewhere the server learns it only
+    when a write fails (SSE keep-alives).
+    """
+    waitress = environ.get("waitress.client_disconnected")
+    if callable(waitress):
+        return lambda: bool(waitress())
+    sock = environ.get("syncmcp.socket") or environ.get("gunicorn.socket")
+    if sock is None or isinstance(sock, ssl.SSLSocket) or not hasattr(sock, "recv"):
+        return None
+
+    def gone() -> bool:
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
+    return gone
 
 
 def _kind_of(message: Any) -> Optional[str]:

@@ -302,10 +302,18 @@ class WorkspaceServer:
 
     def run_stdio(self) -> None:
         """Serve one client on stdin/stdout (see :meth:`Server.run_stdio`)."""
+        self._log_start()
+        self.server.run_stdio()
+
+    def run_http(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+        """Serve over HTTP until SIGTERM or Ctrl-C (see :meth:`Server.run_http`)."""
+        self._log_start()
+        self.server.run_http(host, port, **options)
+
+    def _log_start(self) -> None:
         logger.info(
             "serving %s with the %s sandbox policy", ", ".join(str(r) for r in self.workspace.roots), self.workspace.state.policy
         )
-        self.server.run_stdio()
 
     def _run_probe(
         self, argv: Sequence[str], cwd: Path, environment: Mapping[str, str], timeout: float, visible: Optional[Sequence[Path]]
