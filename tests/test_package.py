@@ -109,7 +109,7 @@ SERVER_LAYERS = [
     {"server._connection", "server._stateless"},
     {"server._httpsessions"},
     {"server._wsgi"},
-    {"server._httpserve"},
+    {"server._httpserve", "server._registrations"},
     {"server._server"},
     {"server.workspace._files"},
     {"server.workspace._ignore", "server.workspace._patch", "server.workspace._info", "server.workspace._prompts"},
