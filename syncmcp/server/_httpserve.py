@@ -1,9 +1,11 @@
-"""An embedded HTTP server for the WSGI application: the standard library's, one thread per request.
+"""An embedded HTTP server for the WSGI application: the standard library's, a thread per connection.
 
 For development and single-machine use (``Server.run_http``, ``syncmcp serve --http``); larger
-deployments run the same application on gunicorn, waitress or ``mod_wsgi``. The server stops
-cleanly on SIGTERM, SIGHUP or Ctrl-C: it stops accepting, the application ends its sessions and
-streams, and the call returns.
+deployments run the same application on gunicorn, waitress or ``mod_wsgi``. It is
+``wsgiref``'s server with HTTP/1.1 keep-alive added: a response with a length keeps the
+connection for the client's next request, a stream (no length) ends it. The server stops
+cleanly on SIGTERM, SIGHUP or Ctrl-C: it stops accepting, closes the open connections, the
+application ends its sessions and streams, and the call returns.
 
 Example::
 
@@ -17,16 +19,83 @@ import signal
 import socket
 import socketserver
 import threading
-from typing import Any, Callable, Dict, Optional
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Set, cast
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 __all__ = ["serve"]
 
 logger = logging.getLogger("syncmcp.server.http")
 
+#: Seconds an idle keep-alive connection waits for the client's next request.
+KEEPALIVE_IDLE = 30.0
+#: Body bytes left unread by the application that are read and dropped to keep the connection.
+_DRAIN_LIMIT = 65536
 
-class _QuietHandler(WSGIRequestHandler):
-    """Request lines go to the ``syncmcp.server.http`` logger at DEBUG, not to stderr."""
+
+class _CountingInput:
+    """``wsgi.input`` that counts what the application read, so the rest can be drained."""
+
+    def __init__(self, stream: Any, length: int) -> None:
+        self._stream = stream
+        self.remaining = length
+
+    def read(self, size: int = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        size = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        data: bytes = self._stream.read(size)
+        self.remaining -= len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        size = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        data: bytes = self._stream.readline(size)
+        self.remaining -= len(data)
+        return data
+
+    def readlines(self, hint: int = -1) -> List[bytes]:
+        lines: List[bytes] = []
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readlines())
+
+
+class _Gateway(ServerHandler):
+    """wsgiref's gateway speaking HTTP/1.1: a response without a length closes the connection."""
+
+    http_version = "1.1"
+    headers: Any
+    request_handler: Any
+
+    def cleanup_headers(self) -> None:
+        super().cleanup_headers()
+        if "Content-Length" not in self.headers:
+            self.headers["Connection"] = "close"
+        if self.headers.get("Connection", "").lower() == "close":
+            self.request_handler.close_connection = True
+
+
+class _Connection(WSGIRequestHandler):
+    """One client connection: requests one after another while both sides keep it open."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, True)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, False)  # type: ignore[attr-defined]
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s - %s", self.address_string(), format % args)
@@ -37,10 +106,66 @@ class _QuietHandler(WSGIRequestHandler):
         environ["syncmcp.socket"] = self.connection
         return environ
 
+    def handle(self) -> None:
+        self.close_connection = False
+        while not self.close_connection:
+            self.connection.settimeout(KEEPALIVE_IDLE)
+            try:
+                self.raw_requestline = self.rfile.readline(65537)
+            except OSError:  # idle too long, or the server is stopping
+                return
+            self.connection.settimeout(None)
+            if not self.raw_requestline:
+                return
+            if len(self.raw_requestline) > 65536:
+                self.requestline, self.request_version, self.command = "", "", ""
+                self.send_error(414)
+                return
+            if not self.parse_request():
+                return
+            environ = self.get_environ()
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            body = _CountingInput(self.rfile, max(length, 0))
+            gateway = _Gateway(body, cast(IO[bytes], self.wfile), self.get_stderr(), environ, multithread=True)
+            gateway.request_handler = self
+            gateway.run(self.server.get_app())  # type: ignore[attr-defined]
+            if body.remaining > _DRAIN_LIMIT:
+                return
+            if body.remaining:
+                try:
+                    body.read()
+                except OSError:
+                    return
+
 
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True  # an open stream never keeps the process alive
     allow_reuse_address = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._open: Set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def track(self, sock: socket.socket, add: bool) -> None:
+        with self._open_lock:
+            if add:
+                self._open.add(sock)
+            else:
+                self._open.discard(sock)
+
+    def close_connections(self) -> None:
+        """End every open connection (idle keep-alives and streams)."""
+        with self._open_lock:
+            open_sockets = list(self._open)
+        for sock in open_sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class _ThreadingServer6(_ThreadingServer):
@@ -67,7 +192,7 @@ def serve(
         stop: an event that stops the server when set (from another thread).
     """
     server_class = _ThreadingServer6 if ":" in host else _ThreadingServer
-    httpd = server_class((host, port), _QuietHandler)
+    httpd = server_class((host, port), _Connection)
     httpd.set_app(app)
     done = stop or threading.Event()
     previous: Dict[int, Any] = {}
@@ -92,6 +217,7 @@ def serve(
         close = getattr(app, "close", None)
         if callable(close):
             close()
+        httpd.close_connections()
         httpd.server_close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Read the results of a conformance run (``client … -o DIR``) and print them as a table.
+"""Read the results of a conformance run (``client … -o DIR`` or ``server … -o DIR``) and print them as a table.
 
     python tools/conformance/results.py DIR [--expected-failures tools/conformance/expected-failures.yml]
+    python tools/conformance/results.py DIR --server [--expected-failures tools/conformance/expected-server-failures.yml]
 
 The runner writes one folder per scenario, ``DIR/<scenario>-<timestamp>/checks.json`` (a scenario
-``auth/x`` lands in ``DIR/auth/x-<timestamp>/``). A scenario passes, as the runner judges it,
-when none of its checks is a ``FAILURE`` or a ``WARNING``. The table gives each scenario's verdict
-and counts, then every failing or warning check with its id and message.
+``auth/x`` lands in ``DIR/auth/x-<timestamp>/``); a server run names them
+``DIR/server-<scenario>-<timestamp>/``. A scenario passes, as the runner judges it against a
+baseline, when none of its checks is a ``FAILURE`` or a ``WARNING``. The table gives each
+scenario's verdict and counts, then every failing or warning check with its id and message.
 
-Also imported by ``tests/test_conformance.py`` (stdlib only, Python 3.9).
+Also imported by ``tests/test_conformance.py`` and ``tests/test_conformance_server.py`` (stdlib
+only, Python 3.9).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import Any, Dict, List, Optional
 _TIMESTAMP = re.compile(r"-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$")
 #: Check statuses that make a scenario fail.
 BAD = ("FAILURE", "WARNING")
+#: What the runner puts before a scenario's name in the folders of a server run.
+SERVER_PREFIX = "server-"
 
 
 def load_results(folder: Path) -> Dict[str, List[Dict[str, Any]]]:
@@ -37,6 +42,14 @@ def load_results(folder: Path) -> Dict[str, List[Dict[str, Any]]]:
             raise ValueError(f"{path} does not hold a list of checks")
         found[name] = checks
     return found
+
+
+def load_server_results(folder: Path) -> Dict[str, List[Dict[str, Any]]]:
+    """Scenario name -> its checks, for a server run (``server … -o folder``): the ``server-`` prefix removed."""
+    return {
+        name[len(SERVER_PREFIX) :] if name.startswith(SERVER_PREFIX) else name: checks
+        for name, checks in load_results(folder).items()
+    }
 
 
 def passed(checks: List[Dict[str, Any]]) -> bool:
@@ -58,24 +71,25 @@ def client_output(folder: Path, scenario: str, stream: str = "stderr") -> str:
     return candidates[-1].read_text(encoding="utf-8", errors="replace") if candidates else ""
 
 
-def load_expected_failures(path: Path) -> List[str]:
-    """The ``client:`` list of an expected-failures file (block-style YAML: ``client:`` then ``- name`` lines)."""
+def load_expected_failures(path: Path, section: str = "client") -> List[str]:
+    """The ``client:`` (or ``server:``) list of an expected-failures file (block-style YAML:
+    ``client:`` then ``- name`` lines)."""
     names: List[str] = []
-    section: Optional[str] = None
+    current: Optional[str] = None
     for raw in path.read_text(encoding="utf-8").splitlines():
         line = raw.split("#", 1)[0].rstrip()
         if not line.strip():
             continue
         if not line.startswith((" ", "-")):
             key, _, rest = line.partition(":")
-            section = key.strip()
+            current = key.strip()
             if rest.strip() not in ("", "[]"):
-                raise ValueError(f"{path}: write the {section!r} list one '- name' per line")
+                raise ValueError(f"{path}: write the {current!r} list one '- name' per line")
             continue
         item = line.strip()
         if not item.startswith("- "):
             raise ValueError(f"{path}: unexpected line {raw!r}")
-        if section == "client":
+        if current == section:
             names.append(item[2:].strip().strip("'\""))
     return names
 
@@ -123,12 +137,14 @@ def main(argv: List[str]) -> int:
     parser.add_argument("folder", type=Path, help="the runner's -o folder")
     parser.add_argument("--expected-failures", type=Path, help="the expected-failures file, to mark its scenarios")
     parser.add_argument("--checks", action="store_true", help="list every check, not only the failing ones")
+    parser.add_argument("--server", action="store_true", help="the folder holds a server run (server-<scenario> folders)")
     arguments = parser.parse_args(argv)
-    results = load_results(arguments.folder)
+    results = load_server_results(arguments.folder) if arguments.server else load_results(arguments.folder)
     if not results:
         print(f"no checks.json under {arguments.folder}", file=sys.stderr)
         return 1
-    expected = load_expected_failures(arguments.expected_failures) if arguments.expected_failures else []
+    section = "server" if arguments.server else "client"
+    expected = load_expected_failures(arguments.expected_failures, section) if arguments.expected_failures else []
     print(format_table(results, expected, every_check=arguments.checks))
     return 0 if all(passed(checks) or name in expected for name, checks in results.items()) else 1
 
