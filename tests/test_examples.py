@@ -64,6 +64,32 @@ def test_sandbox_state_example(fresh_user: Dict[str, str], tmp_path: Path) -> No
     assert "files: ['again.txt', 'hello.txt']" in out
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("host", ["gunicorn", "waitress"])
+@pytest.mark.parametrize("app", ["examples.flask_app:app", "examples.django_app:application"])
+def test_web_framework_examples_serve_their_routes_and_mcp(app: str, host: str, tmp_path: Path) -> None:
+    """The Flask and Django examples, run as their docstrings say: the framework keeps its routes,
+    ``/mcp`` answers syncmcp's client in both eras (gunicorn: four workers, no sessions)."""
+    import syncmcp
+
+    from .test_wsgi_servers import get, serving
+
+    with serving(host, tmp_path, app, cwd=ROOT) as served:
+        assert get(served.port, "/hello")[::2] == (200, b"Hello, web!")
+        status, _, body = get(served.port, "/quote/acme")
+        assert status == 200 and json.loads(body) == {"symbol": "ACME", "price": 12.5}
+        assert get(served.port, "/nowhere")[0] == 404
+        for era in ("modern", "legacy"):
+            with syncmcp.connect(served.url, protocol_era=era, timeout=30) as session:
+                assert session.era == era
+                assert [tool.name for tool in session.list_tools()] == ["greet", "quote"]
+                assert session.call_tool("greet", {"name": "Ada"}).text == "Hello, Ada!"
+                for _ in range(20):  # a few rounds, so that several workers answer
+                    assert session.call_tool("quote", {"symbol": "acme"}).text == "ACME: 12.50"
+                unknown = session.call_tool("quote", {"symbol": "nope"})
+                assert unknown.is_error and "unknown symbol 'nope'" in unknown.text
+
+
 def test_custom_server_example(fresh_user: Dict[str, str], tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / "custom_server.py"), "--demo"],

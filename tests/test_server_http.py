@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -495,3 +496,24 @@ def test_stopping_the_server_ends_open_streams_and_sessions() -> None:
     assert not caller.is_alive() and results and not isinstance(results[0], syncmcp.CallToolResult)
     session.close()
     assert not server.connections
+
+
+def test_the_disconnect_check_works_past_descriptor_1024() -> None:
+    import resource
+    import socket
+
+    from syncmcp.server._wsgi import _disconnect_probe
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft <= 1100:
+        pytest.skip("the descriptor limit is too low to open descriptor 1100")
+    left, right = socket.socketpair()
+    high = socket.socket(fileno=os.dup2(left.fileno(), 1100))
+    try:
+        probe = _disconnect_probe({"syncmcp.socket": high})
+        assert probe is not None and probe() is False  # select() would have failed here
+        right.close()
+        assert probe() is True
+    finally:
+        high.close()
+        left.close()

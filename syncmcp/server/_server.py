@@ -296,6 +296,7 @@ class Server(Registrations):
         max_sessions: int = 1000,
         retry_ms: Optional[int] = 1000,
         max_workers: int = 64,
+        max_listen_streams: int = 1000,
         fallback: Optional[Callable[[Dict[str, Any], Callable[..., Any]], Iterable[bytes]]] = None,
     ) -> MCPApplication:
         """The server as a WSGI application speaking MCP's Streamable HTTP (both eras).
@@ -331,6 +332,8 @@ class Server(Registrations):
             max_sessions: most legacy sessions at once (503 beyond).
             retry_ms: the SSE ``retry`` sent to clients that may resume streams.
             max_workers: most stateless requests handled at once.
+            max_listen_streams: most 2026-07-28 ``subscriptions/listen`` streams open at once in
+                this process (each holds a thread of the WSGI server while open).
             fallback: the WSGI application for every other path.
 
         Example:
@@ -363,6 +366,7 @@ class Server(Registrations):
             max_sessions=max_sessions,
             retry_ms=retry_ms,
             max_workers=max_workers,
+            max_listen_streams=max_listen_streams,
             fallback=fallback,
         )
         with self._lock:

@@ -135,6 +135,7 @@ class MCPApplication:
         max_sessions: int = 1000,
         retry_ms: Optional[int] = 1000,
         max_workers: int = 64,
+        max_listen_streams: int = 1000,
         fallback: Optional[Callable[[Dict[str, Any], StartResponse], Iterable[bytes]]] = None,
     ) -> None:
         if max_body_size < 1:
@@ -155,7 +156,7 @@ class MCPApplication:
         self._router = RequestRouter(server)
         self._pool = WorkerPool("syncmcp-http-handler", max_workers, idle_timeout=60.0)
         self._hub = StatelessHub(
-            server, self._router, self._pool, default_log_level=server.default_log_level, max_listens=server.max_listen_streams
+            server, self._router, self._pool, default_log_level=server.default_log_level, max_listens=max_listen_streams
         )
         self._sessions = SessionStore(server, idle_timeout=session_idle_timeout, max_sessions=max_sessions)
         self._closed = False
@@ -769,9 +770,16 @@ def _disconnect_probe(environ: Mapping[str, Any]) -> Optional[Callable[[], bool]
 
     def gone() -> bool:
         try:
-            readable, _, _ = select.select([sock], [], [], 0)
-            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
-        except (OSError, ValueError):
+            if hasattr(select, "poll"):  # no FD_SETSIZE limit, unlike select()
+                poller = select.poll()
+                poller.register(sock, select.POLLIN)
+                readable = bool(poller.poll(0))
+            else:  # pragma: no cover - platforms without poll()
+                readable = bool(select.select([sock], [], [], 0)[0])
+            return readable and sock.recv(1, socket.MSG_PEEK) == b""
+        except ValueError:  # a descriptor select() cannot watch: unknown, so not gone
+            return False
+        except OSError:
             return True
 
     return gone
