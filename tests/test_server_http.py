@@ -273,6 +273,24 @@ def test_bad_requests_get_the_spec_status_and_a_clear_message(stateless: bool) -
         assert status == 200 and json.loads(body)["result"]["content"][0]["text"] == "4"
 
 
+@pytest.mark.parametrize("json_response", [True, False])
+def test_json_when_nothing_streams_sse_otherwise(json_response: bool) -> None:
+    with serving(json_response=json_response) as (_server, _url, port):
+        status, headers, body = modern_call(port, 1, "add", {"a": 1, "b": 2})
+        assert status == 200 and headers["content-type"] == ("application/json" if json_response else "text/event-stream")
+        progress_meta = {**ENVELOPE, "progressToken": "t"}
+        request = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "count", "arguments": {"n": 3}, "_meta": progress_meta}}
+        headers_out = {"MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/call", "Mcp-Name": "count"}
+        status, headers, body = post(port, request, headers=headers_out)
+        assert status == 200 and headers["content-type"] == "text/event-stream"
+        methods = [message.get("method") for message in sse_messages(body)]
+        assert methods == ["notifications/progress"] * 3 + [None]
+        # A client that takes JSON only gets the response alone, once it is there.
+        status, headers, body = post(port, request, headers={**headers_out, "Accept": "application/json"})
+        assert status == 200 and headers["content-type"] == "application/json"
+        assert json.loads(body)["result"]["content"][0]["text"] == "counted to 3"
+
+
 def test_modern_headers_must_agree_with_the_body() -> None:
     with serving() as (_server, _url, port):
         status, _, body = modern_call(port, 1, "add", {"a": 1, "b": 2}, **{"Mcp-Name": "fail"})

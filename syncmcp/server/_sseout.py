@@ -75,6 +75,8 @@ class Outbox:
         self._history = max(1, history)
         self._remaining = expected
         self._finals: List[Dict[str, Any]] = []
+        #: Whether anything but an answer (a notification, a request) was put.
+        self.streamed = False
         self._finished = False
         self._reader = 0  # the generation of the iterator allowed to read; a resumed stream takes over
         #: Whether a response iterator is reading the stream now.
@@ -95,7 +97,9 @@ class Outbox:
             self._next += 1
             if len(self._events) > self._history:
                 del self._events[: len(self._events) - self._history]
-            if final and self._remaining > 0:
+            if not final:
+                self.streamed = True
+            elif self._remaining > 0:
                 self._finals.append(message)
                 self._remaining -= 1
                 if self._remaining == 0:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Dict, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Set, Tuple
 
 from .._endpoint import InboundRequest, JSONRPCError, PendingRequest
 from .._era import LOG_LEVELS, META_LOG_LEVEL, META_SUBSCRIPTION_ID
@@ -35,6 +35,10 @@ __all__ = ["RequestPeer", "StatelessHub"]
 logger = logging.getLogger("syncmcp.server")
 
 _LIST_KINDS = ("tools", "resources", "prompts")
+
+
+def _empty(_call: Call) -> Dict[str, Any]:
+    return {}
 
 
 class RequestPeer:
@@ -97,6 +101,10 @@ class StatelessHub:
         self._lock = threading.Lock()
         self._listens: Dict[int, Tuple[ListenStream, Outbox]] = {}
         self._running: Set[InboundRequest] = set()
+        # Without a session no level can be kept: logging/setLevel is accepted, and each
+        # request logs at the server's default level.
+        self._legacy_extras: Dict[str, Callable[[Call], Any]] = {"ping": _empty, "logging/setLevel": _empty}
+        self._modern_extras: Dict[str, Callable[[Call], Any]] = {"ping": _empty}
         self._ids = 0
 
     # ------------------------------------------------------------------------- requests
@@ -131,7 +139,7 @@ class StatelessHub:
     def _run(self, call: Call, outbox: Outbox) -> None:
         request = call.request
         try:
-            result = self._router.dispatch(call, {"ping": lambda _call: {}})
+            result = self._router.dispatch(call, self._legacy_extras if not call.modern else self._modern_extras)
             if call.modern:
                 result = self._router.stamp(result)
             response = make_result(request.id, result)

@@ -452,7 +452,7 @@ class MCPApplication:
             params = message.get("params")
             requested = params.get("protocolVersion") if isinstance(params, dict) else None
             version = requested if requested in SUPPORTED_PROTOCOL_VERSIONS else SUPPORTED_PROTOCOL_VERSIONS[0]
-            result = self._router.initialize_result(version, self.server.capabilities())
+            result = self._router.initialize_result(version, _stateless_capabilities(self.server.capabilities()))
             return self._json(start_response, "200 OK", make_result(request_id, result))
         version = header_version or "2025-03-26"
         outbox, cancelled = self._hub.start(
@@ -634,22 +634,26 @@ class MCPApplication:
         """JSON when nothing streams (or the client takes nothing else), SSE otherwise."""
         stream = _Stream(outbox, request_ids, on_timeout, on_leave, deadline, _disconnect_probe(environ) if on_leave else None)
         if wants_json:
-            # Wait for the first message: the response alone means nothing streams.
-            events: List[Tuple[int, Dict[str, Any]]] = []
-            done = False
-            while not events and not done:
+            # Wait for the first message (the response alone means nothing streams), or for the
+            # end when the client takes JSON only.
+            seen = 0
+            while True:
                 if stream.client_left():
                     return self._json(start_response, "200 OK", make_error(None, -32600, "the client left"), list(headers))
                 wait = stream.wait(self.keepalive_interval)
                 if wait <= 0:
                     stream.time_out(self._timeout_errors)
                     break
-                events, done = outbox.read(0, wait)
-                if not wants_sse and not done:
-                    events = []  # a JSON-only client: only the response is sent
-            if not events:
-                events, done = outbox.read(0, 0)
-            if done and (not wants_sse or (self.json_response and len(events) == len(request_ids))):
+                if wants_sse:
+                    # Answers alone (a batch's may come one by one) still make one JSON body.
+                    fresh, finished = outbox.read(seen, wait)
+                    if finished or outbox.streamed:
+                        break
+                    seen = fresh[-1][0] if fresh else seen
+                elif outbox.wait_finished(wait):
+                    break
+            done = outbox.finished
+            if done and (not wants_sse or (self.json_response and not outbox.streamed)):
                 finals = outbox.final_messages()
                 if finals:
                     return self._json(start_response, "200 OK", finals if batch else finals[-1], list(headers))
@@ -752,6 +756,20 @@ class _Stream:
         if not self._left and self.on_leave is not None:
             self._left = True
             self.on_leave()
+
+
+def _stateless_capabilities(declared: Dict[str, Any]) -> Dict[str, Any]:
+    """The capabilities a stateless legacy endpoint can honour.
+
+    Subscriptions and change notifications need a stream that outlives a request: left out.
+    """
+    honest: Dict[str, Any] = {}
+    for key, value in declared.items():
+        if key in ("tools", "prompts", "resources") and isinstance(value, dict):
+            honest[key] = {name: setting for name, setting in value.items() if name not in ("subscribe", "listChanged")}
+        else:
+            honest[key] = value
+    return honest
 
 
 def _disconnect_probe(environ: Mapping[str, Any]) -> Optional[Callable[[], bool]]:

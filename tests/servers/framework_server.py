@@ -3,11 +3,17 @@
 Every feature of the framework is reachable from a tool, so real clients (the official ``mcp``
 SDK, syncmcp's ClientSession) can drive all of it over a real pipe. ``--page-size N`` sets the
 list page size (the tests use a small one to force pagination).
+
+``--http PORT`` serves Streamable HTTP at ``http://127.0.0.1:PORT/mcp`` instead (``Server.run_http``,
+until SIGTERM; port 0 picks a free one) and prints the bound port as the first line of stdout;
+``--stateless``, ``--sse`` and ``--keepalive SECONDS`` set the WSGI application's options.
+``GET /status`` beside the endpoint answers ``{"connections": N}`` (open legacy sessions).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
@@ -172,11 +178,45 @@ def build(page_size: int) -> Server:
     return server
 
 
+def status_app(server: Server) -> Any:
+    """A WSGI application beside the MCP endpoint: ``GET /status`` tells how many connections
+    (legacy HTTP sessions) the server has open, so tests can see a session end."""
+
+    def app(environ: Dict[str, Any], start_response: Any) -> List[bytes]:
+        if environ.get("PATH_INFO") != "/status":
+            start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+            return []
+        body = json.dumps({"connections": len(server.connections)}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return app
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--page-size", type=int, default=100)
+    parser.add_argument("--http", type=int, metavar="PORT", default=None, help="serve Streamable HTTP (0: a free port)")
+    parser.add_argument("--stateless", action="store_true", help="with --http: legacy clients get no sessions")
+    parser.add_argument("--sse", action="store_true", help="with --http: answer with SSE streams, never plain JSON")
+    parser.add_argument("--keepalive", type=float, default=15.0, help="with --http: seconds between SSE keep-alives")
     options = parser.parse_args(argv)
-    build(options.page_size).run_stdio()
+    server = build(options.page_size)
+    if options.http is None:
+        server.run_stdio()
+        return
+
+    def ready(host: str, port: int) -> None:
+        print(port, flush=True)  # the first line of stdout: the bound port
+
+    server.run_http(
+        port=options.http,
+        on_ready=ready,
+        stateless=options.stateless,
+        json_response=not options.sse,
+        keepalive_interval=options.keepalive,
+        fallback=status_app(server),
+    )
 
 
 if __name__ == "__main__":
