@@ -17,7 +17,10 @@ import pytest
 
 import syncmcp
 
+from .conftest import ROOT, peers_python
 from .test_server_http import post
+
+DRIVER = ROOT / "tests" / "peers" / "drive_server.py"
 
 
 def start(tmp_path: Path, *args: str, env_extra: Optional[Dict[str, str]] = None) -> Tuple[subprocess.Popen, str]:
@@ -96,3 +99,26 @@ def test_serve_http_keeps_stdio_as_the_default(tmp_path: Path) -> None:
         input=json.dumps(request) + "\n", check=False, capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert json.loads(done.stdout.splitlines()[0])["result"]["serverInfo"]["name"] == "syncmcp-workspace"
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+def test_the_official_client_drives_syncmcp_serve_over_http(mode: str, tmp_path: Path, stop_all: List[subprocess.Popen]) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    process, url = start(root, "--http", "127.0.0.1:0")
+    stop_all.append(process)
+    done = subprocess.run(
+        [peers_python(), str(DRIVER), "--mode", mode, "--scenario", "workspace", "--workdir", str(tmp_path), "--url", url],
+        check=False, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, f"the official client failed:\n{done.stderr[-4000:]}"
+    out = json.loads(done.stdout)
+    assert out["protocol_version"] == ("2026-07-28" if mode == "auto" else "2025-11-25")
+    assert out["server_info"]["name"] == "syncmcp-workspace"
+    assert out["write"] == "Created notes/todo.txt (8 bytes)"
+    assert out["read_after_patch"] == "one\nzwei\n"
+    assert out["escape"]["isError"] is True
+    assert sorted(p["name"] for p in out["prompts"]["items"]) == ["code_review", "generate_docs", "generate_tests", "refactor"]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(10) == 0
