@@ -433,6 +433,20 @@ def test_dns_rebinding_is_refused_on_a_loopback_bind() -> None:
         assert modern_call(port, 4, "add", {"a": 1, "b": 1}, Host=f"localhost:{port}")[0] == 200
 
 
+def test_an_allowed_browser_origin_gets_cors_headers_and_its_preflight_answered() -> None:
+    with serving(allowed_origins=["https://app.example.com"]) as (_server, _url, port):
+        status, headers, _ = post(port, None, method="OPTIONS", headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"})
+        assert status == 204 and headers["access-control-allow-origin"] == "https://app.example.com"
+        assert "Mcp-Session-Id" in headers["access-control-allow-headers"] and "POST" in headers["access-control-allow-methods"]
+        status, headers, _ = modern_call(port, 1, "add", {"a": 1, "b": 1}, Origin="https://app.example.com")
+        assert status == 200 and headers["access-control-allow-origin"] == "https://app.example.com"
+        assert "Mcp-Session-Id" in headers["access-control-expose-headers"]
+        status, headers, _ = post(port, None, method="OPTIONS", headers={"Origin": "https://evil.example"})
+        assert status == 403 and "access-control-allow-origin" not in headers
+        status, headers, _ = modern_call(port, 2, "add", {"a": 1, "b": 1})
+        assert status == 200 and "access-control-allow-origin" not in headers  # not a browser
+
+
 def _verify(token: str) -> Optional[Dict[str, Any]]:
     if token == "expired":
         return {"sub": "ann", "scope": "mcp", "exp": time.time() - 10}

@@ -86,6 +86,9 @@ class _Connection(WSGIRequestHandler):
     """One client connection: requests one after another while both sides keep it open."""
 
     protocol_version = "HTTP/1.1"
+    # Buffered writes: the status line, headers and body of a response leave in one send (the
+    # gateway flushes after every body chunk, so stream events still go out one by one).
+    wbufsize = 65536
 
     def setup(self) -> None:
         super().setup()
@@ -101,7 +104,8 @@ class _Connection(WSGIRequestHandler):
             self.server.track(self.connection, False)  # type: ignore[attr-defined]
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s - %s", self.address_string(), format % args)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s - %s", self.address_string(), format % args)
 
     def get_environ(self) -> Dict[str, Any]:
         """The WSGI environ, with the client's socket so the application can tell when it leaves."""
@@ -135,6 +139,10 @@ class _Connection(WSGIRequestHandler):
             gateway = _Gateway(body, cast(IO[bytes], self.wfile), self.get_stderr(), environ, multithread=True)
             gateway.request_handler = self
             gateway.run(self.server.get_app())  # type: ignore[attr-defined]
+            try:
+                self.wfile.flush()  # a response without a body (202) is still in the buffer
+            except OSError:
+                return
             if body.remaining > _DRAIN_LIMIT:
                 return
             if body.remaining:
@@ -147,6 +155,7 @@ class _Connection(WSGIRequestHandler):
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True  # an open stream never keeps the process alive
     allow_reuse_address = True
+    request_queue_size = 128  # socketserver's 5 makes a burst of new clients wait for TCP's retry (1 s)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._open: Set[socket.socket] = set()

@@ -270,6 +270,7 @@ class SessionStore:
 
     def get(self, session_id: str) -> Optional[Session]:
         """The open session with this id."""
+        self.sweep()
         with self._lock:
             session = self._sessions.get(session_id)
         return session if isinstance(session, Session) and not session.transport.closed else None
@@ -292,7 +293,7 @@ class SessionStore:
             session.transport.close()
 
     def sweep(self) -> None:
-        """End sessions idle past the timeout (at most every few seconds; called on new sessions)."""
+        """End sessions idle past the timeout (at most every few seconds, on the requests' threads)."""
         if self._idle_timeout is None:
             return
         now = time.monotonic()

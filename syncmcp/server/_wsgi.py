@@ -74,6 +74,10 @@ _PRIMING_VERSIONS = frozenset({"2025-11-25"})
 #: which refuses it with the real reason (no stream could carry the answer back).
 _UNKNOWN_CAPABILITIES: Dict[str, Any] = {"elicitation": {"form": {}, "url": {}}, "sampling": {}, "roots": {}}
 _JSON = "application/json"
+#: The request headers a browser page may send (the CORS preflight's answer).
+_CORS_REQUEST_HEADERS = (
+    "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID"
+)
 _SSE = "text/event-stream"
 _SSE_HEADERS: List[Tuple[str, str]] = [
     ("Content-Type", _SSE),
@@ -161,6 +165,7 @@ class MCPApplication:
         self._sessions = SessionStore(server, idle_timeout=session_idle_timeout, max_sessions=max_sessions)
         self._closed = False
         self._lock = threading.Lock()
+        self._specs: Dict[int, Tuple[Any, List[Any]]] = {}
 
     def __repr__(self) -> str:
         mode = "stateless" if self.stateless else "sessions"
@@ -205,6 +210,13 @@ class MCPApplication:
         if refusal is not None:
             logger.warning("refused an HTTP request: %s", refusal)
             return self._refuse(start_response, "403 Forbidden", -32600, refusal)
+        method = str(environ.get("REQUEST_METHOD") or "GET").upper()
+        origin = environ.get("HTTP_ORIGIN")
+        if origin:  # a browser page the guard allowed: let it read the answer (CORS)
+            start_response = _with_cors(start_response, str(origin), self._allowed())
+            if method == "OPTIONS":
+                start_response("204 No Content", [("Access-Control-Max-Age", "600")])
+                return []
         claims: Optional[Mapping[str, Any]] = None
         if self.auth is not None:
             outcome = self.auth.check(environ, self._resource_url(environ))
@@ -213,7 +225,6 @@ class MCPApplication:
             claims = outcome.claims
         if self._closed:
             return self._refuse(start_response, "503 Service Unavailable", -32600, "the server is shutting down")
-        method = str(environ.get("REQUEST_METHOD") or "GET").upper()
         try:
             if method == "POST":
                 return self._post(environ, start_response, claims)
@@ -416,14 +427,29 @@ class MCPApplication:
             deadline=None if listen else self.request_timeout,
         )
 
+    def _header_specs(self, tool: Any) -> List[Any]:
+        """A tool's ``x-mcp-header`` parameters, worked out once per tool definition."""
+        cached = self._specs.get(id(tool))
+        if cached is not None and cached[0] is tool:
+            return cached[1]
+        try:
+            specs = param_header_specs(tool.to_dict().get("inputSchema"))
+        except InvalidHeaderAnnotation:
+            specs = []
+        if len(self._specs) > 4096:  # tools replaced over and over: start again
+            self._specs.clear()
+        self._specs[id(tool)] = (tool, specs)
+        return specs
+
     def _header_mismatch(self, environ: Mapping[str, Any], message: Dict[str, Any], version: str) -> Optional[str]:
         expected = mirrored_headers(message, version)
         if message["method"] == "tools/call":
             params = message.get("params") or {}
             tool = self.server.registry.tool(params.get("name")) if isinstance(params.get("name"), str) else None
-            if tool is not None:
+            specs = self._header_specs(tool) if tool is not None else None
+            if specs:
                 try:
-                    expected += param_headers(param_header_specs(tool.to_dict().get("inputSchema")), params.get("arguments"))
+                    expected += param_headers(specs, params.get("arguments"))
                 except InvalidHeaderAnnotation:
                     pass
         for name, value in expected:
@@ -756,6 +782,22 @@ class _Stream:
         if not self._left and self.on_leave is not None:
             self._left = True
             self.on_leave()
+
+
+def _with_cors(start_response: StartResponse, origin: str, methods: str) -> StartResponse:
+    """``start_response`` adding the CORS headers that let an allowed browser origin use the endpoint."""
+    cors = [
+        ("Access-Control-Allow-Origin", origin),
+        ("Access-Control-Allow-Methods", f"{methods}, OPTIONS"),
+        ("Access-Control-Allow-Headers", _CORS_REQUEST_HEADERS),
+        ("Access-Control-Expose-Headers", "Mcp-Session-Id, WWW-Authenticate"),
+        ("Vary", "Origin"),
+    ]
+
+    def start(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Any:
+        return start_response(status, [*headers, *cors], exc_info) if exc_info else start_response(status, [*headers, *cors])
+
+    return start
 
 
 def _stateless_capabilities(declared: Dict[str, Any]) -> Dict[str, Any]:
