@@ -383,3 +383,27 @@ def test_the_official_session_group_over_http() -> None:
     assert out["status_while_connected"] == {"connections": 1}
     assert out["status_after_disconnect"] == {"connections": 0}  # the group's DELETE ended the session
     assert after == {"connections": 0}
+
+
+FASTMCP_DRIVER = Path(__file__).resolve().parent / "peers" / "drive_fastmcp.py"
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+def test_the_fastmcp_client_over_http(mode: str) -> None:
+    """The standalone FastMCP client (``fastmcp`` 4.x) against the same server, in both eras."""
+    with http_server() as base:
+        done = subprocess.run(
+            [peers_python(), str(FASTMCP_DRIVER), "--mode", mode, f"{base}/mcp"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, f"the FastMCP client failed:\n{done.stderr[-4000:]}"
+    out = json.loads(done.stdout)
+    assert "add" in out["tools"] and "weather" in out["tools"]
+    assert out["add"] == "42"
+    assert out["weather"] == {"city": "Oslo", "temperature": -3.0, "conditions": "snow"}
+    assert (out["slow"], out["progress"]) == ("done after 3 steps", [1.0, 2.0, 3.0])
+    assert out["logs"] == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]
+    assert out["ask_name"] == "Hello, Fast!"
+    assert out["summarize"].endswith(": short")
+    assert out["boom"] == {"is_error": True, "text": "kaboom"}
+    assert out["hello"] == "hello" and out["prompts"] == ["conversation", "greet"]
