@@ -85,7 +85,7 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
@@ -780,8 +780,68 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class Server:
-    """One MCP server process (its own process group), killed and reaped by ``stop``."""
+class ServerProcess:
+    """A benchmark server process (its own process group, dying with this one), reaped by ``stop``.
+
+    Subclasses start it with :meth:`spawn` and wait with :meth:`wait_ready`; ``bench_http_serve``
+    uses it too.
+    """
+
+    kind: str
+    log_path: str
+    process: subprocess.Popen  # type: ignore[type-arg]
+
+    def spawn(self, argv: List[str], env: Dict[str, str], *, stdout_pipe: bool = False) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE if stdout_pipe else log,
+                stderr=log,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 (no threads here)
+            )
+
+    def wait_ready(self, probe: Callable[[], None], timeout: float, where: str) -> None:
+        """Call ``probe`` until it stops raising ``OSError`` (the server answers), within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.kind} server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                probe()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.kind} server not ready at {where} after {timeout} s:\n{self.log()}") from None
+                time.sleep(0.1)
+
+    def log(self) -> str:
+        try:
+            return Path(self.log_path).read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 5.0) -> None:
+        process = self.process
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout)
+            except (OSError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        process.wait()
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                stream.close()
+
+
+class Server(ServerProcess):
+    """One MCP server process for the client benchmark."""
 
     def __init__(self, kind: str, peers_python: str, folder: str) -> None:
         self.kind = kind
@@ -801,16 +861,7 @@ class Server:
             argv = ["node", str(EVERYTHING_JS), "streamableHttp"]
         else:
             raise ValueError(f"unknown server {kind!r}")
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE if port == 0 else log,
-                stderr=log,
-                env=env,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 (no threads here)
-            )
+        self.spawn(argv, env, stdout_pipe=port == 0)
         try:
             if port == 0:
                 assert self.process.stdout is not None
@@ -819,58 +870,29 @@ class Server:
                     raise RuntimeError(f"{kind} server did not start: {line!r}\n{self.log()}")
                 port = int(line.split()[1])
             self.url = f"http://127.0.0.1:{port}/mcp"
-            self._wait_ready(port)
+            self.wait_ready(self._probe, 30.0, f"port {port}")
         except BaseException:
             self.stop()
             raise
 
-    def _wait_ready(self, port: int, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.kind} server exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                client = RawClient(self.url)
-                conn = client.handshake()
-                try:
-                    text = client.call(conn, self.tool, self.arguments)
-                finally:
-                    client.end(conn)
-                if text != self.expect:
-                    raise RuntimeError(f"{self.kind} server answered {text!r}, expected {self.expect!r}")
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.kind} server not listening on {port} after {timeout} s:\n{self.log()}") from None
-                time.sleep(0.1)
-
-    def log(self) -> str:
+    def _probe(self) -> None:
+        client = RawClient(self.url)
+        conn = client.handshake()
         try:
-            return Path(self.log_path).read_text(errors="replace")[-3000:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        process = self.process
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(5)
-            except (OSError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except OSError:
-                    pass
-        process.wait()
-        for stream in (process.stdin, process.stdout):
-            if stream is not None:
-                stream.close()
+            text = client.call(conn, self.tool, self.arguments)
+        finally:
+            client.end(conn)
+        if text != self.expect:
+            raise RuntimeError(f"{self.kind} server answered {text!r}, expected {self.expect!r}")
 
 
-def run_worker(python: str, spec: Dict[str, Any], timeout: float = 900) -> Tuple[List[Dict[str, Any]], str]:
-    """Run one case in a fresh interpreter; its JSON lines and stderr. The child is always reaped."""
+def run_fresh(argv: List[str], timeout: float) -> Tuple[str, str, Optional[int]]:
+    """Run a benchmark child: ``(stdout, stderr, exit code)``, ``None`` for the code after a timeout.
+
+    The child is always reaped (killed on a timeout or an interruption).
+    """
     child = subprocess.Popen(
-        [python, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
+        argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -882,14 +904,22 @@ def run_worker(python: str, spec: Dict[str, Any], timeout: float = 900) -> Tuple
     except subprocess.TimeoutExpired:
         child.kill()
         out, err = child.communicate()
-        return [{"impl": spec["impl"], "case": spec["case"], "error": f"timeout after {timeout} s"}], err
+        return out, err, None
     except BaseException:
         child.kill()
         child.wait()
         raise
+    return out, err, child.returncode
+
+
+def run_worker(python: str, spec: Dict[str, Any], timeout: float = 900) -> Tuple[List[Dict[str, Any]], str]:
+    """Run one case in a fresh interpreter; its JSON lines and stderr."""
+    out, err, code = run_fresh([python, str(Path(__file__).resolve()), "--worker", json.dumps(spec)], timeout)
+    if code is None:
+        return [{"impl": spec["impl"], "case": spec["case"], "error": f"timeout after {timeout} s"}], err
     records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     if not records:
-        records = [{"impl": spec["impl"], "case": spec["case"], "error": f"no output (exit {child.returncode})"}]
+        records = [{"impl": spec["impl"], "case": spec["case"], "error": f"no output (exit {code})"}]
     return records, err
 
 
@@ -924,12 +954,7 @@ def collect(options: argparse.Namespace, servers: List[str], cases: List[str], o
                             found, err = run_worker(python, spec)
                             for record in found:
                                 record.update(server=kind, run=run, placement=placement(), cpus=len(os.sched_getaffinity(0)))
-                                records.append(record)
-                                line = json.dumps(record)
-                                print(line, flush=True)
-                                if out is not None:
-                                    out.write(line + "\n")
-                                    out.flush()
+                                emit(record, records, out)
                             failed = [r for r in found if "error" in r]
                             status = "ERROR " + failed[0]["error"] + "\n" + err[-2000:] if failed else "ok"
                             print(
@@ -1025,21 +1050,10 @@ def tables(records: List[Dict[str, Any]]) -> str:
             lines.append("|---|" + "---:|" * (len(columns) + len(refs)))
             for impl in impls:
                 per_run = by_run[(server, where, case, impl)]
-                cells = [fmt(median([r[m] for r in per_run.values() if isinstance(r.get(m), (int, float))])) for m, _t in columns]
+                cells = median_cells(per_run, [m for m, _t in columns])
                 for ref, _title in refs:
-                    ratios = []
-                    for run, record in per_run.items():
-                        mine = record.get(ratio_metric)
-                        theirs = by_run[(server, where, case, ref)].get(run, {}).get(ratio_metric)
-                        if (
-                            impl != ref
-                            and isinstance(mine, (int, float))
-                            and isinstance(theirs, (int, float))
-                            and mine > 0
-                            and theirs > 0
-                        ):
-                            ratios.append(mine / theirs if better == "lower" else theirs / mine)
-                    cells.append(f"{median(ratios):.2f}" if ratios else "—")
+                    same = impl == ref
+                    cells.append(ratio_cell(per_run, {} if same else by_run[(server, where, case, ref)], ratio_metric, better))
                 eras = {r.get("era") for r in per_run.values() if r.get("era")}
                 label = impl + (f" ({'/'.join(sorted(eras))})" if eras else "")
                 lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -1149,21 +1163,49 @@ def _profile_group(filename: str, name: str) -> str:
 # ----------------------------------------------------------------------------- main
 
 
+def emit(record: Dict[str, Any], records: List[Dict[str, Any]], out: Optional[IO[str]]) -> None:
+    """Keep a record, print it as a JSON line, and append it to the ``--out`` file."""
+    records.append(record)
+    line = json.dumps(record)
+    print(line, flush=True)
+    if out is not None:
+        out.write(line + "\n")
+        out.flush()
+
+
+def median_cells(per_run: Dict[Any, Dict[str, Any]], metrics: List[str]) -> List[str]:
+    """Each metric's median over the runs, formatted."""
+    return [fmt(median([r[m] for r in per_run.values() if isinstance(r.get(m), (int, float))])) for m in metrics]
+
+
+def ratio_cell(per_run: Dict[Any, Dict[str, Any]], ref_runs: Dict[Any, Dict[str, Any]], metric: str, better: str) -> str:
+    """The median, over the runs both have, of this cost over the reference's ("—" when none)."""
+    ratios = []
+    for run, record in per_run.items():
+        mine, theirs = record.get(metric), ref_runs.get(run, {}).get(metric)
+        if isinstance(mine, (int, float)) and isinstance(theirs, (int, float)) and mine > 0 and theirs > 0:
+            ratios.append(mine / theirs if better == "lower" else theirs / mine)
+    return f"{median(ratios):.2f}" if ratios else "—"
+
+
+def add_run_options(parser: argparse.ArgumentParser, peers_help: str) -> None:
+    """The options every HTTP benchmark takes: runs, placement, the peers' Python, records in and out."""
+    parser.add_argument("--runs", type=int, default=3, help="interleaved runs (default 3)")
+    parser.add_argument("--pin", action="store_true", help="every process, the servers included, on CPU 0")
+    parser.add_argument(
+        "--peers-python", default=os.environ.get("SYNCMCP_PEERS_PYTHON", str(ROOT / ".peers/venv/bin/python")), help=peers_help
+    )
+    parser.add_argument("--out", help="append the JSON records to this file too")
+    parser.add_argument("--from", dest="from_file", help="print the tables of a records file; run nothing")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--server", default="fast", help=f"comma-separated, of: {', '.join(SERVERS)} (default: fast)")
-    parser.add_argument("--runs", type=int, default=3, help="interleaved runs (default 3)")
-    parser.add_argument("--pin", action="store_true", help="every process, the server included, on CPU 0")
     parser.add_argument("--cases", default="", help=f"comma-separated, of: {', '.join(CASES)} (default: all)")
     parser.add_argument("--impls", default="", help=f"comma-separated, of: {', '.join(IMPLS)} (default: all that apply)")
-    parser.add_argument(
-        "--peers-python",
-        default=os.environ.get("SYNCMCP_PEERS_PYTHON", str(ROOT / ".peers/venv/bin/python")),
-        help="a Python with the official mcp package (and the FastMCP fixture's needs)",
-    )
-    parser.add_argument("--out", help="append the JSON records to this file too")
-    parser.add_argument("--from", dest="from_file", help="print the tables of a records file; run nothing")
+    add_run_options(parser, "a Python with the official mcp package (and the FastMCP fixture's needs)")
     parser.add_argument("--profile", type=int, metavar="N", help="profile N sequential syncmcp calls (first --server)")
     parser.add_argument("--top", type=int, default=30, help="functions listed by --profile")
     parser.add_argument(

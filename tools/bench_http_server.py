@@ -10,10 +10,15 @@ its standard input closes (bench_http.py uses that, so the server never outlives
 What it speaks (the legacy, handshake-based era, like a TypeScript SDK server without sessions):
 
 * ``POST`` of a JSON-RPC request: ``initialize`` -> ``2025-11-25``; ``ping``; ``tools/list`` (one
-  tool, ``echo {message}``); ``tools/call`` of ``echo`` -> ``Echo: <message>``; other methods ->
-  a JSON-RPC ``-32601`` error. ``server/discover`` -> HTTP 400 with the JSON-RPC error body the
-  TypeScript SDK sends (``Bad Request: Server not initialized``), so clients that probe for the
-  2026-07-28 era fall back to ``initialize``.
+  tool, ``echo``); ``tools/call`` of ``echo {message}`` -> ``Echo: <message>``, of ``echo {text}``
+  -> ``<text>`` as is (the tool of ``tools/bench_http_serve.py``); other methods -> a JSON-RPC
+  ``-32601`` error. ``server/discover`` -> HTTP 400 with the JSON-RPC error body the TypeScript
+  SDK sends (``Bad Request: Server not initialized``), so clients that probe for the 2026-07-28
+  era fall back to ``initialize``.
+* A request whose ``params._meta`` carries protocol version ``2026-07-28`` (a stateless client
+  that skips ``server/discover``, as bench_http_serve.py's does) is answered in that era: its
+  result gets ``resultType: complete`` and the server's identity in ``_meta``, as the official
+  SDK and syncmcp stamp them. Nothing else of that era is checked (no headers, no envelope keys).
 * ``POST`` of a notification or a response -> ``202 Accepted``, empty body.
 * ``GET`` and ``DELETE`` -> ``405`` (no standalone stream, no session to end); no
   ``Mcp-Session-Id`` is issued or required.
@@ -22,7 +27,9 @@ What it speaks (the legacy, handshake-based era, like a TypeScript SDK server wi
 
 HTTP/1.1 keep-alive, one thread per connection on raw sockets, no parsing beyond what the answers
 need: it has to keep up with the fastest client so that client differences show (bench_http.py
-reports its CPU time per call next to every figure).
+reports its CPU time per call next to every figure). For the same reason it is the ``raw`` server
+of bench_http_serve.py, the limit for a Python server there: every body is decoded with
+``json.loads`` and every answer encoded with ``json``'s encoder, and nothing else is done.
 """
 
 from __future__ import annotations
@@ -38,13 +45,18 @@ from typing import Any, Tuple
 
 SERVER_INFO = {"name": "bench-http-server", "version": "1.0.0"}
 PROTOCOL_VERSION = "2025-11-25"
+MODERN_PROTOCOL_VERSION = "2026-07-28"
+META_PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
+META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 ECHO_TOOL = {
     "name": "echo",
-    "description": "Echo back the message.",
+    "description": "Echo back the message (prefixed with 'Echo: '), or the text (as is).",
     "inputSchema": {
         "type": "object",
-        "properties": {"message": {"type": "string", "description": "what to echo"}},
-        "required": ["message"],
+        "properties": {
+            "message": {"type": "string", "description": "what to echo, prefixed"},
+            "text": {"type": "string", "description": "what to echo as is"},
+        },
     },
 }
 #: The body the TypeScript SDK sends for a request other than initialize before a session exists.
@@ -66,18 +78,23 @@ def result_for(message: Any) -> Tuple[int, Any]:
         arguments = params.get("arguments") or {}
         if params.get("name") != "echo":
             return 200, {"jsonrpc": "2.0", "id": rid, "error": {"code": -32602, "message": "unknown tool"}}
-        text = arguments.get("message", arguments.get("text", ""))
-        return 200, {"jsonrpc": "2.0", "id": rid, "result": {"content": [{"type": "text", "text": f"Echo: {text}"}]}}
-    if method == "initialize":
+        text = f"Echo: {arguments['message']}" if "message" in arguments else arguments.get("text", "")
+        result: Any = {"content": [{"type": "text", "text": text}]}
+    elif method == "initialize":
         result = {"protocolVersion": PROTOCOL_VERSION, "capabilities": {"tools": {}}, "serverInfo": SERVER_INFO}
-        return 200, {"jsonrpc": "2.0", "id": rid, "result": result}
-    if method == "tools/list":
-        return 200, {"jsonrpc": "2.0", "id": rid, "result": {"tools": [ECHO_TOOL]}}
-    if method == "ping":
-        return 200, {"jsonrpc": "2.0", "id": rid, "result": {}}
-    if method == "server/discover":
+    elif method == "tools/list":
+        result = {"tools": [ECHO_TOOL]}
+    elif method == "ping":
+        result = {}
+    elif method == "server/discover":
         return 400, NOT_INITIALIZED
-    return 200, {"jsonrpc": "2.0", "id": rid, "error": {"code": -32601, "message": f"method not found: {method}"}}
+    else:
+        return 200, {"jsonrpc": "2.0", "id": rid, "error": {"code": -32601, "message": f"method not found: {method}"}}
+    meta = params.get("_meta")
+    if isinstance(meta, dict) and meta.get(META_PROTOCOL_VERSION) == MODERN_PROTOCOL_VERSION:
+        result["resultType"] = "complete"
+        result["_meta"] = {META_SERVER_INFO: SERVER_INFO}
+    return 200, {"jsonrpc": "2.0", "id": rid, "result": result}
 
 
 REASONS = {200: b"OK", 202: b"Accepted", 400: b"Bad Request", 405: b"Method Not Allowed", 411: b"Length Required"}
