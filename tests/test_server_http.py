@@ -365,17 +365,73 @@ def test_a_failed_initialize_leaves_no_session() -> None:
         assert wait_until(lambda: not server.connections)
 
 
-def test_idle_sessions_expire_and_the_session_limit_holds() -> None:
-    with serving(session_idle_timeout=0.3, max_sessions=2) as (server, _url, port):
+def open_get(port: int, session: str) -> Tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.request("GET", "/mcp", headers={"Accept": "text/event-stream", "Mcp-Session-Id": session})
+    response = connection.getresponse()  # at once: the head does not wait for a first event
+    assert response.status == 200 and response.getheader("Content-Type") == "text/event-stream"
+    return connection, response
+
+
+INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+
+
+def test_idle_sessions_expire() -> None:
+    with serving(session_idle_timeout=0.3) as (server, _url, port):
         first = initialize(port)
-        initialize(port)
-        status, _, body = post(port, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
-        assert status == 503 and "too many sessions" in json.loads(body)["error"]["message"]
         time.sleep(0.4)
-        initialize(port)  # the sweep ends the two idle ones
+        initialize(port)  # the sweep ends the idle one
         status, _, _ = post(port, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, headers={"Mcp-Session-Id": first})
         assert status == 404
         assert wait_until(lambda: len(server.connections) == 1)
+
+
+def test_a_full_store_makes_room_by_ending_the_least_recently_used_idle_session() -> None:
+    with serving(max_sessions=2) as (server, _url, port):
+        first = initialize(port)
+        second = initialize(port)
+        streams = [open_get(port, first), open_get(port, second)]  # both busy: no room
+        status, _, body = post(port, INITIALIZE)
+        assert status == 503 and "too many sessions" in json.loads(body)["error"]["message"]
+        for connection, response in streams:
+            connection.close()
+            response.close()
+        assert wait_until(lambda: post(port, INITIALIZE)[0] == 200)  # one became idle and made room
+        alive = [post(port, {"jsonrpc": "2.0", "id": 2, "method": "ping"}, headers={"Mcp-Session-Id": s})[0] for s in (first, second)]
+        assert sorted(alive) == [200, 404]
+        assert wait_until(lambda: len(server.connections) == 2)
+
+
+def test_a_request_whose_session_ends_gets_an_answer_in_the_type_it_asked_for() -> None:
+    server = make_server()
+    with serving(server) as (_server, _url, port):
+        session = initialize(port)
+        answers: List[Any] = []
+        call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "wait", "arguments": {"seconds": 20}}}
+        caller = threading.Thread(target=lambda: answers.append(post(port, call, headers={"Mcp-Session-Id": session, "Accept": "application/json"})))
+        caller.start()
+        time.sleep(0.3)
+        assert post(port, None, method="DELETE", headers={"Mcp-Session-Id": session})[0] == 200
+        caller.join(10)
+        status, headers, body = answers[0]
+        assert status == 404 and headers["content-type"] == "application/json"
+        assert json.loads(body)["error"]["message"] == "the request ended without an answer"
+        assert server.seen["cancelled"].wait(5)  # type: ignore[attr-defined]
+
+
+def test_a_batch_past_its_deadline_answers_each_request_once() -> None:
+    with serving(request_timeout=0.5) as (_server, _url, port):
+        session = initialize(port, "2025-03-26")
+        batch = [
+            {"jsonrpc": "2.0", "id": 20, "method": "tools/call", "params": {"name": "add", "arguments": {"a": 1, "b": 2}}},
+            {"jsonrpc": "2.0", "id": 21, "method": "tools/call", "params": {"name": "wait", "arguments": {"seconds": 20}}},
+        ]
+        status, _, body = post(port, batch, headers={"Mcp-Session-Id": session, "Accept": "application/json"})
+        assert status == 200
+        answers = {answer["id"]: answer for answer in json.loads(body)}
+        assert len(json.loads(body)) == 2
+        assert answers[20]["result"]["content"][0]["text"] == "3" and answers[21]["error"]["code"] == -32001
+        assert post(port, batch[:1], headers={"Mcp-Session-Id": session})[0] == 200  # the ids are free again
 
 
 def test_a_broken_stream_resumes_with_last_event_id() -> None:
@@ -404,18 +460,21 @@ def test_a_broken_stream_resumes_with_last_event_id() -> None:
         assert status == 404
 
 
-def test_one_get_stream_per_session() -> None:
-    with serving(keepalive_interval=0.2) as (_server, _url, port):
+def test_a_new_get_stream_takes_over_the_session_s_old_one() -> None:
+    server = make_server()
+    with serving(server) as (_server, _url, port):
         session = initialize(port)
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        connection.request("GET", "/mcp", headers={"Accept": "text/event-stream", "Mcp-Session-Id": session})
-        response = connection.getresponse()
-        assert response.status == 200
-        status, _, body = post(port, None, method="GET", headers={"Accept": "text/event-stream", "Mcp-Session-Id": session})
-        assert status == 409 and "already open" in json.loads(body)["error"]["message"]
-        connection.close()
-        response.close()
-        assert wait_until(lambda: post(port, None, method="GET", headers={"Accept": "application/json", "Mcp-Session-Id": session})[0] == 406)
+        old_connection, old = open_get(port, session)
+        new_connection, new = open_get(port, session)
+        assert old.read() == b": keep-alive\n\n"  # the old stream ends at once
+        server.notify_resource_updated("note://one")  # not subscribed: nothing
+        server.add_tool(lambda: "x", name="late")
+        assert new.fp.readline() == b": keep-alive\n"
+        assert b"notifications/tools/list_changed" in b"".join(new.fp.readline() for _ in range(4))
+        for connection, response in ((old_connection, old), (new_connection, new)):
+            connection.close()
+            response.close()
+        assert post(port, None, method="GET", headers={"Accept": "application/json", "Mcp-Session-Id": session})[0] == 406
 
 
 # ----------------------------------------------------------------------------- security
@@ -486,6 +545,21 @@ def test_bearer_tokens_as_an_oauth_resource_server() -> None:
             assert session.call_tool("whoami", {}).text == "bob"
 
 
+def test_a_failing_verifier_is_a_503_and_tokens_without_sub_are_told_apart() -> None:
+    def verify(token: str) -> Optional[Dict[str, Any]]:
+        if token == "explode":
+            raise ConnectionError("the introspection endpoint is down")
+        return {"scope": "mcp"} if token in ("anon-1", "anon-2") else None
+
+    with serving(verify_token=verify) as (_server, _url, port):
+        status, _, body = modern_call(port, 1, "add", {"a": 1, "b": 1}, Authorization="Bearer explode")
+        assert status == 503 and "introspection endpoint is down" in json.loads(body)["error"]["message"]
+        session_id = initialize_with_token(port, "anon-1")
+        request = {"jsonrpc": "2.0", "id": 9, "method": "ping"}
+        assert post(port, request, headers={"Mcp-Session-Id": session_id, "Authorization": "Bearer anon-2"})[0] == 404
+        assert post(port, request, headers={"Mcp-Session-Id": session_id, "Authorization": "Bearer anon-1"})[0] == 200
+
+
 def initialize_with_token(port: int, token: str) -> str:
     params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
     status, headers, _ = post(port, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}, headers={"Authorization": f"Bearer {token}"})
@@ -528,6 +602,49 @@ def test_stopping_the_server_ends_open_streams_and_sessions() -> None:
     assert not caller.is_alive() and results and not isinstance(results[0], syncmcp.CallToolResult)
     session.close()
     assert not server.connections
+
+
+def raw_exchange(port: int, data: bytes, wait: float = 2.0) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        sock.sendall(data)
+        received = b""
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return received
+                received += chunk
+        except socket.timeout:
+            return received
+
+
+def test_the_embedded_server_takes_content_length_framing_only() -> None:
+    with serving() as (_server, _url, port):
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INITIALIZE["params"]}).encode()
+        smuggled = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        smuggled += b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n"
+        smuggled += b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+        answer = raw_exchange(port, smuggled)
+        assert answer.startswith(b"HTTP/1.1 411") and answer.count(b"HTTP/1.1 ") == 1  # one answer, then the end
+        negative = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\nGET /mcp HTTP/1.1\r\n\r\n"
+        answer = raw_exchange(port, negative)
+        assert answer.startswith(b"HTTP/1.1 400") and answer.count(b"HTTP/1.1 ") == 1
+
+
+def test_expect_100_continue_is_answered_at_once() -> None:
+    import socket
+
+    with serving(stateless=True) as (_server, _url, port), socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
+        head = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+        sock.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body))
+        sock.settimeout(0.5)
+        assert sock.recv(100).startswith(b"HTTP/1.1 100")
+        sock.sendall(body)
+        sock.settimeout(5)
+        assert b"200 OK" in sock.recv(65536)
 
 
 def test_the_disconnect_check_works_past_descriptor_1024() -> None:

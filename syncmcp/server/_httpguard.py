@@ -21,7 +21,9 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -30,6 +32,8 @@ from urllib.parse import urlsplit
 from ._errors import InvalidToken
 
 __all__ = ["AuthOutcome", "BearerAuth", "OriginGuard", "loopback_hosts"]
+
+logger = logging.getLogger("syncmcp.server.http")
 
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
@@ -113,12 +117,15 @@ class AuthOutcome:
 
     Attributes:
         claims: the verified claims (``None`` when refused).
+        subject: who the token speaks for: its ``sub``, else its ``client_id``, else a digest of
+            the token itself (a session opened with it accepts only the same subject).
         status: ``"200 OK"`` when accepted, else the refusal's status line.
         headers: the response headers of a refusal (``WWW-Authenticate``).
         message: what the refusal says.
     """
 
     claims: Optional[Mapping[str, Any]]
+    subject: Optional[str] = None
     status: str = "200 OK"
     headers: List[Tuple[str, str]] = field(default_factory=list)
     message: str = ""
@@ -191,6 +198,11 @@ class BearerAuth:
             claims = self.verify_token(token)
         except InvalidToken as exc:
             return self._refuse("401 Unauthorized", "invalid_token", f"Unauthorized: {exc}", resource)
+        except Exception as exc:  # the verifier failed, not the token: say so, do not send the client to log in
+            logger.exception("verify_token failed")
+            return AuthOutcome(
+                None, None, "503 Service Unavailable", [], f"Service Unavailable: the token could not be checked: {exc}"
+            )
         if claims is None:
             return self._refuse("401 Unauthorized", "invalid_token", "Unauthorized: the access token is not valid", resource)
         expires = claims.get("exp")
@@ -202,7 +214,10 @@ class BearerAuth:
             return self._refuse(
                 "403 Forbidden", "insufficient_scope", f"Forbidden: the token lacks the scope(s) {' '.join(missing)}", resource
             )
-        return AuthOutcome(claims)
+        subject = claims.get("sub") or claims.get("client_id")
+        if not isinstance(subject, str) or not subject:
+            subject = "token:" + hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
+        return AuthOutcome(claims, subject)
 
     def _refuse(self, status: str, error: Optional[str], message: str, resource: str) -> AuthOutcome:
         params = [f'resource_metadata="{self.metadata_url(self.resource or resource)}"']
@@ -211,7 +226,7 @@ class BearerAuth:
             params.append(f'error_description="{message.split(": ", 1)[-1]}"')
         if self.required_scopes:
             params.append(f'scope="{" ".join(self.required_scopes)}"')
-        return AuthOutcome(None, status, [("WWW-Authenticate", "Bearer " + ", ".join(params))], message)
+        return AuthOutcome(None, None, status, [("WWW-Authenticate", "Bearer " + ", ".join(params))], message)
 
 
 def _scopes_of(claims: Mapping[str, Any]) -> List[str]:

@@ -116,40 +116,57 @@ class _Connection(WSGIRequestHandler):
     def handle(self) -> None:
         self.close_connection = False
         while not self.close_connection:
+            # Every read and write of a request has a deadline: an idle keep-alive, a client that
+            # stops halfway through its headers or body, or one that stops reading a stream.
             self.connection.settimeout(KEEPALIVE_IDLE)
             try:
                 self.raw_requestline = self.rfile.readline(65537)
-            except OSError:  # idle too long, or the server is stopping
-                return
-            self.connection.settimeout(None)
-            if not self.raw_requestline:
-                return
-            if len(self.raw_requestline) > 65536:
-                self.requestline, self.request_version, self.command = "", "", ""
-                self.send_error(414)
-                return
-            if not self.parse_request():
-                return
-            environ = self.get_environ()
-            try:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            body = _CountingInput(self.rfile, max(length, 0))
-            gateway = _Gateway(body, cast(IO[bytes], self.wfile), self.get_stderr(), environ, multithread=True)
-            gateway.request_handler = self
-            gateway.run(self.server.get_app())  # type: ignore[attr-defined]
-            try:
-                self.wfile.flush()  # a response without a body (202) is still in the buffer
-            except OSError:
-                return
-            if body.remaining > _DRAIN_LIMIT:
-                return
-            if body.remaining:
-                try:
-                    body.read()
-                except OSError:
+                if not self.raw_requestline:
                     return
+                if len(self.raw_requestline) > 65536:
+                    self.requestline, self.request_version, self.command = "", "", ""
+                    self.send_error(414)
+                    return
+                if not self.parse_request():
+                    return
+                length = self._body_length()
+                if length is None:
+                    return
+                environ = self.get_environ()
+                body = _CountingInput(self.rfile, length)
+                gateway = _Gateway(body, cast(IO[bytes], self.wfile), self.get_stderr(), environ, multithread=True)
+                gateway.request_handler = self
+                gateway.run(self.server.get_app())  # type: ignore[attr-defined]
+                self.wfile.flush()  # a response without a body (202) is still in the buffer
+                if body.remaining > _DRAIN_LIMIT:
+                    return
+                if body.remaining:
+                    body.read()
+            except OSError:  # idle too long, a stalled client, or the server is stopping
+                return
+
+    def _body_length(self) -> Optional[int]:
+        """The request body's length, or ``None`` (answered, connection to close) when it has none we take.
+
+        Only ``Content-Length`` framing is accepted: a ``Transfer-Encoding`` (chunked) or a bad
+        length would leave bytes whose meaning a proxy in front might read differently.
+        """
+        if self.headers.get("Transfer-Encoding") is not None:
+            self.send_error(411, "Length Required: send a Content-Length, not a Transfer-Encoding")
+            return None
+        values = self.headers.get_all("Content-Length") or []
+        if not values:
+            return 0
+        if len(set(values)) != 1 or not values[0].strip().isdigit():
+            self.send_error(400, "Bad Request: an invalid Content-Length")
+            return None
+        return int(values[0])
+
+    def handle_expect_100(self) -> bool:
+        """Answer ``Expect: 100-continue`` at once (the buffered writer would hold it back)."""
+        answered = super().handle_expect_100()
+        self.wfile.flush()
+        return answered
 
 
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):

@@ -28,7 +28,8 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .._exceptions import TransportError
-from .._jsonrpc import RequestId, make_error, make_notification
+from .._jsonrpc import RequestId, make_notification
+from .._workers import WorkerPool
 from ._connection import ServerConnection
 from ._context import RELATED_REQUEST
 from ._sseout import Outbox
@@ -39,8 +40,8 @@ logger = logging.getLogger("syncmcp.server")
 
 #: The stream id of a session's standalone (GET) stream.
 GET_STREAM = "get"
-#: The error that ends the stream of a request its client cancelled (nobody reads it).
-REQUEST_CANCELLED = -32800
+#: Seconds a session that never carried a request after ``initialize`` is kept.
+_UNUSED_SESSION_TIMEOUT = 60.0
 #: Finished streams a session keeps for resumption although no client read them to the end.
 _KEPT_FINISHED_STREAMS = 100
 
@@ -105,9 +106,14 @@ class SessionTransport:
             if self._closed:
                 return
             self._closed = True
+            self._cond.notify_all()
+        self.end_streams()
+
+    def end_streams(self) -> None:
+        """End every stream of the session now (its requests' answers will not come)."""
+        with self._cond:
             streams = list(self._streams.values())
             self._by_request.clear()
-            self._cond.notify_all()
         for outbox in streams:
             outbox.close()
 
@@ -125,8 +131,8 @@ class SessionTransport:
     def deliver(self, message: Any, request_ids: Sequence[RequestId] = ()) -> Optional[Outbox]:
         """Hand a client message (or a batch) to the connection; for requests, the stream of their answers.
 
-        A ``notifications/cancelled`` also ends the cancelled request's stream: the connection
-        never answers a cancelled request.
+        A ``notifications/cancelled`` also ends the cancelled request's stream without an answer:
+        the connection never answers a cancelled request.
 
         Raises:
             TransportError: the session ended.
@@ -146,33 +152,27 @@ class SessionTransport:
                     self._by_request[request_id] = outbox
                 self._streams[outbox.stream_id] = outbox
                 self._forget_finished()
-            for item in message if isinstance(message, list) else (message,):
-                if isinstance(item, dict) and item.get("method") == "notifications/cancelled":
-                    self._end_cancelled(item.get("params"))
+            cancelled = [self._by_request.pop(request_id, None) for request_id in _cancelled_ids(message)]
             self._inbound.append(message)
             self._cond.notify()
-            return outbox
+        for stream in cancelled:
+            if stream is not None:
+                stream.forgo()  # the connection never answers a cancelled request
+        return outbox
 
-    def _end_cancelled(self, params: Any) -> None:
-        """End the stream of a request the client cancelled (under the lock)."""
-        request_id = params.get("requestId") if isinstance(params, dict) else None
-        if not isinstance(request_id, (int, str)):
-            return
-        outbox = self._by_request.pop(request_id, None)
-        if outbox is not None:
-            reason = params.get("reason") if isinstance(params, dict) else None
-            text = f"the client cancelled the request: {reason}" if reason else "the client cancelled the request"
-            outbox.put(make_error(request_id, REQUEST_CANCELLED, text), final=True)
+    @property
+    def busy(self) -> bool:
+        """Whether a request is waiting for its answer, or a client reads the GET stream."""
+        return bool(self._by_request) or self.standalone.reading
 
-    def abandon(self, request_id: Any) -> None:
-        """Stop waiting for a request's answer: its handler is told it was cancelled."""
+    def abandon(self, *request_ids: Any) -> None:
+        """Stop waiting for requests' answers: their handlers are told they were cancelled."""
         with self._cond:
-            self._by_request.pop(request_id, None)
-            if self._closed:
-                return
-            self._inbound.append(
-                make_notification("notifications/cancelled", {"requestId": request_id, "reason": "request_timeout"})
-            )
+            for request_id in request_ids:
+                self._by_request.pop(request_id, None)
+                if not self._closed:
+                    params = {"requestId": request_id, "reason": "request_timeout"}
+                    self._inbound.append(make_notification("notifications/cancelled", params))
             self._cond.notify()
 
     def stream(self, stream_id: str) -> Optional[Outbox]:
@@ -191,6 +191,18 @@ class SessionTransport:
                 del self._streams[stream_id]
 
 
+def _cancelled_ids(message: Any) -> List[Any]:
+    """The request ids a message (or batch) cancels."""
+    ids = []
+    for item in message if isinstance(message, list) else (message,):
+        if isinstance(item, dict) and item.get("method") == "notifications/cancelled":
+            params = item.get("params")
+            request_id = params.get("requestId") if isinstance(params, dict) else None
+            if isinstance(request_id, (int, str)):
+                ids.append(request_id)
+    return ids
+
+
 class Session:
     """One legacy client session.
 
@@ -198,7 +210,8 @@ class Session:
         id: the ``Mcp-Session-Id``.
         transport: its transport.
         connection: its server connection.
-        subject: the ``sub`` claim of the token that opened it (later requests must match).
+        subject: who opened it (with bearer authentication; later requests must be the same).
+        requests: how many requests it carried after ``initialize``.
     """
 
     def __init__(self, session_id: str, transport: SessionTransport, connection: ServerConnection, subject: Any) -> None:
@@ -206,16 +219,23 @@ class Session:
         self.transport = transport
         self.connection = connection
         self.subject = subject
+        self.requests = 0
         self.last_used = time.monotonic()
 
     def touch(self, claims: Optional[Mapping[str, Any]]) -> None:
         """Mark the session used now, by a request with these claims."""
         self.last_used = time.monotonic()
+        self.requests += 1
         if claims is not None:
             self.connection.auth = claims
 
+    def idle_for(self, now: float) -> float:
+        """Seconds since its last request, ``0`` while it is busy (a request running, a GET stream read)."""
+        return 0.0 if self.transport.busy else now - self.last_used
+
     def close(self, timeout: float) -> None:
-        """End the session: running handlers are cancelled, streams end."""
+        """End the session: streams end, running handlers are cancelled."""
+        self.transport.end_streams()
         self.connection.close(timeout)
         self.transport.close()
 
@@ -223,10 +243,14 @@ class Session:
 class SessionStore:
     """The open sessions of one application, with idle expiry and a bound on their number.
 
+    When the store is full, the least recently used idle session makes room; only when every
+    session is busy is a new one refused. A session that never carried a request after
+    ``initialize`` expires after a minute. Sessions end off the requests' threads.
+
     Args:
         host: the server (its ``connect`` serves each session's connection).
         idle_timeout: seconds without a request after which a session ends (``None``: never).
-        max_sessions: most sessions at once; a new one beyond it is refused.
+        max_sessions: most sessions at once.
         history: events each stream keeps for resumption.
         close_timeout: seconds an ending session's handlers get to finish.
     """
@@ -242,19 +266,29 @@ class SessionStore:
         self._lock = threading.Lock()
         self._sessions: Dict[str, Optional[Session]] = {}  # None: being created
         self._last_sweep = time.monotonic()
+        self._closer = WorkerPool("syncmcp-http-sessions", 1, idle_timeout=5.0)
 
     def __len__(self) -> int:
         with self._lock:
             return sum(1 for session in self._sessions.values() if session is not None)
 
-    def create(self, claims: Optional[Mapping[str, Any]]) -> Optional[Session]:
-        """A new session, or ``None`` when the limit is reached."""
+    def create(self, claims: Optional[Mapping[str, Any]], subject: Any) -> Optional[Session]:
+        """A new session, or ``None`` when the store is full of busy sessions."""
         self.sweep()
+        evicted: Optional[Session] = None
         with self._lock:
             if len(self._sessions) >= self._max_sessions:
-                return None
+                now = time.monotonic()
+                idle = [s for s in self._sessions.values() if isinstance(s, Session) and s.idle_for(now) > 0]
+                if not idle:
+                    return None
+                evicted = max(idle, key=lambda session: session.idle_for(now))
+                del self._sessions[evicted.id]
             session_id = secrets.token_hex(16)
             self._sessions[session_id] = None
+        if evicted is not None:
+            logger.info("HTTP session %s ended to make room for a new one (max_sessions)", evicted.id[:8])
+            self._end_later([evicted])
         transport = SessionTransport(f"http-{session_id[:8]}", history=self._history)
         try:
             connection = self._host.connect(transport, name=f"http-{session_id[:8]}", on_closed=lambda: self._forget(session_id))
@@ -263,7 +297,7 @@ class SessionStore:
                 self._sessions.pop(session_id, None)
             raise
         connection.auth = claims
-        session = Session(session_id, transport, connection, (claims or {}).get("sub"))
+        session = Session(session_id, transport, connection, subject)
         with self._lock:
             self._sessions[session_id] = session
         return session
@@ -293,25 +327,44 @@ class SessionStore:
             session.transport.close()
 
     def sweep(self) -> None:
-        """End sessions idle past the timeout (at most every few seconds, on the requests' threads)."""
-        if self._idle_timeout is None:
-            return
+        """End idle sessions (at most every few seconds; on a worker, not the request's thread)."""
         now = time.monotonic()
-        if now - self._last_sweep < min(5.0, self._idle_timeout / 2):
+        if now - self._last_sweep < 5.0 and (self._idle_timeout is None or now - self._last_sweep < self._idle_timeout / 2):
             return
         self._last_sweep = now
+        unused = _UNUSED_SESSION_TIMEOUT if self._idle_timeout is None else min(_UNUSED_SESSION_TIMEOUT, self._idle_timeout)
         with self._lock:
-            expired = [s for s in self._sessions.values() if isinstance(s, Session) and now - s.last_used > self._idle_timeout]
+            expired = []
+            for session in self._sessions.values():
+                if not isinstance(session, Session):
+                    continue
+                idle = session.idle_for(now)
+                if (self._idle_timeout is not None and idle > self._idle_timeout) or (session.requests == 0 and idle > unused):
+                    expired.append(session)
             for session in expired:
                 del self._sessions[session.id]
         for session in expired:
-            logger.info("HTTP session %s ended after %g s without requests", session.id[:8], self._idle_timeout)
-            session.close(self._close_timeout)
+            logger.info("HTTP session %s ended after %.0f s without requests", session.id[:8], now - session.last_used)
+        if expired:
+            self._end_later(expired)
+
+    def _end_later(self, sessions: List[Session]) -> None:
+        for session in sessions:
+            session.transport.end_streams()  # its streams end now; its handlers are told on the worker
+            if not self._closer.submit(session.close, self._close_timeout):
+                session.close(self._close_timeout)
 
     def close(self) -> None:
-        """End every session."""
+        """End every session, all at once (one shared deadline for their handlers)."""
         with self._lock:
             sessions = [s for s in self._sessions.values() if isinstance(s, Session)]
             self._sessions.clear()
         for session in sessions:
-            session.close(self._close_timeout)
+            session.transport.end_streams()
+        closers = [threading.Thread(target=s.close, args=(self._close_timeout,), name="syncmcp-http-close") for s in sessions]
+        for thread in closers:
+            thread.start()
+        deadline = time.monotonic() + self._close_timeout + 1.0
+        for thread in closers:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._closer.shutdown(deadline)

@@ -412,7 +412,7 @@ class RequestRouter:
             body, _, signature = state.rpartition(".")
             payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
             expected = base64.urlsafe_b64encode(self._host.sign(payload)).decode().rstrip("=")
-            if not hmac.compare_digest(signature, expected):
+            if not hmac.compare_digest(signature.encode("utf-8"), expected.encode("ascii")):
                 raise ValueError("bad signature")
             decoded = json.loads(payload)
             if not isinstance(decoded, dict):

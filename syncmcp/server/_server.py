@@ -368,10 +368,16 @@ class Server(Registrations):
             max_workers=max_workers,
             max_listen_streams=max_listen_streams,
             fallback=fallback,
+            on_close=self._forget_app,
         )
         with self._lock:
             self._http_apps.append(app)
         return app
+
+    def _forget_app(self, app: MCPApplication) -> None:
+        with self._lock:
+            if app in self._http_apps:
+                self._http_apps.remove(app)
 
     def run_http(
         self,
@@ -475,7 +481,7 @@ class Server(Registrations):
         return caps
 
     def sign(self, payload: bytes) -> bytes:
-        """An HMAC of ``payload`` under a key that exists only in this process."""
+        """An HMAC of ``payload`` under the server's key (``secret``, else one made for this process)."""
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
 
     def connection_closed(self, connection: ServerConnection) -> None:

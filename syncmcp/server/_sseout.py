@@ -83,6 +83,8 @@ class Outbox:
         self.reading = False
         #: The highest sequence number written to a client.
         self.delivered = 0
+        #: What keeps the stream's deadline (set by the HTTP application).
+        self.owner: Any = None
 
     def event_id(self, seq: int) -> str:
         """The SSE id of event ``seq``."""
@@ -106,11 +108,25 @@ class Outbox:
                     self._finished = True
             self._cond.notify_all()
 
+    def forgo(self) -> None:
+        """One of the stream's answers will never come (its request was cancelled)."""
+        with self._cond:
+            if self._remaining > 0:
+                self._remaining -= 1
+                if self._remaining == 0:
+                    self._finished = True
+                self._cond.notify_all()
+
     def close(self) -> None:
         """End the stream: readers get what is there, then the end."""
         with self._cond:
             self._finished = True
             self._cond.notify_all()
+
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the latest event (``0`` before any)."""
+        return self._next - 1
 
     @property
     def drained(self) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Dict, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from .._endpoint import InboundRequest, JSONRPCError, PendingRequest
 from .._era import LOG_LEVELS, META_LOG_LEVEL, META_SUBSCRIPTION_ID
@@ -100,7 +100,7 @@ class StatelessHub:
         self._max_listens = max_listens
         self._lock = threading.Lock()
         self._listens: Dict[int, Tuple[ListenStream, Outbox]] = {}
-        self._running: Set[InboundRequest] = set()
+        self._running: Dict[InboundRequest, Outbox] = {}
         # Without a session no level can be kept: logging/setLevel is accepted, and each
         # request logs at the server's default level.
         self._legacy_extras: Dict[str, Callable[[Call], Any]] = {"ping": _empty, "logging/setLevel": _empty}
@@ -129,15 +129,19 @@ class StatelessHub:
             self._open_listen(call, outbox)
             return outbox, request.cancelled
         with self._lock:
-            self._running.add(request)
+            self._running[request] = outbox
         if not self._pool.submit(self._run, call, outbox):
             with self._lock:
-                self._running.discard(request)
+                self._running.pop(request, None)
             outbox.put(make_error(request.id, ErrorCode.INTERNAL_ERROR, "the server is shutting down"), final=True)
         return outbox, request.cancelled
 
     def _run(self, call: Call, outbox: Outbox) -> None:
         request = call.request
+        if request.cancelled.is_set():  # its client left, or its deadline passed, while it waited
+            with self._lock:
+                self._running.pop(request, None)
+            return
         try:
             result = self._router.dispatch(call, self._legacy_extras if not call.modern else self._modern_extras)
             if call.modern:
@@ -150,7 +154,7 @@ class StatelessHub:
             response = make_error(request.id, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
         finally:
             with self._lock:
-                self._running.discard(request)
+                self._running.pop(request, None)
         outbox.put(response, final=True)
 
     # ------------------------------------------------------------------------- listen streams
@@ -169,10 +173,15 @@ class StatelessHub:
                 outbox.put(make_error(request_id, ErrorCode.INTERNAL_ERROR, "Subscription limit reached"), final=True)
                 return
             self._ids += 1
-            key = self._ids
-            self._listens[key] = (listen, outbox)
+            self._listens[self._ids] = (listen, outbox)
+        # The acknowledgement comes first: changes from now on wait in the backlog until it is out.
         meta = {META_SUBSCRIPTION_ID: request_id}
         outbox.put(make_notification("notifications/subscriptions/acknowledged", {"notifications": honored, "_meta": meta}))
+        with listen.lock:
+            backlog, listen.backlog = listen.backlog, []
+            listen.ready = True
+        for method, params in backlog:
+            outbox.put(make_notification(method, params))
 
     def end_listen(self, outbox: Outbox) -> None:
         """Forget the listen stream written by ``outbox`` (its client left)."""
@@ -185,9 +194,10 @@ class StatelessHub:
         """End every listen stream with its final result; running handlers are told they are cancelled."""
         with self._lock:
             listens, self._listens = list(self._listens.values()), {}
-            running, self._running = list(self._running), set()
-        for request in running:
+            running, self._running = list(self._running.items()), {}
+        for request, waiting in running:
             request.cancelled.set()
+            waiting.put(make_error(request.id, ErrorCode.INTERNAL_ERROR, "the server is shutting down"), final=True)
         for listen, outbox in listens:
             meta = {META_SUBSCRIPTION_ID: listen.request_id}
             outbox.put(make_result(listen.request_id, self._router.stamp({"_meta": meta})), final=True)
@@ -196,8 +206,14 @@ class StatelessHub:
         with self._lock:
             listens = list(self._listens.values())
         for listen, outbox in listens:
-            if listen.wants(method, params):
-                outbox.put(make_notification(method, {**params, "_meta": {META_SUBSCRIPTION_ID: listen.request_id}}))
+            if not listen.wants(method, params):
+                continue
+            stamped = {**params, "_meta": {META_SUBSCRIPTION_ID: listen.request_id}}
+            with listen.lock:
+                if not listen.ready:
+                    listen.backlog.append((method, stamped))
+                    continue
+            outbox.put(make_notification(method, stamped))
 
     # ------------------------------------------------------------------------- the server's notifications
 

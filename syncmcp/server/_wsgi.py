@@ -39,7 +39,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from .._endpoint import JSONRPCError
 from .._era import META_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS
@@ -91,13 +91,15 @@ def _dumps(message: Any) -> bytes:
 
 
 def _accepts(accept: str, media_type: str) -> bool:
+    """Whether an ``Accept`` header takes ``media_type`` (no header takes everything; ``q=0`` refuses)."""
     if not accept.strip():
         return True
     main = media_type.split("/", maxsplit=1)[0]
     for item in accept.split(","):
-        kind = item.split(";")[0].strip().lower()
+        kind, *parameters = (part.strip().lower() for part in item.split(";"))
         if kind in (media_type, f"{main}/*", "*/*"):
-            return True
+            refused = any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in parameters)
+            return not refused
     return False
 
 
@@ -108,6 +110,13 @@ def _decoded(value: str) -> str:
         except (binascii.Error, UnicodeDecodeError):
             return value
     return value
+
+
+class Caller(NamedTuple):
+    """Who sent a request: the verified token's claims and subject (both ``None`` without authentication)."""
+
+    claims: Optional[Mapping[str, Any]]
+    subject: Optional[str]
 
 
 class MCPApplication:
@@ -141,6 +150,7 @@ class MCPApplication:
         max_workers: int = 64,
         max_listen_streams: int = 1000,
         fallback: Optional[Callable[[Dict[str, Any], StartResponse], Iterable[bytes]]] = None,
+        on_close: Optional[Callable[[MCPApplication], None]] = None,
     ) -> None:
         if max_body_size < 1:
             raise ValueError("max_body_size must be positive")
@@ -157,6 +167,7 @@ class MCPApplication:
         self.keepalive_interval = keepalive_interval
         self.retry_ms = retry_ms
         self.fallback = fallback
+        self._on_close = on_close
         self._router = RequestRouter(server)
         self._pool = WorkerPool("syncmcp-http-handler", max_workers, idle_timeout=60.0)
         self._hub = StatelessHub(
@@ -192,6 +203,8 @@ class MCPApplication:
         self._hub.close()
         self._sessions.close()
         self._pool.shutdown(time.monotonic() + 5.0)
+        if self._on_close is not None:
+            self._on_close(self)
 
     # ------------------------------------------------------------------------- WSGI
 
@@ -200,9 +213,8 @@ class MCPApplication:
         path = str(environ.get("PATH_INFO") or "")
         full = str(environ.get("SCRIPT_NAME") or "") + path
         endpoint = self.path
-        if path.rstrip("/") != endpoint and full.rstrip("/") != endpoint:
-            if self.auth is not None and self._is_metadata_path(path):
-                return self._metadata(environ, start_response)
+        metadata = self.auth is not None and self._is_metadata_path(path)
+        if path.rstrip("/") != endpoint and full.rstrip("/") != endpoint and not metadata:
             if self.fallback is not None:
                 return self.fallback(environ, start_response)
             return self._refuse(start_response, "404 Not Found", -32600, f"Not Found: the MCP endpoint is {endpoint or '/'}")
@@ -213,25 +225,28 @@ class MCPApplication:
         method = str(environ.get("REQUEST_METHOD") or "GET").upper()
         origin = environ.get("HTTP_ORIGIN")
         if origin:  # a browser page the guard allowed: let it read the answer (CORS)
-            start_response = _with_cors(start_response, str(origin), self._allowed())
+            wanted = str(environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS") or "")
+            start_response = _with_cors(start_response, str(origin), self._allowed(), wanted)
             if method == "OPTIONS":
                 start_response("204 No Content", [("Access-Control-Max-Age", "600")])
                 return []
-        claims: Optional[Mapping[str, Any]] = None
+        if metadata:
+            return self._metadata(environ, start_response)
+        caller = Caller(None, None)
         if self.auth is not None:
             outcome = self.auth.check(environ, self._resource_url(environ))
             if outcome.claims is None:
                 return self._refuse(start_response, outcome.status, -32600, outcome.message, outcome.headers)
-            claims = outcome.claims
+            caller = Caller(outcome.claims, outcome.subject)
         if self._closed:
             return self._refuse(start_response, "503 Service Unavailable", -32600, "the server is shutting down")
         try:
             if method == "POST":
-                return self._post(environ, start_response, claims)
+                return self._post(environ, start_response, caller)
             if method == "GET":
-                return self._get(environ, start_response, claims)
+                return self._get(environ, start_response, caller)
             if method == "DELETE":
-                return self._delete(environ, start_response, claims)
+                return self._delete(environ, start_response, caller)
         except Exception as exc:  # a bug must not take the worker down, nor leak a traceback
             logger.exception("HTTP %s failed", method)
             return self._refuse(
@@ -311,9 +326,7 @@ class MCPApplication:
             return None, ("411 Length Required", "Length Required: send a Content-Length")
         return body, None
 
-    def _post(
-        self, environ: Dict[str, Any], start_response: StartResponse, claims: Optional[Mapping[str, Any]]
-    ) -> Iterable[bytes]:
+    def _post(self, environ: Dict[str, Any], start_response: StartResponse, caller: Caller) -> Iterable[bytes]:
         content_type = str(environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
         if content_type != _JSON:
             return self._refuse(
@@ -334,10 +347,12 @@ class MCPApplication:
             return self._refuse(start_response, status, -32600, text)
         try:
             message = json.loads(body)
+        except RecursionError:
+            return self._refuse(start_response, "400 Bad Request", ErrorCode.PARSE_ERROR, "Parse error: nested too deeply")
         except (ValueError, UnicodeDecodeError) as exc:
             return self._refuse(start_response, "400 Bad Request", ErrorCode.PARSE_ERROR, f"Parse error: {exc}")
         if isinstance(message, list):
-            return self._post_batch(environ, start_response, message, claims, wants_json, wants_sse)
+            return self._post_batch(environ, start_response, message, caller, wants_json, wants_sse)
         kind = _kind_of(message)
         if kind is None:
             request_id = message.get("id") if isinstance(message, dict) and isinstance(message.get("id"), (int, str)) else None
@@ -356,21 +371,21 @@ class MCPApplication:
             and (message["method"] == "server/discover" or (isinstance(meta, dict) and META_PROTOCOL_VERSION in meta))
         )
         if modern:
-            return self._post_modern(environ, start_response, message, kind, claims, wants_json, wants_sse)
+            return self._post_modern(environ, start_response, message, kind, caller, wants_json, wants_sse)
         if header_version is not None and header_version not in SUPPORTED_PROTOCOL_VERSIONS:
             return self._refuse(
                 start_response, "400 Bad Request", -32600, f"Bad Request: unsupported MCP-Protocol-Version {header_version!r}"
             )
         if self.stateless:
-            return self._post_stateless(environ, start_response, message, kind, header_version, claims, wants_json, wants_sse)
-        return self._post_session(environ, start_response, message, kind, claims, wants_json, wants_sse)
+            return self._post_stateless(environ, start_response, message, kind, header_version, caller, wants_json, wants_sse)
+        return self._post_session(environ, start_response, message, kind, caller, wants_json, wants_sse)
 
     def _post_batch(
         self,
         environ: Mapping[str, Any],
         start_response: StartResponse,
         batch: List[Any],
-        claims: Optional[Mapping[str, Any]],
+        caller: Caller,
         wants_json: bool,
         wants_sse: bool,
     ) -> Iterable[bytes]:
@@ -388,7 +403,7 @@ class MCPApplication:
                 start_response, "400 Bad Request", ErrorCode.INVALID_REQUEST, "Invalid Request: initialize cannot be batched"
             )
         kind = "request" if "request" in kinds else "notification"
-        return self._post_session(environ, start_response, batch, kind, claims, wants_json, wants_sse)  # type: ignore[arg-type]
+        return self._post_session(environ, start_response, batch, kind, caller, wants_json, wants_sse)  # type: ignore[arg-type]
 
     def _post_modern(
         self,
@@ -396,7 +411,7 @@ class MCPApplication:
         start_response: StartResponse,
         message: Dict[str, Any],
         kind: str,
-        claims: Optional[Mapping[str, Any]],
+        caller: Caller,
         wants_json: bool,
         wants_sse: bool,
     ) -> Iterable[bytes]:
@@ -412,7 +427,7 @@ class MCPApplication:
         if mismatch is not None:
             return self._refuse(start_response, "400 Bad Request", ErrorCode.HEADER_MISMATCH, mismatch, request_id=request_id)
         outbox, cancelled = self._hub.start(
-            message, modern=True, version=version, capabilities=capabilities, client_info=client_info, auth=claims
+            message, modern=True, version=version, capabilities=capabilities, client_info=client_info, auth=caller.claims
         )
         listen = message["method"] == "subscriptions/listen"
         return self._respond(
@@ -467,7 +482,7 @@ class MCPApplication:
         message: Dict[str, Any],
         kind: str,
         header_version: Optional[str],
-        claims: Optional[Mapping[str, Any]],
+        caller: Caller,
         wants_json: bool,
         wants_sse: bool,
     ) -> Iterable[bytes]:
@@ -482,7 +497,7 @@ class MCPApplication:
             return self._json(start_response, "200 OK", make_result(request_id, result))
         version = header_version or "2025-03-26"
         outbox, cancelled = self._hub.start(
-            message, modern=False, version=version, capabilities=_UNKNOWN_CAPABILITIES, client_info={}, auth=claims
+            message, modern=False, version=version, capabilities=_UNKNOWN_CAPABILITIES, client_info={}, auth=caller.claims
         )
         return self._respond(
             start_response,
@@ -502,7 +517,7 @@ class MCPApplication:
         start_response: StartResponse,
         message: Dict[str, Any],
         kind: str,
-        claims: Optional[Mapping[str, Any]],
+        caller: Caller,
         wants_json: bool,
         wants_sse: bool,
     ) -> Iterable[bytes]:
@@ -514,7 +529,7 @@ class MCPApplication:
         headers: List[Tuple[str, str]] = []
         opening = not batch and kind == "request" and message["method"] == "initialize" and not session_id
         if opening:
-            session = self._sessions.create(claims)
+            session = self._sessions.create(caller.claims, caller.subject)
             if session is None:
                 return self._refuse(start_response, "503 Service Unavailable", -32600, "Service Unavailable: too many sessions")
             headers.append(("Mcp-Session-Id", session.id))
@@ -527,7 +542,7 @@ class MCPApplication:
                     "Bad Request: the Mcp-Session-Id header is required (send initialize first)",
                     request_id=request_id,
                 )
-            session = self._session(str(session_id), claims)
+            session = self._session(str(session_id), caller)
             if session is None:
                 return self._refuse(start_response, "404 Not Found", -32600, "Session not found", request_id=request_id)
             if batch and session.connection.protocol_version not in _BATCH_VERSIONS:
@@ -573,21 +588,19 @@ class MCPApplication:
             priming=version in _PRIMING_VERSIONS,
         )
 
-    def _session(self, session_id: str, claims: Optional[Mapping[str, Any]]) -> Optional[Session]:
+    def _session(self, session_id: str, caller: Caller) -> Optional[Session]:
         session = self._sessions.get(session_id)
         if session is None:
             return None
-        if session.subject is not None and (claims or {}).get("sub") != session.subject:
+        if session.subject is not None and caller.subject != session.subject:
             logger.warning("refused a request for session %s from another subject", session_id[:8])
             return None
-        session.touch(claims)
+        session.touch(caller.claims)
         return session
 
     # ------------------------------------------------------------------------- GET and DELETE
 
-    def _get(
-        self, environ: Dict[str, Any], start_response: StartResponse, claims: Optional[Mapping[str, Any]]
-    ) -> Iterable[bytes]:
+    def _get(self, environ: Dict[str, Any], start_response: StartResponse, caller: Caller) -> Iterable[bytes]:
         if self.stateless or environ.get("HTTP_MCP_PROTOCOL_VERSION") == MODERN_PROTOCOL_VERSION:
             return self._refuse(
                 start_response,
@@ -601,7 +614,7 @@ class MCPApplication:
         session_id = environ.get("HTTP_MCP_SESSION_ID")
         if not session_id:
             return self._refuse(start_response, "400 Bad Request", -32600, "Bad Request: the Mcp-Session-Id header is required")
-        session = self._session(str(session_id), claims)
+        session = self._session(str(session_id), caller)
         if session is None:
             return self._refuse(start_response, "404 Not Found", -32600, "Session not found")
         last_event = environ.get("HTTP_LAST_EVENT_ID")
@@ -613,15 +626,13 @@ class MCPApplication:
                 return self._refuse(
                     start_response, "404 Not Found", -32600, f"Not Found: no stream to resume from event {last_event!r}"
                 )
-            return self._stream(start_response, outbox, parsed[1], resumable=True, priming=False)
+            return self._stream(start_response, environ, outbox, parsed[1], priming=False)
+        # One GET stream per session: a new one takes over (the old reader, perhaps a client
+        # that vanished without the server noticing, stops at once).
         outbox = session.transport.standalone
-        if outbox.reading:
-            return self._refuse(start_response, "409 Conflict", -32600, "Conflict: this session's GET stream is already open")
-        return self._stream(start_response, outbox, outbox.delivered, resumable=True, priming=version in _PRIMING_VERSIONS)
+        return self._stream(start_response, environ, outbox, outbox.delivered, priming=version in _PRIMING_VERSIONS)
 
-    def _delete(
-        self, environ: Dict[str, Any], start_response: StartResponse, claims: Optional[Mapping[str, Any]]
-    ) -> Iterable[bytes]:
+    def _delete(self, environ: Dict[str, Any], start_response: StartResponse, caller: Caller) -> Iterable[bytes]:
         if self.stateless or environ.get("HTTP_MCP_PROTOCOL_VERSION") == MODERN_PROTOCOL_VERSION:
             return self._refuse(
                 start_response,
@@ -633,7 +644,7 @@ class MCPApplication:
         session_id = environ.get("HTTP_MCP_SESSION_ID")
         if not session_id:
             return self._refuse(start_response, "400 Bad Request", -32600, "Bad Request: the Mcp-Session-Id header is required")
-        if self._session(str(session_id), claims) is None or not self._sessions.end(str(session_id)):
+        if self._session(str(session_id), caller) is None or not self._sessions.end(str(session_id)):
             return self._refuse(start_response, "404 Not Found", -32600, "Session not found")
         start_response("200 OK", [("Content-Length", "0")])
         return []
@@ -681,8 +692,11 @@ class MCPApplication:
             done = outbox.finished
             if done and (not wants_sse or (self.json_response and not outbox.streamed)):
                 finals = outbox.final_messages()
-                if finals:
-                    return self._json(start_response, "200 OK", finals if batch else finals[-1], list(headers))
+                outbox.mark_delivered(outbox.last_seq)  # nothing to resume: the stream can go
+                if not finals:  # cancelled, or its session ended
+                    error = make_error(None if batch else request_ids[0], -32600, "the request ended without an answer")
+                    return self._json(start_response, "404 Not Found", error, list(headers))
+                return self._json(start_response, "200 OK", finals if batch else finals[-1], list(headers))
         start_response("200 OK", [*_SSE_HEADERS, *headers])
         return self._events(stream, 0, outbox.take_reader(), resumable, priming)
 
@@ -694,20 +708,30 @@ class MCPApplication:
         return [make_error(request_id, REQUEST_TIMEOUT, text) for request_id in request_ids]
 
     def _stream(
-        self, start_response: StartResponse, outbox: Outbox, after: int, *, resumable: bool, priming: bool
+        self, start_response: StartResponse, environ: Mapping[str, Any], outbox: Outbox, after: int, *, priming: bool
     ) -> Iterator[bytes]:
-        """An SSE response replaying ``outbox`` from event ``after`` (a GET stream or a resumption)."""
-        start_response("200 OK", list(_SSE_HEADERS))
-        stream = _Stream(outbox, (), None, None, None, None)
-        return self._events(stream, after, outbox.take_reader(), resumable, priming)
+        """A session's stream from event ``after``: the GET stream, or a request's stream resumed.
 
-    def _events(self, stream: _Stream, after: int, reader: int, resumable: bool, priming: bool) -> Iterator[bytes]:
+        A resumed request keeps the deadline its POST set.
+        """
+        start_response("200 OK", list(_SSE_HEADERS))
+        owner = outbox.owner if isinstance(outbox.owner, _Stream) else None
+        stream = _Stream(outbox, (), None, None, None, _disconnect_probe(environ))
+        if owner is not None:
+            stream.request_ids, stream.on_timeout, stream.deadline = owner.request_ids, owner.on_timeout, owner.deadline
+        return self._events(stream, after, outbox.take_reader(), True, priming, opening=not priming)
+
+    def _events(
+        self, stream: _Stream, after: int, reader: int, resumable: bool, priming: bool, *, opening: bool = False
+    ) -> Iterator[bytes]:
         outbox = stream.outbox
         finished = False
         last_write = time.monotonic()
         try:
             if priming:
                 yield priming_event(outbox.event_id(after), self.retry_ms)
+            elif opening:  # the response head goes out now, not with the first event
+                yield KEEPALIVE
             while True:
                 if stream.client_left():
                     return
@@ -752,6 +776,8 @@ class _Stream:
         self.deadline = None if deadline is None else time.monotonic() + deadline
         self.probe = probe
         self._left = False
+        if on_timeout is not None:
+            outbox.owner = self  # a resumed stream keeps this deadline
 
     def wait(self, longest: float) -> float:
         """How long the next wait may be: up to ``longest``, the deadline and the next disconnect check."""
@@ -767,7 +793,8 @@ class _Stream:
         if self.on_timeout is None or self.outbox.finished:
             return
         self.on_timeout()
-        for error in errors(self.request_ids):
+        answered = {message.get("id") for message in self.outbox.final_messages()}
+        for error in errors([request_id for request_id in self.request_ids if request_id not in answered]):
             self.outbox.put(error, final=True)
 
     def client_left(self) -> bool:
@@ -784,12 +811,17 @@ class _Stream:
             self.on_leave()
 
 
-def _with_cors(start_response: StartResponse, origin: str, methods: str) -> StartResponse:
-    """``start_response`` adding the CORS headers that let an allowed browser origin use the endpoint."""
+def _with_cors(start_response: StartResponse, origin: str, methods: str, wanted: str) -> StartResponse:
+    """``start_response`` adding the CORS headers that let an allowed browser origin use the endpoint.
+
+    The allowed request headers are MCP's, plus the ``Mcp-Param-*`` ones a preflight asks for.
+    """
+    extra = [name.strip() for name in wanted.split(",") if name.strip().lower().startswith("mcp-param-")]
+    extra = [name for name in extra if name.replace("-", "").isalnum()]
     cors = [
         ("Access-Control-Allow-Origin", origin),
         ("Access-Control-Allow-Methods", f"{methods}, OPTIONS"),
-        ("Access-Control-Allow-Headers", _CORS_REQUEST_HEADERS),
+        ("Access-Control-Allow-Headers", ", ".join([_CORS_REQUEST_HEADERS, *extra])),
         ("Access-Control-Expose-Headers", "Mcp-Session-Id, WWW-Authenticate"),
         ("Vary", "Origin"),
     ]
