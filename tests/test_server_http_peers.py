@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import signal
 import socket
@@ -37,7 +38,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
-from .conftest import SERVERS, peers_python, wait_until
+from .conftest import ROOT, SERVERS, peers_python, require, wait_until
 
 pytestmark = pytest.mark.real
 
@@ -386,6 +387,7 @@ def test_the_official_session_group_over_http() -> None:
 
 
 FASTMCP_DRIVER = Path(__file__).resolve().parent / "peers" / "drive_fastmcp.py"
+FASTMCP_PYTHON = Path(os.environ.get("SYNCMCP_FASTMCP_PYTHON", ROOT / ".peers" / "fastmcp" / "bin" / "python"))
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
@@ -393,7 +395,7 @@ def test_the_fastmcp_client_over_http(mode: str) -> None:
     """The standalone FastMCP client (``fastmcp`` 4.x) against the same server, in both eras."""
     with http_server() as base:
         done = subprocess.run(
-            [peers_python(), str(FASTMCP_DRIVER), "--mode", mode, f"{base}/mcp"],
+            [str(require(FASTMCP_PYTHON, "the FastMCP client (tools/run-tests installs it)")), str(FASTMCP_DRIVER), "--mode", mode, f"{base}/mcp"],
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
     assert done.returncode == 0, f"the FastMCP client failed:\n{done.stderr[-4000:]}"
