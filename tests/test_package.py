@@ -102,6 +102,7 @@ def test_imports_only_go_downward() -> None:
 SERVER_LAYERS = [
     {"server._errors", "server._docstrings", "server._uritemplate", "server._pagination", "server._content", "server._listens"},
     {"server._schema", "server._sseout", "server._httpguard"},
+    {"server._answers"},
     {"server._context"},
     {"server._features"},
     {"server._registry", "server._io"},

@@ -651,7 +651,7 @@ def test_the_disconnect_check_works_past_descriptor_1024() -> None:
     import resource
     import socket
 
-    from syncmcp.server._wsgi import _disconnect_probe
+    from syncmcp.server._answers import _disconnect_probe
 
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft <= 1100:
