@@ -14,8 +14,9 @@ One endpoint (default ``/mcp``) serves both protocol eras:
   sessions: each POST stands alone as in 2026-07-28, GET and DELETE get 405, and a handler that
   asks the client something (sampling, elicitation, roots) gets a clear error.
 
-Notifications and responses POSTed by the client get 202. Every refusal is a JSON-RPC error
-body with the HTTP status the spec gives: 400 (bad JSON: -32700; not a message, a batch: -32600),
+Notifications and responses POSTed by the client get 202; a batch is taken in a 2025-03-26
+session only. Every refusal is a JSON-RPC error body with the HTTP status the spec gives: 400
+(bad JSON: -32700; not a message, a batch elsewhere: -32600),
 403 (Host or Origin not allowed), 401/403 (bearer tokens), 404, 405, 406 (``Accept``), 411,
 413 (body over ``max_body_size``), 415 (``Content-Type``). A request running past
 ``request_timeout`` is cancelled and answered with -32001.
@@ -57,7 +58,6 @@ logger = logging.getLogger("syncmcp.server.http")
 
 StartResponse = Callable[..., Any]
 Headers = Sequence[Tuple[str, str]]
-Claims = Mapping[str, Any]
 
 #: Revisions in which a POST may carry a JSON-RPC batch.
 _BATCH_VERSIONS = frozenset({"2025-03-26"})
