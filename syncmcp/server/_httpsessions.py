@@ -16,7 +16,7 @@ when the application closes.
 Example::
 
     sessions = SessionStore(server, idle_timeout=3600, max_sessions=1000)
-    session = sessions.create(claims=None)
+    session = sessions.create(claims=None, subject=None)
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ receives the server's change notifications for them.
 
 Example::
 
-    hub = StatelessHub(server, RequestRouter(server), pool)
-    outbox = hub.start(message, modern=True, version="2026-07-28", capabilities={}, client_info={})
+    hub = StatelessHub(server, RequestRouter(server), pool, default_log_level="info", max_listens=100)
+    outbox, cancelled = hub.start(message, modern=True, version="2026-07-28", capabilities={}, client_info={})
 """
 
 from __future__ import annotations
