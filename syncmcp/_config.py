@@ -34,6 +34,8 @@ from types import MappingProxyType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from ._exceptions import ConfigError
+from ._filemodes import check_not_writable_by_others
+from ._limits import limit_problem
 from ._urls import redact_url
 
 __all__ = [
@@ -179,6 +181,14 @@ class ServerConfig:
         protocol_era: ``"auto"`` finds out with ``server/discover`` whether the server speaks
             the 2026-07-28 era or the legacy ``initialize`` handshake, and the manager then
             remembers the answer for restarts; ``"legacy"`` or ``"modern"`` skips the probe.
+        memory_limit_mb: stdio: the child's address-space limit in MiB (``RLIMIT_AS``; not on
+            macOS or Windows).
+        cpu_time_limit_sec: stdio: CPU seconds the child may use (``RLIMIT_CPU``: ``SIGXCPU``,
+            then ``SIGKILL`` a CPU second later; not on Windows).
+        open_files_limit: stdio: descriptors the child may have open (``RLIMIT_NOFILE``; not on
+            Windows).
+        max_lifetime_sec: stdio: the manager stops the server after this many seconds of being
+            ready; it restarts on its next use (the restart policy's backoff applies).
         extras: keys of later Codex versions that syncmcp accepts but does not use.
 
     Raises:
@@ -215,6 +225,10 @@ class ServerConfig:
     tool_retries: int = 0
     idempotent_tools: Union[bool, Tuple[str, ...]] = False
     protocol_era: str = "auto"
+    memory_limit_mb: Optional[int] = None
+    cpu_time_limit_sec: Optional[int] = None
+    open_files_limit: Optional[int] = None
+    max_lifetime_sec: Optional[float] = None
     extras: Mapping[str, Any] = field(default_factory=_empty, compare=False)
 
     def __post_init__(self) -> None:
@@ -247,6 +261,10 @@ class ServerConfig:
         if not isinstance(self.idempotent_tools, bool):
             put("idempotent_tools", check.strings("idempotent_tools", self.idempotent_tools))
         put("protocol_era", check.choice("protocol_era", self.protocol_era, PROTOCOL_ERAS))
+        for key in _RLIMIT_FIELDS:
+            put(key, check.optional_limit(key, getattr(self, key)))
+        if self.max_lifetime_sec is not None:
+            put("max_lifetime_sec", check.seconds("max_lifetime_sec", self.max_lifetime_sec))
         put("extras", _mapping(self.extras))
         if self.command is not None and self.url is not None:
             raise ConfigError("url is not supported for stdio (give either command or url, not both)", key="url")
@@ -317,7 +335,11 @@ class ServerConfig:
 
 #: Fields whose values a ``repr`` hides: environment values and headers may hold credentials.
 _MASKED_VALUES = ("env", "http_headers")
-_STDIO_ONLY = ("args", "env", "env_vars", "cwd")
+_STDIO_ONLY = ("args", "env", "env_vars", "cwd", "memory_limit_mb", "cpu_time_limit_sec", "open_files_limit", "max_lifetime_sec")
+#: Resource limits set with setrlimit, checked with ``_Checker.optional_limit``.
+_RLIMIT_FIELDS = ("memory_limit_mb", "cpu_time_limit_sec", "open_files_limit")
+#: The largest value of any of them: 2**40 (in MiB an exbibyte of address space; in seconds 34,000 years).
+_MAX_RLIMIT = 2**40
 _HTTP_ONLY = ("bearer_token_env_var", "http_headers", "env_http_headers", "oauth_resource", "oauth")
 
 
@@ -403,6 +425,19 @@ class _Checker:
             raise self.fail(key, f"expected a whole number, got {_describe(value)}")
         if not 0 <= value <= MAX_TOOL_RETRIES:
             raise self.fail(key, f"expected a number from 0 to {MAX_TOOL_RETRIES}, got {value!r}")
+        return value
+
+    def optional_limit(self, key: str, value: Any) -> Optional[int]:
+        """A resource limit: a positive whole number this platform can apply, or ``None``."""
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"expected a whole number, got {_describe(value)} (leave the key out for no limit)")
+        if not 0 < value <= _MAX_RLIMIT:
+            raise self.fail(key, f"expected a positive whole number up to {_MAX_RLIMIT}, got {value!r}")
+        problem = limit_problem(key, value)
+        if problem is not None:
+            raise self.fail(key, f"cannot be applied: {problem}")
         return value
 
     def choice(self, key: str, value: Any, choices: Tuple[str, ...]) -> str:
@@ -540,6 +575,10 @@ _SERVER_KEYS: Dict[str, str] = {
     "tool_retries": "retries",
     "idempotent_tools": "idempotent",
     "protocol_era": "era",
+    "memory_limit_mb": "limit",
+    "cpu_time_limit_sec": "limit",
+    "open_files_limit": "limit",
+    "max_lifetime_sec": "seconds",
     "transport": "type",
     "type": "type",
     "oauth": "oauth",
@@ -591,6 +630,8 @@ def _read_server(table: Any, prefix: str, source: Optional[str], *, json_shape: 
             values[key] = value if isinstance(value, bool) else check.strings(key, value)
         elif kind == "era":
             values[key] = check.choice(key, value, PROTOCOL_ERAS)
+        elif kind == "limit":
+            values[key] = check.optional_limit(key, value)
         elif kind == "type":
             values[key] = check.string(key, value)
         elif kind == "oauth":
@@ -786,13 +827,17 @@ def load_config(path: Union[str, os.PathLike[str], None] = None) -> Dict[str, Se
     target = resolve_config_path(path).expanduser()
     source = str(target)
     try:
-        raw = target.read_bytes()
+        with open(target, "rb") as handle:
+            refusal = check_not_writable_by_others(source, os.fstat(handle.fileno()))
+            raw = handle.read()
     except FileNotFoundError:
         if not explicit:
             return {}
         raise ConfigError("configuration file not found", path=source) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the configuration file: {exc.strerror or exc}", path=source) from exc
+    if refusal is not None:
+        raise ConfigError(f"refusing the configuration file: {refusal}", path=source)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -809,7 +854,7 @@ def _parse_document(text: str, target: Path) -> Any:
         except json.JSONDecodeError as exc:
             raise ConfigError(f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", path=str(target)) from None
     if sys.version_info >= (3, 11):
-        import tomllib
+        import tomllib  # novm (imported on Python 3.11+ only)
     else:  # pragma: no cover - exercised on Python < 3.11
         import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
     try:

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 from ._exceptions import ConfigError
+from ._filemodes import check_private
 
 __all__ = [
     "CREDENTIALS_ENV_VAR",
@@ -278,11 +279,14 @@ class _FileBackend:
         """
         try:
             with open(self.path, "rb") as handle:
+                refusal = check_private(str(self.path), os.fstat(handle.fileno()))
                 raw = handle.read(_MAX_FILE_BYTES + 1)
         except FileNotFoundError:
             return []
         except OSError as exc:
             raise ConfigError(f"cannot read the credential file: {exc.strerror or exc}", path=str(self.path)) from exc
+        if refusal is not None:
+            raise ConfigError(f"refusing the credential file: {refusal}", path=str(self.path))
         try:
             return self._parse(raw)
         except ValueError as exc:

@@ -71,6 +71,9 @@ logger = logging.getLogger("syncmcp.endpoint")
 
 #: Most threads one connection uses to answer the peer's requests at once.
 DEFAULT_MAX_WORKERS = 8
+#: Most of the peer's requests in progress or waiting for a handler; more are refused at once
+#: (a peer flooding requests faster than they are handled cannot grow memory without bound).
+MAX_INBOUND_REQUESTS = 256
 #: After EOF, how long to wait for the exit code and the last stderr bytes before failing calls.
 EXIT_DETAILS_WAIT = 1.0
 #: How long a caller whose timeout lost the race against an arriving response waits for the
@@ -674,8 +677,15 @@ class Endpoint:
     def _settle(self, request_id: RequestId, result: Any, error: Optional[ErrorResponse]) -> None:
         with self._lock:
             entry = self._pending.pop(request_id, None)
-            if entry is None and isinstance(request_id, str) and request_id.isascii() and request_id.isdigit():
-                entry = self._pending.pop(int(request_id), None)  # a peer that stringified our id
+            # A peer that stringified our id (ours fit in 19 digits; int() refuses thousands).
+            if (
+                entry is None
+                and isinstance(request_id, str)
+                and len(request_id) < 20
+                and request_id.isascii()
+                and request_id.isdigit()
+            ):
+                entry = self._pending.pop(int(request_id), None)
         if entry is None:
             self.stats["dropped_responses"] += 1
             logger.debug("'%s': dropped a response for request %r (timed out, cancelled or unknown)", self.name, request_id)
@@ -704,7 +714,13 @@ class Endpoint:
             return
         inbound = InboundRequest(request.id, request.method, request.params or {})
         with self._lock:
-            self._inbound[request.id] = inbound
+            busy = len(self._inbound) >= MAX_INBOUND_REQUESTS
+            if not busy:
+                self._inbound[request.id] = inbound
+        if busy:  # a peer sending requests faster than they are handled: refused, not queued
+            text = f"busy: {MAX_INBOUND_REQUESTS} requests from this peer are already in progress; try again later"
+            self._control.submit(self._send_quietly, make_error(request.id, ErrorCode.INTERNAL_ERROR, text))
+            return
         if not self._handlers.submit(self._handle_request, inbound):
             with self._lock:
                 self._inbound.pop(request.id, None)
@@ -732,8 +748,11 @@ class Endpoint:
         params = notification.params or {}
         if notification.method == "notifications/cancelled":
             request_id = params.get("requestId")
-            with self._lock:
-                inbound = self._inbound.get(request_id) if isinstance(request_id, (int, str)) else None
+            inbound = None
+            # Not a bool: ``true`` must not cancel request 1 (True == 1 as a key).
+            if isinstance(request_id, (int, str)) and not isinstance(request_id, bool):
+                with self._lock:
+                    inbound = self._inbound.get(request_id)
             if inbound is not None:
                 inbound.cancelled.set()
                 logger.debug("'%s' cancelled its request %r: %s", self.name, request_id, params.get("reason"))

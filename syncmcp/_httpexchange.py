@@ -351,7 +351,13 @@ class ResponseReader:
         self.deliver(value, exchange)
 
     def deliver(self, value: Any, exchange: Optional[Exchange]) -> None:
-        """Hand a decoded value to ``receive()``, noting the exchange's own answer."""
+        """Hand a decoded value to ``receive()``, noting the exchange's own answer.
+
+        ``null`` is not a message, and would read as the end of the connection: it is dropped.
+        """
+        if value is None:
+            logger.warning("'%s' sent null instead of a JSON-RPC message, ignored", self.name)
+            return
         messages = value if isinstance(value, list) else [value]
         for message in messages:
             if exchange is None or not isinstance(message, dict) or message.get("id") != exchange.request_id:

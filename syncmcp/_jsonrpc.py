@@ -212,7 +212,9 @@ def decode_line(line: bytes) -> Any:
     Invalid UTF-8 is replaced rather than fatal.
 
     Raises:
-        InvalidMessage: the line is not JSON (code ``PARSE_ERROR``).
+        InvalidMessage: the line is not JSON (code ``PARSE_ERROR``), or is ``null`` (code
+            ``INVALID_REQUEST``: transports return ``None`` for EOF, so a ``null`` line must not
+            come out as a value).
     """
     try:
         value = json.loads(line)
@@ -223,6 +225,8 @@ def decode_line(line: bytes) -> Any:
             raise InvalidMessage(f"not JSON: {exc}", code=ErrorCode.PARSE_ERROR) from exc
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise InvalidMessage(f"not JSON: {exc}", code=ErrorCode.PARSE_ERROR) from exc
+    if value is None:
+        raise InvalidMessage("expected a JSON object, got null")
     return value
 
 

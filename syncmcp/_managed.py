@@ -18,6 +18,12 @@ reports to the batch, exactly once. The protocol era an ``auto`` server turned o
 remembered, so a restart skips the ``server/discover`` probe (and forgotten if a start-up in it
 fails). Calls hold an instance with :meth:`ManagedServer.acquire` / :meth:`release` so a retiring
 instance can drain. No lock is held across I/O, a callback, or another lock.
+
+Resource limits: the stdio transport sets the ``setrlimit`` ones in the child; an exit they cause
+is named in the error of every call it failed and in the server's error text. A server with
+``max_lifetime_sec`` is stopped by a timer thread (``syncmcp-lifetime[<server>]``) that many
+seconds after it became ready: its calls in flight fail naming the limit, and it is ``exited``,
+restarted on next use like a crashed server (the same backoff and counting).
 """
 
 from __future__ import annotations
@@ -207,7 +213,8 @@ class _Instance:
     """One spawned process and its session. ``inflight`` is guarded by the owning server's lock."""
 
     __slots__ = (
-        "inflight", "remembered_era", "retired", "sandbox_version", "session", "started_at", "tools_stale", "transport"
+        "inflight", "lifetime_timer", "remembered_era", "retired", "sandbox_version", "session", "started_at",
+        "stopped_by", "tools_stale", "transport"
     )  # fmt: skip
 
     def __init__(self, transport: Transport, remembered_era: bool = False) -> None:
@@ -219,6 +226,8 @@ class _Instance:
         self.retired = False  # closed on purpose: losing its connection is not a crash
         self.tools_stale = False
         self.sandbox_version = -1
+        self.lifetime_timer: Optional[threading.Timer] = None
+        self.stopped_by: Optional[str] = None  # why the manager stopped it (a limit), if it did
 
     @property
     def live_session(self) -> ClientSession:
@@ -236,6 +245,39 @@ class _Instance:
         if isinstance(transport, StdioTransport):
             return transport.stderr_tail(), transport.missing_env_vars
         return "", ()
+
+    def limit_note(self, error: BaseException) -> Optional[str]:
+        """Which resource limit ended this instance, judging by how it ended (``error``), or ``None``."""
+        if self.stopped_by is not None:
+            return self.stopped_by
+        transport = self.transport
+        if not isinstance(transport, StdioTransport) or not transport.limits:
+            return None
+        if isinstance(error, ConnectionClosed):
+            return transport.explain_exit(error.returncode, error.stderr_tail or None)
+        return transport.explain_exit()
+
+    def cancel_lifetime(self) -> Optional[threading.Timer]:
+        """Stop the lifetime timer (under the server's lock); the timer, to join outside it."""
+        timer, self.lifetime_timer = self.lifetime_timer, None
+        if timer is not None:
+            timer.cancel()
+        return timer
+
+
+def _annotate(error: BaseException, note: str) -> None:
+    """Put ``note`` (which limit ended the server) into a connection error's message, once, in place.
+
+    After the reason and exit code, before the quoted stderr, so ``add_context`` can still prefix it.
+    """
+    if not isinstance(error, ConnectionClosed) or len(error.args) != 1 or not isinstance(error.args[0], str):
+        return
+    message = error.args[0]
+    if note in message:
+        return
+    head, sep, tail = message.partition("\n")
+    error.args = (f"{head}: {note}{sep}{tail}",)
+    error.reason = f"{error.reason}: {note}"
 
 
 class _StartCancelled(Exception):
@@ -453,6 +495,9 @@ class ManagedServer:
             name=self.name,
             shutdown_grace=self._svc.shutdown_grace,
             terminate_grace=self._svc.terminate_grace,
+            memory_limit_mb=config.memory_limit_mb,
+            cpu_time_limit_sec=config.cpu_time_limit_sec,
+            open_files_limit=config.open_files_limit,
         )
 
     def _make_session(self, instance: _Instance, era: str) -> ClientSession:
@@ -489,6 +534,7 @@ class ManagedServer:
         return taken
 
     def _start_succeeded(self, gen: int, instance: _Instance, tools: List[Tool]) -> None:
+        timer: Optional[threading.Timer] = None
         with self._lock:
             taken = self._take_start_locked(gen)
             if taken is not None:
@@ -504,10 +550,21 @@ class ManagedServer:
                 self._era = instance.live_session.era
                 if restarted:
                     self._restarts += 1
+                lifetime = self.config.max_lifetime_sec
+                if lifetime is not None:
+                    timer = threading.Timer(lifetime, self._lifetime_over, args=(instance,))
+                    timer.name = f"syncmcp-lifetime[{self.name}]"
+                    timer.daemon = True
+                    instance.lifetime_timer = timer
         if taken is None:  # superseded meanwhile; whoever did it reported
             instance.retired = True
             instance.live_session.close()
             return
+        if timer is not None:  # started outside the lock; a close meanwhile cancelled it, so it ends at once
+            try:
+                timer.start()
+            except RuntimeError:  # no new threads: the interpreter is exiting
+                logger.warning("MCP server '%s': cannot keep its max_lifetime_sec (no thread)", self.name)
         self.tool_group()  # prepare the names here, not in the next list_all_tools()
         logger.info("MCP server '%s' is ready (%d tools, %s era)", self.name, len(tools), self._era)
         self._settle_start(taken, StartupUpdate(self.name, "ready"), instance)
@@ -519,6 +576,9 @@ class ManagedServer:
         self._write_cache(tools)
 
     def _start_failed(self, gen: int, instance: Optional[_Instance], error: BaseException) -> None:
+        note = instance.limit_note(error) if instance is not None else None
+        if note is not None:
+            _annotate(error, note)
         tail, missing = instance.diagnostics() if instance is not None else ("", ())
         text = startup_error_display(self.name, self.config, error, stderr_tail=tail, missing_env_vars=missing)
         forgotten: Optional[str] = None
@@ -750,7 +810,13 @@ class ManagedServer:
         return self._state is ServerState.READY
 
     def report_lost(self, instance: _Instance, error: ConnectionClosed) -> bool:
-        """A call saw the connection drop: mark the server exited (once). ``False`` if it was our close."""
+        """A call saw the connection drop: mark the server exited (once). ``False`` if it was our close.
+
+        An exit caused by a resource limit is named in ``error``'s message (changed in place).
+        """
+        note = instance.limit_note(error)
+        if note is not None:
+            _annotate(error, note)
         with self._lock:
             events = self._mark_lost_locked(instance, error)
         for event in events:
@@ -770,6 +836,24 @@ class ManagedServer:
         except RuntimeError:  # shutting down: every server was closed already, so this is quick
             self._close_dead(instance)
 
+    def _lifetime_over(self, instance: _Instance) -> None:
+        """The lifetime timer fired (its own thread): stop the instance, which is then ``exited``."""
+        lifetime = self.config.max_lifetime_sec
+        note = f"resource limit reached: max_lifetime_sec = {lifetime:g} (the manager stopped it after {lifetime:g} s)"
+        with self._lock:
+            if instance.lifetime_timer is None or instance.retired or self._instance is not instance:
+                return  # cancelled meanwhile: closed, restarted, or already lost
+            instance.lifetime_timer = None
+            instance.stopped_by = note
+            error = ConnectionClosed(f"connection to MCP server '{self.name}' is closed: {note}")
+            events = self._mark_lost_locked(instance, error)
+        logger.info("MCP server '%s' reached its max_lifetime_sec (%g s); stopping it", self.name, lifetime)
+        for event in events:
+            self._svc.emit(event)
+        # Closed while still listed as dead, so a close() of the server meanwhile waits for it.
+        instance.live_session.close()
+        self._close_dead(instance)
+
     def _close_dead(self, instance: _Instance) -> None:
         with self._lock:
             if instance in self._dead:
@@ -781,6 +865,7 @@ class ManagedServer:
         if instance.retired or self._instance is not instance:
             return []
         instance.retired = True
+        instance.cancel_lifetime()
         self._instance = None
         self._dead.append(instance)
         now = time.monotonic()
@@ -913,9 +998,13 @@ class ManagedServer:
             starting, self._starting = self._starting, None
             instance, self._instance = self._instance, None
             dead, self._dead = self._dead, []
+            timers = [item.cancel_lifetime() for item in (instance, *dead) if item is not None]
             for item in (starting, instance):
                 if item is not None:
                     item.retired = True
+        for timer in timers:
+            if timer is not None and timer.is_alive() and timer is not threading.current_thread():
+                timer.join(1.0)
         if taken is not None:
             self._settle_start(taken, StartupUpdate(self.name, "cancelled"), None)
         if starting is not None and starting.session is not None:
@@ -948,6 +1037,7 @@ class ManagedServer:
             old, self._instance = self._instance, None
             if old is not None:
                 old.retired = True
+                old.cancel_lifetime()
             self._attempts = 0
             future = self._claim_locked()
         if old is not None:

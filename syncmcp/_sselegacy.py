@@ -176,6 +176,9 @@ class LegacySSEChannel:
         except ValueError:
             logger.warning("'%s' sent an SSE event that is not JSON, ignored: %.200s", self.name, data)
             return
+        if value is None:  # not a message; it would read as the end of the connection
+            logger.warning("'%s' sent null instead of a JSON-RPC message, ignored", self.name)
+            return
         self._deliver(value)
 
     def close(self, timeout: float = 5.0) -> None:

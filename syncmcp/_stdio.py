@@ -5,7 +5,8 @@ environment built from an allow-list, and a stderr pipe drained continuously by 
 ``logging`` module and a bounded tail (quoted in error messages). Shutdown closes stdin, waits,
 then signals the whole group (SIGTERM, then SIGKILL) and always reaps the child, so neither the
 server nor a grandchild holding its stdout outlives the transport. A module-level net kills every
-child still alive when the interpreter exits.
+child still alive when the interpreter exits. Resource limits (address space, CPU seconds, open
+files) are set in the child by a trampoline before the server runs (see ``syncmcp._limits``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 import weakref
 from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ._exceptions import ServerStartError
+from ._limits import explain_exit, limit_problem, trampoline_command
 from ._transport import DEFAULT_MAX_MESSAGE_SIZE, StreamTransport
 
 __all__ = [
@@ -324,6 +327,14 @@ class StdioTransport(StreamTransport):
         max_message_size: the longest line accepted from the server, in bytes.
         shutdown_grace: seconds to wait for an exit after closing stdin, before SIGTERM.
         terminate_grace: seconds between SIGTERM and SIGKILL.
+        memory_limit_mb: the child's address space in MiB (``RLIMIT_AS``; POSIX, not macOS).
+        cpu_time_limit_sec: CPU seconds the child may use (``RLIMIT_CPU``: ``SIGXCPU``, then
+            ``SIGKILL`` one CPU second later).
+        open_files_limit: descriptors the child may have open (``RLIMIT_NOFILE``).
+
+    The limits are set by a trampoline (``python -I -S -c ...`` that calls ``setrlimit`` and
+    ``execve``-s the server in its place), so nothing runs between fork and exec here; each
+    process of the server's group inherits them, one budget per process.
 
     Example:
         >>> import sys
@@ -346,6 +357,9 @@ class StdioTransport(StreamTransport):
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
         terminate_grace: float = DEFAULT_TERMINATE_GRACE,
+        memory_limit_mb: Optional[int] = None,
+        cpu_time_limit_sec: Optional[int] = None,
+        open_files_limit: Optional[int] = None,
     ) -> None:
         if not isinstance(command, str) or not command:
             raise ValueError("command must be a non-empty string")
@@ -359,6 +373,16 @@ class StdioTransport(StreamTransport):
         self.cwd = None if cwd is None else os.fspath(cwd)
         self.shutdown_grace = shutdown_grace
         self.terminate_grace = terminate_grace
+        #: The resource limits set in the child, by configuration key (only those given).
+        self.limits: Dict[str, int] = {
+            key: value
+            for key, value in (
+                ("memory_limit_mb", memory_limit_mb),
+                ("cpu_time_limit_sec", cpu_time_limit_sec),
+                ("open_files_limit", open_files_limit),
+            )
+            if value is not None
+        }
         #: Names from ``env_vars`` that the parent environment did not have at spawn time.
         self.missing_env_vars: List[str] = []
         self._proc: Optional[subprocess.Popen[bytes]] = None
@@ -423,6 +447,9 @@ class StdioTransport(StreamTransport):
                     f"({environment.get('PATH', '')!r})"
                 )
             executable = found
+        argv = [self.command, *self.args]
+        if self.limits:
+            argv, executable = self._through_trampoline(executable, argv, environment)
         kwargs: Dict[str, Any] = {}
         if _POSIX:
             kwargs["start_new_session"] = True
@@ -430,7 +457,7 @@ class StdioTransport(StreamTransport):
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
         try:
             proc = subprocess.Popen(
-                [self.command, *self.args],
+                argv,
                 executable=executable,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -446,6 +473,36 @@ class StdioTransport(StreamTransport):
             _live_children[proc.pid] = proc
         logger.debug("started MCP server '%s' (pid %s): %s", self.name, proc.pid, " ".join([self.command, *self.args]))
         return proc
+
+    def _through_trampoline(self, executable: str, argv: List[str], environment: Dict[str, str]) -> Tuple[List[str], str]:
+        """The command line and program that set the limits, then exec ``argv`` (see ``_limits``)."""
+        for key, value in self.limits.items():
+            problem = limit_problem(key, value)
+            if problem is not None:
+                raise ServerStartError(f"cannot start MCP server '{self.name}': {key} = {value} cannot be applied: {problem}")
+        python = sys.executable
+        if not python:
+            raise ServerStartError(
+                f"cannot start MCP server '{self.name}' with resource limits: no Python interpreter to set them "
+                "(sys.executable is empty)"
+            )
+        return trampoline_command(self.limits, executable, argv, environment, python), python
+
+    def explain_exit(self, returncode: Optional[int] = None, stderr_tail: Optional[str] = None) -> Optional[str]:
+        """Which of its resource limits the server's exit points to, as a sentence, or ``None``.
+
+        ``returncode`` and ``stderr_tail`` default to the child's own (once it exited).
+
+        Example::
+
+            transport.explain_exit(-24)
+            # -> 'resource limit exceeded: cpu_time_limit_sec = 2 (the kernel sent SIGXCPU after 2 s of CPU time)'
+        """
+        if not self.limits:
+            return None
+        if returncode is None and self._proc is not None:
+            returncode = _exit_status(self._proc, time.monotonic())
+        return explain_exit(self.limits, returncode, self.stderr_tail() if stderr_tail is None else stderr_tail)
 
     def stderr_tail(self, max_chars: Optional[int] = STDERR_QUOTE_CHARS) -> str:
         """The last things the server wrote to stderr (at most ``max_chars`` characters)."""

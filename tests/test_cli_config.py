@@ -84,7 +84,7 @@ def test_add_list_get_remove_keep_a_hand_written_file_byte_for_byte(cli: CLI, tm
         "type": "stdio",
         "command": "uvx",
         "args": ["mcp-server-time", "--local-timezone", "UTC"],
-        "env": {"TZ": "UTC"},
+        "env": {"TZ": "*****"},  # values may be secrets: masked, as in the table
         "env_vars": [],
         "cwd": None,
     }

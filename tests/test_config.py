@@ -377,3 +377,25 @@ def test_oauth_settings_are_kept(tmp_path: Path) -> None:
         "client_secret_env_var": "S_SECRET",
         "grant_type": "client_credentials",
     }
+
+
+def test_a_configuration_file_others_can_change_is_refused_with_the_fix(tmp_path: Path) -> None:
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    path = folder / "config.toml"
+    path.write_text('[mcp_servers.a]\ncommand = "echo"\n')
+    path.chmod(0o664)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(path) in str(caught.value) and "mode 0664" in str(caught.value) and "chmod go-w" in str(caught.value)
+    path.chmod(0o644)
+    folder.chmod(0o777)
+    try:
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        assert "its folder" in str(caught.value) and "mode 0777" in str(caught.value)
+        folder.chmod(0o1777)  # sticky, like /tmp: others cannot replace a file they do not own
+        assert list(load_config(path)) == ["a"]
+    finally:
+        folder.chmod(0o755)
+    assert list(load_config(path)) == ["a"]

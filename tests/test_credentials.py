@@ -82,6 +82,7 @@ def test_a_corrupt_file_is_named_on_reads_and_moved_aside_on_writes(
 ) -> None:
     credentials_file.parent.mkdir(parents=True)
     credentials_file.write_text("{not json")
+    credentials_file.chmod(0o600)
     store = CredentialStore()
     with pytest.raises(ConfigError) as caught:
         store.load(URL)
@@ -105,6 +106,7 @@ def test_a_corrupt_file_is_named_on_reads_and_moved_aside_on_writes(
 def test_malformed_entries_make_the_file_corrupt(credentials_file: Path, content: str) -> None:
     credentials_file.parent.mkdir(parents=True)
     credentials_file.write_text(content)
+    credentials_file.chmod(0o600)
     with pytest.raises(ConfigError, match="corrupt"):
         CredentialStore().entries()
 
@@ -119,6 +121,7 @@ def test_fields_of_a_later_version_are_ignored(credentials_file: Path) -> None:
     credentials_file.parent.mkdir(parents=True)
     data = {"version": 1, "credentials": [{"server_url": URL, "issuer": ISSUER, "dpop_key": "x", "client_id": "c"}]}
     credentials_file.write_text(json.dumps(data))
+    credentials_file.chmod(0o600)
     assert CredentialStore().load(URL) == entry(client_id="c")
 
 
@@ -207,3 +210,16 @@ def test_concurrent_writers_in_threads_and_a_process_lose_no_update(credentials_
     assert store.load("https://other.test/mcp").client_id == "untouched"  # type: ignore[union-attr]
     assert (credentials_file.stat().st_mode & 0o777) == 0o600
     assert not [p for p in credentials_file.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_file_is_created_private_and_refused_when_others_may_read_it(credentials_file: Path) -> None:
+    store = CredentialStore()
+    store.save(entry(client_id="mine"))
+    assert credentials_file.stat().st_mode & 0o777 == 0o600
+    credentials_file.chmod(0o644)
+    with pytest.raises(ConfigError) as caught:
+        store.load(URL)
+    message = str(caught.value)
+    assert str(credentials_file) in message and "mode 0644" in message and "chmod 600" in message
+    credentials_file.chmod(0o600)
+    assert store.load(URL).client_id == "mine"  # type: ignore[union-attr]

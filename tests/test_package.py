@@ -15,7 +15,7 @@ PACKAGE = Path(syncmcp.__file__).parent
 
 # Each module may import only modules of a lower layer.
 LAYERS = [
-    {"_version", "_exceptions", "_display", "_procstat", "_status", "_timeout", "_workers", "_urls"},
+    {"_version", "_exceptions", "_display", "_procstat", "_status", "_timeout", "_workers", "_urls", "_filemodes", "_limits"},
     {"_jsonrpc", "_types", "_sandbox", "_config", "_sse", "_httpwire", "_credentials", "_mcpheaders"},
     {"_validation", "_era", "_listcache", "_tasks", "_toolnames", "_startup", "_events", "_toolcache", "_auth", "_login"},
     {"_es256", "_oauthdiscovery", "_oauthflight"},
@@ -310,3 +310,13 @@ def test_the_library_does_not_load_the_cli_and_the_cli_starts_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout.split("\n")
     assert out[0] == "[]"
     assert out[1] == "[]"
+
+
+def test_the_runtime_dependencies_are_exactly_the_four_of_the_design() -> None:
+    import importlib.metadata
+
+    requirements = importlib.metadata.requires("syncmcp") or []
+    runtime = sorted(r.split(";")[0].split(">")[0].split("=")[0].split("<")[0].strip() for r in requirements if "extra ==" not in r)
+    assert runtime == ["filelock", "jsonschema", "platformdirs", "tomli"]
+    tomli = next(r for r in requirements if r.startswith("tomli"))
+    assert "python_version < \"3.11\"" in tomli.replace("'", '"')

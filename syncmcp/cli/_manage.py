@@ -89,7 +89,7 @@ def _transport_json(config: ServerConfig) -> Dict[str, Any]:
             "type": "stdio",
             "command": config.command,
             "args": list(config.args),
-            "env": dict(config.env) or None,
+            "env": dict.fromkeys(config.env, "*****") or None,  # values may be secrets
             "env_vars": list(config.env_vars),
             "cwd": config.cwd,
         }

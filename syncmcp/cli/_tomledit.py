@@ -89,7 +89,7 @@ def parse_toml(text: str) -> Dict[str, Any]:
         {'a': 1}
     """
     if sys.version_info >= (3, 11):
-        import tomllib
+        import tomllib  # novm (imported on Python 3.11+ only)
     else:  # pragma: no cover - exercised on Python < 3.11
         import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
     try:

@@ -198,7 +198,7 @@ def _cancelled_ids(message: Any) -> List[Any]:
         if isinstance(item, dict) and item.get("method") == "notifications/cancelled":
             params = item.get("params")
             request_id = params.get("requestId") if isinstance(params, dict) else None
-            if isinstance(request_id, (int, str)):
+            if isinstance(request_id, (int, str)) and not isinstance(request_id, bool):
                 ids.append(request_id)
     return ids
 

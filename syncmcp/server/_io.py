@@ -181,7 +181,7 @@ class ServerStreamTransport(StreamTransport):
         """The next message (or batch list); answers what is not one, see the module docs.
 
         Raises:
-            InvalidMessage: the line is not JSON (already answered with -32700).
+            InvalidMessage: the line is not JSON or is ``null`` (already answered with -32700 or -32600).
         """
         while True:
             try:
@@ -189,6 +189,8 @@ class ServerStreamTransport(StreamTransport):
             except InvalidMessage as exc:
                 if exc.code == ErrorCode.PARSE_ERROR:
                     self._reply(make_error(None, ErrorCode.PARSE_ERROR, f"Parse error: {exc}"))
+                else:  # a null line
+                    self._reply(make_error(None, ErrorCode.INVALID_REQUEST, "Invalid Request: a message must be a JSON object"))
                 raise
             if isinstance(value, list):
                 if not value:
@@ -204,7 +206,7 @@ class ServerStreamTransport(StreamTransport):
                 continue
             if value.get("method") == "notifications/cancelled":
                 self._forget(value)
-            elif "method" in value and _hashable(value.get("id")) and value.get("method") != "subscriptions/listen":
+            elif value.get("method") is not None and _hashable(value.get("id")) and value.get("method") != "subscriptions/listen":
                 # A listen stream is answered only when it ends, which closing the connection does:
                 # waiting for it at EOF would only delay the exit by the whole drain timeout.
                 self._opened([value["id"]])
@@ -275,13 +277,17 @@ class ServerStreamTransport(StreamTransport):
     def _track_batch(self, items: List[Any]) -> None:
         ids: Set[Any] = set()
         for item in items:
-            if isinstance(item, dict) and "method" in item and _hashable(item.get("id")):
+            # What the endpoint answers: a method (null is none) and an id it can read.
+            if isinstance(item, dict) and item.get("method") is not None and _hashable(item.get("id")):
                 ids.add(item["id"])
         if not ids:
             return
-        batch = _Batch(ids)
         with self._batch_lock:
-            for request_id in ids:
+            # An id still open in an earlier batch stays there: taken over, it would leave that
+            # batch waiting for a response that never comes, holding its other responses forever.
+            fresh = {request_id for request_id in ids if request_id not in self._batches}
+            batch = _Batch(fresh)
+            for request_id in fresh:
                 self._batches[request_id] = batch
         self._opened(list(ids))
         for item in items:

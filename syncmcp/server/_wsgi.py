@@ -341,7 +341,8 @@ class MCPApplication:
             return self._post_batch(environ, start_response, message, caller, wants_json, wants_sse)
         kind = _kind_of(message)
         if kind is None:
-            request_id = message.get("id") if isinstance(message, dict) and isinstance(message.get("id"), (int, str)) else None
+            rid = message.get("id") if isinstance(message, dict) else None
+            request_id = rid if type(rid) in (int, str) else None  # not a bool: never a valid id
             return self._refuse(
                 start_response,
                 "400 Bad Request",
