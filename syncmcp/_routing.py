@@ -26,7 +26,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ._endpoint import ProgressCallback
 from ._events import ToolCallBegin, ToolCallEnd
-from ._exceptions import ConnectionClosed, MCPError, ToolDisabledError, UnknownToolError
+from ._exceptions import ConnectionClosed, MCPError, SessionClosedError, ToolDisabledError, UnknownToolError
 from ._managed import ManagedServer
 from ._runtime import Runtime, add_context
 from ._timeout import DEFAULT, Timeout
@@ -126,6 +126,7 @@ class ToolRouter:
         started = time.monotonic()
         result: Optional[CallToolResult] = None
         error: Optional[BaseException] = None
+        redirects = 3
         try:
             while True:
                 slot, instance = self._rt.acquire_current(slot)
@@ -137,6 +138,11 @@ class ToolRouter:
                     )
                     return result
                 except MCPError as exc:
+                    if isinstance(exc, SessionClosedError) and instance.retired and redirects > 0 and not self._rt.closing:
+                        # A restart or reload closed this instance before the call was sent:
+                        # nothing ran, so the call goes to the instance that replaced it.
+                        redirects -= 1
+                        continue
                     if isinstance(exc, ConnectionClosed):
                         slot.report_lost(instance, exc)
                         # The server died before answering: safe to run again only if idempotent.

@@ -99,10 +99,89 @@ def wait_until(predicate, timeout: float = 5.0, interval: float = 0.01) -> bool:
         time.sleep(interval)
 
 
+_FD_DIR = "/proc/self/fd"
+#: How long a test's descriptors get to close after its threads and processes ended (a reader
+#: thread's last close, a server thread answering its last connection).
+FD_SETTLE = 2.0
+
+
+def open_fds() -> Dict[int, str]:
+    """``{fd: target}`` of every descriptor open in this process (``readlink`` of /proc/self/fd)."""
+    fds: Dict[int, str] = {}
+    try:
+        names = os.listdir(_FD_DIR)
+    except OSError:  # no /proc (not Linux): nothing to compare
+        return fds
+    for name in names:
+        try:
+            fds[int(name)] = os.readlink(f"{_FD_DIR}/{name}")
+        except OSError:
+            continue  # closed since: the listing's own descriptor, or another thread's
+    return fds
+
+
+def _socket_table() -> Dict[str, str]:
+    """``{"socket:[inode]": "tcp 127.0.0.1:8000 -> 127.0.0.1:51234 ESTABLISHED"}`` for this process's sockets."""
+    states = {"01": "ESTABLISHED", "02": "SYN_SENT", "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT", "0A": "LISTEN"}
+
+    def address(text: str) -> str:
+        host, port = text.split(":")
+        if len(host) == 8:
+            packed = bytes.fromhex(host)[::-1]
+            return f"{'.'.join(str(b) for b in packed)}:{int(port, 16)}"
+        return f"[{host}]:{int(port, 16)}"
+
+    table: Dict[str, str] = {}
+    for kind in ("tcp", "tcp6", "udp", "udp6"):
+        try:
+            with open(f"/proc/self/net/{kind}") as handle:
+                rows = handle.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 9:
+                state = states.get(fields[3], fields[3])
+                table[f"socket:[{fields[9]}]"] = f"{kind} {address(fields[1])} -> {address(fields[2])} {state}"
+    try:
+        with open("/proc/self/net/unix") as handle:
+            rows = handle.read().splitlines()[1:]
+    except OSError:
+        rows = []
+    for row in rows:
+        fields = row.split()
+        if len(fields) >= 7:
+            table[f"socket:[{fields[6]}]"] = f"unix {fields[7] if len(fields) > 7 else '(unnamed)'}"
+    return table
+
+
+def _fd_is_exempt(target: str) -> bool:
+    """Descriptors a test may leave open on purpose: none so far.
+
+    Module-scoped and session-scoped fixtures are set up before this function-scoped fixture
+    (pytest instantiates higher scopes first) and torn down after it, so their servers and
+    sockets are in the "before" snapshot already; pytest's own capture files are session-wide
+    or belong to ``capfd``/``capsys``, torn down before this fixture. Anything found here is a
+    lazily-created, process-wide cache: list it precisely, with the module that keeps it.
+    """
+    return False
+
+
+def leaked_fds(before: Dict[int, str]) -> List[str]:
+    """Descriptions of descriptors open now that were not open (to the same target) in ``before``."""
+    leaked = {fd: target for fd, target in open_fds().items() if before.get(fd) != target and not _fd_is_exempt(target)}
+    if not leaked:
+        return []
+    sockets = _socket_table() if any(t.startswith("socket:") for t in leaked.values()) else {}
+    return [f"fd {fd} -> {target}" + (f" ({sockets[target]})" if target in sockets else "") for fd, target in sorted(leaked.items())]
+
+
 @pytest.fixture(autouse=True)
 def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail a test that leaves a child process, a zombie, or a syncmcp thread behind."""
+    """Fail a test that leaves a child process, a zombie, a syncmcp thread, or an open file
+    descriptor (a file, pipe or socket: anything in /proc/self/fd) behind."""
     start = len(_spawned)
+    fds_before = open_fds()
     yield
     pids = _spawned[start:]
     if not wait_until(lambda: not syncmcp_threads(), timeout=5.0):
@@ -116,6 +195,13 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
             except OSError:
                 pass
         pytest.fail("child processes left behind: " + "; ".join(problems))
+    # Never closed here: the owner may still close it later, and a descriptor number closed
+    # twice closes whatever reused it. A leak stays a leak for this test only: the next test's
+    # snapshot includes it.
+    if not wait_until(lambda: not leaked_fds(fds_before), timeout=FD_SETTLE, interval=0.02):
+        leaked = leaked_fds(fds_before)
+        if leaked:
+            pytest.fail(f"file descriptors left open ({len(leaked)}): " + "; ".join(leaked))
 
 
 # ----------------------------------------------------------------------------- peers
@@ -209,7 +295,8 @@ class RawClient:
 
         to_server_r, self._to_server = os.pipe()
         self._from_server, from_server_w = os.pipe()
-        transport = ServerStreamTransport(WakeableReader(to_server_r), os.fdopen(from_server_w, "wb"), name="raw")
+        self._reader = WakeableReader(to_server_r)
+        transport = ServerStreamTransport(self._reader, os.fdopen(from_server_w, "wb"), name="raw")
         self.connection = server.connect(transport, name="raw-client")
         self._buffer = b""
         self._ids = itertools.count(1)
@@ -272,6 +359,7 @@ class RawClient:
     def close(self) -> None:
         os.close(self._to_server)
         self.connection.close()
+        self._reader.release()  # the reading thread has stopped: its descriptors can go
         os.close(self._from_server)
 
 

@@ -154,8 +154,11 @@ class ServerStreamTransport(StreamTransport):
         drain_timeout: at EOF, seconds to wait for the responses of requests still running.
 
     Example:
-        transport = ServerStreamTransport(WakeableReader(os.dup(0)), io.BytesIO())
-        server.connect(transport)
+        reader = WakeableReader(os.dup(0))
+        connection = server.connect(ServerStreamTransport(reader, io.BytesIO()))
+        ...
+        connection.close()
+        reader.release()            # once the reading thread has stopped
     """
 
     def __init__(
