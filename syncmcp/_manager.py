@@ -279,6 +279,10 @@ class MCPManager:
     def restart_server(self, server: str, *, wait: bool = True) -> bool:
         """Restart one server now (also a failed one, resetting its restart count).
 
+        Calls in flight on the old instance fail with :class:`~syncmcp.ConnectionClosed` (a
+        configuration change through :meth:`reload` lets them finish first); a call that had not
+        been sent yet goes to the new instance.
+
         Args:
             server: its name.
             wait: wait until the new instance is ready or failed.
