@@ -32,6 +32,7 @@ LAYERS = [
     {"_runtime"},
     {"_routing", "_catalog", "_reconfig", "_health"},
     {"_manager"},
+    {"llm"},
 ]
 
 
@@ -52,11 +53,12 @@ def test_public_names_are_exported_sorted_and_documented() -> None:
 
 
 def test_every_public_name_has_an_example() -> None:
+    import syncmcp.llm
     import syncmcp.server
     import syncmcp.testing
 
     missing = []
-    for module in (syncmcp, syncmcp.server, syncmcp.testing):
+    for module in (syncmcp, syncmcp.server, syncmcp.testing, syncmcp.llm):
         for name in module.__all__:
             if name.isupper() or name.startswith("__"):
                 continue
