@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import pytest
 
@@ -119,10 +119,22 @@ def run_suite(suite: str, folder: Path, expected_failures: Optional[Path] = None
         "-o",
         str(folder),
     ]
+    returncode, stdout, stderr = run_runner(argv, f"the conformance suite '{suite}'", expected_failures)
+    summarized = re.findall(r"^[✓✗] (\S+): \d+ passed", stdout, flags=re.MULTILINE)
+    return SuiteRun(suite, returncode, stdout, stderr, folder, results_tools.load_results(folder), summarized)
+
+
+def run_runner(
+    argv: List[str], what: str, expected_failures: Optional[Path] = None, timeout: float = SUITE_TIMEOUT
+) -> Tuple[int, str, str]:
+    """Run the suite's runner to its end within ``timeout`` seconds: ``(exit code, stdout, stderr)``.
+
+    It runs in its own process group: on a timeout the runner and every process it started are
+    killed, and the test fails.
+    """
     if expected_failures is not None:
-        argv += ["--expected-failures", str(expected_failures)]
+        argv = [*argv, "--expected-failures", str(expected_failures)]
     env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
-    # Its own process group: on a timeout the runner and every client it started are killed.
     process = subprocess.Popen(
         argv,
         cwd=ROOT,
@@ -134,17 +146,16 @@ def run_suite(suite: str, folder: Path, expected_failures: Optional[Path] = None
         start_new_session=True,
     )
     try:
-        stdout, stderr = process.communicate(timeout=SUITE_TIMEOUT)
+        stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         stdout, stderr = process.communicate()
-        pytest.fail(f"the conformance suite '{suite}' took more than {SUITE_TIMEOUT} s:\n{stdout[-4000:]}\n{stderr[-4000:]}")
+        pytest.fail(f"{what} took more than {timeout:g} s:\n{stdout[-4000:]}\n{stderr[-4000:]}")
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    summarized = re.findall(r"^[✓✗] (\S+): \d+ passed", stdout, flags=re.MULTILINE)
-    return SuiteRun(suite, process.returncode, stdout, stderr, folder, results_tools.load_results(folder), summarized)
+    return process.returncode, stdout, stderr
 
 
 def report(

@@ -31,7 +31,7 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional
 import pytest
 
 from .conftest import ROOT
-from .test_conformance import conformance_node, conformance_script, results_tools
+from .test_conformance import conformance_node, conformance_script, results_tools, run_runner
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 
@@ -188,35 +188,11 @@ class ServerRun(NamedTuple):
 
 def run_server_suite(served: ServedServer, suite: str, folder: Path, expected_failures: Optional[Path] = None) -> ServerRun:
     argv = [conformance_node(), conformance_script(), "server", "--url", served.url, "--suite", suite, "-o", str(folder)]
-    if expected_failures is not None:
-        argv += ["--expected-failures", str(expected_failures)]
-    env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
-    process = subprocess.Popen(
-        argv,
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=SUITE_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        pytest.fail(
-            f"the conformance server suite '{suite}' took more than {SUITE_TIMEOUT} s:\n{stdout[-4000:]}\n{stderr[-4000:]}"
-        )
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    returncode, stdout, stderr = run_runner(argv, f"the conformance server suite '{suite}'", expected_failures, SUITE_TIMEOUT)
     started = re.findall(r"^=== Running scenario: (\S+) ===$", stdout, flags=re.MULTILINE)
     summarized = re.findall(r"^[✓✗] (\S+): \d+ passed", stdout, flags=re.MULTILINE)
     results = results_tools.load_server_results(folder) if folder.exists() else {}
-    return ServerRun(suite, served.mode, process.returncode, stdout, stderr, folder, results, started, summarized)
+    return ServerRun(suite, served.mode, returncode, stdout, stderr, folder, results, started, summarized)
 
 
 def report(run: ServerRun, folder: Path, capsys: pytest.CaptureFixture[str], expected: Optional[List[str]] = None) -> str:

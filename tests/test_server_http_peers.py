@@ -39,6 +39,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 
 from .conftest import ROOT, SERVERS, peers_python, require, wait_until
+from .test_server_peers import assert_fixture_catalog
 
 pytestmark = pytest.mark.real
 
@@ -152,26 +153,7 @@ def check_served(out: Dict[str, Any], *, modern: bool) -> None:
     assert [log["data"] for log in out["logs"]] == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]
     assert out["noisy"] == "echo: x" and out["after_noisy"] == "2"
     assert out["cancel_scope_cancelled"] is True
-    assert [r["uri"] for r in out["resources"]["items"]] == [
-        "fixture://hello",
-        "fixture://items/apple",
-        "fixture://items/apricot",
-        "fixture://items/banana",
-    ]
-    assert out["resources"]["pages"] == 2
-    assert [t["uriTemplate"] for t in out["templates"]["items"]] == ["fixture://items/{item_id}"]
-    assert out["read_hello"]["contents"] == [{"uri": "fixture://hello", "mimeType": "text/plain", "text": "hello"}]
-    assert out["read_item"]["contents"][0]["text"] == "red fruit"
-    assert out["read_missing"]["code"] == (-32602 if modern else -32002)
-    assert [p["name"] for p in out["prompts"]["items"]] == ["greet", "conversation"]
-    assert out["greet"]["messages"] == [
-        {"role": "user", "content": {"type": "text", "text": "Address a formal greeting to Ada."}}
-    ]
-    assert [m["role"] for m in out["conversation"]["messages"]] == ["user", "assistant", "assistant"]
-    assert out["greet_missing_arg"]["code"] == -32602
-    assert out["complete_prompt"]["completion"]["values"] == ["Ada", "Alan"]
-    assert out["complete_style"]["completion"]["values"] == ["formal"]
-    assert out["complete_template"]["completion"]["values"] == ["apple", "apricot"]
+    assert_fixture_catalog(out, modern)
     assert out["tools_after"][-1] == "late_tool" and out["late_tool"] == "I am late_tool"
 
 

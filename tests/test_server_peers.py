@@ -43,6 +43,30 @@ def texts(result: Dict[str, Any]) -> str:
     return "\n".join(block["text"] for block in result["content"] if block["type"] == "text")
 
 
+def assert_fixture_catalog(out: Dict[str, Any], modern: bool) -> None:
+    """The fixture's resources, templates, prompts and completions, as the official client saw them."""
+    assert [r["uri"] for r in out["resources"]["items"]] == [
+        "fixture://hello",
+        "fixture://items/apple",
+        "fixture://items/apricot",
+        "fixture://items/banana",
+    ]
+    assert out["resources"]["pages"] == 2
+    assert [t["uriTemplate"] for t in out["templates"]["items"]] == ["fixture://items/{item_id}"]
+    assert out["read_hello"]["contents"] == [{"uri": "fixture://hello", "mimeType": "text/plain", "text": "hello"}]
+    assert out["read_item"]["contents"][0]["text"] == "red fruit"
+    assert out["read_missing"]["code"] == (-32602 if modern else -32002)
+    assert [p["name"] for p in out["prompts"]["items"]] == ["greet", "conversation"]
+    assert out["greet"]["messages"] == [
+        {"role": "user", "content": {"type": "text", "text": "Address a formal greeting to Ada."}}
+    ]
+    assert [m["role"] for m in out["conversation"]["messages"]] == ["user", "assistant", "assistant"]
+    assert out["greet_missing_arg"]["code"] == -32602
+    assert out["complete_prompt"]["completion"]["values"] == ["Ada", "Alan"]
+    assert out["complete_style"]["completion"]["values"] == ["formal"]
+    assert out["complete_template"]["completion"]["values"] == ["apple", "apricot"]
+
+
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 def test_the_official_client_drives_a_framework_server(mode: str, tmp_path: Path) -> None:
     out = drive(mode, "fixture", FIXTURE, tmp_path)
@@ -75,26 +99,7 @@ def test_the_official_client_drives_a_framework_server(mode: str, tmp_path: Path
     assert out["noisy"] == "echo: x" and out["after_noisy"] == "2"
     assert out["cancel_scope_cancelled"] is True
     assert len(json.loads(out["cancellations"])) == 1  # the handler saw notifications/cancelled
-    assert [r["uri"] for r in out["resources"]["items"]] == [
-        "fixture://hello",
-        "fixture://items/apple",
-        "fixture://items/apricot",
-        "fixture://items/banana",
-    ]
-    assert out["resources"]["pages"] == 2
-    assert [t["uriTemplate"] for t in out["templates"]["items"]] == ["fixture://items/{item_id}"]
-    assert out["read_hello"]["contents"] == [{"uri": "fixture://hello", "mimeType": "text/plain", "text": "hello"}]
-    assert out["read_item"]["contents"][0]["text"] == "red fruit"
-    assert out["read_missing"]["code"] == (-32602 if modern else -32002)
-    assert [p["name"] for p in out["prompts"]["items"]] == ["greet", "conversation"]
-    assert out["greet"]["messages"] == [
-        {"role": "user", "content": {"type": "text", "text": "Address a formal greeting to Ada."}}
-    ]
-    assert [m["role"] for m in out["conversation"]["messages"]] == ["user", "assistant", "assistant"]
-    assert out["greet_missing_arg"]["code"] == -32602
-    assert out["complete_prompt"]["completion"]["values"] == ["Ada", "Alan"]
-    assert out["complete_style"]["completion"]["values"] == ["formal"]
-    assert out["complete_template"]["completion"]["values"] == ["apple", "apricot"]
+    assert_fixture_catalog(out, modern)
     if modern:
         assert out["listen_honored"] == {"toolsListChanged": True, "resourceSubscriptions": ["fixture://items/apple"]}
         assert out["events"] == ["ResourceUpdated", "ToolsListChanged"]
