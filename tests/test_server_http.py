@@ -244,6 +244,19 @@ def test_request_timeout_cancels_and_answers_minus_32001() -> None:
         assert server.seen["cancelled"].wait(5)  # type: ignore[attr-defined]
 
 
+def test_a_handler_that_answers_as_it_is_timed_out_does_not_replace_the_timeout_error() -> None:
+    from syncmcp.server._answers import _Stream
+    from syncmcp.server._sseout import Outbox
+
+    outbox = Outbox("1", expected=1)
+    late = {"jsonrpc": "2.0", "id": 1, "result": {"content": [], "isError": False}}
+    # The cancelled handler answers at once, inside the cancellation itself.
+    stream = _Stream(outbox, [1], lambda: outbox.put(late, final=True), None, 0.0, None)
+    stream.time_out(lambda ids: [{"jsonrpc": "2.0", "id": i, "error": {"code": -32001, "message": "late"}} for i in ids])
+    assert outbox.finished and [m["error"]["code"] for m in outbox.final_messages()] == [-32001]
+    assert [message for _, message in outbox.read(0, 0.0)[0]] == outbox.final_messages()
+
+
 # ----------------------------------------------------------------------------- bad input
 
 

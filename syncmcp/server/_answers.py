@@ -217,10 +217,12 @@ class _Stream:
         """The deadline passed: cancel the work and answer every request with -32001."""
         if self.on_timeout is None or self.outbox.finished:
             return
-        self.on_timeout()
+        # The errors go in before the work is cancelled: a handler that notices the
+        # cancellation and still returns must not answer in their place.
         answered = {message.get("id") for message in self.outbox.final_messages()}
         for error in errors([request_id for request_id in self.request_ids if request_id not in answered]):
             self.outbox.put(error, final=True)
+        self.on_timeout()
 
     def client_left(self) -> bool:
         """Whether the client is gone (checked where the server can tell); then :meth:`leave`."""

@@ -91,9 +91,13 @@ class Outbox:
         return f"{self.stream_id}:{seq}"
 
     def put(self, message: Dict[str, Any], *, final: bool = False) -> None:
-        """Add a message; a ``final`` one counts toward the end of the stream. Ignored once finished."""
+        """Add a message; a ``final`` one counts toward the end of the stream.
+
+        Ignored once finished, and so is a second answer to a request already answered (a
+        handler that returns after its request timed out).
+        """
         with self._cond:
-            if self._finished:
+            if self._finished or (final and any(answer.get("id") == message.get("id") for answer in self._finals)):
                 return
             self._events.append((self._next, message))
             self._next += 1
