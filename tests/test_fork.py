@@ -99,3 +99,11 @@ def test_after_fork_is_checked() -> None:
 
     with pytest.raises(ValueError, match="after_fork must be 'error' or 'reconnect'"):
         syncmcp.MCPManager({}, after_fork="ignore")
+
+
+def test_a_child_cannot_use_an_inherited_http_session_nor_end_it() -> None:
+    found = run("http_session", [])
+    assert found["call"]["error_type"] == "ForkedProcessError" and "error" not in found["close"], found
+    assert_parent_untouched(found)
+    # The session still exists on the server: the child's close sent no DELETE.
+    assert found["parent_after_child"]["value"] is True, found

@@ -191,6 +191,43 @@ def manager(after_fork: str) -> Dict[str, Any]:
     return found
 
 
+def http_session() -> Dict[str, Any]:
+    """An HTTP session made before fork() (syncmcp's own server): the child's close does not end
+    the parent's session on the server."""
+    import socket
+    import subprocess
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "syncmcp", "serve", "--http", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        s = syncmcp.connect(f"http://127.0.0.1:{port}/mcp", protocol_era="legacy")
+        names = len(s.list_tools())
+        caller = Caller(lambda message: message if len(s.list_tools()) == names else "wrong")
+
+        def child() -> Dict[str, Any]:
+            return {"call": try_call(lambda: len(s.list_tools())), "close": try_call(s.close)}
+
+        found = in_child(child)
+        found.update(caller.stop())
+        found["parent_after_child"] = try_call(lambda: len(s.list_tools()) == names)
+        s.close()
+        return found
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
 _POOL_MANAGER: Any = None
 
 
@@ -218,6 +255,7 @@ SCENARIOS: Dict[str, Callable[[], Dict[str, Any]]] = {
     "manager_error": lambda: manager("error"),
     "manager_reconnect": lambda: manager("reconnect"),
     "pool": pool,
+    "http_session": http_session,
 }
 
 
