@@ -40,7 +40,7 @@ from celery.signals import worker_process_shutdown
 import syncmcp
 
 DATA = Path(os.environ.get("CELERY_DATA_DIR") or Path(tempfile.gettempdir()) / "celery-mcp")
-for folder in ("queue", "processed", "results"):
+for folder in ("queue", "processed", "control", "results"):
     (DATA / folder).mkdir(parents=True, exist_ok=True)
 
 app = Celery("celery_worker")
@@ -50,6 +50,7 @@ app.conf.update(
         "data_folder_in": str(DATA / "queue"),
         "data_folder_out": str(DATA / "queue"),
         "processed_folder": str(DATA / "processed"),
+        "control_folder": str(DATA / "control"),  # else a "control" folder in the working directory
     },
     result_backend=os.environ.get("CELERY_RESULT_BACKEND", f"file://{DATA / 'results'}"),
     broker_connection_retry_on_startup=True,

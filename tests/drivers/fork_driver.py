@@ -213,14 +213,14 @@ def http_session() -> Dict[str, Any]:
                 time.sleep(0.05)
         s = syncmcp.connect(f"http://127.0.0.1:{port}/mcp", protocol_era="legacy")
         names = len(s.list_tools())
-        caller = Caller(lambda message: message if len(s.list_tools()) == names else "wrong")
+        caller = Caller(lambda message: message if len(s.list_tools(refresh=True)) == names else "wrong")
 
         def child() -> Dict[str, Any]:
             return {"call": try_call(lambda: len(s.list_tools())), "close": try_call(s.close)}
 
         found = in_child(child)
         found.update(caller.stop())
-        found["parent_after_child"] = try_call(lambda: len(s.list_tools()) == names)
+        found["parent_after_child"] = try_call(lambda: len(s.list_tools(refresh=True)) == names)
         s.close()
         return found
     finally:
