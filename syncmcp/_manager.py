@@ -39,7 +39,7 @@ import os
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from . import _catalog, _health, _reconfig
+from . import _catalog, _health, _reconfig, _replace
 from ._config import ServerConfig, embedded_default_servers, load_config, resolve_config_path
 from ._elicitation import DEFAULT_ELICITATION_TIMEOUT, ElicitationHandler, ElicitationRouter, RequestId
 from ._endpoint import ProgressCallback
@@ -80,8 +80,9 @@ class MCPManager:
         on_event: ``fn(event)`` for :class:`~syncmcp.StartupUpdate`, :class:`~syncmcp.StartupComplete`,
             :class:`~syncmcp.ToolCallBegin` / :class:`~syncmcp.ToolCallEnd`,
             :class:`~syncmcp.ElicitationRequest` / :class:`~syncmcp.ElicitationCancelled`,
-            :class:`~syncmcp.ServerExited` and :class:`~syncmcp.ListChanged`, called in order on
-            the ``syncmcp-events`` thread.
+            :class:`~syncmcp.ServerExited`, :class:`~syncmcp.ListChanged`,
+            :class:`~syncmcp.FallbackUsed`, :class:`~syncmcp.CircuitOpened` and
+            :class:`~syncmcp.CircuitClosed`, called in order on the ``syncmcp-events`` thread.
         elicitation_handler: ``fn(server, request_id, params) -> ElicitResult`` answering
             servers' questions to the user. Without it, questions become
             :class:`~syncmcp.ElicitationRequest` events answered by :meth:`resolve_elicitation`
@@ -297,7 +298,9 @@ class MCPManager:
             manager.restart_server("fs")
             # -> True
         """
-        return self._rt.restart(self._rt.slot(server), wait)
+        slot = self._rt.slot(server)
+        self._rt.availability.mark_health(server, True, None)
+        return self._rt.restart(slot, wait)
 
     def login(self, server: str, *, scopes: Optional[Sequence[str]] = None, authorizer: Optional[Authorizer] = None) -> bool:
         """Log in to an HTTP server with OAuth, store the tokens, and (re)start the server.
@@ -389,6 +392,9 @@ class MCPManager:
         """Call a tool by its qualified name; an ``is_error`` result is returned, not raised.
 
         Waits for the server if it is starting, starts it if lazy, restarts it if it crashed.
+        While it is unavailable, a server with ``fallback`` servers has the call answered by the
+        first that offers the same tool (see the README's "Fallback servers"); ``result.server``
+        names the server that answered.
 
         Args:
             qualified_name: a key of :meth:`list_all_tools`.
@@ -401,7 +407,9 @@ class MCPManager:
         Raises:
             UnknownToolError: no tool by that name (with a did-you-mean).
             ToolDisabledError: ``tool '<tool>' is disabled for MCP server '<server>'``.
-            ServerUnavailableError: the server failed to start or is waiting out a restart backoff.
+            ServerUnavailableError: the server failed to start or is waiting out a restart backoff
+                (or its circuit is open), and no fallback took the call (the message lists
+                the fallbacks tried).
             RequestTimeout: no answer in time (the request was cancelled on the server).
             ConnectionClosed: the server died during the call (retried first for idempotent
                 tools when ``tool_retries`` allows).
@@ -633,6 +641,24 @@ class MCPManager:
         """
         _reconfig.remove_server(self._rt, name, drain=self._drain)
 
+    def replace_server(self, name: str, config: Union[ServerConfig, Mapping[str, Any]]) -> None:
+        """Swap a server for a new configuration without a gap in service.
+
+        The new server starts beside the old one, which takes every call until the new one is
+        ready; then new calls go to the new one, calls in flight on the old one get
+        ``drain_timeout`` seconds to finish, and the old one is stopped. Qualified tool names
+        stay the same when the tools do.
+
+        Raises:
+            UnknownServerError: no such server.
+            ConfigError: an invalid configuration (nothing is changed).
+            StartupError: the new server failed to start; the old one keeps serving.
+
+        Example:
+            manager.replace_server("search", {"url": "https://search-v2.example/mcp"})
+        """
+        _replace.replace_server(self._rt, self._services, name, config, drain=self._drain)
+
     def reload(self, servers: Union[ServersArg, str, os.PathLike[str]] = None) -> ReloadResult:
         """Apply a new configuration by difference: unchanged servers keep running.
 
@@ -640,9 +666,13 @@ class MCPManager:
             servers: the new ``{name: config}``, or a file to load; without it, the file the
                 manager was created from (:meth:`from_config`) is read again.
 
+        A running server whose configuration changed is replaced as by :meth:`replace_server`:
+        no gap, and if the new configuration fails to start the running server stays.
+
         Returns:
             What was added, removed, restarted (configuration changed, ``protocol_era``
-            included) and left alone (still running, and still speaking the era it was found to).
+            included), left alone (still running, and still speaking the era it was found to),
+            and kept because the new configuration failed to start (``failed``).
 
         Raises:
             ConfigError: the new configuration is invalid (nothing is changed then).
@@ -658,7 +688,8 @@ class MCPManager:
     def health_check(self, timeout: float = 5.0) -> Dict[str, HealthStatus]:
         """Ping every ready server in parallel; others are reported with their state, not pinged.
 
-        A server found dead is marked exited (restarted on next use).
+        A server found dead is marked exited (restarted on next use); one that fails otherwise
+        is marked down: its fallbacks take its calls until a check finds it well again.
 
         Example:
             {name: status.ok for name, status in manager.health_check().items()}
@@ -668,6 +699,8 @@ class MCPManager:
 
     def metrics(self) -> Dict[str, ServerMetrics]:
         """Calls, errors, retries, restarts, latency percentiles, memory and CPU of every server.
+
+        With fallbacks or a circuit breaker: calls a fallback answered, and the circuit's state.
 
         Example:
             m = manager.metrics()["fs"]
