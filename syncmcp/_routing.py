@@ -121,6 +121,8 @@ class ToolRouter:
             if not slot.filter.allows(tool.name):
                 raise ToolDisabledError(f"tool '{tool.name}' is disabled for MCP server '{slot.name}'")
             if slot.tool_snapshot() is None:
+                if slot.config.fallback:  # routed: a fallback may take it, else the error lists them
+                    return ToolInfo(slot.name, tool.name, tool, qualified_name)
                 raise slot.unavailable_error()
         import difflib
 
