@@ -333,7 +333,7 @@ def test_replace_server_under_eight_calling_threads_loses_no_call_and_stops_the_
             while not stop.is_set():
                 try:
                     pids[index].append(int(manager.call_tool("a__pid").text))
-                except BaseException as exc:  # noqa: BLE001 - every failure is the test's finding
+                except BaseException as exc:  # every failure is the test's finding
                     errors.append(exc)
                     return
 
