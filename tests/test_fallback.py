@@ -30,7 +30,7 @@ from syncmcp import (
 )
 from syncmcp._circuit import Availability, CircuitBreaker
 
-from .conftest import npm_server, process_alive, scripted, wait_until
+from .conftest import CLI, npm_server, process_alive, scripted, wait_until
 from .test_manager import EventLog
 
 MISSING = "/nonexistent/syncmcp-test-no-such-server"
@@ -413,3 +413,44 @@ def test_a_real_fallback_serves_a_primary_whose_command_is_missing(everything: D
         result = manager.call_tool("primary__get-sum", {"a": 2, "b": 3.5})
         assert (result.server, result.text) == ("backup", "The sum of 2 and 3.5 is 5.5.")
         assert json.loads(json.dumps(manager.metrics()["primary"].fallback_calls)) == 1
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_the_cli_shows_fallbacks_and_doctor_reports_coverage(cli: CLI, tmp_path: Path) -> None:
+    scripted_cmd = scripted()
+    backup = f"command = {json.dumps(scripted_cmd[0])}\nargs = {json.dumps(scripted_cmd[1:])}\n"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[mcp_servers.primary]\ncommand = "{MISSING}"\nfallback = ["backup"]\ncircuit_failures = 3\n\n'
+        f'[mcp_servers.backup]\n{backup}disabled_tools = ["crash"]\n\n'
+        f'[mcp_servers.twin]\n{backup}fallback = ["backup"]\n'
+    )
+    env = {"SYNCMCP_CONFIG": str(config)}
+    listed = cli("list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    rows = listed.stdout.splitlines()
+    header = next(index for index, line in enumerate(rows) if line.split()[:2] == ["Name", "Fallback"])
+    assert rows[header + 1].split() == ["primary", "backup", "after", "3", "failures,", "30", "s"]
+    assert rows[header + 2].split() == ["twin", "backup", "off"]
+    assert [entry["fallback"] for entry in json.loads(cli("list", "--json", env=env).stdout)] == [
+        [],
+        ["backup"],
+        ["backup"],
+    ]  # sorted by name
+    got = cli("get", "primary", env=env).stdout.splitlines()
+    assert "  fallback: backup" in got and "  circuit_breaker: after 3 failures, 30 s" in got
+    got_json = json.loads(cli("get", "primary", "--json", env=env).stdout)
+    assert (got_json["fallback"], got_json["circuit_failures"], got_json["circuit_cooldown_sec"]) == (["backup"], 3, 30.0)
+
+    doctor = cli("doctor", "primary", "twin", env=env)
+    assert doctor.returncode == 3  # the primary itself is unhealthy, covered or not
+    text = doctor.stdout.splitlines()
+    assert any(line.startswith("backup: ok") for line in text)  # checked because it is a fallback
+    assert "  fallback:     backup: covers 25 of 26 tools (not crash)" in text
+    answers = next(line for line in text if line.startswith("  fallback:     backup: answers in its place"))
+    assert answers == "  fallback:     backup: answers in its place (25 tools)"
+    reports = {entry["name"]: entry for entry in json.loads(cli("doctor", "--json", env=env).stdout)}
+    assert reports["twin"]["fallback"]["backup"] == [name for name in reports["twin"]["tool_names"] if name != "crash"]
+    assert reports["backup"]["fallback"] == {}
