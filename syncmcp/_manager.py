@@ -23,8 +23,11 @@ runtime):
 - :mod:`~syncmcp._runtime`: what the manager owns (servers, pools, events, elicitation routing,
   sandbox state), start-ups, fan-out, and closing;
 - :mod:`~syncmcp._routing`: the qualified tool map, and tool calls with events and retries;
-- :mod:`~syncmcp._catalog`: resources, prompts and instructions, across servers or of one;
-- :mod:`~syncmcp._reconfig`: adding, removing and reloading servers;
+- :mod:`~syncmcp._catalog`: resources, prompts and instructions, across servers or of one (the
+  manager's methods for them come from its base class there);
+- :mod:`~syncmcp._reconfig` and :mod:`~syncmcp._replace`: adding, removing, replacing and
+  reloading servers;
+- :mod:`~syncmcp._fallback` and :mod:`~syncmcp._circuit`: fallback servers and circuit breakers;
 - :mod:`~syncmcp._health`: health checks, metrics and the notebook table.
 
 Example:
@@ -39,24 +42,25 @@ import os
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from . import _catalog, _health, _reconfig, _replace
-from ._config import ServerConfig, embedded_default_servers, load_config, resolve_config_path
+from . import _health, _reconfig, _replace
+from ._catalog import CatalogMethods
+from ._config import ServerConfig
 from ._elicitation import DEFAULT_ELICITATION_TIMEOUT, ElicitationHandler, ElicitationRouter, RequestId
 from ._endpoint import ProgressCallback
 from ._events import ElicitationRequest, ManagerEvent
 from ._managed import ManagedServer, RestartPolicy, Roots, SamplingHandler, Services
-from ._reconfig import ServersArg, to_configs
+from ._reconfig import ServersArg, load_servers, to_configs
 from ._remote import login as remote_login
 from ._remote import logout as remote_logout
 from ._routing import ToolRouter
 from ._runtime import Runtime, finalize
 from ._sandbox import SandboxState
-from ._status import HealthStatus, Page, ReloadResult, ServerMetrics, ServerState, ServerStatus
+from ._status import HealthStatus, ReloadResult, ServerMetrics, ServerState, ServerStatus
 from ._stdio import DEFAULT_SHUTDOWN_GRACE, DEFAULT_TERMINATE_GRACE
 from ._timeout import DEFAULT, Timeout
-from ._toolcache import ToolCache
+from ._toolcache import ToolCache, tool_cache_option
 from ._toolnames import ToolMap
-from ._types import CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate
+from ._types import CallToolResult
 
 if TYPE_CHECKING:
     from ._login import Authorizer
@@ -67,7 +71,7 @@ __all__ = ["DEFAULT_DRAIN_TIMEOUT", "MCPManager"]
 DEFAULT_DRAIN_TIMEOUT = 5.0
 
 
-class MCPManager:
+class MCPManager(CatalogMethods):
     """Many MCP servers behind one blocking, thread-safe API: Codex's connection manager in Python.
 
     Enabled servers start at once, in parallel, in the background (``lazy=True``: on first use,
@@ -156,7 +160,7 @@ class MCPManager:
             sampling_handler=sampling_handler,
             roots=roots,
             client_info=client_info,
-            tool_cache=_tool_cache(tool_cache),
+            tool_cache=tool_cache_option(tool_cache),
             tool_name_prefix=tool_name_prefix,
             shutdown_grace=shutdown_grace,
             terminate_grace=terminate_grace,
@@ -187,8 +191,8 @@ class MCPManager:
         Example:
             manager = MCPManager.from_config("~/.codex/config.toml", lazy=True)
         """
-        manager = cls(_load_servers(path), **options)
-        manager._reloader = lambda: _load_servers(path)
+        manager = cls(load_servers(path), **options)
+        manager._reloader = lambda: load_servers(path)
         return manager
 
     # ------------------------------------------------------------------------------ lifecycle
@@ -446,111 +450,6 @@ class MCPManager:
         slot = self._rt.slot(server)
         return self._router.call(slot, tool, slot.find_tool(tool), arguments, timeout, on_progress, meta, None)
 
-    # ------------------------------------------------------------------------------ resources and prompts
-
-    def list_all_resources(self, *, errors: Optional[Dict[str, BaseException]] = None) -> Dict[str, List[Resource]]:
-        """Every resource of every server that has resources, all pages, queried in parallel.
-
-        A server that fails is logged (``Failed to list resources for MCP server '<s>': <err>``)
-        and left out; pass a dict as ``errors`` to receive ``{server: error}`` for those.
-
-        Example:
-            {server: len(items) for server, items in manager.list_all_resources().items()}
-            # -> {'everything': 7}
-        """
-        return _catalog.everything(self._rt, "resources", errors)
-
-    def list_all_resource_templates(
-        self, *, errors: Optional[Dict[str, BaseException]] = None
-    ) -> Dict[str, List[ResourceTemplate]]:
-        """Every resource template of every server that has resources (see :meth:`list_all_resources`).
-
-        Example:
-            manager.list_all_resource_templates()["everything"][0].uri_template
-            # -> 'demo://resource/dynamic/text/{resourceId}'
-        """
-        return _catalog.everything(self._rt, "resource_templates", errors)
-
-    def list_all_prompts(self, *, errors: Optional[Dict[str, BaseException]] = None) -> Dict[str, List[Prompt]]:
-        """Every prompt of every server that has prompts (see :meth:`list_all_resources`).
-
-        Example:
-            [prompt.name for prompt in manager.list_all_prompts()["everything"]][:1]
-            # -> ['simple-prompt']
-        """
-        return _catalog.everything(self._rt, "prompts", errors)
-
-    def list_resources(self, server: str, cursor: Optional[str] = None, *, timeout: Timeout = DEFAULT) -> Page[Resource]:
-        """One page of one server's resources; pass ``page.next_cursor`` back for the next.
-
-        Raises:
-            UnknownServerError: no such server.
-            ServerUnavailableError: it failed to start.
-            RemoteError: the server answered with an error (``resources/list failed for `<s>`: ...``).
-            RemoteProtocolError: the server's page is malformed.
-
-        Example:
-            page = manager.list_resources("everything")
-            page.items[0].uri, page.next_cursor
-            # -> ('demo://resource/static/document/architecture.md', None)
-        """
-        return _catalog.page(self._rt, server, "resources", "resources/list", cursor, timeout)
-
-    def list_resource_templates(
-        self, server: str, cursor: Optional[str] = None, *, timeout: Timeout = DEFAULT
-    ) -> Page[ResourceTemplate]:
-        """One page of one server's resource templates (see :meth:`list_resources`).
-
-        Example:
-            manager.list_resource_templates("everything").items[0].name
-            # -> 'Dynamic Text Resource'
-        """
-        return _catalog.page(self._rt, server, "resource_templates", "resources/templates/list", cursor, timeout)
-
-    def list_prompts(self, server: str, cursor: Optional[str] = None, *, timeout: Timeout = DEFAULT) -> Page[Prompt]:
-        """One page of one server's prompts (see :meth:`list_resources`).
-
-        Example:
-            manager.list_prompts("everything").items[0].name
-            # -> 'simple-prompt'
-        """
-        return _catalog.page(self._rt, server, "prompts", "prompts/list", cursor, timeout)
-
-    def read_resource(self, server: str, uri: str, *, timeout: Timeout = DEFAULT) -> ReadResourceResult:
-        """Read one resource of one server.
-
-        Raises:
-            RemoteError: e.g. the resource does not exist.
-
-        Example:
-            manager.read_resource("everything", "demo://resource/dynamic/text/1").text
-            # -> 'Resource 1: This is a plaintext resource'
-        """
-        return _catalog.read_resource(self._rt, server, uri, timeout)
-
-    def get_prompt(
-        self, server: str, name: str, arguments: Optional[Mapping[str, str]] = None, *, timeout: Timeout = DEFAULT
-    ) -> GetPromptResult:
-        """Render one prompt of one server.
-
-        Example:
-            manager.get_prompt("everything", "args-prompt", {"city": "Paris"}).text
-            # -> "What's weather in Paris?"
-        """
-        return _catalog.get_prompt(self._rt, server, name, arguments, timeout)
-
-    def server_instructions(self, *, wait: bool = True) -> Dict[str, str]:
-        """The non-empty ``instructions`` of ready servers, sorted by server name.
-
-        Args:
-            wait: first wait for start-ups (starting pending servers in lazy mode).
-
-        Example:
-            list(manager.server_instructions())
-            # -> ['everything']
-        """
-        return _catalog.instructions(self._rt, wait)
-
     # ------------------------------------------------------------------------------ elicitation
 
     def resolve_elicitation(self, server: str, request_id: RequestId, response: Any) -> None:
@@ -708,21 +607,3 @@ class MCPManager:
             # -> (12, 0.0021, 48)
         """
         return _health.metrics(self._rt)
-
-
-def _tool_cache(value: Union[bool, ToolCache, str, os.PathLike[str], None]) -> Optional[ToolCache]:
-    """The tool cache a manager's ``tool_cache`` argument asks for (``None``: none)."""
-    if isinstance(value, ToolCache):
-        return value
-    if value is True:
-        return ToolCache()
-    if value is False or value is None:
-        return None
-    return ToolCache(value)
-
-
-def _load_servers(path: Union[str, os.PathLike[str], None]) -> Dict[str, ServerConfig]:
-    """The servers of a configuration file, or the embedded default when none is found (see ``from_config``)."""
-    if path is None and not os.environ.get("SYNCMCP_CONFIG") and not resolve_config_path().expanduser().exists():
-        return embedded_default_servers()
-    return load_config(path)

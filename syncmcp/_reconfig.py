@@ -21,14 +21,22 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
-from ._config import ServerConfig, check_fallbacks, load_config, validate_server_name
+from ._config import (
+    CONFIG_ENV_VAR,
+    ServerConfig,
+    check_fallbacks,
+    embedded_default_servers,
+    load_config,
+    resolve_config_path,
+    validate_server_name,
+)
 from ._exceptions import ConfigError, SessionClosedError, UnknownServerError
 from ._managed import ManagedServer, Services
 from ._replace import prestart
 from ._runtime import Runtime, stop_servers
 from ._status import ReloadResult
 
-__all__ = ["ServersArg", "add_server", "reload", "remove_server", "to_configs"]
+__all__ = ["ServersArg", "add_server", "load_servers", "reload", "remove_server", "to_configs"]
 
 #: ``{name: ServerConfig or dict}``, in the order that decides tool naming.
 ServersArg = Optional[Mapping[str, Union[ServerConfig, Mapping[str, Any]]]]
@@ -50,6 +58,13 @@ def to_configs(servers: ServersArg) -> Dict[str, ServerConfig]:
         configs[name] = value if isinstance(value, ServerConfig) else ServerConfig.from_dict(value, name=name)
     check_fallbacks(configs)
     return configs
+
+
+def load_servers(path: Union[str, os.PathLike[str], None]) -> Dict[str, ServerConfig]:
+    """The servers of a configuration file, or the embedded default when none is found (see ``from_config``)."""
+    if path is None and not os.environ.get(CONFIG_ENV_VAR) and not resolve_config_path().expanduser().exists():
+        return embedded_default_servers()
+    return load_config(path)
 
 
 def add_server(
