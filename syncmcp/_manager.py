@@ -566,7 +566,8 @@ class MCPManager(CatalogMethods):
                 manager was created from (:meth:`from_config`) is read again.
 
         A running server whose configuration changed is replaced as by :meth:`replace_server`:
-        no gap, and if the new configuration fails to start the running server stays.
+        no gap, and if the new configuration fails to start the running server stays. Such
+        replacements start in parallel, and this returns once each is ready or failed.
 
         Returns:
             What was added, removed, restarted (configuration changed, ``protocol_era``
