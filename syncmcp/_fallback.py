@@ -51,7 +51,7 @@ from ._toolnames import ToolGroup, qualified_names
 from ._types import CallToolResult, Tool
 from ._validation import SchemaValidators
 
-__all__ = ["Attempt", "chain", "coverage", "covered_group", "guarded", "route", "uncovered_info"]
+__all__ = ["Attempt", "chain", "covered_group", "guarded", "route", "uncovered_info"]
 
 #: ``attempt(server, tool definition, may retry on the same server) -> result``: one call, with
 #: the router's events, metrics and (when allowed) same-server retries.
@@ -263,15 +263,18 @@ def _append(error: BaseException, note: str) -> None:
 def covered_group(runtime: Runtime, server: ManagedServer, prefix: Optional[str]) -> Optional[ToolGroup]:
     """The tools of a server that is down but covered, listed under its own names (``None``: none).
 
-    A server with fallbacks whose tool list would drop out of ``list_all_tools`` (it failed, or
-    is disabled after having listed tools) keeps the tools it last listed that some fallback
-    offers, so the model's tool list does not flicker while the fallback serves them.
+    A server with fallbacks whose tool list would drop out of ``list_all_tools`` keeps it: while
+    it restarts, every tool it last listed; when it failed (or was disabled) after having listed
+    tools, those some fallback offers. The model's tool list does not flicker meanwhile.
     """
-    if not server.config.fallback or server.state not in _DOWN_STATES:
+    restarting = server.state is ServerState.STARTING and server.ever_ready
+    if not server.config.fallback or not (restarting or server.state in _DOWN_STATES):
         return None
     known = server.known_tools()
     if not known:
         return None
+    if restarting:  # it lists them again in a moment: keep them all, the fallbacks answer meanwhile
+        return ToolGroup(server.name, [tool for tool in known if server.filter.allows(tool.name)], prefix)
     offered: Set[str] = set()
     for other in chain(runtime, server):
         snapshot = other.tool_snapshot()
@@ -300,21 +303,3 @@ def uncovered_info(runtime: Runtime, qualified_name: str, prefix: Optional[str])
                 return server, raw, candidates[raw]
     return None
 
-
-def coverage(runtime: Runtime) -> Dict[str, Dict[str, Tuple[str, ...]]]:
-    """``{server: {fallback: tools of the server it offers}}`` for every server with fallbacks.
-
-    The server's tools are those it last listed; a server that never listed any is shown with
-    every tool its fallbacks offer.
-    """
-    report: Dict[str, Dict[str, Tuple[str, ...]]] = {}
-    for server in runtime.ordered():
-        if not server.config.fallback:
-            continue
-        own = {tool.name for tool in server.known_tools() if server.filter.allows(tool.name)}
-        entry: Dict[str, Tuple[str, ...]] = {}
-        for other in chain(runtime, server):
-            names = [tool.name for tool in other.known_tools() if other.filter.allows(tool.name)]
-            entry[other.name] = tuple(name for name in names if not own or name in own)
-        report[server.name] = entry
-    return report

@@ -246,6 +246,61 @@ def test_a_server_a_health_check_found_down_has_its_calls_go_to_its_fallback() -
         assert manager.call_tool("primary__echo", {"text": "up again"}).server == "primary"
 
 
+def test_a_lazy_fallback_is_started_when_it_is_first_needed() -> None:
+    servers = {"primary": {"command": MISSING, "fallback": ["backup"]}, "backup": server()}
+    with make(servers, lazy=True) as manager:
+        assert manager.startup_status()["backup"].state is ServerState.PENDING
+        assert manager.call_server_tool("primary", "echo", {"text": "wake"}).server == "backup"
+        assert manager.startup_status()["backup"].state is ServerState.READY
+
+
+def test_calls_go_to_the_fallback_while_the_primary_is_restarted_on_request() -> None:
+    log = EventLog()
+    servers = {"primary": server("--init-delay", "1", fallback=["backup"]), "backup": server()}
+    with make(servers, on_event=log) as manager:
+        assert manager.wait_for_server_ready("primary", 15)
+        assert not manager.restart_server("primary", wait=False)
+        assert manager.call_tool("primary__echo", {"text": "during"}).server == "backup"
+        assert log.wait_for(lambda e: isinstance(e, FallbackUsed)).reason == "restarting"
+        assert manager.wait_for_server_ready("primary", 15)
+        assert manager.call_tool("primary__echo", {"text": "after"}).server == "primary"
+
+
+def test_a_fallback_that_dies_passes_an_idempotent_call_on_and_a_non_idempotent_one_fails(tmp_path: Path) -> None:
+    servers = {
+        "primary": {"command": MISSING, "fallback": ["first", "second"], "idempotent_tools": ["crash_once"]},
+        "first": server("--manager-tools", idempotent_tools=["crash_once"]),
+        "second": server("--manager-tools"),
+    }
+    with make(servers) as manager:
+        manager.wait_for_startup(15)
+        marker = tmp_path / "marker"
+        result = manager.call_server_tool("primary", "crash_once", {"marker": str(marker)})
+        assert (result.server, result.text) == ("second", "recovered")
+        with pytest.raises(ConnectionClosed):  # the primary's rule: crash is not idempotent
+            manager.call_server_tool("primary", "crash")
+        assert manager.metrics()["second"].calls == 1
+
+
+def test_what_counts_for_the_circuit_and_what_may_move_on() -> None:
+    from syncmcp import RemoteError, SessionClosedError, ToolDisabledError
+    from syncmcp._fallback import _may_move_on, _verdict
+    from syncmcp._managed import ManagedServer, Services
+
+    assert _verdict(RequestTimeout("slow")) is False
+    assert _verdict(ConnectionClosed("gone")) is False
+    assert _verdict(RemoteError(-32602, "no such tool")) is True  # the server answered
+    assert _verdict(ToolDisabledError("filtered")) is None
+    services = Services(emit=lambda e: None, submit_start=lambda f: None, submit_background=lambda f: None,
+                        restart=RestartPolicy(), sandbox=lambda: (0, None))  # fmt: skip
+    plain = ManagedServer("p", syncmcp.ServerConfig(command="p"), services)
+    assert _may_move_on(SessionClosedError("retired before sending"), plain, "t", None)
+    assert _may_move_on(ServerUnavailableError("down"), plain, "t", None)
+    assert not _may_move_on(ConnectionClosed("gone"), plain, "t", None)
+    assert _may_move_on(ConnectionClosed("gone"), plain, "t", syncmcp.Tool("t", annotations={"idempotentHint": True}))
+    assert not _may_move_on(RequestTimeout("slow"), plain, "t", None)
+
+
 # ----------------------------------------------------------------------------- circuit breaker
 
 
