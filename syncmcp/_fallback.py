@@ -302,4 +302,3 @@ def uncovered_info(runtime: Runtime, qualified_name: str, prefix: Optional[str])
             if name == qualified_name:
                 return server, raw, candidates[raw]
     return None
-
