@@ -3,10 +3,11 @@
 A health check pings the ready servers in parallel on the runtime's fan-out pool (a server found
 dead is marked exited, and restarted on next use; one that fails otherwise is marked down, so
 its fallbacks take its calls until a later check finds it well) and reports the others with
-their state, unpinged. Metrics add each server's process group's memory and CPU (one scan of the process
-table for all of them) to the calls, errors, retries, restarts and latencies its
-:class:`~syncmcp._managed.ManagedServer` records. Nothing here keeps state: these are functions
-of the manager's :class:`~syncmcp._runtime.Runtime`.
+their state, unpinged. Metrics add each server's process group's memory and CPU (one scan of
+the process table for all of them) to the calls, errors, retries, restarts and latencies its
+:class:`~syncmcp._managed.ManagedServer` records, and the fallback counters and circuit state
+the runtime keeps. Nothing here keeps state: these are functions of the manager's
+:class:`~syncmcp._runtime.Runtime`.
 
 Example::
 
