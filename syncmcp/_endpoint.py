@@ -32,8 +32,10 @@ import threading
 import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from . import _forks
 from ._exceptions import (
     ConnectionClosed,
+    ForkedProcessError,
     JSONRPCError,
     RemoteError,
     RequestCancelled,
@@ -195,6 +197,7 @@ class PendingRequest:
         Unlike :meth:`result`, expiry neither cancels the request nor raises. ``timeout``:
         seconds, :data:`~syncmcp.DEFAULT` (the session's timeout) or ``None`` (no limit).
         """
+        self._endpoint.check_process()
         try:
             self._future.exception(resolve_timeout(timeout, self._endpoint.default_timeout))
         except concurrent.futures.TimeoutError:
@@ -247,9 +250,11 @@ class PendingRequest:
             ConnectionClosed: the connection ended first.
             RequestCancelled: the request was cancelled locally.
             KeyboardInterrupt: interrupted while waiting; the request is cancelled first.
+            ForkedProcessError: the request was sent by a parent process (before ``fork()``).
         """
         future = self._future
         endpoint = self._endpoint
+        endpoint.check_process()
         timeout = resolve_timeout(timeout, endpoint.default_timeout)
         start = time.monotonic()
         paused_at_start = endpoint.paused_seconds()
@@ -368,6 +373,7 @@ class Endpoint:
         self._notification_handler = notification_handler
         self._on_lost = on_lost
         self._lock = threading.Lock()
+        self._born = _forks.generation()
         self._state = _State.NEW
         self._close_started = False
         self._closed_event = threading.Event()
@@ -396,7 +402,9 @@ class Endpoint:
         Raises:
             ConnectionClosed: the endpoint was closed.
             TransportError: the transport could not be opened.
+            ForkedProcessError: the endpoint was made in a parent process.
         """
+        self.check_process()
         with self._lock:
             if self._state is not _State.NEW:
                 if self._state is _State.CLOSED:
@@ -419,12 +427,27 @@ class Endpoint:
         """Whether requests can be sent (started, not closed, connection not lost)."""
         return self._state is _State.OPEN
 
+    @property
+    def inherited(self) -> bool:
+        """Whether this process inherited the endpoint from its parent through ``fork()``."""
+        return _forks.inherited(self._born)
+
+    def check_process(self) -> None:
+        """Raise :class:`~syncmcp.ForkedProcessError` in a process that inherited this endpoint."""
+        if self._born != _forks.generation():
+            raise _forks.forked_error(f"the connection to MCP server '{self.name}'", self._born)
+
     def close(self, timeout: float = 10.0) -> None:
         """Close the connection: fail pending requests, stop the transport, join the threads.
 
         Idempotent and callable from any thread (a handler or callback included). Bounded by
-        ``timeout`` seconds beyond the transport's own shutdown.
+        ``timeout`` seconds beyond the transport's own shutdown. In a process that inherited the
+        endpoint through ``fork()`` it only marks it closed: the connection, its threads and
+        its locks belong to the parent.
         """
+        if _forks.inherited(self._born):
+            self._state = _State.CLOSED
+            return
         with self._lock:
             first = not self._close_started
             self._close_started = True
@@ -531,8 +554,11 @@ class Endpoint:
 
         Raises:
             ConnectionClosed: the connection is closed or breaks during the write.
+            ForkedProcessError: the endpoint was made in a parent process.
             ValueError: ``params`` cannot be encoded as JSON.
         """
+        if self._born != _forks.generation():
+            self.check_process()
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         if ordered and self._notifier.owns(threading.current_thread()):
             # A notification callback waiting on a call whose result would be delivered by this
@@ -567,12 +593,15 @@ class Endpoint:
 
         Raises:
             ConnectionClosed: the connection is closed.
+            ForkedProcessError: the endpoint was made in a parent process.
         """
+        self.check_process()
         if self._state is not _State.OPEN:
             raise self._closed_error()
         self._send(make_notification(method, params))
 
     def _send(self, message: Dict[str, Any]) -> None:
+        self.check_process()  # never write to a parent's connection
         if self._wire.isEnabledFor(logging.DEBUG):
             self._wire.debug("-> %s", message)
         self._transport.send(message)
@@ -582,7 +611,7 @@ class Endpoint:
         """Send a response or courtesy notification; a closed connection is not an error."""
         try:
             self._send(message)
-        except TransportError as exc:
+        except (TransportError, ForkedProcessError) as exc:
             logger.debug("'%s': could not send %s: %s", self.name, message.get("method") or "response", exc)
         except ValueError as exc:
             logger.error("'%s': response is not JSON-serialisable: %s", self.name, exc)

@@ -39,6 +39,7 @@ __all__ = [
     "AuthenticationRequired",
     "ConfigError",
     "ConnectionClosed",
+    "ForkedProcessError",
     "HTTPError",
     "JSONRPCError",
     "MCPError",
@@ -159,6 +160,24 @@ class SessionClosedError(MCPError, RuntimeError):
             session.list_tools()
         except syncmcp.SessionClosedError:
             pass
+    """
+
+
+class ForkedProcessError(SessionClosedError):
+    """The session or manager was made in another process, before ``os.fork()``.
+
+    A forked child gets a copy of the object but not the threads and server processes behind
+    it: those stay with the parent, which keeps using them. The child must make its own (or
+    build the manager with ``after_fork="reconnect"``).
+
+    Example::
+
+        manager = syncmcp.MCPManager(servers)
+        if os.fork() == 0:
+            try:
+                manager.call_tool("time__get_current_time", {})
+            except syncmcp.ForkedProcessError as exc:
+                print(exc)  # ... was made in process 4242 before fork(); this is process 4243 ...
     """
 
 

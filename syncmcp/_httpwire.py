@@ -227,6 +227,10 @@ def _bypassed(host: str, port: Optional[int], no_proxy: str) -> bool:
 # ----------------------------------------------------------------------------- connections
 
 
+#: Longest a close waits for another greenlet (under gevent) to leave the connection's reader.
+_READER_CLOSE_WAIT = 1.0
+
+
 class _Connection:
     """One socket, plain or TLS, possibly through a proxy; a buffered reader on top."""
 
@@ -250,11 +254,24 @@ class _Connection:
         # Shut down first: it wakes a thread blocked reading, which holds the buffered reader's
         # lock that closing the reader needs.
         _shut(self.sock)
-        for closer in (self.sock.close, self.reader.close):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        deadline = time.monotonic() + _READER_CLOSE_WAIT
+        while True:
             try:
-                closer()
+                self.reader.close()
+                return
             except (OSError, ValueError):
-                pass
+                return
+            except RuntimeError:
+                # Under gevent, the reader is another greenlet of this very thread, so the
+                # buffered reader calls this "reentrant" instead of waiting: let it run into the
+                # shutdown, then close.
+                if time.monotonic() >= deadline:
+                    return
+                time.sleep(0.001)
 
 
 def _read_head(reader: Any, url: str) -> Tuple[int, str, Headers, str]:

@@ -42,7 +42,7 @@ import os
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from . import _health, _reconfig, _replace
+from . import _forks, _health, _reconfig, _replace
 from ._catalog import CatalogMethods
 from ._config import ServerConfig
 from ._elicitation import DEFAULT_ELICITATION_TIMEOUT, ElicitationHandler, ElicitationRouter, RequestId
@@ -69,6 +69,18 @@ __all__ = ["DEFAULT_DRAIN_TIMEOUT", "MCPManager"]
 
 #: Seconds calls in flight on a removed or reconfigured server get to finish before it is closed.
 DEFAULT_DRAIN_TIMEOUT = 5.0
+
+
+# Managers built with after_fork="reconnect", rebuilt in a child right after fork().
+_reconnect_after_fork: weakref.WeakSet[MCPManager] = weakref.WeakSet()
+
+
+def _reconnect_managers_in_child() -> None:
+    for manager in list(_reconnect_after_fork):
+        manager._reconnect_in_child()
+
+
+_forks.after_fork_in_child(_reconnect_managers_in_child)
 
 
 class MCPManager(CatalogMethods):
@@ -103,6 +115,12 @@ class MCPManager(CatalogMethods):
         shutdown_grace: seconds a server gets to exit after its stdin closes, before SIGTERM.
         terminate_grace: seconds between SIGTERM and SIGKILL.
         drain_timeout: seconds calls in flight on a removed or reconfigured server may finish.
+        after_fork: what a process made by ``os.fork()`` gets when it uses a manager it
+            inherited. ``"error"`` (the default): :class:`~syncmcp.ForkedProcessError`, since
+            the servers belong to the parent and starting copies of all of them in every child
+            is a choice to make knowingly. ``"reconnect"``: the child gets servers of its own,
+            started on its first use of the manager (gunicorn ``--preload``, ``multiprocessing``
+            pools). Either way the parent's servers and calls are untouched.
 
     Raises:
         ConfigError: a server name or configuration is invalid.
@@ -136,42 +154,70 @@ class MCPManager(CatalogMethods):
         shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
         terminate_grace: float = DEFAULT_TERMINATE_GRACE,
         drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+        after_fork: str = "error",
     ) -> None:
         configs = to_configs(servers)
         if tool_name_prefix is not None and not isinstance(tool_name_prefix, str):
             raise TypeError("tool_name_prefix must be a string or None")
         if not elicitation_timeout > 0:
             raise ValueError(f"elicitation_timeout must be positive, got {elicitation_timeout!r}")
+        if after_fork not in ("error", "reconnect"):
+            raise ValueError(f"after_fork must be 'error' or 'reconnect', got {after_fork!r}")
         self._lazy = lazy
         self._drain = drain_timeout
         self._reloader: Optional[Callable[[], Dict[str, ServerConfig]]] = None
-        rt = self._rt = Runtime(on_event, shutdown_grace, terminate_grace)
-        self._router = ToolRouter(rt, tool_name_prefix)
-        if elicitation_handler is not None or on_event is not None:
-            rt.router = ElicitationRouter(rt.events.emit, elicitation_timeout, elicitation_handler)
+        self._options: Dict[str, Any] = {
+            "on_event": on_event, "elicitation_handler": elicitation_handler, "elicitation_timeout": elicitation_timeout,
+            "sampling_handler": sampling_handler, "roots": roots, "tool_name_prefix": tool_name_prefix, "tool_cache": tool_cache,
+            "restart": restart, "client_info": client_info, "shutdown_grace": shutdown_grace, "terminate_grace": terminate_grace,
+        }  # fmt: skip
+        self._build(configs, sandbox_state)
+        if after_fork == "reconnect":
+            _reconnect_after_fork.add(self)
+        try:
+            self._rt.start_initial(lazy)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, configs: Mapping[str, ServerConfig], sandbox_state: Optional[SandboxState]) -> None:
+        """Make the runtime, the tool router and a (not yet started) server for each configuration."""
+        options = self._options
+        rt = self._rt = Runtime(options["on_event"], options["shutdown_grace"], options["terminate_grace"])
+        self._router = ToolRouter(rt, options["tool_name_prefix"])
+        if options["elicitation_handler"] is not None or options["on_event"] is not None:
+            rt.router = ElicitationRouter(rt.events.emit, options["elicitation_timeout"], options["elicitation_handler"])
         rt.sandbox = (1 if sandbox_state is not None else 0, sandbox_state)
         self._services = Services(
             emit=rt.events.emit,
             submit_start=rt.submit_start,
             submit_background=rt.submit_background,
-            restart=restart,
+            restart=options["restart"],
             sandbox=rt.current_sandbox,
             router=rt.router,
-            sampling_handler=sampling_handler,
-            roots=roots,
-            client_info=client_info,
-            tool_cache=tool_cache_option(tool_cache),
-            tool_name_prefix=tool_name_prefix,
-            shutdown_grace=shutdown_grace,
-            terminate_grace=terminate_grace,
+            sampling_handler=options["sampling_handler"],
+            roots=options["roots"],
+            client_info=options["client_info"],
+            tool_cache=tool_cache_option(options["tool_cache"]),
+            tool_name_prefix=options["tool_name_prefix"],
+            shutdown_grace=options["shutdown_grace"],
+            terminate_grace=options["terminate_grace"],
         )
         rt.slots = {name: ManagedServer(name, config, self._services) for name, config in configs.items()}
         self._finalizer = weakref.finalize(self, finalize, rt)
-        try:
-            rt.start_initial(lazy)
-        except BaseException:
-            self.close()
-            raise
+
+    def _reconnect_in_child(self) -> None:
+        """After ``fork()``, in the child: fresh servers of our own, started on first use.
+
+        Runs in the fork hook, so it starts nothing and takes no lock a parent thread may have
+        held; the inherited runtime is left to the parent (see :meth:`Runtime.close`).
+        """
+        inherited = self._rt
+        if inherited.closing:
+            return
+        self._finalizer.detach()
+        self._build({name: slot.config for name, slot in inherited.slots.items()}, inherited.sandbox[1])
+        self._rt.deferred_start = self._lazy
 
     @classmethod
     def from_config(cls, path: Union[str, os.PathLike[str], None] = None, **options: Any) -> MCPManager:

@@ -29,6 +29,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
+from . import _forks
 from ._circuit import Availability
 from ._elicitation import ElicitationRouter
 from ._events import EventDispatcher, ManagerEvent, StartupComplete
@@ -98,6 +99,10 @@ class Runtime:
         self.availability = Availability()
         self.shutdown_grace = shutdown_grace
         self.terminate_grace = terminate_grace
+        #: The process generation the runtime was made in (see ``syncmcp._forks``).
+        self.born = _forks.generation()
+        #: Set in a forked child that reconnects: ``lazy`` for the start-up its first use runs.
+        self.deferred_start: Optional[bool] = None
 
     def current_sandbox(self) -> Tuple[int, Optional[SandboxState]]:
         """``(version, state)`` of the current sandbox state."""
@@ -116,9 +121,22 @@ class Runtime:
         return list(self.slots.values())
 
     def check_open(self) -> None:
-        """Raise :class:`~syncmcp.SessionClosedError` once the manager is closing."""
+        """Raise :class:`~syncmcp.SessionClosedError` once the manager is closing.
+
+        Also :class:`~syncmcp.ForkedProcessError` in a process that inherited the manager through
+        ``fork()``; and in a forked child that reconnects, the first call starts its servers.
+        """
+        if self.born != _forks.generation():
+            raise _forks.forked_error(
+                "this MCPManager", self.born, "Make a new one in this process, or build it with after_fork='reconnect'."
+            )
         if self.closing:
             raise SessionClosedError("the MCP manager is closed")
+        if self.deferred_start is not None:
+            with self.lock:
+                lazy, self.deferred_start = self.deferred_start, None
+            if lazy is not None:
+                self.start_initial(lazy)
 
     def slot(self, server: str) -> ManagedServer:
         """The server by that name.
@@ -277,6 +295,10 @@ class Runtime:
         only waits for them (bounded): an interrupted wait (Ctrl-C, a notebook's stop button)
         leaves them stopping the servers, and a later ``close()`` waits for them again.
         """
+        if _forks.inherited(self.born):
+            # The servers, threads and locks are the parent's: mark closed, touch nothing.
+            self.closing = True
+            return
         with self.lock:
             first = not self.closing
             self.closing = True
@@ -374,8 +396,8 @@ def stop_servers(slots: Sequence[ManagedServer], drain: float, timeout: float) -
 
 def finalize(runtime: Runtime) -> None:
     """A manager was garbage-collected (or the interpreter exits) without ``close()``."""
-    if _exiting or runtime.closing:
-        return
+    if _exiting or runtime.closing or _forks.inherited(runtime.born):
+        return  # at exit the stdio net stops every child; an inherited runtime is the parent's
     logger.warning("an MCPManager was not closed; closing its servers now (use 'with' or close())")
     # The collector may run on any thread, a reader thread included: close from a fresh one.
     threading.Thread(target=runtime.close, name="syncmcp-finalize", daemon=True).start()

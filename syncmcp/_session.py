@@ -343,9 +343,16 @@ class ClientSession:
         return result
 
     def close(self) -> None:
-        """Close the session and stop the server (bounded, idempotent, any thread)."""
-        with self._state_lock:
-            self._state = _State.CLOSED
+        """Close the session and stop the server (bounded, idempotent, any thread).
+
+        In a process that inherited the session through ``fork()`` it only marks the session
+        closed there: the server and the connection stay with the parent, which keeps them.
+        """
+        if self._endpoint.inherited:
+            self._state = _State.CLOSED  # no lock: one held at the fork would never be released
+        else:
+            with self._state_lock:
+                self._state = _State.CLOSED
         self._endpoint.close()
 
     @property
@@ -418,6 +425,7 @@ class ClientSession:
         self._endpoint.default_timeout = value  # handles from submit() default to it too
 
     def _require_open(self) -> None:
+        self._endpoint.check_process()
         state = self._state
         if state is _State.OPEN:
             return

@@ -24,6 +24,7 @@ import time
 import weakref
 from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from . import _forks
 from ._exceptions import ServerStartError
 from ._limits import explain_exit, limit_problem, trampoline_command
 from ._transport import DEFAULT_MAX_MESSAGE_SIZE, StreamTransport
@@ -178,6 +179,34 @@ def _drain_stderr(stream: Any, tail: _StderrTail, log: logging.Logger, done: thr
 # Children not yet reaped, so the interpreter-exit net can kill them. pid -> Popen.
 _live_children: Dict[int, subprocess.Popen[bytes]] = {}
 _live_lock = threading.Lock()
+# Transports with a running child, so that a fork()ed process can let go of their pipes.
+_open_transports: weakref.WeakSet[StdioTransport] = weakref.WeakSet()
+
+
+def _forget_parents_children() -> None:
+    """In a child of ``fork()``: the parent's servers are not ours to kill, nor their pipes to hold.
+
+    The interpreter-exit net starts empty (its lock too: a parent thread may have held it), and
+    every inherited pipe end is pointed at ``/dev/null``, so that a server sees the end of its
+    input when the parent closes it, however long this process lives. The file objects stay as
+    they are: a parent's reader thread may have held their locks at the fork.
+    """
+    global _live_children, _live_lock
+    _live_children = {}
+    _live_lock = threading.Lock()
+    transports = list(_open_transports)
+    _open_transports.clear()
+    if not transports:
+        return
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for transport in transports:
+            transport._let_go_of_pipes(devnull)
+    finally:
+        os.close(devnull)
+
+
+_forks.after_fork_in_child(_forget_parents_children)
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
@@ -246,8 +275,10 @@ def _reap(proc: subprocess.Popen[bytes]) -> None:
         _live_children.pop(proc.pid, None)
 
 
-def _kill_forgotten(proc: subprocess.Popen[bytes]) -> None:
-    """Finaliser for a transport garbage-collected while its child runs."""
+def _kill_forgotten(proc: subprocess.Popen[bytes], born: int) -> None:
+    """Finaliser for a transport garbage-collected while its child runs (in the process that started it)."""
+    if _forks.inherited(born):
+        return
     if proc.returncode is None and _exit_status(proc, time.monotonic()) is None:
         _signal_group(proc, signal.SIGTERM)
         _exit_status(proc, time.monotonic() + 0.5)
@@ -392,7 +423,8 @@ class StdioTransport(StreamTransport):
         self._stderr_tail = _StderrTail()
         self._stderr_done = threading.Event()
         self._stderr_thread: Optional[threading.Thread] = None
-        self._finalizer: Optional[weakref.finalize[[subprocess.Popen[bytes]], StdioTransport]] = None
+        self._finalizer: Optional[weakref.finalize[[subprocess.Popen[bytes], int], StdioTransport]] = None
+        self._born = _forks.generation()
 
     @property
     def pid(self) -> Optional[int]:
@@ -420,7 +452,8 @@ class StdioTransport(StreamTransport):
             proc = self._proc = self._spawn()
             self._reader = proc.stdout
             self._writer = proc.stdin
-            self._finalizer = weakref.finalize(self, _kill_forgotten, proc)
+            self._finalizer = weakref.finalize(self, _kill_forgotten, proc, self._born)
+            _open_transports.add(self)
             self._finalizer.atexit = False  # the module's atexit net covers exit, in parallel
             stderr_log = logging.getLogger(f"syncmcp.servers.{self.name}.stderr")
             thread = threading.Thread(
@@ -524,8 +557,12 @@ class StdioTransport(StreamTransport):
 
         Closes stdin, waits ``shutdown_grace``, sends SIGTERM to the process group, waits
         ``terminate_grace``, sends SIGKILL, then kills any straggler left in the group and reaps.
-        A second caller waits (bounded) for the first to finish.
+        A second caller waits (bounded) for the first to finish. In a process that inherited
+        the transport through ``fork()``, the server belongs to the parent: nothing is stopped.
         """
+        if _forks.inherited(self._born):
+            self._close_started = True
+            return
         with self._state_lock:
             first = not self._close_started
             self._close_started = True
@@ -534,11 +571,28 @@ class StdioTransport(StreamTransport):
             self._closed.wait(self.shutdown_grace + self.terminate_grace + 2 * _KILL_WAIT)
             return
         try:
+            _open_transports.discard(self)
             if proc is not None:
                 self._shutdown(proc)
             StreamTransport.close(self)
         finally:
             self._closed.set()
+
+    def _let_go_of_pipes(self, devnull: int) -> None:
+        """Point this process's copies of the child's pipes at ``devnull`` (after ``fork()``).
+
+        Streams already closed (or being closed) by the parent are left alone: their descriptor
+        numbers may have been reused since.
+        """
+        proc = self._proc
+        if proc is None or self._close_started:
+            return
+        for stream in (self._writer, self._reader, proc.stderr if not self._stderr_done.is_set() else None):
+            try:
+                if stream is not None and not stream.closed:
+                    os.dup2(devnull, stream.fileno(), inheritable=False)
+            except (OSError, ValueError):
+                pass
 
     def _shutdown(self, proc: subprocess.Popen[bytes]) -> None:
         # A writer blocked on a full stdin pipe holds the write lock; do not wait long for it.

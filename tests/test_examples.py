@@ -158,3 +158,30 @@ def test_remote_server_example(fresh_user: Dict[str, str], tmp_path: Path) -> No
     assert lines[0].startswith("mcp-servers/everything") and lines[0].endswith("(legacy era)")
     assert any(line.startswith("  echo: ") for line in lines)
     assert lines[-1] == "Echo: from afar"
+
+
+# ----------------------------------------------------------------------------- the agent loop
+
+
+def test_agent_loop_example(fresh_user: Dict[str, str], tmp_path: Path) -> None:
+    out = run_example("agent_loop.py", fresh_user, tmp_path).splitlines()
+    assert 'assistant: calls workspace__write_file({"path": "agent-note.txt", "content": "Buy milk."})' in out
+    assert "tool [call_1]: Created agent-note.txt (9 bytes)" in out
+    # Both calls of the second turn ran, and came back in the order asked.
+    assert out.index("tool [call_2]: Buy milk.") + 1 == out.index("tool [call_3]: agent-note.txt")
+    assert out[-2:] == ["assistant: The note says 'Buy milk.'; the folder holds: agent-note.txt.", "turns: 3"]
+    assert (tmp_path / "agent-note.txt").read_text() == "Buy milk."
+
+
+def test_agent_loop_notebook_executes_with_the_expected_outputs(fresh_user: Dict[str, str], tmp_path: Path) -> None:
+    outputs = drive(fresh_user, "notebook", str(EXAMPLES / "agent_loop.ipynb"), str(tmp_path))["outputs"]
+    tools, _model, loop, answer, closed = outputs
+    assert "workspace__write_file" in tools and "workspace__read_file" in tools
+    assert loop.splitlines() == [
+        "tool [call_1]: Created agent-note.txt (20 bytes)",
+        "tool [call_2]: Written by an agent.",
+        "tool [call_3]: agent-note.txt",
+    ]
+    assert answer.splitlines() == ["The note says 'Written by an agent.'; the folder holds: agent-note.txt.", "turns: 3"]
+    assert "closed" in closed
+    assert (tmp_path / "agent-note.txt").read_text() == "Written by an agent."
