@@ -470,6 +470,38 @@ def test_a_real_fallback_serves_a_primary_whose_command_is_missing(everything: D
         assert json.loads(json.dumps(manager.metrics()["primary"].fallback_calls)) == 1
 
 
+def test_a_real_server_replaced_under_calls_keeps_its_names_and_loses_no_call(everything: Dict[str, Any]) -> None:
+    with MCPManager({"ev": everything}, shutdown_grace=0.2) as manager:
+        names = set(manager.list_all_tools())
+        old_pid = manager.metrics()["ev"].pid
+        assert old_pid is not None
+        stop = threading.Event()
+        errors: List[BaseException] = []
+        answers: List[str] = []
+
+        def caller() -> None:
+            while not stop.is_set():
+                try:
+                    answers.append(manager.call_tool("ev__echo", {"message": "x"}).text)
+                except BaseException as exc:  # every failure is the test's finding
+                    errors.append(exc)
+                    return
+
+        threads = [threading.Thread(target=caller) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        manager.replace_server("ev", dict(everything, env={"REPLACED": "1"}))
+        count = len(answers)
+        assert wait_until(lambda: len(answers) > count + 8, timeout=10)  # the new one answers too
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+        assert errors == [] and set(answers) == {"Echo: x"}
+        assert set(manager.list_all_tools()) == names
+        assert manager.metrics()["ev"].pid != old_pid
+        assert wait_until(lambda: not process_alive(old_pid), timeout=10)
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
