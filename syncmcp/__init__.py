@@ -92,8 +92,11 @@ if TYPE_CHECKING:
     from ._config import ServerConfig, embedded_default_servers, load_config
     from ._credentials import CredentialStore, StoredCredentials
     from ._events import (
+        CircuitClosed,
+        CircuitOpened,
         ElicitationCancelled,
         ElicitationRequest,
+        FallbackUsed,
         ListChanged,
         ServerExited,
         StartupComplete,
@@ -127,6 +130,9 @@ _LAZY = {
     "ServerConfig": "_config",
     "embedded_default_servers": "_config",
     "load_config": "_config",
+    "CircuitClosed": "_events",
+    "CircuitOpened": "_events",
+    "FallbackUsed": "_events",
     "ElicitationCancelled": "_events",
     "ElicitationRequest": "_events",
     "ListChanged": "_events",
@@ -181,6 +187,8 @@ __all__ = [
     "BearerAuth",
     "CallToolResult",
     "CapabilityError",
+    "CircuitClosed",
+    "CircuitOpened",
     "ClientSession",
     "Completion",
     "ConfigError",
@@ -192,6 +200,7 @@ __all__ = [
     "EmbeddedResource",
     "Endpoint",
     "ErrorCode",
+    "FallbackUsed",
     "ForkedProcessError",
     "GetPromptResult",
     "HTTPError",

@@ -23,10 +23,11 @@ from ._managed import ManagedServer
 from ._runtime import FANOUT_GRACE, Runtime, Use
 from ._session import ClientSession
 from ._status import Page, ServerState
-from ._timeout import Timeout
-from ._types import GetPromptResult, ReadResourceResult
+from ._timeout import DEFAULT, Timeout
+from ._types import GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate
 
 __all__ = [
+    "CatalogMethods",
     "everything",
     "gather",
     "get_prompt",
@@ -140,3 +141,116 @@ def instructions(runtime: Runtime, wait: bool) -> Dict[str, str]:
         if text and text.strip():
             found[slot.name] = text
     return dict(sorted(found.items()))
+
+
+class CatalogMethods:
+    """:class:`~syncmcp.MCPManager`'s resources, prompts and instructions, over its runtime's servers.
+
+    A base class of the manager (it only needs ``_rt``), so the manager's module stays about its
+    own lifecycle, tools and set of servers.
+    """
+
+    _rt: Runtime
+
+    def list_all_resources(self, *, errors: Optional[Dict[str, BaseException]] = None) -> Dict[str, List[Resource]]:
+        """Every resource of every server that has resources, all pages, queried in parallel.
+
+        A server that fails is logged (``Failed to list resources for MCP server '<s>': <err>``)
+        and left out; pass a dict as ``errors`` to receive ``{server: error}`` for those.
+
+        Example:
+            {server: len(items) for server, items in manager.list_all_resources().items()}
+            # -> {'everything': 7}
+        """
+        return everything(self._rt, "resources", errors)
+
+    def list_all_resource_templates(
+        self, *, errors: Optional[Dict[str, BaseException]] = None
+    ) -> Dict[str, List[ResourceTemplate]]:
+        """Every resource template of every server that has resources (see :meth:`list_all_resources`).
+
+        Example:
+            manager.list_all_resource_templates()["everything"][0].uri_template
+            # -> 'demo://resource/dynamic/text/{resourceId}'
+        """
+        return everything(self._rt, "resource_templates", errors)
+
+    def list_all_prompts(self, *, errors: Optional[Dict[str, BaseException]] = None) -> Dict[str, List[Prompt]]:
+        """Every prompt of every server that has prompts (see :meth:`list_all_resources`).
+
+        Example:
+            [prompt.name for prompt in manager.list_all_prompts()["everything"]][:1]
+            # -> ['simple-prompt']
+        """
+        return everything(self._rt, "prompts", errors)
+
+    def list_resources(self, server: str, cursor: Optional[str] = None, *, timeout: Timeout = DEFAULT) -> Page[Resource]:
+        """One page of one server's resources; pass ``page.next_cursor`` back for the next.
+
+        Raises:
+            UnknownServerError: no such server.
+            ServerUnavailableError: it failed to start.
+            RemoteError: the server answered with an error (``resources/list failed for `<s>`: ...``).
+            RemoteProtocolError: the server's page is malformed.
+
+        Example:
+            page = manager.list_resources("everything")
+            page.items[0].uri, page.next_cursor
+            # -> ('demo://resource/static/document/architecture.md', None)
+        """
+        return page(self._rt, server, "resources", "resources/list", cursor, timeout)
+
+    def list_resource_templates(
+        self, server: str, cursor: Optional[str] = None, *, timeout: Timeout = DEFAULT
+    ) -> Page[ResourceTemplate]:
+        """One page of one server's resource templates (see :meth:`list_resources`).
+
+        Example:
+            manager.list_resource_templates("everything").items[0].name
+            # -> 'Dynamic Text Resource'
+        """
+        return page(self._rt, server, "resource_templates", "resources/templates/list", cursor, timeout)
+
+    def list_prompts(self, server: str, cursor: Optional[str] = None, *, timeout: Timeout = DEFAULT) -> Page[Prompt]:
+        """One page of one server's prompts (see :meth:`list_resources`).
+
+        Example:
+            manager.list_prompts("everything").items[0].name
+            # -> 'simple-prompt'
+        """
+        return page(self._rt, server, "prompts", "prompts/list", cursor, timeout)
+
+    def read_resource(self, server: str, uri: str, *, timeout: Timeout = DEFAULT) -> ReadResourceResult:
+        """Read one resource of one server.
+
+        Raises:
+            RemoteError: e.g. the resource does not exist.
+
+        Example:
+            manager.read_resource("everything", "demo://resource/dynamic/text/1").text
+            # -> 'Resource 1: This is a plaintext resource'
+        """
+        return read_resource(self._rt, server, uri, timeout)
+
+    def get_prompt(
+        self, server: str, name: str, arguments: Optional[Mapping[str, str]] = None, *, timeout: Timeout = DEFAULT
+    ) -> GetPromptResult:
+        """Render one prompt of one server.
+
+        Example:
+            manager.get_prompt("everything", "args-prompt", {"city": "Paris"}).text
+            # -> "What's weather in Paris?"
+        """
+        return get_prompt(self._rt, server, name, arguments, timeout)
+
+    def server_instructions(self, *, wait: bool = True) -> Dict[str, str]:
+        """The non-empty ``instructions`` of ready servers, sorted by server name.
+
+        Args:
+            wait: first wait for start-ups (starting pending servers in lazy mode).
+
+        Example:
+            list(manager.server_instructions())
+            # -> ['everything']
+        """
+        return instructions(self._rt, wait)

@@ -40,6 +40,7 @@ from ._urls import redact_url
 
 __all__ = [
     "CONFIG_ENV_VAR",
+    "DEFAULT_CIRCUIT_COOLDOWN_SEC",
     "DEFAULT_STARTUP_TIMEOUT_SEC",
     "DEFAULT_TOOL_TIMEOUT_SEC",
     "EMBEDDED_SERVER_NAME",
@@ -51,6 +52,7 @@ __all__ = [
     "PROTOCOL_ERAS",
     "SERVER_NAME_PATTERN",
     "ServerConfig",
+    "check_fallbacks",
     "default_config_path",
     "embedded_default_servers",
     "load_config",
@@ -76,6 +78,10 @@ SERVER_NAME_PATTERN = "^[a-zA-Z0-9_-]+$"
 EMBEDDED_SERVER_NAME = "workspace"
 #: Most automatic retries a config may ask for (each one re-runs an idempotent tool).
 MAX_TOOL_RETRIES = 10
+#: Seconds an open circuit waits before a trial call, unless ``circuit_cooldown_sec`` says otherwise.
+DEFAULT_CIRCUIT_COOLDOWN_SEC = 30.0
+#: The largest ``circuit_failures`` a configuration may give.
+MAX_CIRCUIT_FAILURES = 1000
 #: Values of ``protocol_era``: detect the era with ``server/discover`` (the default), or force one.
 #: The same values as ``ClientSession(protocol_era=...)``; a test keeps the two lists equal.
 PROTOCOL_ERAS: Tuple[str, ...] = ("auto", "legacy", "modern")
@@ -189,6 +195,11 @@ class ServerConfig:
             Windows).
         max_lifetime_sec: stdio: the manager stops the server after this many seconds of being
             ready; it restarts on its next use (the restart policy's backoff applies).
+        fallback: names of other configured servers that take this one's tool calls, tried in
+            order, while it is unavailable (see the README's "Fallback servers").
+        circuit_failures: consecutive failed calls after which the manager stops sending calls
+            to this server for ``circuit_cooldown_sec`` (its circuit opens); ``0``: never.
+        circuit_cooldown_sec: seconds an open circuit waits before one trial call may close it.
         extras: keys of later Codex versions that syncmcp accepts but does not use.
 
     Raises:
@@ -229,6 +240,9 @@ class ServerConfig:
     cpu_time_limit_sec: Optional[int] = None
     open_files_limit: Optional[int] = None
     max_lifetime_sec: Optional[float] = None
+    fallback: Tuple[str, ...] = ()
+    circuit_failures: int = 0
+    circuit_cooldown_sec: float = DEFAULT_CIRCUIT_COOLDOWN_SEC
     extras: Mapping[str, Any] = field(default_factory=_empty, compare=False)
 
     def __post_init__(self) -> None:
@@ -265,6 +279,9 @@ class ServerConfig:
             put(key, check.optional_limit(key, getattr(self, key)))
         if self.max_lifetime_sec is not None:
             put("max_lifetime_sec", check.seconds("max_lifetime_sec", self.max_lifetime_sec))
+        put("fallback", check.fallback("fallback", self.fallback))
+        put("circuit_failures", check.count("circuit_failures", self.circuit_failures))
+        put("circuit_cooldown_sec", check.seconds("circuit_cooldown_sec", self.circuit_cooldown_sec))
         put("extras", _mapping(self.extras))
         if self.command is not None and self.url is not None:
             raise ConfigError("url is not supported for stdio (give either command or url, not both)", key="url")
@@ -427,6 +444,22 @@ class _Checker:
             raise self.fail(key, f"expected a number from 0 to {MAX_TOOL_RETRIES}, got {value!r}")
         return value
 
+    def count(self, key: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"expected a whole number, got {_describe(value)}")
+        if not 0 <= value <= MAX_CIRCUIT_FAILURES:
+            raise self.fail(key, f"expected a number from 0 (off) to {MAX_CIRCUIT_FAILURES}, got {value!r}")
+        return value
+
+    def fallback(self, key: str, value: Any) -> Tuple[str, ...]:
+        names = self.strings(key, value)
+        for index, name in enumerate(names):
+            if not _NAME_RE.match(name):
+                raise self.fail(f"{key}[{index}]", f"invalid server name '{name}': must match pattern {SERVER_NAME_PATTERN}")
+            if name in names[:index]:
+                raise self.fail(f"{key}[{index}]", f"'{name}' is listed twice")
+        return names
+
     def optional_limit(self, key: str, value: Any) -> Optional[int]:
         """A resource limit: a positive whole number this platform can apply, or ``None``."""
         if value is None:
@@ -579,6 +612,9 @@ _SERVER_KEYS: Dict[str, str] = {
     "cpu_time_limit_sec": "limit",
     "open_files_limit": "limit",
     "max_lifetime_sec": "seconds",
+    "fallback": "fallback",
+    "circuit_failures": "count",
+    "circuit_cooldown_sec": "seconds",
     "transport": "type",
     "type": "type",
     "oauth": "oauth",
@@ -632,6 +668,10 @@ def _read_server(table: Any, prefix: str, source: Optional[str], *, json_shape: 
             values[key] = check.choice(key, value, PROTOCOL_ERAS)
         elif kind == "limit":
             values[key] = check.optional_limit(key, value)
+        elif kind == "fallback":
+            values[key] = check.fallback(key, value)
+        elif kind == "count":
+            values[key] = check.count(key, value)
         elif kind == "type":
             values[key] = check.string(key, value)
         elif kind == "oauth":
@@ -770,7 +810,55 @@ def parse_config(data: Mapping[str, Any], *, source: Optional[str] = None) -> Di
         prefix = _join(section, str(name))
         validate_server_name(name, source=source, key=prefix)
         servers[name] = _read_server(entry, prefix, source, json_shape=json_shape)
+    check_fallbacks(servers, source=source, section=section)
     return servers
+
+
+def check_fallbacks(servers: Mapping[str, ServerConfig], *, source: Optional[str] = None, section: str = "mcp_servers") -> None:
+    """Refuse ``fallback`` lists naming the server itself, a server not configured, or a cycle.
+
+    Raises:
+        ConfigError: naming ``source`` and the dotted key (``mcp_servers.a.fallback[0]``).
+
+    Example:
+        >>> check_fallbacks({"a": ServerConfig(command="a", fallback=("b",)), "b": ServerConfig(command="b")})
+        >>> try:
+        ...     check_fallbacks({"a": ServerConfig(command="a", fallback=("a",))})
+        ... except ConfigError as exc:
+        ...     print(exc)
+        mcp_servers.a.fallback[0]: a server cannot be its own fallback
+    """
+    for name, config in servers.items():
+        for index, other in enumerate(config.fallback):
+            key = f"{_join(section, name)}.fallback[{index}]"
+            if other == name:
+                raise ConfigError("a server cannot be its own fallback", path=source, key=key)
+            if other not in servers:
+                import difflib
+
+                close = difflib.get_close_matches(other, [n for n in servers if n != name], n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ConfigError(f"unknown MCP server '{other}'{hint}", path=source, key=key)
+    for name in servers:
+        cycle = _fallback_cycle(servers, name, [name])
+        if cycle is not None:
+            index = servers[name].fallback.index(cycle[1])
+            raise ConfigError(
+                f"fallback cycle: {' -> '.join(cycle)}", path=source, key=f"{_join(section, name)}.fallback[{index}]"
+            )
+
+
+def _fallback_cycle(servers: Mapping[str, ServerConfig], name: str, path: List[str]) -> Optional[List[str]]:
+    """A fallback path from ``path[0]`` back to itself through ``name``, if there is one (depth-first)."""
+    for other in servers[name].fallback:
+        if other == path[0]:
+            return [*path, other]
+        if other in path or other not in servers:
+            continue
+        found = _fallback_cycle(servers, other, [*path, other])
+        if found is not None:
+            return found
+    return None
 
 
 def _close_to_servers(key: str) -> bool:

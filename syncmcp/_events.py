@@ -24,9 +24,12 @@ from ._types import CallToolResult
 
 __all__ = [
     "STARTUP_STATUSES",
+    "CircuitClosed",
+    "CircuitOpened",
     "ElicitationCancelled",
     "ElicitationRequest",
     "EventDispatcher",
+    "FallbackUsed",
     "ListChanged",
     "ManagerEvent",
     "ServerExited",
@@ -209,6 +212,55 @@ class ListChanged:
     kind: str
 
 
+@dataclass(frozen=True)
+class FallbackUsed:
+    """A call to one server's tool went to one of its fallbacks, because the server was unavailable.
+
+    Attributes:
+        server: the server the call was for (the primary).
+        fallback: the server that took it.
+        tool: the raw tool name (the same on both).
+        qualified_name: the qualified name called, if the call was made by one.
+        reason: why the primary did not take it (its error, or ``circuit open``).
+
+    Example:
+        >>> FallbackUsed("search", "search_backup", "query", "search__query", "circuit open").fallback
+        'search_backup'
+    """
+
+    server: str
+    fallback: str
+    tool: str
+    qualified_name: Optional[str]
+    reason: str
+
+
+@dataclass(frozen=True)
+class CircuitOpened:
+    """A server failed ``failures`` calls in a row: calls skip it for ``cooldown`` seconds.
+
+    Example:
+        >>> CircuitOpened("search", 3, 30.0).cooldown
+        30.0
+    """
+
+    server: str
+    failures: int
+    cooldown: float
+
+
+@dataclass(frozen=True)
+class CircuitClosed:
+    """A trial call after the cool-down succeeded: the server takes calls again.
+
+    Example:
+        >>> CircuitClosed("search").server
+        'search'
+    """
+
+    server: str
+
+
 ManagerEvent = Union[
     StartupUpdate,
     StartupComplete,
@@ -218,6 +270,9 @@ ManagerEvent = Union[
     ElicitationCancelled,
     ServerExited,
     ListChanged,
+    FallbackUsed,
+    CircuitOpened,
+    CircuitClosed,
 ]
 
 
@@ -256,6 +311,16 @@ def log_event(event: ManagerEvent) -> None:
         logger.warning("%s", event.error, extra={"syncmcp_event": "server_exited", "mcp_server": event.server})
     elif isinstance(event, ListChanged):
         logger.debug("MCP server '%s': %s list changed", event.server, event.kind)
+    elif isinstance(event, FallbackUsed):
+        logger.info(
+            "MCP server '%s' is unavailable (%s): %s goes to '%s'", event.server, event.reason, event.tool, event.fallback
+        )
+    elif isinstance(event, CircuitOpened):
+        logger.warning(
+            "MCP server '%s' failed %d calls in a row: its circuit is open for %g s", event.server, event.failures, event.cooldown
+        )
+    elif isinstance(event, CircuitClosed):
+        logger.info("MCP server '%s' answered a trial call: its circuit is closed", event.server)
 
 
 class EventDispatcher:

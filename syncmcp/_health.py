@@ -1,11 +1,13 @@
 """Observing a manager's servers: health checks, metrics, and the notebook table.
 
 A health check pings the ready servers in parallel on the runtime's fan-out pool (a server found
-dead is marked exited, and restarted on next use) and reports the others with their state,
-unpinged. Metrics add each server's process group's memory and CPU (one scan of the process
-table for all of them) to the calls, errors, retries, restarts and latencies its
-:class:`~syncmcp._managed.ManagedServer` records. Nothing here keeps state: these are functions
-of the manager's :class:`~syncmcp._runtime.Runtime`.
+dead is marked exited, and restarted on next use; one that fails otherwise is marked down, so
+its fallbacks take its calls until a later check finds it well) and reports the others with
+their state, unpinged. Metrics add each server's process group's memory and CPU (one scan of
+the process table for all of them) to the calls, errors, retries, restarts and latencies its
+:class:`~syncmcp._managed.ManagedServer` records, and the fallback counters and circuit state
+the runtime keeps. Nothing here keeps state: these are functions of the manager's
+:class:`~syncmcp._runtime.Runtime`.
 
 Example::
 
@@ -15,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Dict, Mapping
 
 from ._display import render_servers
@@ -42,6 +45,9 @@ def health_check(runtime: Runtime, timeout: float) -> Dict[str, HealthStatus]:
             report[slot.name] = HealthStatus(slot.name, slot.state, False, None, status.error or f"not {ServerState.READY.value}")
         else:
             ok, latency, error = outcome
+            # A server found dead is exited (a state the fallbacks already cover, and left when it
+            # restarts); one that is up but failing is marked down until a check finds it well.
+            runtime.availability.mark_health(slot.name, ok or slot.state is not ServerState.READY, error)
             report[slot.name] = HealthStatus(slot.name, slot.state, ok, latency, error)
     return report
 
@@ -54,7 +60,12 @@ def metrics(runtime: Runtime) -> Dict[str, ServerMetrics]:
     result = {}
     for slot in slots:
         pid = pids[slot.name]
-        result[slot.name] = slot.metrics(usage.get(pid) if pid is not None else None)
+        found = slot.metrics(usage.get(pid) if pid is not None else None)
+        by_fallback, for_others = runtime.availability.counts(slot.name)
+        circuit = runtime.availability.circuit_state(slot.name)
+        if by_fallback or for_others or circuit is not None:
+            found = dataclasses.replace(found, fallback_calls=by_fallback, served_as_fallback=for_others, circuit=circuit)
+        result[slot.name] = found
     return result
 
 

@@ -889,6 +889,23 @@ class ManagedServer:
                 return None
             return max(0.0, self._lost_at + self._svc.restart.delay(self._attempts + 1) - time.monotonic())
 
+    @property
+    def ever_ready(self) -> bool:
+        """Whether a start-up of this server ever succeeded (so a start-up now is a restart)."""
+        return self._ever_ready
+
+    def restart_soon(self) -> None:
+        """Restart an exited server in the background if its backoff is over (never waits)."""
+        with self._lock:
+            if self._state is not ServerState.EXITED:
+                return
+            attempt = self._attempts + 1
+            if self._lost_at + self._svc.restart.delay(attempt) > time.monotonic():
+                return
+            self._attempts = attempt
+            self._claim_locked()
+        self.launch(StartupBatch([self.name], self._svc.emit))
+
     def _list_changed(self, instance: _Instance, kind: str) -> None:
         if kind == "tools":
             with self._lock:

@@ -23,8 +23,11 @@ runtime):
 - :mod:`~syncmcp._runtime`: what the manager owns (servers, pools, events, elicitation routing,
   sandbox state), start-ups, fan-out, and closing;
 - :mod:`~syncmcp._routing`: the qualified tool map, and tool calls with events and retries;
-- :mod:`~syncmcp._catalog`: resources, prompts and instructions, across servers or of one;
-- :mod:`~syncmcp._reconfig`: adding, removing and reloading servers;
+- :mod:`~syncmcp._catalog`: resources, prompts and instructions, across servers or of one (the
+  manager's methods for them come from its base class there);
+- :mod:`~syncmcp._reconfig` and :mod:`~syncmcp._replace`: adding, removing, replacing and
+  reloading servers;
+- :mod:`~syncmcp._fallback` and :mod:`~syncmcp._circuit`: fallback servers and circuit breakers;
 - :mod:`~syncmcp._health`: health checks, metrics and the notebook table.
 
 Example:
@@ -39,24 +42,25 @@ import os
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from . import _catalog, _forks, _health, _reconfig
-from ._config import ServerConfig, embedded_default_servers, load_config, resolve_config_path
+from . import _forks, _health, _reconfig, _replace
+from ._catalog import CatalogMethods
+from ._config import ServerConfig
 from ._elicitation import DEFAULT_ELICITATION_TIMEOUT, ElicitationHandler, ElicitationRouter, RequestId
 from ._endpoint import ProgressCallback
 from ._events import ElicitationRequest, ManagerEvent
 from ._managed import ManagedServer, RestartPolicy, Roots, SamplingHandler, Services
-from ._reconfig import ServersArg, to_configs
+from ._reconfig import ServersArg, load_servers, to_configs
 from ._remote import login as remote_login
 from ._remote import logout as remote_logout
 from ._routing import ToolRouter
 from ._runtime import Runtime, finalize
 from ._sandbox import SandboxState
-from ._status import HealthStatus, Page, ReloadResult, ServerMetrics, ServerState, ServerStatus
+from ._status import HealthStatus, ReloadResult, ServerMetrics, ServerState, ServerStatus
 from ._stdio import DEFAULT_SHUTDOWN_GRACE, DEFAULT_TERMINATE_GRACE
 from ._timeout import DEFAULT, Timeout
-from ._toolcache import ToolCache
+from ._toolcache import ToolCache, tool_cache_option
 from ._toolnames import ToolMap
-from ._types import CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate
+from ._types import CallToolResult
 
 if TYPE_CHECKING:
     from ._login import Authorizer
@@ -79,7 +83,7 @@ def _reconnect_managers_in_child() -> None:
 _forks.after_fork_in_child(_reconnect_managers_in_child)
 
 
-class MCPManager:
+class MCPManager(CatalogMethods):
     """Many MCP servers behind one blocking, thread-safe API: Codex's connection manager in Python.
 
     Enabled servers start at once, in parallel, in the background (``lazy=True``: on first use,
@@ -92,8 +96,9 @@ class MCPManager:
         on_event: ``fn(event)`` for :class:`~syncmcp.StartupUpdate`, :class:`~syncmcp.StartupComplete`,
             :class:`~syncmcp.ToolCallBegin` / :class:`~syncmcp.ToolCallEnd`,
             :class:`~syncmcp.ElicitationRequest` / :class:`~syncmcp.ElicitationCancelled`,
-            :class:`~syncmcp.ServerExited` and :class:`~syncmcp.ListChanged`, called in order on
-            the ``syncmcp-events`` thread.
+            :class:`~syncmcp.ServerExited`, :class:`~syncmcp.ListChanged`,
+            :class:`~syncmcp.FallbackUsed`, :class:`~syncmcp.CircuitOpened` and
+            :class:`~syncmcp.CircuitClosed`, called in order on the ``syncmcp-events`` thread.
         elicitation_handler: ``fn(server, request_id, params) -> ElicitResult`` answering
             servers' questions to the user. Without it, questions become
             :class:`~syncmcp.ElicitationRequest` events answered by :meth:`resolve_elicitation`
@@ -193,7 +198,7 @@ class MCPManager:
             sampling_handler=options["sampling_handler"],
             roots=options["roots"],
             client_info=options["client_info"],
-            tool_cache=_tool_cache(options["tool_cache"]),
+            tool_cache=tool_cache_option(options["tool_cache"]),
             tool_name_prefix=options["tool_name_prefix"],
             shutdown_grace=options["shutdown_grace"],
             terminate_grace=options["terminate_grace"],
@@ -232,8 +237,8 @@ class MCPManager:
         Example:
             manager = MCPManager.from_config("~/.codex/config.toml", lazy=True)
         """
-        manager = cls(_load_servers(path), **options)
-        manager._reloader = lambda: _load_servers(path)
+        manager = cls(load_servers(path), **options)
+        manager._reloader = lambda: load_servers(path)
         return manager
 
     # ------------------------------------------------------------------------------ lifecycle
@@ -343,7 +348,9 @@ class MCPManager:
             manager.restart_server("fs")
             # -> True
         """
-        return self._rt.restart(self._rt.slot(server), wait)
+        slot = self._rt.slot(server)
+        self._rt.availability.mark_health(server, True, None)
+        return self._rt.restart(slot, wait)
 
     def login(self, server: str, *, scopes: Optional[Sequence[str]] = None, authorizer: Optional[Authorizer] = None) -> bool:
         """Log in to an HTTP server with OAuth, store the tokens, and (re)start the server.
@@ -435,6 +442,9 @@ class MCPManager:
         """Call a tool by its qualified name; an ``is_error`` result is returned, not raised.
 
         Waits for the server if it is starting, starts it if lazy, restarts it if it crashed.
+        While it is unavailable, a server with ``fallback`` servers has the call answered by the
+        first that offers the same tool (see the README's "Fallback servers"); ``result.server``
+        names the server that answered.
 
         Args:
             qualified_name: a key of :meth:`list_all_tools`.
@@ -447,7 +457,9 @@ class MCPManager:
         Raises:
             UnknownToolError: no tool by that name (with a did-you-mean).
             ToolDisabledError: ``tool '<tool>' is disabled for MCP server '<server>'``.
-            ServerUnavailableError: the server failed to start or is waiting out a restart backoff.
+            ServerUnavailableError: the server failed to start or is waiting out a restart backoff
+                (or its circuit is open), and no fallback took the call (the message lists
+                the fallbacks tried).
             RequestTimeout: no answer in time (the request was cancelled on the server).
             ConnectionClosed: the server died during the call (retried first for idempotent
                 tools when ``tool_retries`` allows).
@@ -483,111 +495,6 @@ class MCPManager:
         """
         slot = self._rt.slot(server)
         return self._router.call(slot, tool, slot.find_tool(tool), arguments, timeout, on_progress, meta, None)
-
-    # ------------------------------------------------------------------------------ resources and prompts
-
-    def list_all_resources(self, *, errors: Optional[Dict[str, BaseException]] = None) -> Dict[str, List[Resource]]:
-        """Every resource of every server that has resources, all pages, queried in parallel.
-
-        A server that fails is logged (``Failed to list resources for MCP server '<s>': <err>``)
-        and left out; pass a dict as ``errors`` to receive ``{server: error}`` for those.
-
-        Example:
-            {server: len(items) for server, items in manager.list_all_resources().items()}
-            # -> {'everything': 7}
-        """
-        return _catalog.everything(self._rt, "resources", errors)
-
-    def list_all_resource_templates(
-        self, *, errors: Optional[Dict[str, BaseException]] = None
-    ) -> Dict[str, List[ResourceTemplate]]:
-        """Every resource template of every server that has resources (see :meth:`list_all_resources`).
-
-        Example:
-            manager.list_all_resource_templates()["everything"][0].uri_template
-            # -> 'demo://resource/dynamic/text/{resourceId}'
-        """
-        return _catalog.everything(self._rt, "resource_templates", errors)
-
-    def list_all_prompts(self, *, errors: Optional[Dict[str, BaseException]] = None) -> Dict[str, List[Prompt]]:
-        """Every prompt of every server that has prompts (see :meth:`list_all_resources`).
-
-        Example:
-            [prompt.name for prompt in manager.list_all_prompts()["everything"]][:1]
-            # -> ['simple-prompt']
-        """
-        return _catalog.everything(self._rt, "prompts", errors)
-
-    def list_resources(self, server: str, cursor: Optional[str] = None, *, timeout: Timeout = DEFAULT) -> Page[Resource]:
-        """One page of one server's resources; pass ``page.next_cursor`` back for the next.
-
-        Raises:
-            UnknownServerError: no such server.
-            ServerUnavailableError: it failed to start.
-            RemoteError: the server answered with an error (``resources/list failed for `<s>`: ...``).
-            RemoteProtocolError: the server's page is malformed.
-
-        Example:
-            page = manager.list_resources("everything")
-            page.items[0].uri, page.next_cursor
-            # -> ('demo://resource/static/document/architecture.md', None)
-        """
-        return _catalog.page(self._rt, server, "resources", "resources/list", cursor, timeout)
-
-    def list_resource_templates(
-        self, server: str, cursor: Optional[str] = None, *, timeout: Timeout = DEFAULT
-    ) -> Page[ResourceTemplate]:
-        """One page of one server's resource templates (see :meth:`list_resources`).
-
-        Example:
-            manager.list_resource_templates("everything").items[0].name
-            # -> 'Dynamic Text Resource'
-        """
-        return _catalog.page(self._rt, server, "resource_templates", "resources/templates/list", cursor, timeout)
-
-    def list_prompts(self, server: str, cursor: Optional[str] = None, *, timeout: Timeout = DEFAULT) -> Page[Prompt]:
-        """One page of one server's prompts (see :meth:`list_resources`).
-
-        Example:
-            manager.list_prompts("everything").items[0].name
-            # -> 'simple-prompt'
-        """
-        return _catalog.page(self._rt, server, "prompts", "prompts/list", cursor, timeout)
-
-    def read_resource(self, server: str, uri: str, *, timeout: Timeout = DEFAULT) -> ReadResourceResult:
-        """Read one resource of one server.
-
-        Raises:
-            RemoteError: e.g. the resource does not exist.
-
-        Example:
-            manager.read_resource("everything", "demo://resource/dynamic/text/1").text
-            # -> 'Resource 1: This is a plaintext resource'
-        """
-        return _catalog.read_resource(self._rt, server, uri, timeout)
-
-    def get_prompt(
-        self, server: str, name: str, arguments: Optional[Mapping[str, str]] = None, *, timeout: Timeout = DEFAULT
-    ) -> GetPromptResult:
-        """Render one prompt of one server.
-
-        Example:
-            manager.get_prompt("everything", "args-prompt", {"city": "Paris"}).text
-            # -> "What's weather in Paris?"
-        """
-        return _catalog.get_prompt(self._rt, server, name, arguments, timeout)
-
-    def server_instructions(self, *, wait: bool = True) -> Dict[str, str]:
-        """The non-empty ``instructions`` of ready servers, sorted by server name.
-
-        Args:
-            wait: first wait for start-ups (starting pending servers in lazy mode).
-
-        Example:
-            list(manager.server_instructions())
-            # -> ['everything']
-        """
-        return _catalog.instructions(self._rt, wait)
 
     # ------------------------------------------------------------------------------ elicitation
 
@@ -679,6 +586,24 @@ class MCPManager:
         """
         _reconfig.remove_server(self._rt, name, drain=self._drain)
 
+    def replace_server(self, name: str, config: Union[ServerConfig, Mapping[str, Any]]) -> None:
+        """Swap a server for a new configuration without a gap in service.
+
+        The new server starts beside the old one, which takes every call until the new one is
+        ready; then new calls go to the new one, calls in flight on the old one get
+        ``drain_timeout`` seconds to finish, and the old one is stopped. Qualified tool names
+        stay the same when the tools do.
+
+        Raises:
+            UnknownServerError: no such server.
+            ConfigError: an invalid configuration (nothing is changed).
+            StartupError: the new server failed to start; the old one keeps serving.
+
+        Example:
+            manager.replace_server("search", {"url": "https://search-v2.example/mcp"})
+        """
+        _replace.replace_server(self._rt, self._services, name, config, drain=self._drain)
+
     def reload(self, servers: Union[ServersArg, str, os.PathLike[str]] = None) -> ReloadResult:
         """Apply a new configuration by difference: unchanged servers keep running.
 
@@ -686,9 +611,14 @@ class MCPManager:
             servers: the new ``{name: config}``, or a file to load; without it, the file the
                 manager was created from (:meth:`from_config`) is read again.
 
+        A running server whose configuration changed is replaced as by :meth:`replace_server`:
+        no gap, and if the new configuration fails to start the running server stays. Such
+        replacements start in parallel, and this returns once each is ready or failed.
+
         Returns:
             What was added, removed, restarted (configuration changed, ``protocol_era``
-            included) and left alone (still running, and still speaking the era it was found to).
+            included), left alone (still running, and still speaking the era it was found to),
+            and kept because the new configuration failed to start (``failed``).
 
         Raises:
             ConfigError: the new configuration is invalid (nothing is changed then).
@@ -704,7 +634,8 @@ class MCPManager:
     def health_check(self, timeout: float = 5.0) -> Dict[str, HealthStatus]:
         """Ping every ready server in parallel; others are reported with their state, not pinged.
 
-        A server found dead is marked exited (restarted on next use).
+        A server found dead is marked exited (restarted on next use); one that fails otherwise
+        is marked down: its fallbacks take its calls until a check finds it well again.
 
         Example:
             {name: status.ok for name, status in manager.health_check().items()}
@@ -715,27 +646,11 @@ class MCPManager:
     def metrics(self) -> Dict[str, ServerMetrics]:
         """Calls, errors, retries, restarts, latency percentiles, memory and CPU of every server.
 
+        With fallbacks or a circuit breaker: calls a fallback answered, and the circuit's state.
+
         Example:
             m = manager.metrics()["fs"]
             m.calls, m.latency_p50, m.rss_bytes // 2**20
             # -> (12, 0.0021, 48)
         """
         return _health.metrics(self._rt)
-
-
-def _tool_cache(value: Union[bool, ToolCache, str, os.PathLike[str], None]) -> Optional[ToolCache]:
-    """The tool cache a manager's ``tool_cache`` argument asks for (``None``: none)."""
-    if isinstance(value, ToolCache):
-        return value
-    if value is True:
-        return ToolCache()
-    if value is False or value is None:
-        return None
-    return ToolCache(value)
-
-
-def _load_servers(path: Union[str, os.PathLike[str], None]) -> Dict[str, ServerConfig]:
-    """The servers of a configuration file, or the embedded default when none is found (see ``from_config``)."""
-    if path is None and not os.environ.get("SYNCMCP_CONFIG") and not resolve_config_path().expanduser().exists():
-        return embedded_default_servers()
-    return load_config(path)

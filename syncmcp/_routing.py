@@ -7,7 +7,10 @@ splitting it; an unknown name gets a did-you-mean, a name the filters hide Codex
 ``tool '<tool>' is disabled`` text, and a tool of a server that is down that server's error. Each
 call is announced by :class:`~syncmcp.ToolCallBegin` / :class:`~syncmcp.ToolCallEnd` events and
 recorded in the server's metrics; a call whose server died before answering is retried, after the
-restart backoff, only for idempotent tools and only ``tool_retries`` times.
+restart backoff, only for idempotent tools and only ``tool_retries`` times. A server with
+fallbacks or a circuit breaker has its calls routed by :mod:`syncmcp._fallback`, and keeps its
+tools listed while it is down and a fallback covers them. Every result names the server that
+answered (``result.server``).
 
 Example::
 
@@ -19,18 +22,20 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import time
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from . import _fallback
 from ._endpoint import ProgressCallback
 from ._events import ToolCallBegin, ToolCallEnd
 from ._exceptions import ConnectionClosed, MCPError, SessionClosedError, ToolDisabledError, UnknownToolError
 from ._managed import ManagedServer
 from ._runtime import Runtime, add_context
 from ._timeout import DEFAULT, Timeout
-from ._toolnames import ToolInfo, ToolMap, build_tool_map, qualified_names
+from ._toolnames import ToolGroup, ToolInfo, ToolMap, build_tool_map, qualified_names
 from ._types import CallToolResult, Tool
 
 __all__ = ["ToolRouter"]
@@ -52,10 +57,28 @@ class ToolRouter:
         self._call_ids = itertools.count(1)
         # (the tool groups it was built from, the map); swapped whole, read without a lock
         self._memo: Optional[Tuple[Any, Dict[str, ToolInfo]]] = None
+        # server -> (what its covered group was built from, the group): see _covered()
+        self._covered: Dict[str, Tuple[Any, Optional[ToolGroup]]] = {}
+
+    def _group(self, slot: ManagedServer) -> Optional[ToolGroup]:
+        group = slot.tool_group()
+        if group is not None or not slot.config.fallback:
+            return group
+        return self._covered_group(slot)
+
+    def _covered_group(self, slot: ManagedServer) -> Optional[ToolGroup]:
+        """The tools a down server keeps listing because fallbacks cover them, rebuilt on change."""
+        basis = (slot.state, slot.known_tools(), tuple(other.tool_snapshot() for other in _fallback.chain(self._rt, slot)))
+        held = self._covered.get(slot.name)
+        if held is not None and held[0] == basis:
+            return held[1]
+        group = _fallback.covered_group(self._rt, slot, self._prefix)
+        self._covered[slot.name] = (basis, group)
+        return group
 
     def tool_map(self) -> Dict[str, ToolInfo]:
         """The qualified-name map of the tools listed now, rebuilt only when a tool list changed."""
-        groups = tuple(group for group in (slot.tool_group() for slot in self._rt.ordered()) if group is not None)
+        groups = tuple(group for group in (self._group(slot) for slot in self._rt.ordered()) if group is not None)
         memo = self._memo
         if memo is not None and memo[0] == groups:  # the same group objects: nothing changed
             return memo[1]
@@ -84,6 +107,10 @@ class ToolRouter:
             info = self.tools(wait=True).get(qualified_name)
         if info is not None:
             return info
+        covered = _fallback.uncovered_info(self._rt, qualified_name, self._prefix)
+        if covered is not None:
+            server, raw, tool = covered
+            return ToolInfo(server.name, raw, tool, qualified_name)
         # A tool the filters hide gets Codex's text, and one of a server that is down that
         # server's error, rather than "unknown tool".
         everything = [(slot, tool) for slot in self._rt.ordered() for tool in slot.known_tools()]
@@ -94,6 +121,8 @@ class ToolRouter:
             if not slot.filter.allows(tool.name):
                 raise ToolDisabledError(f"tool '{tool.name}' is disabled for MCP server '{slot.name}'")
             if slot.tool_snapshot() is None:
+                if slot.config.fallback:  # routed: a fallback may take it, else the error lists them
+                    return ToolInfo(slot.name, tool.name, tool, qualified_name)
                 raise slot.unavailable_error()
         import difflib
 
@@ -112,14 +141,36 @@ class ToolRouter:
         meta: Optional[Mapping[str, Any]],
         qualified_name: Optional[str],
     ) -> CallToolResult:
-        """Call a tool of one server, with events, metrics and retries; see ``MCPManager.call_tool``."""
+        """Call a tool of one server (or a fallback), with events, metrics and retries; see ``MCPManager.call_tool``."""
         if not slot.filter.allows(tool_name):
             raise ToolDisabledError(f"tool '{tool_name}' is disabled for MCP server '{slot.name}'")
         if arguments is not None and not isinstance(arguments, Mapping):
             raise TypeError(f"MCP tool arguments must be a JSON object, got {type(arguments).__name__}")
+
+        def attempt(server: ManagedServer, definition: Optional[Tool], retry: bool) -> CallToolResult:
+            return self._attempt(server, tool_name, definition, arguments, timeout, on_progress, meta, qualified_name, retry)
+
+        if _fallback.guarded(slot):
+            return _fallback.route(self._rt, slot, tool_name, tool, arguments, qualified_name, attempt)
+        return attempt(slot, tool, True)
+
+    def _attempt(
+        self,
+        slot: ManagedServer,
+        tool_name: str,
+        tool: Optional[Tool],
+        arguments: Optional[Mapping[str, Any]],
+        timeout: Timeout,
+        on_progress: Optional[ProgressCallback],
+        meta: Optional[Mapping[str, Any]],
+        qualified_name: Optional[str],
+        retry: bool,
+    ) -> CallToolResult:
+        """One server's call: events, metrics, and (with ``retry``) retries of idempotent tools."""
         config = slot.config
         limit = config.tool_timeout_sec if timeout is DEFAULT else timeout
-        retries = config.tool_retries if config.is_idempotent(tool_name, tool.annotations if tool is not None else None) else 0
+        idempotent = config.is_idempotent(tool_name, tool.annotations if tool is not None else None)
+        retries = config.tool_retries if retry and idempotent else 0
         call_id = next(self._call_ids)
         emit = self._rt.events.emit
         emit(ToolCallBegin(call_id, slot.name, tool_name, qualified_name, dict(arguments) if arguments is not None else None))
@@ -133,9 +184,10 @@ class ToolRouter:
                 if not slot.filter.allows(tool_name):  # a reload may have changed the filters
                     raise ToolDisabledError(f"tool '{tool_name}' is disabled for MCP server '{slot.name}'")
                 try:
-                    result = instance.live_session.call_tool(
+                    answer = instance.live_session.call_tool(
                         tool_name, arguments, timeout=limit, on_progress=on_progress, meta=meta
                     )
+                    result = dataclasses.replace(answer, server=slot.name)
                     return result
                 except MCPError as exc:
                     if isinstance(exc, SessionClosedError) and instance.retired and redirects > 0 and not self._rt.closing:

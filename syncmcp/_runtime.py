@@ -30,6 +30,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from . import _forks
+from ._circuit import Availability
 from ._elicitation import ElicitationRouter
 from ._events import EventDispatcher, ManagerEvent, StartupComplete
 from ._exceptions import ConnectionClosed, MCPError, SessionClosedError, StartupError, UnknownServerError
@@ -81,6 +82,7 @@ class Runtime:
         events: delivers events to ``on_event`` on the ``syncmcp-events`` thread.
         router: routes elicitations (``None``: servers are not offered elicitation).
         sandbox: ``(version, state)`` of the sandbox state servers are told about.
+        availability: circuit breakers, health-check verdicts and fallback counters.
     """
 
     def __init__(self, on_event: Optional[Callable[[ManagerEvent], None]], shutdown_grace: float, terminate_grace: float) -> None:
@@ -94,6 +96,7 @@ class Runtime:
         self.fanout_pool = concurrent.futures.ThreadPoolExecutor(_FANOUT_WORKERS, thread_name_prefix="syncmcp-fanout")
         self.router: Optional[ElicitationRouter] = None
         self.sandbox: Tuple[int, Optional[SandboxState]] = (0, None)
+        self.availability = Availability()
         self.shutdown_grace = shutdown_grace
         self.terminate_grace = terminate_grace
         #: The process generation the runtime was made in (see ``syncmcp._forks``).

@@ -106,6 +106,12 @@ class ServerMetrics:
     uptime: Optional[float] = None
     rss_bytes: Optional[int] = None
     cpu_seconds: Optional[float] = None
+    #: calls to this server's tools that a fallback answered.
+    fallback_calls: int = 0
+    #: calls this server answered as another server's fallback.
+    served_as_fallback: int = 0
+    #: ``closed``, ``open`` or ``half_open`` with a circuit breaker configured, else ``None``.
+    circuit: Optional[str] = None
 
     @property
     def error_rate(self) -> float:
@@ -142,6 +148,9 @@ class ReloadResult:
     removed: Tuple[str, ...] = ()
     restarted: Tuple[str, ...] = ()
     unchanged: Tuple[str, ...] = ()
+    #: running servers whose new configuration failed to start: they keep running as they were
+    #: (the error was logged and emitted as a ``failed`` start-up event).
+    failed: Tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ._config import ServerConfig
 
-__all__ = ["CACHE_FORMAT", "DEFAULT_CACHE_TTL", "ToolCache", "tool_cache_key"]
+__all__ = ["CACHE_FORMAT", "DEFAULT_CACHE_TTL", "ToolCache", "tool_cache_key", "tool_cache_option"]
 
 logger = logging.getLogger("syncmcp.cache")
 
@@ -210,3 +210,19 @@ def _atomic_write(path: Path, payload: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def tool_cache_option(value: Union[bool, ToolCache, str, os.PathLike[str], None]) -> Optional[ToolCache]:
+    """The tool cache a manager's ``tool_cache`` argument asks for (``None``: none).
+
+    Example:
+        >>> tool_cache_option(False) is None, isinstance(tool_cache_option(True), ToolCache)
+        (True, True)
+    """
+    if isinstance(value, ToolCache):
+        return value
+    if value is True:
+        return ToolCache()
+    if value is False or value is None:
+        return None
+    return ToolCache(value)

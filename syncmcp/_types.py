@@ -399,7 +399,9 @@ class CallToolResult:
     """The result of ``tools/call``. ``is_error`` results are returned, never raised.
 
     ``structured_content`` is ``None`` both when absent and when the server sent ``null``;
-    :attr:`has_structured_content` tells the two apart.
+    :attr:`has_structured_content` tells the two apart. ``server`` is the name of the managed
+    server that answered (set by :class:`~syncmcp.MCPManager`: a fallback's name when one took
+    the call); ``None`` from a plain session.
 
     Example:
         >>> r = CallToolResult.from_dict({"content": [], "structuredContent": {"t": 1}})
@@ -412,6 +414,7 @@ class CallToolResult:
     is_error: bool = False
     meta: JSONObject = field(default_factory=dict)
     raw: JSONObject = _raw_field()
+    server: Optional[str] = field(default=None, compare=False)
 
     @classmethod
     def from_dict(cls, data: Any) -> CallToolResult:

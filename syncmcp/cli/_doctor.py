@@ -7,6 +7,9 @@ prompt counts, ping latency, the last lines of its stderr, and hints: Codex's st
 texts for a failure (timeouts suggest ``startup_timeout_sec``, missing ``env_vars`` are named)
 and warnings for a slow start or a listing that failed. A server is unhealthy when it does not
 start, its handshake fails, or it cannot list the tools it declares; the exit status is then 3.
+A server with ``fallback`` servers (checked too) is reported with its coverage: which of its
+tools each fallback offers (after both servers' filters), or, when it failed itself, how many
+tools each fallback would answer in its place.
 
 Example:
     $ syncmcp doctor time
@@ -24,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Sized, Tuple
 
 from .._config import ServerConfig
+from .._toolnames import ToolFilter
 
 if TYPE_CHECKING:
     from .._session import ClientSession
@@ -70,6 +74,8 @@ class DoctorReport:
     warnings: List[str] = field(default_factory=list)
     stderr_tail: str = ""
     auth: Optional[str] = None  # HTTP servers: unsupported | not_logged_in | bearer_token | oauth
+    tool_names: List[str] = field(default_factory=list)  # after the server's filters
+    fallback: Dict[str, Optional[List[str]]] = field(default_factory=dict)  # name -> tools it covers (None: failed)
 
     @property
     def healthy(self) -> bool:
@@ -180,7 +186,11 @@ def _inspect(session: ClientSession, config: ServerConfig, report: DoctorReport)
         if capability not in report.capabilities:
             continue
         try:
-            setattr(report, attribute, len(fetch(timeout=config.tool_timeout_sec)))
+            items = fetch(timeout=config.tool_timeout_sec)
+            setattr(report, attribute, len(items))
+            if attribute == "tools":
+                allowed = ToolFilter.from_lists(config.enabled_tools, config.disabled_tools)
+                report.tool_names = [tool.name for tool in items if allowed.allows(tool.name)]  # type: ignore[attr-defined]
         except Exception as exc:
             problem = f"{attribute.replace('_', ' ')} could not be listed: {exc}"
             if vital:
@@ -227,6 +237,7 @@ def _text(report: DoctorReport) -> List[str]:
         lines.append(f"  listed:       {', '.join(counts)}")
         lines.append(f"  ping:         {_seconds(report.ping_seconds)}")
         lines.append(f"  instructions: {'yes' if report.instructions else 'no'}")
+    lines += _coverage_text(report)
     if report.error:
         lines += ["  " + line for line in report.error.splitlines()]
     lines += [f"  warning: {warning}" for warning in report.warnings]
@@ -238,6 +249,48 @@ def _text(report: DoctorReport) -> List[str]:
     elif not tail and report.transport == "stdio":
         lines.append("  stderr:       (empty)")
     return lines
+
+
+def _coverage_text(report: DoctorReport) -> List[str]:
+    lines = []
+    for name, covered in report.fallback.items():
+        if covered is None:
+            text = "FAILED, covers nothing"
+        elif report.healthy:
+            missing = [tool for tool in report.tool_names if tool not in covered]
+            text = f"covers {len(covered)} of {len(report.tool_names)} tools" + (
+                f" (not {', '.join(missing)})" if missing else ""
+            )
+        else:
+            text = f"answers in its place ({len(covered)} tools)"
+        lines.append(f"  fallback:     {name}: {text}")
+    return lines
+
+
+def _add_coverage(reports: Sequence[DoctorReport], configs: Dict[str, ServerConfig]) -> None:
+    """Fill each report's ``fallback``: the tools each of its fallbacks covers."""
+    by_name = {report.name: report for report in reports}
+    for report in reports:
+        for name in configs[report.name].fallback:
+            other = by_name.get(name)
+            if other is None or not other.healthy or other.status == "disabled":
+                report.fallback[name] = None
+            elif report.healthy:
+                report.fallback[name] = [tool for tool in report.tool_names if tool in other.tool_names]
+            else:
+                report.fallback[name] = list(other.tool_names)
+
+
+def _with_fallbacks(chosen: Dict[str, ServerConfig], servers: Dict[str, ServerConfig]) -> Dict[str, ServerConfig]:
+    """``chosen`` plus the fallbacks of its servers (and theirs), which coverage needs checked."""
+    result = dict(chosen)
+    pending = list(chosen)
+    while pending:
+        for name in servers[pending.pop()].fallback:
+            if name in servers and name not in result:
+                result[name] = servers[name]
+                pending.append(name)
+    return result
 
 
 _AUTH_TEXT = {
@@ -255,7 +308,7 @@ def run_doctor(ctx: Context, names: Sequence[str]) -> int:
     for name in names:
         if name not in source.servers:
             raise unknown_server(name, list(source.servers))
-    chosen = {name: source.servers[name] for name in names} if names else dict(source.servers)
+    chosen = _with_fallbacks({name: source.servers[name] for name in names}, source.servers) if names else dict(source.servers)
     if not chosen:
         from ._context import ADD_HINT
 
@@ -295,6 +348,7 @@ def run_doctor(ctx: Context, names: Sequence[str]) -> int:
     finally:
         with ctx.interrupts.deferred():  # each check closes its session before it returns
             pool.shutdown(wait=True, cancel_futures=True)
+    _add_coverage(reports, chosen)
     if ctx.json:
         write_json([{**asdict(report), "healthy": report.healthy} for report in reports], ctx.out)
     else:

@@ -6,7 +6,9 @@ configuration in effect, ``-c`` overrides included; ``add`` and ``remove`` edit 
 the overrides), see :func:`~syncmcp.cli._configfile.edit_config`; ``add`` of a server that is
 already configured keeps its settings other than the transport and says on stderr what it
 replaced, kept and dropped. Environment values and header values are masked (``KEY=*****``) in
-text output; ``--json`` shows the configuration as written.
+text output; ``--json`` shows the configuration as written. Fallbacks and circuit breakers
+(syncmcp's own keys) are shown too: ``list`` adds a ``Fallbacks`` table when any server has
+them, ``get`` a ``fallback`` line.
 
 Example:
     $ syncmcp add time -- uvx mcp-server-time --local-timezone UTC
@@ -102,6 +104,12 @@ def _transport_json(config: ServerConfig) -> Dict[str, Any]:
     }
 
 
+def _circuit(config: ServerConfig) -> str:
+    if not config.circuit_failures:
+        return "off"
+    return f"after {config.circuit_failures} failures, {config.circuit_cooldown_sec:g} s"
+
+
 def _entry_json(name: str, config: ServerConfig) -> Dict[str, Any]:
     return {
         "name": name,
@@ -111,6 +119,7 @@ def _entry_json(name: str, config: ServerConfig) -> Dict[str, Any]:
         "startup_timeout_sec": config.startup_timeout_sec,
         "tool_timeout_sec": config.tool_timeout_sec,
         "auth_status": _auth_status(config),
+        "fallback": list(config.fallback),
     }
 
 
@@ -156,6 +165,9 @@ def run_list(ctx: Context) -> int:
         lines.append("")
     if http:
         lines += table(["Name", "Url", "Bearer Token Env Var", "Status", "Auth"], http)
+    covered = [[name, ", ".join(config.fallback), _circuit(config)] for name, config in entries if config.fallback]
+    if covered:
+        lines += ["", *table(["Name", "Fallback", "Circuit Breaker"], covered)]
     for line in lines:
         ctx.write(line)
     if source.builtin:
@@ -177,6 +189,8 @@ def run_get(ctx: Context, name: str) -> int:
         data["protocol_era"] = config.protocol_era
         data["enabled_tools"] = list(config.enabled_tools) if config.enabled_tools is not None else None
         data["disabled_tools"] = list(config.disabled_tools) or None
+        data["circuit_failures"] = config.circuit_failures
+        data["circuit_cooldown_sec"] = config.circuit_cooldown_sec
         write_json(data, ctx.out)
         return EXIT_OK
     if not config.enabled:
@@ -208,6 +222,10 @@ def run_get(ctx: Context, name: str) -> int:
         ]
     if config.protocol_era != "auto":
         lines.append(f"  protocol_era: {config.protocol_era}")
+    if config.fallback:
+        lines.append(f"  fallback: {', '.join(config.fallback)}")
+    if config.circuit_failures:
+        lines.append(f"  circuit_breaker: {_circuit(config)}")
     lines += [
         f"  startup_timeout_sec: {config.startup_timeout_sec:g}",
         f"  tool_timeout_sec: {config.tool_timeout_sec:g}",
