@@ -22,7 +22,6 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import time
@@ -184,10 +183,13 @@ class ToolRouter:
                 if not slot.filter.allows(tool_name):  # a reload may have changed the filters
                     raise ToolDisabledError(f"tool '{tool_name}' is disabled for MCP server '{slot.name}'")
                 try:
-                    answer = instance.live_session.call_tool(
+                    answer: CallToolResult = instance.live_session.call_tool(
                         tool_name, arguments, timeout=limit, on_progress=on_progress, meta=meta
                     )
-                    result = dataclasses.replace(answer, server=slot.name)
+                    # The session made this result for this call alone: naming the server in
+                    # place costs far less than a copy of the frozen dataclass.
+                    object.__setattr__(answer, "server", slot.name)
+                    result = answer
                     return result
                 except MCPError as exc:
                     if isinstance(exc, SessionClosedError) and instance.retired and redirects > 0 and not self._rt.closing:
