@@ -118,6 +118,7 @@ SERVER_LAYERS = [
     {"server.workspace._files"},
     {"server.workspace._ignore", "server.workspace._patch", "server.workspace._info", "server.workspace._prompts"},
     {"server.workspace._paths", "server.workspace._commands"},
+    {"server.workspace._catalog"},
     {"server.workspace._app"},
 ]
 SERVER_MAY_IMPORT = {

@@ -29,8 +29,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import threading
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -46,10 +44,11 @@ from ..._sandbox import (
 )
 from ..._stdio import ENV_ALLOWLIST, child_environment
 from ..._version import __version__
-from .._content import EmbeddedResource, ToolResult
+from .._content import ToolResult
 from .._context import Context
-from .._errors import ResourceNotFound, ToolError
+from .._errors import ToolError
 from .._server import Server
+from ._catalog import MAX_FILE_BYTES, FileIndex, WorkspaceCatalog
 from ._commands import DEFAULT_MAX_OUTPUT, ProcessTracker, bubblewrap_argv, find_bubblewrap, run_command
 from ._files import (
     FileTooLarge,
@@ -58,16 +57,13 @@ from ._files import (
     commit,
     describe_mode,
     guess_mime_type,
-    is_binary,
-    read_bytes,
     read_lines,
     read_text_file,
 )
 from ._ignore import walk
-from ._info import GitRepositories, ProgramOutput, environment_info, git_available, redact
+from ._info import GitRepositories, ProgramOutput, git_available, redact
 from ._patch import DeleteFile, Operation, PatchError, UpdateFile, parse_patch, plan
 from ._paths import SandboxCeilingError, SandboxViolation, Workspace
-from ._prompts import DOC_STYLES, FOCUS_AREAS, REFACTOR_GOALS, TEST_FRAMEWORKS, instructions_for
 
 __all__ = ["DEFAULT_SERVER_NAME", "CommandOutput", "WorkspaceServer"]
 
@@ -75,12 +71,8 @@ logger = logging.getLogger("syncmcp.server.workspace")
 
 #: ``serverInfo.name`` of ``syncmcp serve``.
 DEFAULT_SERVER_NAME = "syncmcp-workspace"
-#: Largest file ``read_file`` reads whole, a resource serves, or a patch edits.
-MAX_FILE_BYTES = 10 * 1024 * 1024
 #: Deepest ``list_directory`` walk.
 MAX_LIST_DEPTH = 10
-#: Seconds the file index behind ``resources/list`` is reused (pages of one listing agree).
-_INDEX_TTL = 5.0
 #: Bytes of a probe's output kept (``git status`` of a huge tree is cut there, and says so).
 _PROBE_OUTPUT = 4 * 1024 * 1024
 
@@ -161,54 +153,6 @@ def _readable_folders(folders: Sequence[Union[str, Path]]) -> Tuple[str, ...]:
     return tuple(real)
 
 
-class _FileIndex:
-    """The workspace's files for ``resources/list``, rebuilt when older than a few seconds."""
-
-    def __init__(self, workspace: Workspace, limit: int) -> None:
-        self._workspace = workspace
-        self._limit = limit
-        self._lock = threading.Lock()
-        self._built = 0.0
-        self._items: List[Dict[str, Any]] = []
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._built = 0.0
-
-    def items(self) -> List[Dict[str, Any]]:
-        with self._lock:
-            if self._items and time.monotonic() - self._built < _INDEX_TTL:
-                return self._items
-        items: List[Dict[str, Any]] = []
-        for root in self._workspace.roots:
-            for entry in walk(root, root, 64):
-                if entry.is_dir or entry.is_symlink:
-                    continue
-                try:
-                    info = os.lstat(entry.path)  # a link put there meanwhile is not followed
-                except OSError:
-                    continue
-                if not stat.S_ISREG(info.st_mode):
-                    continue
-                size = info.st_size
-                items.append(
-                    {
-                        "uri": entry.path.as_uri(),
-                        "name": self._workspace.display(entry.path),
-                        "mimeType": guess_mime_type(entry.path, False),
-                        "size": size,
-                    }
-                )
-                if len(items) >= self._limit:
-                    break
-            if len(items) >= self._limit:
-                logger.info("resources/list stops at %d workspace files", self._limit)
-                break
-        with self._lock:
-            self._items, self._built = items, time.monotonic()
-        return items
-
-
 class WorkspaceServer:
     """The workspace server: a :class:`~syncmcp.server.Server` over some folders, sandboxed.
 
@@ -281,7 +225,7 @@ class WorkspaceServer:
         self.sandbox_readable: Tuple[str, ...] = readable
         self.tracker = ProcessTracker()
         self._git = GitRepositories(self.workspace.roots, self._run_probe) if git_available() else None
-        self._files = _FileIndex(self.workspace, max_resource_files)
+        self._files = FileIndex(self.workspace, max_resource_files)
         self.server = Server(
             name,
             __version__,
@@ -292,8 +236,9 @@ class WorkspaceServer:
         self.server.experimental[CODEX_SANDBOX_CAPABILITY] = {}
         self.server.on_shutdown(self._shutdown)
         self._register_tools()
-        self._register_resources()
-        self._register_prompts()
+        WorkspaceCatalog(
+            self.workspace, self._files, self.list_directory, self._git, self._run_probe, self.configuration
+        ).register(self.server)
         self.server.request_handler(SYNCMCP_SANDBOX_METHOD)(self._sandbox_update)
         self.server.request_handler(CODEX_SANDBOX_METHOD)(self._sandbox_update)
 
@@ -721,149 +666,3 @@ class WorkspaceServer:
             self.server.notify_resource_updated(target.as_uri())
         if structural:
             self.server.notify_resources_changed()
-
-    # ------------------------------------------------------------------------- resources
-
-    def _register_resources(self) -> None:
-        server = self.server
-        server.resource_template(
-            "file://{+path}",
-            name="workspace-file",
-            title="Workspace file",
-            description="A file of the workspace, by absolute path (file:///...).",
-            completions={"path": self._complete_path},
-            list_resources=self._files.items,
-        )(self._read_file_resource)
-        if self._git is not None and self._git.found:
-            server.resource(
-                "workspace://git",
-                name="git",
-                title="Git information",
-                description="Branch, HEAD, status (of the root's files) and the last 20 commits of each root's repository.",
-                mime_type="application/json",
-            )(self._git.report)
-        server.resource(
-            "workspace://environment",
-            name="environment",
-            title="Environment",
-            description="Operating system, Python and developer tool versions (no environment secrets).",
-            mime_type="application/json",
-        )(self._environment_resource)
-        server.resource(
-            "workspace://config",
-            name="config",
-            title="Server configuration",
-            description="Roots, sandbox policy and limits of this server (secrets redacted).",
-            mime_type="application/json",
-        )(self.configuration)
-
-    def _read_file_resource(self, path: str) -> Any:
-        try:
-            target = self.workspace.resolve(path)
-        except SandboxViolation as exc:
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, str(exc)) from exc
-        uri = target.as_uri()
-        if target.is_dir():
-            listing = self.list_directory(str(target))
-            return EmbeddedResource(uri, text=listing, mime_type="text/plain")
-        try:
-            data = read_bytes(target, MAX_FILE_BYTES, exact=True)
-        except FileNotFoundError as exc:
-            raise ResourceNotFound(f"file://{path}") from exc
-        except (FileTooLarge, NotARegularFile, PathChanged) as exc:
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, str(exc)) from exc
-        if is_binary(data[:8192]):
-            return EmbeddedResource(uri, blob=data, mime_type=guess_mime_type(target, True))
-        try:
-            return EmbeddedResource(uri, text=data.decode("utf-8"), mime_type=guess_mime_type(target, False))
-        except UnicodeDecodeError:
-            return EmbeddedResource(uri, blob=data, mime_type=guess_mime_type(target, True))
-
-    def _complete_path(self, value: str) -> List[str]:
-        """Absolute paths of workspace files starting with ``value`` (or whose workspace-relative path does)."""
-        results: List[str] = []
-        for item in self._files.items():
-            absolute = item["uri"][len("file://") :]
-            if absolute.startswith(value) or item["name"].startswith(value):
-                results.append(absolute)
-        return results
-
-    def _environment_resource(self) -> Dict[str, Any]:
-        return environment_info(self._run_probe)
-
-    # ------------------------------------------------------------------------- prompts
-
-    def _prompt_messages(self, prompt: str, path: str, option: str) -> List[Dict[str, Any]]:
-        try:
-            target = self.workspace.resolve(path)
-        except SandboxViolation as exc:
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, str(exc)) from exc
-        messages: List[Dict[str, Any]] = [
-            {"role": "user", "content": {"type": "text", "text": instructions_for(prompt, path, option)}}
-        ]
-        if target.is_dir():
-            listing = self.list_directory(str(target), depth=3)
-            messages.append(
-                {"role": "user", "content": EmbeddedResource(target.as_uri(), text=listing, mime_type="text/plain").to_dict()}
-            )
-            return messages
-        if not target.exists():
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"{path} does not exist in the workspace")
-        try:
-            text = read_text_file(target, MAX_FILE_BYTES, exact=True)
-        except (FileTooLarge, NotARegularFile, PathChanged) as exc:
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, str(exc)) from exc
-        if text is None:
-            raise JSONRPCError(ErrorCode.INVALID_PARAMS, f"{path} is a binary file")
-        resource = EmbeddedResource(target.as_uri(), text=text, mime_type=guess_mime_type(target, False))
-        messages.append({"role": "user", "content": resource.to_dict()})
-        return messages
-
-    def _workspace_paths(self, value: str) -> List[str]:
-        return [item["name"] for item in self._files.items() if item["name"].startswith(value)]
-
-    def _register_prompts(self) -> None:
-        server = self.server
-        messages = self._prompt_messages
-
-        def code_review(path: str, focus: str = "correctness") -> List[Dict[str, Any]]:
-            """Review a file for bugs, risks and unclear code.
-
-            Args:
-                path: the file (or folder) to review, relative to the workspace root.
-                focus: what to look at most (correctness, security, performance, ...).
-            """
-            return messages("code_review", path, focus)
-
-        def refactor(path: str, goal: str) -> List[Dict[str, Any]]:
-            """Refactor a file towards a goal, keeping its behaviour.
-
-            Args:
-                path: the file to refactor, relative to the workspace root.
-                goal: what the refactoring should achieve (simplify, extract functions, ...).
-            """
-            return messages("refactor", path, goal)
-
-        def generate_tests(path: str, framework: str = "pytest") -> List[Dict[str, Any]]:
-            """Write tests for a file's code.
-
-            Args:
-                path: the file to test, relative to the workspace root.
-                framework: the test framework (pytest, unittest, jest, ...).
-            """
-            return messages("generate_tests", path, framework)
-
-        def generate_docs(path: str, style: str = "google") -> List[Dict[str, Any]]:
-            """Write documentation for a file's code.
-
-            Args:
-                path: the file to document, relative to the workspace root.
-                style: the documentation style (google, numpy, sphinx, markdown, ...).
-            """
-            return messages("generate_docs", path, style)
-
-        paths = self._workspace_paths
-        server.prompt(title="Code review", completions={"path": paths, "focus": FOCUS_AREAS})(code_review)
-        server.prompt(title="Refactor", completions={"path": paths, "goal": REFACTOR_GOALS})(refactor)
-        server.prompt(title="Generate tests", completions={"path": paths, "framework": TEST_FRAMEWORKS})(generate_tests)
-        server.prompt(title="Generate documentation", completions={"path": paths, "style": DOC_STYLES})(generate_docs)
