@@ -379,7 +379,7 @@ def test_a_failed_initialize_leaves_no_session() -> None:
 
 
 def open_get(port: int, session: str) -> Tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     connection.request("GET", "/mcp", headers={"Accept": "text/event-stream", "Mcp-Session-Id": session})
     response = connection.getresponse()  # at once: the head does not wait for a first event
     assert response.status == 200 and response.getheader("Content-Type") == "text/event-stream"
@@ -483,7 +483,11 @@ def test_a_new_get_stream_takes_over_the_session_s_old_one() -> None:
         server.notify_resource_updated("note://one")  # not subscribed: nothing
         server.add_tool(lambda: "x", name="late")
         assert new.fp.readline() == b": keep-alive\n"
-        assert b"notifications/tools/list_changed" in b"".join(new.fp.readline() for _ in range(4))
+        seen = b""
+        while b"notifications/tools/list_changed" not in seen:
+            line = new.fp.readline()  # bounded by the connection's timeout
+            assert line, f"the stream ended before the notification: {seen!r}"
+            seen += line
         for connection, response in ((old_connection, old), (new_connection, new)):
             connection.close()
             response.close()
