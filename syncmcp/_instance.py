@@ -2,11 +2,14 @@
 
 :func:`make_transport` and :func:`make_session` build what an :class:`Instance` runs on from the
 server's configuration and its manager's :class:`~syncmcp._services.Services`;
-:func:`annotate_limit` names the resource limit that ended an instance in a connection error.
+:func:`annotate_limit` names the resource limit that ended an instance in a connection error;
+:func:`startup_error_text` says why a start-up failed; :func:`start_lifetime` starts the timer
+that enforces ``max_lifetime_sec``.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Callable, Optional, Sequence, Tuple
 
@@ -15,10 +18,13 @@ from ._exceptions import ConnectionClosed
 from ._remote import http_transport
 from ._services import Services
 from ._session import ClientSession
+from ._startup import startup_error_display
 from ._stdio import StdioTransport
 from ._transport import Transport
 
-__all__ = ["Instance", "annotate_limit", "make_session", "make_transport"]
+__all__ = ["Instance", "annotate_limit", "make_session", "make_transport", "start_lifetime", "startup_error_text"]
+
+logger = logging.getLogger("syncmcp.manager")
 
 
 class Instance:
@@ -69,6 +75,20 @@ class Instance:
             return transport.explain_exit(error.returncode, error.stderr_tail or None)
         return transport.explain_exit()
 
+    def explain(self, error: BaseException) -> None:
+        """Name the resource limit that ended this instance in ``error``'s message (in place), if one did."""
+        note = self.limit_note(error)
+        if note is not None:
+            annotate_limit(error, note)
+
+    def arm_lifetime(self, seconds: float, server: str, expire: Callable[[Instance], None]) -> threading.Timer:
+        """The timer (not started yet) that calls ``expire(self)`` after ``seconds``; under the server's lock."""
+        timer = threading.Timer(seconds, expire, args=(self,))
+        timer.name = f"syncmcp-lifetime[{server}]"
+        timer.daemon = True
+        self.lifetime_timer = timer
+        return timer
+
     def cancel_lifetime(self) -> Optional[threading.Timer]:
         """Stop the lifetime timer (under the server's lock); the timer, to join outside it."""
         timer, self.lifetime_timer = self.lifetime_timer, None
@@ -90,6 +110,22 @@ def annotate_limit(error: BaseException, note: str) -> None:
     head, sep, tail = message.partition("\n")
     error.args = (f"{head}: {note}{sep}{tail}",)
     error.reason = f"{error.reason}: {note}"
+
+
+def start_lifetime(timer: threading.Timer, server: str) -> None:
+    """Start a lifetime timer (outside the lock); without threads (the interpreter exiting), only warn."""
+    try:
+        timer.start()
+    except RuntimeError:  # no new threads: the interpreter is exiting
+        logger.warning("MCP server '%s': cannot keep its max_lifetime_sec (no thread)", server)
+
+
+def startup_error_text(name: str, config: ServerConfig, instance: Optional[Instance], error: BaseException) -> str:
+    """What a failed start-up of server ``name`` says: the error (naming a limit that ended it) and diagnostics."""
+    if instance is not None:
+        instance.explain(error)
+    tail, missing = instance.diagnostics() if instance is not None else ("", ())
+    return startup_error_display(name, config, error, stderr_tail=tail, missing_env_vars=missing)
 
 
 def make_transport(name: str, config: ServerConfig, svc: Services) -> Transport:

@@ -24,6 +24,12 @@ is named in the error of every call it failed and in the server's error text. A 
 ``max_lifetime_sec`` is stopped by a timer thread (``syncmcp-lifetime[<server>]``) that many
 seconds after it became ready: its calls in flight fail naming the limit, and it is ``exited``,
 restarted on next use like a crashed server (the same backoff and counting).
+
+Its parts, each in its own module: :mod:`~syncmcp._services` (what the manager provides, the
+restart policy, start-up batches), :mod:`~syncmcp._instance` (one instance and how it is built),
+:mod:`~syncmcp._servertools` (the tool list and its disk cache), :mod:`~syncmcp._sandboxsync`
+(sandbox state sent to instances), :mod:`~syncmcp._callstats` (call metrics) and
+:mod:`~syncmcp._unavailable` (the error for a server that is not ready).
 """
 
 from __future__ import annotations
@@ -37,19 +43,18 @@ from typing import List, Optional, Tuple
 from ._callstats import LATENCY_WINDOW, CallStats
 from ._config import ServerConfig
 from ._events import ListChanged, ManagerEvent, ServerExited, StartupUpdate
-from ._exceptions import ConnectionClosed, ServerUnavailableError, SessionClosedError
+from ._exceptions import ConnectionClosed, ServerUnavailableError
 from ._instance import Instance as _Instance
-from ._instance import annotate_limit as _annotate
-from ._instance import make_session, make_transport
+from ._instance import make_session, make_transport, start_lifetime, startup_error_text
 from ._procstat import ProcessUsage
 from ._sandboxsync import SandboxSync, sandbox_method
 from ._servertools import ServerTools
 from ._services import RestartPolicy, Roots, SamplingHandler, Services, StartupBatch
 from ._session import ClientSession
-from ._startup import startup_error_display
 from ._status import ServerMetrics, ServerState, ServerStatus
 from ._toolnames import ToolFilter, ToolGroup
 from ._types import CallToolResult, Tool
+from ._unavailable import unavailable_error
 
 __all__ = ["LATENCY_WINDOW", "ManagedServer", "RestartPolicy", "Roots", "SamplingHandler", "Services", "StartupBatch"]
 
@@ -257,19 +262,13 @@ class ManagedServer:
                     self._restarts += 1
                 lifetime = self.config.max_lifetime_sec
                 if lifetime is not None:
-                    timer = threading.Timer(lifetime, self._lifetime_over, args=(instance,))
-                    timer.name = f"syncmcp-lifetime[{self.name}]"
-                    timer.daemon = True
-                    instance.lifetime_timer = timer
+                    timer = instance.arm_lifetime(lifetime, self.name, self._lifetime_over)
         if taken is None:  # superseded meanwhile; whoever did it reported
             instance.retired = True
             instance.live_session.close()
             return
         if timer is not None:  # started outside the lock; a close meanwhile cancelled it, so it ends at once
-            try:
-                timer.start()
-            except RuntimeError:  # no new threads: the interpreter is exiting
-                logger.warning("MCP server '%s': cannot keep its max_lifetime_sec (no thread)", self.name)
+            start_lifetime(timer, self.name)
         self.tool_group()  # prepare the names here, not in the next list_all_tools()
         logger.info("MCP server '%s' is ready (%d tools, %s era)", self.name, len(tools), self._era)
         self._settle_start(taken, StartupUpdate(self.name, "ready"), instance)
@@ -281,11 +280,7 @@ class ManagedServer:
         self._toolset.write_cache(tools)
 
     def _start_failed(self, gen: int, instance: Optional[_Instance], error: BaseException) -> None:
-        note = instance.limit_note(error) if instance is not None else None
-        if note is not None:
-            _annotate(error, note)
-        tail, missing = instance.diagnostics() if instance is not None else ("", ())
-        text = startup_error_display(self.name, self.config, error, stderr_tail=tail, missing_env_vars=missing)
+        text = startup_error_text(self.name, self.config, instance, error)
         forgotten: Optional[str] = None
         with self._lock:
             taken = self._take_start_locked(gen)
@@ -413,20 +408,7 @@ class ManagedServer:
             return self._unavailable_locked(self._state)
 
     def _unavailable_locked(self, state: ServerState) -> Exception:
-        if state is ServerState.CLOSED:
-            return SessionClosedError(f"MCP server '{self.name}' was removed or its manager closed")
-        if state is ServerState.DISABLED:
-            return ServerUnavailableError(f"MCP server '{self.name}' is disabled (enabled = false)", server=self.name)
-        if state is ServerState.PENDING:
-            return ServerUnavailableError(f"MCP server '{self.name}' is not started yet", server=self.name)
-        if state is ServerState.CANCELLED:
-            error = ServerUnavailableError(
-                f"failed to get client: MCP server '{self.name}': MCP startup cancelled", server=self.name
-            )
-        else:
-            error = ServerUnavailableError(f"failed to get client: {self._error_text}", server=self.name)
-        error.__cause__ = self._error
-        return error
+        return unavailable_error(self.name, state, self._error_text, self._error)
 
     def _acquire_ready(self) -> Optional[_Instance]:
         """The running instance if the server is ready now (never waits, never starts); pair with release."""
@@ -485,9 +467,7 @@ class ManagedServer:
 
         An exit caused by a resource limit is named in ``error``'s message (changed in place).
         """
-        note = instance.limit_note(error)
-        if note is not None:
-            _annotate(error, note)
+        instance.explain(error)
         with self._lock:
             events = self._mark_lost_locked(instance, error)
         for event in events:

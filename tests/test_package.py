@@ -17,7 +17,8 @@ PACKAGE = Path(syncmcp.__file__).parent
 LAYERS = [
     {"_version", "_exceptions", "_display", "_procstat", "_status", "_timeout", "_workers", "_urls", "_filemodes", "_limits"},
     {"_jsonrpc", "_types", "_sandbox", "_config", "_sse", "_httpwire", "_credentials", "_mcpheaders", "_forks"},
-    {"_validation", "_era", "_listcache", "_tasks", "_toolnames", "_startup", "_events", "_toolcache", "_auth", "_login", "_callstats"},
+    {"_validation", "_era", "_listcache", "_tasks", "_toolnames", "_startup", "_events", "_toolcache", "_auth", "_login", "_callstats",
+     "_unavailable"},
     {"_es256", "_oauthdiscovery", "_oauthflight", "_circuit", "_servertools"},
     {"_oauthclients"},
     {"_oauthgrants"},
