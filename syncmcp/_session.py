@@ -6,10 +6,10 @@ progress routing, logging, schema validation of tool calls, the server's request
 (roots, sampling, elicitation) answered by plain callables, the 2026-07-28 multi-round-trip
 ``InputRequiredResult`` flow, subscriptions, and task-augmented tool calls.
 
-:class:`ClientSession` owns the session's lifecycle (state, the handshake's answer, its era), the
-checks every call passes (open, capability declared, timeout), logging and the routing of
-notifications; each of its parts owns its own state and locks, and knows its session only
-through a small protocol of public members:
+:class:`ClientSession` owns the session's lifecycle (state, the handshake's answer, its era) and
+the checks every call passes (open, capability declared, timeout); each of its parts owns its
+own state and locks, and knows its session only through a small protocol of public members (or
+the parts it is given):
 
 - :mod:`~syncmcp._handshake`: era detection and the handshake (functions, no state);
 - :mod:`~syncmcp._requests`: the era's envelope, progress tokens, ``InputRequiredResult`` rounds,
@@ -17,6 +17,8 @@ through a small protocol of public members:
 - :mod:`~syncmcp._pagination`: the four listings, their pagination and caches;
 - :mod:`~syncmcp._toolcalls`: tool definitions, schema validation, calls run as tasks;
 - :mod:`~syncmcp._subscriptions`: resource subscribers and the 2026-07-28 listen stream.
+- :mod:`~syncmcp._notifications`: routing each notification to the part it concerns, and
+  server log messages to ``logging``.
 
 Example:
     >>> import sys, syncmcp
@@ -30,7 +32,6 @@ Example:
 from __future__ import annotations
 
 import enum
-import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -38,11 +39,12 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ._client_features import ClientFeatures, Roots
 from ._endpoint import DEFAULT_MAX_WORKERS, Endpoint, InboundRequest, PendingRequest, ProgressCallback
-from ._era import ERAS, LATEST_PROTOCOL_VERSION, LOG_LEVELS, MODERN_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS
+from ._era import ERAS, LATEST_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS
 from ._exceptions import ConnectionClosed, MCPError, SessionClosedError
 from ._handshake import Startup, negotiate
 from ._jsonrpc import RequestId
-from ._pagination import LIST_CHANGED, LISTINGS, Listings
+from ._notifications import LOGGING_LEVELS, LogCallback, Notifications
+from ._pagination import LISTINGS, Listings
 from ._requests import Requests
 from ._subscriptions import Subscriptions
 from ._tasks import ToolTask
@@ -79,8 +81,6 @@ __all__ = [
     "Timeout",
 ]
 
-logger = logging.getLogger("syncmcp.session")
-
 #: Default seconds for a request when neither the call nor the session says otherwise.
 DEFAULT_TIMEOUT = 60.0
 #: Default seconds for spawn + handshake in :func:`connect`.
@@ -90,10 +90,6 @@ DEFAULT_STARTUP_TIMEOUT = 10.0
 DEFAULT_DISCOVERY_TIMEOUT = 3.0
 #: Most ``InputRequiredResult`` rounds one request may go through.
 DEFAULT_MAX_INPUT_ROUNDS = 8
-#: MCP log levels (RFC 5424), ascending, and the ``logging`` level each maps to.
-LOGGING_LEVELS: Dict[str, int] = dict(
-    zip(LOG_LEVELS, (logging.DEBUG, logging.INFO, logging.INFO, logging.WARNING, logging.ERROR) + (logging.CRITICAL,) * 3)
-)
 
 
 class CapabilityError(MCPError):
@@ -138,7 +134,6 @@ class RequestContext:
 
 
 Handler = Callable[[RequestContext, Dict[str, Any]], Any]
-LogCallback = Callable[[str, str, Any], None]
 
 
 class _State(enum.Enum):
@@ -247,15 +242,11 @@ class ClientSession:
             on_elicitation_complete=on_elicitation_complete,
         )
         self._transport = transport
-        self._on_log = on_log
-        self._on_list_changed = on_list_changed
-        self._notification_handler = notification_handler
         self._on_connection_lost = on_connection_lost
         self._state = _State.NEW
         self._state_lock = threading.Lock()
         self._init: Optional[InitializeResult] = None
         self._modern = False
-        self._server_log = logging.getLogger(f"syncmcp.servers.{self.name}")
         self._endpoint = Endpoint(
             transport,
             name=self.name,
@@ -272,6 +263,10 @@ class ClientSession:
             lambda: self._has_capability("tools"),
         )  # fmt: skip
         self._subscriptions = Subscriptions(self, self._endpoint.on_notification_thread)
+        self._notifications = Notifications(
+            self.name, self._requests, self._listings, self._subscriptions, self._features, self._tools,
+            on_log, on_list_changed, notification_handler,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------------------ lifecycle
 
@@ -802,34 +797,4 @@ class ClientSession:
 
     def _handle_notification(self, method: str, params: Dict[str, Any]) -> None:
         """Route a notification (runs on the notification worker, in arrival order)."""
-        if method == "notifications/progress":
-            self._requests.progress(params)
-        elif method == "notifications/message":
-            level = str(params.get("level", "info"))
-            source = params.get("logger")
-            data = params.get("data")
-            self._server_log.log(LOGGING_LEVELS.get(level, logging.INFO), "%s%s", f"[{source}] " if source else "", data)
-            if self._on_log is not None:
-                self._on_log(level, str(source) if source is not None else "", data)
-        elif method in LIST_CHANGED:
-            if self._subscriptions.superseded(params):
-                return
-            kind = self._listings.changed(method)
-            if self._on_list_changed is not None:
-                self._on_list_changed(kind)
-        elif method == "notifications/resources/updated":
-            self._subscriptions.updated(params)
-        elif method == "notifications/elicitation/complete":
-            self._features.elicitation_completed(params.get("elicitationId"))
-        elif method == "notifications/tasks/status":
-            self._tools.task_status(params)
-            if self._notification_handler is not None:
-                self._notification_handler(method, params)
-        elif method == "notifications/cancelled":
-            self._subscriptions.closed_by_server(params.get("requestId"))
-        elif method == "notifications/subscriptions/acknowledged":
-            self._subscriptions.acknowledged(params)
-        elif self._notification_handler is not None:
-            self._notification_handler(method, params)
-        else:
-            logger.debug("'%s': unhandled notification %s", self.name, method)
+        self._notifications.route(method, params)

@@ -227,7 +227,7 @@ def test_tool_list_is_cached_and_a_list_changed_burst_costs_one_refetch(session:
     assert session.list_tools() == first
     assert session.stats["sent"] == sent  # served from the cache
     changes: List[str] = []
-    session._on_list_changed = changes.append
+    session._notifications.on_list_changed = changes.append
     session.call_tool("notify_burst", {"count": 5})
     # call_tool's response follows the burst; the notifications are handled off the reader.
     assert wait_until(lambda: len(changes) == 5)
