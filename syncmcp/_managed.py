@@ -277,7 +277,7 @@ class ManagedServer:
         # was still starting), and one the deadline left no time for was not sent at all.
         if self._svc.sandbox()[0] != instance.sandbox_version:
             self.send_sandbox()
-        self._toolset.write_cache(tools)
+        self._toolset.write_cache()
 
     def _start_failed(self, gen: int, instance: Optional[_Instance], error: BaseException) -> None:
         text = startup_error_text(self.name, self.config, instance, error)
@@ -587,7 +587,7 @@ class ManagedServer:
                 self._toolset.tools = tuple(tools)
         if current:
             self.tool_group()
-            self._toolset.write_cache(tools)
+            self._toolset.write_cache()
 
     # ------------------------------------------------------------------------------ metrics
 

@@ -8,7 +8,8 @@ written under the owning server's lock and read without it (a snapshot of one re
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+import threading
+from typing import Optional, Tuple
 
 from ._config import ServerConfig
 from ._status import ServerState
@@ -34,6 +35,7 @@ class ServerTools:
         self._prefix = prefix
         self._cache = cache
         self.tools: Optional[Tuple[Tool, ...]] = None
+        self._write_lock = threading.Lock()  # taken alone, never with the server's lock
         self.cached = False
         self.stale = False
         self._group: Optional[Tuple[Tuple[Tool, ...], ToolGroup]] = None
@@ -79,8 +81,16 @@ class ServerTools:
                 return tool
         return None
 
-    def write_cache(self, tools: Sequence[Tool]) -> None:
-        """Store a live listing in the disk cache, if enabled."""
+    def write_cache(self) -> None:
+        """Store the live listing in the disk cache, if enabled.
+
+        The list is read when the write starts, one write at a time: writes racing each other (a
+        start-up's and a refresh's) leave the newest list on disk, whatever order they run in.
+        """
         cache = self._cache
-        if cache is not None and self._cache_key is not None:
-            cache.store(self._cache_key, [tool.raw or {"name": tool.name} for tool in tools], server=self._name)
+        if cache is None or self._cache_key is None:
+            return
+        with self._write_lock:
+            tools = self.tools
+            if tools is not None:
+                cache.store(self._cache_key, [tool.raw or {"name": tool.name} for tool in tools], server=self._name)
