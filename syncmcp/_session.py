@@ -40,12 +40,13 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from ._client_features import ClientFeatures, Roots
 from ._endpoint import DEFAULT_MAX_WORKERS, Endpoint, InboundRequest, PendingRequest, ProgressCallback
 from ._era import ERAS, LATEST_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS
-from ._exceptions import ConnectionClosed, MCPError, SessionClosedError
+from ._exceptions import ConnectionClosed, SessionClosedError
 from ._handshake import Startup, negotiate
 from ._jsonrpc import RequestId
 from ._notifications import LOGGING_LEVELS, LogCallback, Notifications
 from ._pagination import LISTINGS, Listings
 from ._requests import Requests
+from ._sessioncatalog import CapabilityError, SessionCatalog
 from ._subscriptions import Subscriptions
 from ._tasks import ToolTask
 from ._timeout import DEFAULT, Timeout, resolve_timeout
@@ -53,14 +54,8 @@ from ._toolcalls import ToolCalls
 from ._transport import Transport
 from ._types import (
     CallToolResult,
-    Completion,
-    GetPromptResult,
     Implementation,
     InitializeResult,
-    Prompt,
-    ReadResourceResult,
-    Resource,
-    ResourceTemplate,
     ToolList,
 )
 from ._version import __version__
@@ -90,20 +85,6 @@ DEFAULT_STARTUP_TIMEOUT = 10.0
 DEFAULT_DISCOVERY_TIMEOUT = 3.0
 #: Most ``InputRequiredResult`` rounds one request may go through.
 DEFAULT_MAX_INPUT_ROUNDS = 8
-
-
-class CapabilityError(MCPError):
-    """The server did not declare the capability this call needs.
-
-    Pass ``check_capabilities=False`` to the session for servers that under-declare.
-
-    Example::
-
-        try:
-            session.read_resource("file:///x")
-        except syncmcp.CapabilityError:          # the server declared no resources
-            pass
-    """
 
 
 @dataclass(frozen=True)
@@ -143,7 +124,7 @@ class _State(enum.Enum):
     CLOSED = "closed"  # closed locally, or the connection was lost
 
 
-class ClientSession:
+class ClientSession(SessionCatalog):
     """A connection to one MCP server with a blocking, thread-safe API.
 
     Any number of threads may call one session at once; calls are multiplexed on the one
@@ -661,96 +642,6 @@ class ClientSession:
         if self.check_capabilities and not self._tools.supports_tasks():
             raise CapabilityError(f"MCP server '{self.name}' does not run tool calls as tasks (tasks.requests.tools.call)")
         return self._tools.start(name, arguments, ttl, self._resolve_timeout(timeout), validate)
-
-    def list_resources(self, *, timeout: Timeout = DEFAULT, refresh: bool = False) -> List[Resource]:
-        """Every resource of the server (all pages, cached); ``[]`` if it has no resources."""
-        return list(self._listing("resources", timeout, refresh))
-
-    def list_resource_templates(self, *, timeout: Timeout = DEFAULT, refresh: bool = False) -> List[ResourceTemplate]:
-        """Every resource template of the server (all pages, cached)."""
-        return list(self._listing("resource_templates", timeout, refresh))
-
-    def read_resource(self, uri: str, *, timeout: Timeout = DEFAULT) -> ReadResourceResult:
-        """Read one resource.
-
-        Raises:
-            RemoteError: e.g. code -32002 (or -32602) when the resource does not exist.
-        """
-        self._require_open()
-        self._require_capability("resources", "resources/read")
-        return ReadResourceResult.from_dict(self.request("resources/read", {"uri": uri}, timeout=timeout))
-
-    def subscribe_resource(
-        self, uri: str, on_updated: Optional[Callable[[str], None]] = None, *, timeout: Timeout = DEFAULT
-    ) -> None:
-        """Subscribe to changes of a resource; ``on_updated(uri)`` runs on each update.
-
-        Legacy era: ``resources/subscribe``. 2026-07-28: the URI joins the session's
-        ``subscriptions/listen`` stream, and the call returns once the server acknowledged it. If
-        the server later ends that stream, a warning is logged and updates stop until the next
-        subscription change opens a new one.
-
-        Raises:
-            CapabilityError: the server does not offer subscriptions.
-            RemoteError: the server refused the subscription (nothing is subscribed then).
-            RequestTimeout: no answer in time (nothing is subscribed then).
-        """
-        self._require_open()
-        resources = self.server_capabilities.get("resources")
-        if self.check_capabilities and not (isinstance(resources, Mapping) and resources.get("subscribe")):
-            raise CapabilityError(f"MCP server '{self.name}' does not support resource subscriptions")
-        self._subscriptions.subscribe(uri, on_updated, timeout)
-
-    def unsubscribe_resource(self, uri: str, *, timeout: Timeout = DEFAULT) -> None:
-        """Stop receiving updates for a resource (its callbacks are dropped)."""
-        self._require_open()
-        self._subscriptions.unsubscribe(uri, timeout)
-
-    def list_prompts(self, *, timeout: Timeout = DEFAULT, refresh: bool = False) -> List[Prompt]:
-        """Every prompt of the server (all pages, cached); ``[]`` if it has no prompts."""
-        return list(self._listing("prompts", timeout, refresh))
-
-    def get_prompt(
-        self, name: str, arguments: Optional[Mapping[str, str]] = None, *, timeout: Timeout = DEFAULT
-    ) -> GetPromptResult:
-        """Render a prompt with its (string) arguments."""
-        self._require_open()
-        self._require_capability("prompts", "prompts/get")
-        params: Dict[str, Any] = {"name": name}
-        if arguments is not None:
-            params["arguments"] = {str(k): str(v) for k, v in arguments.items()}
-        return GetPromptResult.from_dict(self.request("prompts/get", params, timeout=timeout))
-
-    def complete(
-        self,
-        ref: Mapping[str, Any],
-        argument: str,
-        value: str,
-        *,
-        context: Optional[Mapping[str, str]] = None,
-        timeout: Timeout = DEFAULT,
-    ) -> Completion:
-        """Ask for completions of a prompt or resource-template argument.
-
-        Args:
-            ref: ``{"type": "ref/prompt", "name": ...}`` or ``{"type": "ref/resource", "uri": ...}``.
-            argument: the argument's name.
-            value: what the user typed so far.
-            context: values of the other arguments already chosen.
-            timeout: seconds (see the class docs).
-
-        Example::
-
-            session.complete({"type": "ref/prompt", "name": "team"}, "department", "E").values
-            # ['Engineering']
-        """
-        self._require_open()
-        if self.protocol_version >= "2025-03-26":  # 2024-11-05 servers had no capability flag
-            self._require_capability("completions", "completion/complete")
-        params: Dict[str, Any] = {"ref": dict(ref), "argument": {"name": argument, "value": value}}
-        if context:
-            params["context"] = {"arguments": dict(context)}
-        return Completion.from_dict(self.request("completion/complete", params, timeout=timeout))
 
     def set_logging_level(self, level: str, *, timeout: Timeout = DEFAULT) -> None:
         """Ask the server to send log messages at ``level`` and above (``debug`` … ``emergency``).

@@ -27,7 +27,7 @@ LAYERS = [
     {"_stdio", "_http", "testing"},
     {"_endpoint", "_client_features", "_remote"},
     {"_handshake", "_requests", "_pagination", "_toolcalls", "_subscriptions"},
-    {"_notifications"},
+    {"_notifications", "_sessioncatalog"},
     {"_session", "_elicitation"},
     {"_services", "_callstats", "_servertools", "_unavailable"},
     {"_instance"},
