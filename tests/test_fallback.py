@@ -31,19 +31,9 @@ from syncmcp import (
 from syncmcp._circuit import Availability, CircuitBreaker
 
 from .conftest import CLI, npm_server, process_alive, scripted, wait_until
-from .test_manager import EventLog
+from .test_manager import EventLog, make, server
 
 MISSING = "/nonexistent/syncmcp-test-no-such-server"
-
-
-def server(*flags: str, **config: Any) -> Dict[str, Any]:
-    command = scripted(*flags)
-    return {"command": command[0], "args": command[1:], **config}
-
-
-def make(servers: Dict[str, Any], **kwargs: Any) -> MCPManager:
-    kwargs.setdefault("shutdown_grace", 0.2)
-    return MCPManager(servers, **kwargs)
 
 
 def pid_of(manager: MCPManager, name: str) -> int:

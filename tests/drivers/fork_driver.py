@@ -16,6 +16,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, List
 
+from _serving import workspace_over_http  # this folder: the drivers run as scripts
+
 import syncmcp
 
 SERVER: List[str] = []
@@ -194,24 +196,8 @@ def manager(after_fork: str) -> Dict[str, Any]:
 def http_session() -> Dict[str, Any]:
     """An HTTP session made before fork() (syncmcp's own server): the child's close does not end
     the parent's session on the server."""
-    import socket
-    import subprocess
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "syncmcp", "serve", "--http", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        s = syncmcp.connect(f"http://127.0.0.1:{port}/mcp", protocol_era="legacy")
+    with workspace_over_http() as url:
+        s = syncmcp.connect(url, protocol_era="legacy")
         names = len(s.list_tools())
         caller = Caller(lambda message: message if len(s.list_tools(refresh=True)) == names else "wrong")
 
@@ -223,9 +209,6 @@ def http_session() -> Dict[str, Any]:
         found["parent_after_child"] = try_call(lambda: len(s.list_tools(refresh=True)) == names)
         s.close()
         return found
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 _POOL_MANAGER: Any = None

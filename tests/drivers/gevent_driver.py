@@ -10,21 +10,14 @@ from gevent import monkey
 monkey.patch_all()
 
 import json  # noqa: E402 - after patching, as gevent requires
-import socket  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from typing import Any, Dict, List  # noqa: E402
 
 import gevent  # noqa: E402
+from _serving import workspace_over_http  # noqa: E402 - this folder: the drivers run as scripts
 
 import syncmcp  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def stdio_session(server: List[str]) -> Dict[str, Any]:
@@ -63,28 +56,14 @@ def manager(real: List[str]) -> Dict[str, Any]:
 
 
 def http() -> Dict[str, Any]:
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "syncmcp", "serve", "--http", f"127.0.0.1:{port}"], stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        with syncmcp.connect(f"http://127.0.0.1:{port}/mcp") as session:
-            names = [tool.name for tool in session.list_tools()]
-            jobs = [gevent.spawn(session.list_tools) for _ in range(10)]
-            gevent.joinall(jobs, timeout=20)
-            return {"http_tools": "read_file" in names, "http_greenlets_right": sum(len(job.value or []) == len(names) for job in jobs)}
-    finally:
-        server.terminate()
-        server.wait(10)
-        assert server.stderr is not None
-        server.stderr.close()
+    with workspace_over_http() as url, syncmcp.connect(url) as session:
+        names = [tool.name for tool in session.list_tools()]
+        jobs = [gevent.spawn(session.list_tools) for _ in range(10)]
+        gevent.joinall(jobs, timeout=20)
+        return {
+            "http_tools": "read_file" in names,
+            "http_greenlets_right": sum(len(job.value or []) == len(names) for job in jobs),
+        }
 
 
 if __name__ == "__main__":
