@@ -22,12 +22,13 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import IO, Any, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from . import _forks
 from ._exceptions import ServerStartError
 from ._limits import explain_exit, limit_problem, trampoline_command
 from ._transport import DEFAULT_MAX_MESSAGE_SIZE, StreamTransport
+from ._wakeable import WakeableReader
 
 __all__ = [
     "DEFAULT_SHUTDOWN_GRACE",
@@ -76,6 +77,8 @@ DEFAULT_SHUTDOWN_GRACE = 1.0
 DEFAULT_TERMINATE_GRACE = 2.0
 #: Upper bound on waiting for a SIGKILLed child to be reaped (it only exceeds this in kernel sleep).
 _KILL_WAIT = 5.0
+#: Seconds the readers get to reach the end of a stopped server's pipes before they are woken.
+_DRAIN_WAIT = 0.5
 #: Bytes of stderr kept for error messages.
 STDERR_TAIL_BYTES = 64 * 1024
 #: Characters of that tail quoted in an exception message.
@@ -145,6 +148,14 @@ class _StderrTail:
         return text
 
 
+def _wakeable(stream: Optional[IO[bytes]]) -> WakeableReader:
+    """A wakeable reader of a child's output pipe (the file object is closed, its descriptor kept)."""
+    assert stream is not None  # spawned with stdout=PIPE and stderr=PIPE
+    fd = os.dup(stream.fileno())
+    stream.close()
+    return WakeableReader(fd)
+
+
 def _drain_stderr(stream: Any, tail: _StderrTail, log: logging.Logger, done: threading.Event) -> None:
     """Read a child's stderr until EOF: keep the tail, log complete lines at INFO."""
     pending = b""
@@ -170,7 +181,7 @@ def _drain_stderr(stream: Any, tail: _StderrTail, log: logging.Logger, done: thr
         if pending and log.isEnabledFor(logging.INFO):
             log.info("%s", pending.decode("utf-8", "replace"))
         try:
-            stream.close()
+            getattr(stream, "release", stream.close)()
         except (OSError, ValueError):
             pass
         done.set()
@@ -423,6 +434,7 @@ class StdioTransport(StreamTransport):
         self._stderr_tail = _StderrTail()
         self._stderr_done = threading.Event()
         self._stderr_thread: Optional[threading.Thread] = None
+        self._stderr: Optional[WakeableReader] = None
         self._finalizer: Optional[weakref.finalize[[subprocess.Popen[bytes], int], StdioTransport]] = None
         self._born = _forks.generation()
 
@@ -450,7 +462,10 @@ class StdioTransport(StreamTransport):
             if self._proc is not None:
                 return
             proc = self._proc = self._spawn()
-            self._reader = proc.stdout
+            # Both outputs are read through wakeable readers: close() ends a read blocked on a
+            # pipe that a process outside the server's group still holds open.
+            self._reader = _wakeable(proc.stdout)
+            self._stderr = stderr = _wakeable(proc.stderr)
             self._writer = proc.stdin
             self._finalizer = weakref.finalize(self, _kill_forgotten, proc, self._born)
             _open_transports.add(self)
@@ -458,7 +473,7 @@ class StdioTransport(StreamTransport):
             stderr_log = logging.getLogger(f"syncmcp.servers.{self.name}.stderr")
             thread = threading.Thread(
                 target=_drain_stderr,
-                args=(proc.stderr, self._stderr_tail, stderr_log, self._stderr_done),
+                args=(stderr, self._stderr_tail, stderr_log, self._stderr_done),
                 name=f"syncmcp-stderr[{self.name}]",
                 daemon=True,
             )
@@ -578,6 +593,15 @@ class StdioTransport(StreamTransport):
         finally:
             self._closed.set()
 
+    def _stdout_drained(self, wait: float) -> bool:
+        """Whether no thread is left reading stdout, waiting up to ``wait`` seconds for one to finish."""
+        deadline = time.monotonic() + wait
+        while self._read_lock.locked() and self._reader is not None:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
     def _let_go_of_pipes(self, devnull: int) -> None:
         """Point this process's copies of the child's pipes at ``devnull`` (after ``fork()``).
 
@@ -587,7 +611,8 @@ class StdioTransport(StreamTransport):
         proc = self._proc
         if proc is None or self._close_started:
             return
-        for stream in (self._writer, self._reader, proc.stderr if not self._stderr_done.is_set() else None):
+        streams: Tuple[Any, ...] = (self._writer, self._reader, self._stderr if not self._stderr_done.is_set() else None)
+        for stream in streams:
             try:
                 if stream is not None and not stream.closed:
                     os.dup2(devnull, stream.fileno(), inheritable=False)
@@ -612,5 +637,17 @@ class StdioTransport(StreamTransport):
         if self._finalizer is not None:
             self._finalizer.detach()
         self._close_writer(wait=1.0)
-        if self._stderr_thread is not None and self._stderr_thread is not threading.current_thread():
-            self._stderr_thread.join(_KILL_WAIT)
+        # The group is gone: what is left in the pipes is read at once. A reader still blocked
+        # after that waits on a process outside the group (setsid()), which no signal reached.
+        stderr_thread = self._stderr_thread
+        if stderr_thread is not None and stderr_thread is not threading.current_thread():
+            stderr_thread.join(_DRAIN_WAIT)
+            if stderr_thread.is_alive() and self._stderr is not None:
+                logger.warning(
+                    "MCP server '%s': a process outside its group holds its stderr open; not waiting for it", self.name
+                )
+                self._stderr.close()
+                stderr_thread.join(_KILL_WAIT)
+        reader = self._reader
+        if reader is not None and not self._stdout_drained(_DRAIN_WAIT):
+            reader.close()  # wakes the endpoint's reader thread, which then sees the end

@@ -88,6 +88,16 @@ class Transport(Protocol):
         """``(exit code or None, stderr tail)`` once the peer is gone."""
 
 
+class LineReader(Protocol):
+    """What :class:`StreamTransport` reads from: a binary file, or a :class:`~syncmcp._wakeable.WakeableReader`."""
+
+    def readline(self, limit: int = -1, /) -> bytes:
+        """One line, at most ``limit`` bytes; ``b""`` at the end."""
+
+    def close(self) -> None:
+        """Stop reading."""
+
+
 class StreamTransport:
     """Newline-delimited JSON-RPC over a readable and a writable binary stream.
 
@@ -109,7 +119,7 @@ class StreamTransport:
 
     def __init__(
         self,
-        reader: Optional[IO[bytes]],
+        reader: Optional[LineReader],
         writer: Optional[IO[bytes]],
         *,
         name: str = "stream",
@@ -209,6 +219,6 @@ class StreamTransport:
 
 def _close_quietly(stream: Any) -> None:
     try:
-        stream.close()
+        getattr(stream, "release", stream.close)()  # a WakeableReader lets go of its descriptors
     except (OSError, ValueError):
         pass

@@ -313,7 +313,6 @@ def _kill(pid: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(20)
-@pytest.mark.xfail(strict=True, reason="syncmcp bug: the stdio reader blocks on a pipe a setsid() grandchild holds; close() waits 15 s")
 def test_a_grandchild_outside_the_process_group_holding_stdout_cannot_hang_close(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

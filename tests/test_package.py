@@ -15,7 +15,7 @@ PACKAGE = Path(syncmcp.__file__).parent
 
 # Each module may import only modules of a lower layer.
 LAYERS = [
-    {"_version", "_exceptions", "_display", "_procstat", "_status", "_timeout", "_workers", "_urls", "_filemodes", "_limits"},
+    {"_version", "_exceptions", "_display", "_procstat", "_status", "_timeout", "_workers", "_urls", "_filemodes", "_limits", "_wakeable"},
     {"_jsonrpc", "_types", "_sandbox", "_config", "_sse", "_httpwire", "_credentials", "_mcpheaders", "_forks"},
     {"_validation", "_era", "_listcache", "_tasks", "_toolnames", "_startup", "_events", "_toolcache", "_auth", "_login"},
     {"_es256", "_oauthdiscovery", "_oauthflight", "_circuit"},
@@ -127,7 +127,7 @@ SERVER_LAYERS = [
 ]
 SERVER_MAY_IMPORT = {
     "_jsonrpc", "_transport", "_endpoint", "_exceptions", "_types", "_sandbox", "_version", "_era", "_validation", "_stdio",
-    "_workers", "_urls", "_mcpheaders",
+    "_workers", "_urls", "_mcpheaders", "_wakeable",
 }  # fmt: skip
 
 

@@ -29,110 +29,15 @@ from __future__ import annotations
 
 import io
 import os
-import select
 import sys
 import threading
 from typing import IO, Any, Dict, List, Optional, Set, Tuple
 
 from .._jsonrpc import ErrorCode, InvalidMessage, make_error
 from .._transport import DEFAULT_MAX_MESSAGE_SIZE, StreamTransport
+from .._wakeable import WakeableReader
 
 __all__ = ["ServerStreamTransport", "StdioGuard", "WakeableReader"]
-
-_CHUNK = 65536
-_SELECTABLE = os.name != "nt"  # select() works on pipes only on POSIX
-
-
-class WakeableReader:
-    r"""``readline`` over a file descriptor, interruptible by :meth:`close` from another thread.
-
-    Args:
-        fd: the descriptor to read; owned (closed) by this reader.
-
-    Example:
-        >>> r, w = os.pipe()
-        >>> os.write(w, b"one\ntwo")
-        7
-        >>> os.close(w)
-        >>> reader = WakeableReader(r)
-        >>> reader.readline(100), reader.readline(100), reader.readline(100)
-        (b'one\n', b'two', b'')
-        >>> reader.release()
-    """
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._buffer = bytearray()
-        self._eof = False
-        self._closed = False
-        self._wake_r, self._wake_w = os.pipe() if _SELECTABLE else (-1, -1)
-
-    def readline(self, limit: int = -1) -> bytes:
-        """One line (with its newline), at most ``limit`` bytes; ``b""`` at EOF or after close."""
-        while True:
-            end = self._buffer.find(b"\n")
-            if end >= 0 and (limit < 0 or end < limit):
-                return self._take(end + 1)
-            if limit >= 0 and len(self._buffer) >= limit:
-                return self._take(limit)
-            if self._eof or self._closed:
-                return self._take(len(self._buffer)) if self._buffer and not self._closed else b""
-            if _SELECTABLE and not self._wait_readable():
-                return b""
-            try:
-                chunk = os.read(self._fd, _CHUNK)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                self._eof = True
-            else:
-                self._buffer += chunk
-
-    def _wait_readable(self) -> bool:
-        """Block until the descriptor has data or EOF (``True``) or ``close()`` was called (``False``)."""
-        if hasattr(select, "poll"):  # no FD_SETSIZE limit, unlike select()
-            poller = select.poll()
-            poller.register(self._fd, select.POLLIN | select.POLLPRI)
-            poller.register(self._wake_r, select.POLLIN)
-            try:
-                events = poller.poll()
-            except OSError:
-                return False
-            woken = any(fd == self._wake_r for fd, _ in events)
-        else:  # pragma: no cover - POSIX systems without poll()
-            try:
-                ready, _, _ = select.select([self._fd, self._wake_r], [], [])
-            except (OSError, ValueError):
-                return False
-            woken = self._wake_r in ready
-        return not (woken or self._closed)
-
-    def _take(self, count: int) -> bytes:
-        line = bytes(self._buffer[:count])
-        del self._buffer[:count]
-        return line
-
-    def close(self) -> None:
-        """Make a blocked (and every later) ``readline`` return ``b""``; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if _SELECTABLE:
-            try:
-                os.write(self._wake_w, b"x")
-            except OSError:
-                pass
-
-    def release(self) -> None:
-        """Close the descriptors (after the reading thread has stopped)."""
-        self.close()
-        for fd in (self._fd, self._wake_r, self._wake_w):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self._fd = self._wake_r = self._wake_w = -1
 
 
 class _Batch:
