@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Benchmark syncmcp against the raw-pipe floor and the official ``mcp`` SDK, in one run.
+"""Benchmark syncmcp against the raw-pipe floor, the thread-based limit and the official ``mcp`` SDK, in one run.
 
-    .venv/bin/python tools/bench.py [--quick] [--official-python .peers/venv/bin/python] [--json]
+    .venv/bin/python tools/bench.py [--quick] [--pin] [--official-python .peers/venv/bin/python] [--json]
 
 Every client talks to the same stdlib server (tools/example_server.py) in its own process, so
 start-up, import time and peak RSS are measured per client. Cases:
@@ -16,11 +16,20 @@ start-up, import time and peak RSS are measured per client. Cases:
   server and running the small cases (before the blob cases).
 
 The raw floor is a no-threads loop with ``json`` on the same pipes: the best any client can do.
+The thread-based limit is the least a client of syncmcp's shape needs: the same wire code, one
+reader thread per connection that settles a table of pending requests, and per request a lock
+that the reader releases; callers block on it (8 threads share the connection in ``inflight8``).
+``manager_p50_us`` is syncmcp's sequential p50 through ``MCPManager.call_tool`` (same server).
+
+Placement: ``--pin`` puts every process (each client and its server child) on one core
+(``os.sched_setaffinity``), so the figures do not depend on how the scheduler spreads them over
+the cores; without it, they run where the scheduler likes.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -111,7 +120,24 @@ def worker_syncmcp(n: int) -> Dict[str, Any]:
     finally:
         session.close()
     results["startup_ms"] = startup * 1e3
+    results["manager_p50_us"] = manager_p50(n)
     return results
+
+
+def manager_p50(n: int) -> float:
+    """Sequential ``call_tool`` p50 through an :class:`MCPManager` (one server, validation on)."""
+    import syncmcp
+
+    with syncmcp.MCPManager({"bench": {"command": SERVER[0], "args": SERVER[1:]}}) as manager:
+        echo = next(name for name in manager.list_all_tools() if name.endswith("echo"))
+        for _ in range(200):
+            manager.call_tool(echo, {"text": "warm"}, timeout=60)
+        latencies = []
+        for i in range(n):
+            start = time.perf_counter()
+            manager.call_tool(echo, {"text": f"m{i}"}, timeout=60)
+            latencies.append(time.perf_counter() - start)
+    return percentile(latencies, 0.50) * 1e6
 
 
 def worker_raw(n: int) -> Dict[str, Any]:
@@ -153,6 +179,85 @@ def worker_raw(n: int) -> Dict[str, Any]:
     finally:
         stdin.close()
         proc.wait(10)
+    results["startup_ms"] = startup * 1e3
+    return results
+
+
+def worker_threaded(n: int) -> Dict[str, Any]:
+    """The thread-based limit: raw wire code, one reader thread, a lock per request."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=65536)
+    assert proc.stdin is not None and proc.stdout is not None
+    out_fd = proc.stdin.fileno()
+    readline = proc.stdout.readline
+    encode = json.JSONEncoder(separators=(",", ":")).encode
+    table_lock, write_lock = threading.Lock(), threading.Lock()
+    pending: Dict[int, List[Any]] = {}  # id -> [lock released by the reader, result]
+    ids = itertools.count(1)
+
+    def write(data: bytes) -> None:
+        with write_lock:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(out_fd, view):]
+
+    def read_loop() -> None:
+        while True:
+            line = readline()
+            if not line:
+                break
+            message = json.loads(line)
+            with table_lock:
+                slot = pending.pop(message.get("id"), None)
+            if slot is not None:
+                slot[1] = message.get("result")
+                slot[0].release()
+        with table_lock:
+            left = list(pending.values())
+            pending.clear()
+        for slot in left:
+            slot[0].release()
+
+    def rpc(method: str, params: dict) -> Any:
+        request_id = next(ids)
+        lock = threading.Lock()
+        lock.acquire()
+        slot = [lock, None]
+        with table_lock:
+            pending[request_id] = slot  # registered before the write
+        write(encode({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}).encode() + b"\n")
+        if not lock.acquire(timeout=60):
+            raise TimeoutError(method)
+        return slot[1]
+
+    reader = threading.Thread(target=read_loop, daemon=True)
+    reader.start()
+    rpc("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "threaded", "version": "0"}})
+    write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+    startup = time.perf_counter() - start
+
+    def inflight(total: int) -> float:
+        per = total // 8
+
+        def loop() -> None:
+            for i in range(per):
+                rpc("tools/call", {"name": "echo", "arguments": {"text": f"t{i}"}})
+
+        threads = [threading.Thread(target=loop) for _ in range(8)]
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return per * 8 / (time.perf_counter() - began)
+
+    try:
+        results = run_cases(lambda name, args: rpc("tools/call", {"name": name, "arguments": args}), inflight,
+                            lambda: len(rpc("tools/list", {})["tools"]), n)
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+        reader.join(10)
     results["startup_ms"] = startup * 1e3
     return results
 
@@ -212,10 +317,11 @@ def worker_official(n: int) -> Dict[str, Any]:
     return results
 
 
-WORKERS = {"syncmcp": worker_syncmcp, "raw": worker_raw, "official": worker_official}
+WORKERS = {"syncmcp": worker_syncmcp, "raw": worker_raw, "threaded": worker_threaded, "official": worker_official}
 IMPORTS = {
     "syncmcp": "import syncmcp",
     "raw": "import json, subprocess",
+    "threaded": "import json, subprocess, threading",
     "official": "import anyio; from mcp import ClientSession; from mcp.client.stdio import stdio_client",
 }
 
@@ -237,8 +343,9 @@ def import_time(python: str, statement: str) -> float:
     return max(0.0, best(statement) - best("pass"))
 
 
-def measure(client: str, python: str, n: int) -> Dict[str, Any]:
-    done = subprocess.run([python, __file__, "--worker", client, "-n", str(n)], capture_output=True, text=True, timeout=900)
+def measure(client: str, python: str, n: int, pin: bool) -> Dict[str, Any]:
+    command = [python, __file__, "--worker", client, "-n", str(n)] + (["--pin"] if pin else [])
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"{client} worker failed:\n{done.stderr[-3000:]}")
     results = json.loads(done.stdout.strip().splitlines()[-1])
@@ -249,6 +356,7 @@ def measure(client: str, python: str, n: int) -> Dict[str, Any]:
 ROWS = [
     ("seq_p50_us", "sequential p50 (µs)", "lower"),
     ("seq_p99_us", "sequential p99 (µs)", "lower"),
+    ("manager_p50_us", "via MCPManager p50 (µs)", "lower"),
     ("inflight8_per_s", "8 in flight (calls/s)", "higher"),
     ("blob1m_s", "1 MB result (s)", "lower"),
     ("blob10m_s", "10 MB result (s)", "lower"),
@@ -267,14 +375,17 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per client (median reported)")
     parser.add_argument("--official-python", default=os.environ.get("SYNCMCP_PEERS_PYTHON", str(ROOT / ".peers/venv/bin/python")),
                         help="a Python with the official mcp package installed")
+    parser.add_argument("--pin", action="store_true", help="every process on one core (the first this process may use)")
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
     options = parser.parse_args()
     if options.worker:
+        if options.pin:  # before the server is spawned: the child inherits the affinity
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
         print(json.dumps(WORKERS[options.worker](options.n)))
         return 0
     n = 500 if options.quick else options.n
     rounds = 1 if options.quick else options.rounds
-    clients = [("raw", sys.executable), ("syncmcp", sys.executable)]
+    clients = [("raw", sys.executable), ("threaded", sys.executable), ("syncmcp", sys.executable)]
     if Path(options.official_python).exists():
         clients.append(("official", options.official_python))
     else:
@@ -285,7 +396,7 @@ def main() -> int:
     for _ in range(rounds):
         for name, python in clients:
             try:
-                samples[name].append(measure(name, python, n))
+                samples[name].append(measure(name, python, n, options.pin))
             except RuntimeError as exc:
                 print(f"{name} not measured: {exc}", file=sys.stderr)
     figures: Dict[str, Dict[str, Any]] = {
@@ -295,22 +406,29 @@ def main() -> int:
         print(json.dumps(figures, indent=2))
         return 0
     official = figures.get("official")
-    header = f"{'case':30} {'raw floor':>11} {'syncmcp':>11} {'official':>11} {'syncmcp/raw':>12} {'vs official':>12}"
+    limit = figures.get("threaded", {})
+    print(f"placement: {'every process on one core (--pin)' if options.pin else 'unpinned'}; median of {rounds} round(s)")
+    header = (f"{'case':30} {'raw floor':>10} {'thr. limit':>10} {'syncmcp':>10} {'official':>10}"
+              f" {'/raw':>7} {'/limit':>7} {'vs official':>12}")
     print(header)
     print("-" * len(header))
+    fmt = lambda v: "-" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.3g}")  # noqa: E731
     for key, label, better in ROWS:
         raw = figures["raw"].get(key)
+        bound = limit.get(key)
         ours = figures["syncmcp"][key]
         theirs = official.get(key) if official else None
         vs_raw = f"{ours / raw:.2f}x" if raw else "-"
+        vs_limit = f"{ours / bound:.2f}x" if bound else "-"
         if theirs:
             vs_official = f"{ours / theirs:.2f}x" if better == "higher" else f"{theirs / ours:.2f}x faster"
         else:
             vs_official = "-"
-        fmt = lambda v: "-" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.3g}")  # noqa: E731
-        print(f"{label:30} {fmt(raw):>11} {fmt(ours):>11} {fmt(theirs):>11} {vs_raw:>12} {vs_official:>12}")
+        print(f"{label:30} {fmt(raw):>10} {fmt(bound):>10} {fmt(ours):>10} {fmt(theirs):>10} {vs_raw:>7} {vs_limit:>7} {vs_official:>12}")
     linear = figures["syncmcp"]["blob10m_s"] / figures["syncmcp"]["blob1m_s"]
     print(f"\n10 MB / 1 MB time ratio (10 = linear): syncmcp {linear:.1f}, raw {figures['raw']['blob10m_s'] / figures['raw']['blob1m_s']:.1f}")
+    added = figures["syncmcp"]["manager_p50_us"] - figures["syncmcp"]["seq_p50_us"]
+    print(f"MCPManager.call_tool adds {added:.1f} µs to the session's p50")
     return 0
 
 
