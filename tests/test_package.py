@@ -15,7 +15,7 @@ PACKAGE = Path(syncmcp.__file__).parent
 
 # Each module may import only modules of a lower layer.
 LAYERS = [
-    {"_version", "_exceptions", "_display", "_procstat", "_status", "_timeout", "_workers", "_urls", "_filemodes", "_limits"},
+    {"_version", "_exceptions", "_display", "_procstat", "_status", "_timeout", "_workers", "_urls", "_filemodes", "_limits", "_reply"},
     {"_jsonrpc", "_types", "_sandbox", "_config", "_sse", "_httpwire", "_credentials", "_mcpheaders"},
     {"_validation", "_era", "_listcache", "_tasks", "_toolnames", "_startup", "_events", "_toolcache", "_auth", "_login"},
     {"_es256", "_oauthdiscovery", "_oauthflight"},
