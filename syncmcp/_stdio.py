@@ -420,6 +420,8 @@ class StdioTransport(StreamTransport):
             proc = self._proc = self._spawn()
             self._reader = proc.stdout
             self._writer = proc.stdin
+            assert proc.stdin is not None  # stdin=PIPE
+            self._write_fd = proc.stdin.fileno()  # ours alone: one os.write per message
             self._finalizer = weakref.finalize(self, _kill_forgotten, proc)
             self._finalizer.atexit = False  # the module's atexit net covers exit, in parallel
             stderr_log = logging.getLogger(f"syncmcp.servers.{self.name}.stderr")

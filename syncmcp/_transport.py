@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import IO, Any, Optional, Protocol, Tuple
 
@@ -121,6 +122,9 @@ class StreamTransport:
         self.max_message_size = max_message_size
         self._reader = reader
         self._writer = writer
+        # The writer's descriptor when this transport is its only user (a child's stdin): each
+        # message is then one os.write of its encoded line, not a buffered write and a flush.
+        self._write_fd: Optional[int] = None
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
 
@@ -140,8 +144,12 @@ class StreamTransport:
             if writer is None:
                 raise ConnectionClosed(f"connection to {self.name} is closed")
             try:
-                writer.write(data)
-                writer.flush()
+                fd = self._write_fd
+                if fd is None:
+                    writer.write(data)
+                    writer.flush()
+                else:
+                    _write_all(fd, data)
             except (BrokenPipeError, ConnectionResetError, ValueError, OSError) as exc:
                 raise ConnectionClosed(f"cannot write to {self.name}: {exc}") from exc
 
@@ -205,6 +213,13 @@ class StreamTransport:
         if writer is not None:
             _close_quietly(writer)
         return True
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to a blocking descriptor: one ``os.write``, more if a signal cut it short."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _close_quietly(stream: Any) -> None:
