@@ -235,9 +235,16 @@ class PendingRequest:
             RequestCancelled: the request was cancelled locally.
             KeyboardInterrupt: interrupted while waiting; the request is cancelled first.
         """
+        return self._wait_result(
+            resolve_timeout(timeout, self._endpoint.default_timeout), reset_on_activity=reset_on_activity, max_total=max_total
+        )
+
+    def _wait_result(
+        self, timeout: Optional[float], *, reset_on_activity: bool = False, max_total: Optional[float] = None
+    ) -> Any:
+        """:meth:`result` with ``timeout`` already resolved to seconds (``None``: no limit)."""
         reply = self._reply
         endpoint = self._endpoint
-        timeout = resolve_timeout(timeout, endpoint.default_timeout)
         start = time.monotonic()
         paused_at_start = endpoint.paused_seconds()
         try:

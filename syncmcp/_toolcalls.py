@@ -72,6 +72,8 @@ class ToolCalls:
         tools: the cache of the session's tool listing (peeked at, never filled here).
         listing: ``fn(timeout, refresh)``: the session's tool listing, fetched if stale.
         declared: ``fn()``: whether tools may be listed (the server declared them).
+        send: ``fn(method, params, limit, on_progress, reset_on_progress, max_total)``: send a
+            request and wait ``limit`` seconds (already resolved) for its result.
     """
 
     def __init__(
@@ -80,8 +82,10 @@ class ToolCalls:
         tools: ListCache,
         listing: Callable[[Optional[float], bool], List[Any]],
         declared: Callable[[], bool],
+        send: Callable[[str, Dict[str, Any], Optional[float], Optional[ProgressCallback], bool, Optional[float]], Any],
     ) -> None:
         self._session = session
+        self._send = send
         self._cache = tools
         self._listing = listing
         self._declared = declared
@@ -125,14 +129,8 @@ class ToolCalls:
             params["arguments"] = args
         if meta:
             params["_meta"] = dict(meta)
-        raw = session.request(
-            "tools/call",
-            params,
-            timeout=remaining(deadline),
-            on_progress=on_progress,
-            reset_timeout_on_progress=reset_timeout_on_progress,
-            max_total_timeout=max_total_timeout,
-        )
+        reset = reset_timeout_on_progress and on_progress is not None
+        raw = self._send("tools/call", params, remaining(deadline), on_progress, reset, max_total_timeout)
         if not check_out:
             return CallToolResult.from_dict(raw)
         checked: List[CallToolResult] = []
