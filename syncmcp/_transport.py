@@ -148,8 +148,10 @@ class StreamTransport:
                 if fd is None:
                     writer.write(data)
                     writer.flush()
-                else:
-                    _write_all(fd, data)
+                else:  # one write: the lock is held as briefly as can be (callers queue on it)
+                    written = os.write(fd, data)
+                    if written < len(data):
+                        _write_rest(fd, data, written)
             except (BrokenPipeError, ConnectionResetError, ValueError, OSError) as exc:
                 raise ConnectionClosed(f"cannot write to {self.name}: {exc}") from exc
 
@@ -215,11 +217,11 @@ class StreamTransport:
         return True
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    """Write all of ``data`` to a blocking descriptor: one ``os.write``, more if a signal cut it short."""
+def _write_rest(fd: int, data: bytes, written: int) -> None:
+    """Finish a write that a signal cut short after ``written`` bytes."""
     view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    while written < len(data):
+        written += os.write(fd, view[written:])
 
 
 def _close_quietly(stream: Any) -> None:
