@@ -117,11 +117,14 @@ class ToolCalls:
         deadline = None if limit is None else time.monotonic() + limit
         check_in = session.validate_input if validate is None else validate
         check_out = session.validate_output if validate is None else validate
-        tool = self._definition(name, limit) if (check_in or check_out or self.supports_tasks()) else None
+        tasks = self.supports_tasks()
+        tool = self._definition(name, limit) if (check_in or check_out or tasks) else None
         args = dict(arguments) if arguments is not None else None
-        if check_in:
+        # The common case, valid arguments, costs one compiled check; a refusal is explained, and
+        # re-checked against a fresh listing if the cached one is stale.
+        if check_in and tool is not None and tool.input_schema and not self._arguments_valid(tool, args):
             tool = self._checked_with_fresh_schema(name, tool, lambda t: self._check_arguments(t, args), deadline)
-        if tool is not None and tool.task_support == "required" and self.supports_tasks():
+        if tool is not None and tasks and tool.task_support == "required":
             task = self._start_task(name, tool, args, None, remaining(deadline), check_out)
             return task.result(remaining(deadline))
         params: Dict[str, Any] = {"name": name}
@@ -131,8 +134,9 @@ class ToolCalls:
             params["_meta"] = dict(meta)
         reset = reset_timeout_on_progress and on_progress is not None
         raw = self._send("tools/call", params, remaining(deadline), on_progress, reset, max_total_timeout)
-        if not check_out:
-            return CallToolResult.from_dict(raw)
+        result = CallToolResult.from_dict(raw)
+        if not check_out or tool is None or tool.output_schema is None or result.is_error:
+            return result  # nothing to check
         checked: List[CallToolResult] = []
         self._checked_with_fresh_schema(name, tool, lambda t: checked.append(self._result(t, raw, True)), deadline)
         return checked[-1]
@@ -194,6 +198,9 @@ class ToolCalls:
             if name in index:
                 return index[name]
         return None
+
+    def _arguments_valid(self, tool: Tool, arguments: Optional[Dict[str, Any]]) -> bool:
+        return self._validators.get(tool.input_schema).is_valid(arguments if arguments is not None else {})
 
     def _check_arguments(self, tool: Optional[Tool], arguments: Optional[Dict[str, Any]]) -> None:
         if tool is None or not tool.input_schema:

@@ -387,7 +387,7 @@ def content_from_dict(data: Any) -> Content:
 
 
 def _contents(blocks: Any) -> Tuple[Content, ...]:
-    return tuple(content_from_dict(block) for block in blocks) if isinstance(blocks, list) else ()
+    return tuple([content_from_dict(block) for block in blocks]) if isinstance(blocks, list) else ()
 
 
 def _join_text(blocks: Tuple[Content, ...]) -> str:
