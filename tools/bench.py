@@ -2,6 +2,7 @@
 """Benchmark syncmcp against the raw-pipe floor, the thread-based limit and the official ``mcp`` SDK, in one run.
 
     .venv/bin/python tools/bench.py [--quick] [--pin] [--official-python .peers/venv/bin/python] [--json]
+    .venv/bin/python tools/bench.py --profile [--pin] [-n 5000]     # where syncmcp's time goes
 
 Every client talks to the same stdlib server (tools/example_server.py) in its own process, so
 start-up, import time and peak RSS are measured per client. Cases:
@@ -30,6 +31,7 @@ the cores; without it, they run where the scheduler likes.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import os
@@ -377,6 +379,54 @@ ROWS = [
 ]
 
 
+def echo_calls(session: Any, count: int) -> None:
+    for i in range(count):
+        session.call_tool("echo", {"text": f"m{i}"}, timeout=60)
+
+
+def profile(n: int, pin: bool) -> None:
+    """cProfile of syncmcp's sequential and 8-thread ``call_tool``: callers and reader, by own time."""
+    import cProfile
+    import pstats
+
+    if pin:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    sys.path.insert(0, str(ROOT))
+    import syncmcp
+    from syncmcp import _endpoint
+
+    profiles: List[cProfile.Profile] = []
+    read_loop = _endpoint.Endpoint._read_loop
+
+    def profiled(target: Callable[[], None]) -> None:
+        profiler = cProfile.Profile()
+        profiles.append(profiler)
+        profiler.runcall(target)
+
+    _endpoint.Endpoint._read_loop = lambda self: profiled(lambda: read_loop(self))  # type: ignore[method-assign]
+    for threads in (1, 8):
+        profiles.clear()
+        with syncmcp.connect(SERVER[0], SERVER[1:], name="bench") as session:
+            for _ in range(200):
+                session.call_tool("echo", {"text": "warm"}, timeout=60)
+
+            loop = functools.partial(echo_calls, session, n // threads)
+            workers = [threading.Thread(target=profiled, args=(loop,)) for _ in range(threads)]
+            start_cpu, start = time.process_time(), time.perf_counter()
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            cpu, wall = time.process_time() - start_cpu, time.perf_counter() - start
+        calls = n // threads * threads
+        print(f"\n=== {threads} thread(s), {calls} calls: {wall / calls * 1e6:.1f} µs wall and {cpu / calls * 1e6:.1f} µs CPU "
+              "per call under the profiler (reader thread included)")
+        stats = pstats.Stats(profiles[0])
+        for profiler in profiles[1:]:
+            stats.add(profiler)
+        stats.sort_stats("tottime").print_stats(25)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
@@ -387,7 +437,11 @@ def main() -> int:
                         help="a Python with the official mcp package installed")
     parser.add_argument("--pin", action="store_true", help="every process on one core (the first this process may use)")
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of syncmcp's call_tool instead")
     options = parser.parse_args()
+    if options.profile:
+        profile(options.n, options.pin)
+        return 0
     if options.worker:
         if options.pin:  # before the server is spawned: the child inherits the affinity
             os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
