@@ -5,8 +5,9 @@ A blocking call needs one hand-off from the reader thread to the caller, so a re
 waiter acquires it with its deadline and lets it go again for the next waiter. That is one
 lock per request, where a ``concurrent.futures.Future`` takes a condition variable, its
 re-entrant lock and a waiter lock per wait. Done-callbacks (rare: progress bookkeeping, the
-public ``add_done_callback``) are kept under one module-wide guard held for a few bytecodes, never
-while anything else is held or called.
+public ``add_done_callback``) need no second lock: each is taken off the list with one atomic
+``list.pop`` by whichever of the settling and the registering thread gets to it, so it runs
+exactly once, and nothing process-wide is ever held (nothing a ``fork()`` could leave locked).
 
 Example:
     >>> reply = Reply()
@@ -24,9 +25,6 @@ from typing import Any, Callable, List, Optional
 
 __all__ = ["Reply"]
 
-# Guards every reply's "settled?" flag together with its callback list (never held across a call).
-_GUARD = threading.Lock()
-
 
 class Reply:
     """The outcome of one request: settled once (``set_result`` or ``set_exception``), waited on by any number."""
@@ -40,7 +38,7 @@ class Reply:
         self._done = False
         self._value: Any = None
         self._error: Optional[BaseException] = None
-        self._callbacks: Optional[List[Callable[[], Any]]] = None
+        self._callbacks: List[Callable[[], Any]] = []
 
     def done(self) -> bool:
         """Whether the outcome is in."""
@@ -55,17 +53,14 @@ class Reply:
         self._settle(None, error)
 
     def _settle(self, value: Any, error: Optional[BaseException]) -> None:
-        with _GUARD:
-            if self._done:
-                raise RuntimeError("a reply is settled only once")
-            self._value = value
-            self._error = error
-            self._done = True
-            callbacks, self._callbacks = self._callbacks, None
+        if self._done:
+            raise RuntimeError("a reply is settled only once")
+        self._value = value
+        self._error = error
+        self._done = True  # after the outcome: whoever sees it done may read it
         self._gate.release()
-        if callbacks:
-            for fn in callbacks:  # syncmcp's own, which hand user code to another thread
-                fn()
+        if self._callbacks:
+            self._run_callbacks()
 
     def wait(self, timeout: Optional[float]) -> bool:
         """Wait up to ``timeout`` seconds (``None``: no limit); whether the outcome is in."""
@@ -85,11 +80,17 @@ class Reply:
         return self._value
 
     def on_done(self, fn: Callable[[], Any]) -> None:
-        """Call ``fn()`` once settled, on the settling thread; at once, here, if already settled."""
-        with _GUARD:
-            if not self._done:
-                if self._callbacks is None:
-                    self._callbacks = []
-                self._callbacks.append(fn)
+        """Call ``fn()`` once settled, on the settling thread; here, at once, if already settled."""
+        self._callbacks.append(fn)
+        if self._done:  # settled meanwhile or before: the settler may have missed it
+            self._run_callbacks()
+
+    def _run_callbacks(self) -> None:
+        # syncmcp's own callbacks, which hand any user code to another thread
+        callbacks = self._callbacks
+        while True:
+            try:
+                fn = callbacks.pop(0)  # atomic: each callback is taken, and run, exactly once
+            except IndexError:
                 return
-        fn()
+            fn()
