@@ -3,6 +3,7 @@
 
     .venv/bin/python tools/bench.py [--quick] [--pin] [--official-python .peers/venv/bin/python] [--json]
     .venv/bin/python tools/bench.py --profile [--pin] [-n 5000]     # where syncmcp's time goes
+    .venv/bin/python tools/bench.py --worker threaded --limit-work 16 --pin   # the limit, 16 µs of CPU more per call
 
 Every client talks to the same stdlib server (tools/example_server.py) in its own process, so
 start-up, import time and peak RSS are measured per client. Cases:
@@ -47,6 +48,8 @@ from typing import Any, Callable, Dict, List
 TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
 SERVER = [sys.executable, str(TOOLS / "example_server.py"), "--tools", "497"]
+#: Extra CPU seconds the thread-based limit spends per call before writing it (``--limit-work``).
+LIMIT_WORK = 0.0
 
 
 def percentile(values: List[float], fraction: float) -> float:
@@ -232,6 +235,10 @@ def worker_threaded(n: int) -> Dict[str, Any]:
             slot[0].release()
 
     def rpc(method: str, params: dict) -> Any:
+        if LIMIT_WORK:  # a client doing more per call: what is left of the limit with that much CPU
+            until = time.thread_time() + LIMIT_WORK
+            while time.thread_time() < until:
+                pass
         request_id = next(ids)
         lock = threading.Lock()
         lock.acquire()
@@ -357,7 +364,7 @@ def import_time(python: str, statement: str) -> float:
 
 
 def measure(client: str, python: str, n: int, pin: bool) -> Dict[str, Any]:
-    command = [python, __file__, "--worker", client, "-n", str(n)] + (["--pin"] if pin else [])
+    command = [python, __file__, "--worker", client, "-n", str(n), "--limit-work", str(LIMIT_WORK * 1e6)] + (["--pin"] if pin else [])
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"{client} worker failed:\n{done.stderr[-3000:]}")
@@ -438,7 +445,11 @@ def main() -> int:
     parser.add_argument("--pin", action="store_true", help="every process on one core (the first this process may use)")
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of syncmcp's call_tool instead")
+    parser.add_argument("--limit-work", type=float, default=0.0, metavar="US",
+                        help="µs of CPU the thread-based limit spends on each call besides its wire work")
     options = parser.parse_args()
+    global LIMIT_WORK
+    LIMIT_WORK = options.limit_work / 1e6
     if options.profile:
         profile(options.n, options.pin)
         return 0
