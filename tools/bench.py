@@ -61,6 +61,12 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def cpu_s() -> float:
+    """CPU seconds of this process so far, every thread, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 # ----------------------------------------------------------------------------- workers
 
 
@@ -68,14 +74,19 @@ def run_cases(call: Callable[[str, dict], Any], inflight: Callable[[int], float]
     for _ in range(200):
         call("echo", {"text": "warm"})
     latencies = []
+    cpu = cpu_s()
     for i in range(n):
         start = time.perf_counter()
         call("echo", {"text": f"m{i}"})
         latencies.append(time.perf_counter() - start)
+    seq_cpu = (cpu_s() - cpu) / n
+    cpu = cpu_s()
     results: Dict[str, Any] = {
         "seq_p50_us": percentile(latencies, 0.50) * 1e6,
         "seq_p99_us": percentile(latencies, 0.99) * 1e6,
         "inflight8_per_s": inflight(n * 2),
+        "seq_cpu_us": seq_cpu * 1e6,
+        "inflight8_cpu_us": (cpu_s() - cpu) / (n * 2 // 8 * 8) * 1e6,
     }
     timings = []
     for _ in range(30):
@@ -298,10 +309,12 @@ def worker_official(n: int) -> Dict[str, Any]:
             for _ in range(200):
                 await session.call_tool("echo", {"text": "warm"})
             latencies = []
+            cpu = cpu_s()
             for i in range(n):
                 t0 = time.perf_counter()
                 await session.call_tool("echo", {"text": f"m{i}"})
                 latencies.append(time.perf_counter() - t0)
+            results["seq_cpu_us"] = (cpu_s() - cpu) / n * 1e6
             results["seq_p50_us"] = percentile(latencies, 0.50) * 1e6
             results["seq_p99_us"] = percentile(latencies, 0.99) * 1e6
             total = n * 2
@@ -311,11 +324,12 @@ def worker_official(n: int) -> Dict[str, Any]:
                 for i in range(per):
                     await session.call_tool("echo", {"text": f"t{i}"})
 
-            t0 = time.perf_counter()
+            t0, cpu = time.perf_counter(), cpu_s()
             async with anyio.create_task_group() as group:
                 for _ in range(8):
                     group.start_soon(loop)
             results["inflight8_per_s"] = per * 8 / (time.perf_counter() - t0)
+            results["inflight8_cpu_us"] = (cpu_s() - cpu) / (per * 8) * 1e6
             timings = []
             for _ in range(30):
                 t0 = time.perf_counter()
@@ -376,7 +390,9 @@ def measure(client: str, python: str, n: int, pin: bool) -> Dict[str, Any]:
 ROWS = [
     ("seq_p50_us", "sequential p50 (µs)", "lower"),
     ("seq_p99_us", "sequential p99 (µs)", "lower"),
+    ("seq_cpu_us", "client CPU per call, seq. (µs)", "lower"),
     ("inflight8_per_s", "8 in flight (calls/s)", "higher"),
+    ("inflight8_cpu_us", "client CPU per call, 8 (µs)", "lower"),
     ("blob1m_s", "1 MB result (s)", "lower"),
     ("blob10m_s", "10 MB result (s)", "lower"),
     ("list500_ms", "tools/list, 500 tools (ms)", "lower"),
