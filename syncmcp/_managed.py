@@ -691,6 +691,13 @@ class ManagedServer:
                 (``retry_after`` says how long).
             SessionClosedError: the server was removed or the manager closed.
         """
+        with self._lock:  # the common case, ready with a live session, before the general loop
+            instance = self._instance
+            if self._state is ServerState.READY and instance is not None:
+                session = instance.session
+                if session is not None and not session.closed:
+                    instance.inflight += 1
+                    return instance
         for _ in range(self._svc.restart.max_attempts + 3):
             launch = False
             events: List[ManagerEvent] = []

@@ -56,7 +56,11 @@ class ToolRouter:
 
     def tool_map(self) -> Dict[str, ToolInfo]:
         """The qualified-name map of the tools listed now, rebuilt only when a tool list changed."""
-        groups = tuple(group for group in (slot.tool_group() for slot in self._rt.ordered()) if group is not None)
+        groups = []  # a plain loop: every call routes through here
+        for slot in self._rt.ordered():
+            group = slot.tool_group()
+            if group is not None:
+                groups.append(group)
         memo = self._memo
         if memo is not None and memo[0] == groups:  # the same group objects: nothing changed
             return memo[1]
