@@ -138,7 +138,7 @@ class ToolCalls:
         if not check_out or tool is None or tool.output_schema is None or result.is_error:
             return result  # nothing to check
         checked: List[CallToolResult] = []
-        self._checked_with_fresh_schema(name, tool, lambda t: checked.append(self._result(t, raw, True)), deadline)
+        self._checked_with_fresh_schema(name, tool, lambda t: checked.append(self._checked(t, result)), deadline)
         return checked[-1]
 
     def start(
@@ -217,7 +217,11 @@ class ToolCalls:
 
     def _result(self, tool: Optional[Tool], raw: Any, validate: bool) -> CallToolResult:
         result = CallToolResult.from_dict(raw)
-        if not validate or tool is None or tool.output_schema is None or result.is_error:
+        return self._checked(tool, result) if validate else result
+
+    def _checked(self, tool: Optional[Tool], result: CallToolResult) -> CallToolResult:
+        """``result``, once its structured content matches the tool's output schema (if it has one)."""
+        if tool is None or tool.output_schema is None or result.is_error:
             return result
         server = self._session.name
         if not result.has_structured_content:
