@@ -16,7 +16,7 @@ Threads, per connection:
   notifications in arrival order.
 
 Rules kept here (see the tests): a request is registered in the pending table *before* it is
-written; whoever pops an entry settles its future, outside the lock, exactly once (the reader on a
+written; whoever pops an entry settles its reply (:class:`~syncmcp._reply.Reply`), outside the lock, exactly once (the reader on a
 response, a timed-out or interrupted caller, or the fan-out at EOF); late responses are logged and
 dropped; at EOF every pending request fails at once with the exit code and stderr tail; no lock is
 held during I/O, settlement or callbacks, and no two locks are ever held together.
@@ -24,7 +24,6 @@ held during I/O, settlement or callbacks, and no two locks are ever held togethe
 
 from __future__ import annotations
 
-import concurrent.futures
 import enum
 import itertools
 import logging
@@ -57,6 +56,7 @@ from ._jsonrpc import (
     make_request,
     make_result,
 )
+from ._reply import Reply
 from ._timeout import DEFAULT, Timeout, resolve_timeout
 from ._transport import RequestFailed, Transport
 from ._workers import WorkerPool
@@ -129,10 +129,10 @@ class _State(enum.Enum):
 class _Pending:
     """One entry of the pending table; ``ordered`` settles through the notification worker."""
 
-    __slots__ = ("future", "method", "ordered")
+    __slots__ = ("method", "ordered", "reply")
 
-    def __init__(self, future: concurrent.futures.Future[Any], method: str, ordered: bool) -> None:
-        self.future = future
+    def __init__(self, reply: Reply, method: str, ordered: bool) -> None:
+        self.reply = reply
         self.method = method
         self.ordered = ordered
 
@@ -156,18 +156,11 @@ class PendingRequest:
         result = pending.result(timeout=5.0)   # raw result dict; cancelled on the server on timeout
     """
 
-    __slots__ = ("_activity", "_cancellable", "_endpoint", "_future", "_last_activity", "id", "method")
+    __slots__ = ("_activity", "_cancellable", "_endpoint", "_last_activity", "_reply", "id", "method")
 
-    def __init__(
-        self,
-        endpoint: Endpoint,
-        request_id: int,
-        method: str,
-        future: concurrent.futures.Future[Any],
-        cancellable: bool,
-    ) -> None:
+    def __init__(self, endpoint: Endpoint, request_id: int, method: str, reply: Reply, cancellable: bool) -> None:
         self._endpoint = endpoint
-        self._future = future
+        self._reply = reply
         self._cancellable = cancellable
         self._activity = 0
         self._last_activity = (0.0, 0.0)
@@ -175,12 +168,12 @@ class PendingRequest:
         self.method = method
 
     def __repr__(self) -> str:
-        state = "done" if self._future.done() else "pending"
+        state = "done" if self._reply.done() else "pending"
         return f"<PendingRequest {self.method} id={self.id} {state}>"
 
     def done(self) -> bool:
         """Whether a result or an error is available."""
-        return self._future.done()
+        return self._reply.done()
 
     def touch(self) -> None:
         """Record activity, such as a progress notification.
@@ -198,13 +191,7 @@ class PendingRequest:
         seconds, :data:`~syncmcp.DEFAULT` (the session's timeout) or ``None`` (no limit).
         """
         self._endpoint.check_process()
-        try:
-            self._future.exception(resolve_timeout(timeout, self._endpoint.default_timeout))
-        except concurrent.futures.TimeoutError:
-            return False
-        except concurrent.futures.CancelledError:  # pragma: no cover - futures here are never cancelled
-            return True
-        return True
+        return self._reply.wait(resolve_timeout(timeout, self._endpoint.default_timeout))
 
     def add_done_callback(self, fn: Callable[[PendingRequest], Any]) -> None:
         """Call ``fn(self)`` once the request is settled, on the notification worker.
@@ -214,18 +201,18 @@ class PendingRequest:
         """
         endpoint = self._endpoint
 
-        def deliver(_future: Any) -> None:
+        def deliver() -> None:
             if not endpoint._notifier.submit(fn, self):
                 _run_quietly(fn, (self,))  # the endpoint is closing: no worker to hand it to
 
-        if self._future.done():
+        if self._reply.done():
             _run_quietly(fn, (self,))
         else:
-            self._future.add_done_callback(deliver)
+            self._reply.on_done(deliver)
 
     def _on_done(self, fn: Callable[[PendingRequest], Any]) -> None:
         """Syncmcp's own bookkeeping when settled: inline on the settling thread (keep it trivial)."""
-        self._future.add_done_callback(lambda _future: fn(self))
+        self._reply.on_done(lambda: fn(self))
 
     def result(
         self,
@@ -252,15 +239,24 @@ class PendingRequest:
             KeyboardInterrupt: interrupted while waiting; the request is cancelled first.
             ForkedProcessError: the request was sent by a parent process (before ``fork()``).
         """
-        future = self._future
+        return self._wait_result(
+            resolve_timeout(timeout, self._endpoint.default_timeout), reset_on_activity=reset_on_activity, max_total=max_total
+        )
+
+    def _wait_result(
+        self, timeout: Optional[float], *, reset_on_activity: bool = False, max_total: Optional[float] = None
+    ) -> Any:
+        """:meth:`result` with ``timeout`` already resolved to seconds (``None``: no limit)."""
+        reply = self._reply
         endpoint = self._endpoint
-        endpoint.check_process()
-        timeout = resolve_timeout(timeout, endpoint.default_timeout)
+        if endpoint._born != _forks.generation():
+            endpoint.check_process()
         start = time.monotonic()
         paused_at_start = endpoint.paused_seconds()
         try:
             if timeout is None:
-                return future.result()
+                reply.wait(None)
+                return reply.outcome()
             while True:
                 # Active time only: seconds spent with the endpoint's timeouts paused (a user
                 # answering an elicitation) do not count.
@@ -276,22 +272,18 @@ class PendingRequest:
                     remaining = _PAUSE_POLL  # never expire while paused; look again soon
                 elif remaining <= 0:
                     break
-                try:
-                    return future.result(remaining)
-                except concurrent.futures.TimeoutError:
-                    continue
+                if reply.wait(remaining):
+                    return reply.outcome()
         except KeyboardInterrupt:
             self._abandon("interrupted by the user", RequestCancelled)
             raise
         # Millisecond precision: a budget left over after other steps reads as the user's figure.
         budget = round(timeout, 3)
         if self._abandon(f"timed out after {budget:g} s", RequestTimeout, timeout=budget):
-            return future.result()
+            return reply.outcome()
         # The response arrived just as we gave up: the reader popped it and is settling it (after
         # the notifications before it, when ordered). Wait a little more for that, then give up.
-        try:
-            return future.result(_RACE_GRACE)
-        except concurrent.futures.TimeoutError:
+        if not reply.wait(_RACE_GRACE):
             raise RequestTimeout(
                 f"{self.method} to '{self._endpoint.name}': the response arrived after {budget:g} s but was not delivered "
                 f"within {_RACE_GRACE:g} s more (a slow progress or notification callback?)",
@@ -299,7 +291,8 @@ class PendingRequest:
                 request_id=self.id,
                 server=self._endpoint.name,
                 timeout=budget,
-            ) from None
+            )
+        return reply.outcome()
 
     def cancel(self, reason: Optional[str] = None) -> bool:
         """Withdraw the request; returns ``False`` if the response already arrived.
@@ -309,12 +302,12 @@ class PendingRequest:
         return self._abandon(reason or "cancelled by the client", RequestCancelled)
 
     def _abandon(self, reason: str, error_type: type, *, tell_peer: bool = True, **extra: Any) -> bool:
-        """Pop our entry; if we won it, tell the peer (unless not ``tell_peer``) and settle the future with the error."""
+        """Pop our entry; if we won it, tell the peer (unless not ``tell_peer``) and settle the reply with the error."""
         if not self._endpoint._pop_pending(self.id):
             return False
         if self._cancellable and tell_peer:
             self._endpoint._send_cancelled(self.id, reason)
-        self._future.set_exception(
+        self._reply.set_exception(
             error_type(
                 f"{self.method} to '{self._endpoint.name}' {reason}",
                 method=self.method,
@@ -559,7 +552,7 @@ class Endpoint:
         """
         if self._born != _forks.generation():
             self.check_process()
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        reply = Reply()
         if ordered and self._notifier.owns(threading.current_thread()):
             # A notification callback waiting on a call whose result would be delivered by this
             # very thread would never get it: settle directly (its progress comes afterwards).
@@ -571,7 +564,7 @@ class Endpoint:
                 raise ConnectionClosed(f"connection to MCP server '{self.name}' is not started")
             request_id = next(self._ids)
             # Registered before the write: the response may arrive before send() returns.
-            self._pending[request_id] = _Pending(future, method, ordered)
+            self._pending[request_id] = _Pending(reply, method, ordered)
         message = make_request(request_id, method, params)
         if self._wire.isEnabledFor(logging.DEBUG):
             self._wire.debug("-> %s", message)
@@ -582,11 +575,11 @@ class Endpoint:
                 if isinstance(exc, ConnectionClosed) and self._current_state() is _State.CLOSED:
                     raise self._closed_error() from exc
                 raise
-            # The connection was lost concurrently and the fan-out settled our future.
-            future.result(0)
+            # The connection was lost concurrently and the fan-out settled our reply.
+            reply.outcome()
             raise
         self.stats["sent"] += 1
-        return PendingRequest(self, request_id, method, future, cancellable)
+        return PendingRequest(self, request_id, method, reply, cancellable)
 
     def send_notification(self, method: str, params: Optional[Dict[str, Any]] = None) -> None:
         """Send a notification (no response).
@@ -719,14 +712,14 @@ class Endpoint:
             self.stats["dropped_responses"] += 1
             logger.debug("'%s': dropped a response for request %r (timed out, cancelled or unknown)", self.name, request_id)
             return
-        future = entry.future
+        reply = entry.reply
         if error is None:
-            if not (entry.ordered and self._notifier.submit(future.set_result, result, essential=True)):
-                future.set_result(result)
+            if not (entry.ordered and self._notifier.submit(reply.set_result, result, essential=True)):
+                reply.set_result(result)
         else:
             exc = _remote_error(error, entry.method, request_id, self.name)
-            if not (entry.ordered and self._notifier.submit(future.set_exception, exc, essential=True)):
-                future.set_exception(exc)
+            if not (entry.ordered and self._notifier.submit(reply.set_exception, exc, essential=True)):
+                reply.set_exception(exc)
 
     def _fail_request(self, request_id: RequestId, error: Exception) -> None:
         with self._lock:
@@ -734,8 +727,8 @@ class Endpoint:
         if entry is None:
             logger.debug("'%s': dropped a transport failure for request %r: %s", self.name, request_id, error)
             return
-        if not (entry.ordered and self._notifier.submit(entry.future.set_exception, error, essential=True)):
-            entry.future.set_exception(error)
+        if not (entry.ordered and self._notifier.submit(entry.reply.set_exception, error, essential=True)):
+            entry.reply.set_exception(error)
 
     def _on_request(self, request: Request) -> None:
         if request.method == "ping":
@@ -831,7 +824,7 @@ class Endpoint:
     def _fail(self, pending: Dict[RequestId, _Pending], details: Tuple[str, Optional[int], str]) -> None:
         reason, code, tail = details
         for entry in pending.values():
-            entry.future.set_exception(
+            entry.reply.set_exception(
                 ConnectionClosed(
                     f"{entry.method} to MCP server '{self.name}' failed: {reason}", returncode=code, stderr_tail=tail
                 )

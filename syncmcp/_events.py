@@ -345,6 +345,11 @@ class EventDispatcher:
         self._thread: Optional[threading.Thread] = None
         self._closed = False
 
+    @property
+    def observed(self) -> bool:
+        """Whether an event would reach anyone: a callback, or the log at DEBUG (the lowest level used)."""
+        return self._callback is not None or logger.isEnabledFor(logging.DEBUG)
+
     def emit(self, event: ManagerEvent) -> None:
         """Log the event and queue it for the callback."""
         log_event(event)

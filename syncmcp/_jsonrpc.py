@@ -152,6 +152,7 @@ class ErrorResponse:
 Message = Union[Request, Notification, Response, ErrorResponse]
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_decode = json.JSONDecoder().decode
 
 
 def make_request(request_id: RequestId, method: str, params: Optional[JSONObject] = None) -> JSONObject:
@@ -217,12 +218,13 @@ def decode_line(line: bytes) -> Any:
             come out as a value).
     """
     try:
-        value = json.loads(line)
+        text = line.decode("utf-8")
     except UnicodeDecodeError:
-        try:
-            value = json.loads(line.decode("utf-8", "replace"))
-        except (ValueError, RecursionError) as exc:
-            raise InvalidMessage(f"not JSON: {exc}", code=ErrorCode.PARSE_ERROR) from exc
+        text = line.decode("utf-8", "replace")
+    if text.startswith("\ufeff"):  # a byte-order mark, as json.loads(bytes) tolerates it
+        text = text[1:]
+    try:
+        value = _decode(text)  # from str: no encoding sniffing per line
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise InvalidMessage(f"not JSON: {exc}", code=ErrorCode.PARSE_ERROR) from exc
     if value is None:

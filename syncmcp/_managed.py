@@ -93,6 +93,7 @@ class ManagedServer:
         self._svc = services
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
+        self._draining = 0  # closers waiting on _idle for the calls in flight to finish
         self._state = ServerState.PENDING if config.enabled else ServerState.DISABLED
         self._gen = 0
         self._start_future: Optional[concurrent.futures.Future[Optional[_Instance]]] = None
@@ -356,6 +357,13 @@ class ManagedServer:
                 (``retry_after`` says how long).
             SessionClosedError: the server was removed or the manager closed.
         """
+        with self._lock:  # the common case, ready with a live session, before the general loop
+            instance = self._instance
+            if self._state is ServerState.READY and instance is not None:
+                session = instance.session
+                if session is not None and not session.closed:
+                    instance.inflight += 1
+                    return instance
         for _ in range(self._svc.restart.max_attempts + 3):
             launch = False
             events: List[ManagerEvent] = []
@@ -440,7 +448,7 @@ class ManagedServer:
         """Undo one :meth:`acquire`."""
         with self._lock:
             instance.inflight -= 1
-            if instance.inflight <= 0:
+            if instance.inflight <= 0 and self._draining:
                 self._idle.notify_all()
 
     def wait_ready(self, timeout: float) -> bool:
@@ -644,7 +652,11 @@ class ManagedServer:
         if instance is not None:
             if drain > 0:
                 with self._idle:
-                    self._idle.wait_for(lambda: instance.inflight <= 0, drain)
+                    self._draining += 1
+                    try:
+                        self._idle.wait_for(lambda: instance.inflight <= 0, drain)
+                    finally:
+                        self._draining -= 1
             instance.live_session.close()
         for item in dead:
             if item.session is not None:

@@ -131,7 +131,7 @@ class Requests:
         """Send a request and wait ``limit`` seconds for its result; see ``ClientSession.request``."""
         session = self._session
         if session.era != "modern":
-            return session.submit(method, params, on_progress=on_progress).result(
+            return session.submit(method, params, on_progress=on_progress)._wait_result(
                 limit, reset_on_activity=reset_on_progress, max_total=max_total_timeout
             )
         endpoint = self._endpoint
@@ -142,7 +142,7 @@ class Requests:
             if limit is not None:  # active time only: input handlers run with timeouts paused
                 active = (time.monotonic() - start) - (endpoint.paused_seconds() - paused_at_start)
                 remaining = max(0.0, limit - active)
-            result = session.submit(method, body, on_progress=on_progress).result(
+            result = session.submit(method, body, on_progress=on_progress)._wait_result(
                 remaining, reset_on_activity=reset_on_progress, max_total=max_total_timeout
             )
             kind = result_kind(result)

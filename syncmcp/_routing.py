@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from collections import abc
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from . import _fallback
@@ -77,7 +78,11 @@ class ToolRouter:
 
     def tool_map(self) -> Dict[str, ToolInfo]:
         """The qualified-name map of the tools listed now, rebuilt only when a tool list changed."""
-        groups = tuple(group for group in (self._group(slot) for slot in self._rt.ordered()) if group is not None)
+        groups = []  # a plain loop: every call routes through here
+        for slot in self._rt.ordered():
+            group = self._group(slot)
+            if group is not None:
+                groups.append(group)
         memo = self._memo
         if memo is not None and memo[0] == groups:  # the same group objects: nothing changed
             return memo[1]
@@ -143,7 +148,7 @@ class ToolRouter:
         """Call a tool of one server (or a fallback), with events, metrics and retries; see ``MCPManager.call_tool``."""
         if not slot.filter.allows(tool_name):
             raise ToolDisabledError(f"tool '{tool_name}' is disabled for MCP server '{slot.name}'")
-        if arguments is not None and not isinstance(arguments, Mapping):
+        if arguments is not None and type(arguments) is not dict and not isinstance(arguments, abc.Mapping):
             raise TypeError(f"MCP tool arguments must be a JSON object, got {type(arguments).__name__}")
 
         def attempt(server: ManagedServer, definition: Optional[Tool], retry: bool) -> CallToolResult:
@@ -168,11 +173,14 @@ class ToolRouter:
         """One server's call: events, metrics, and (with ``retry``) retries of idempotent tools."""
         config = slot.config
         limit = config.tool_timeout_sec if timeout is DEFAULT else timeout
-        idempotent = config.is_idempotent(tool_name, tool.annotations if tool is not None else None)
-        retries = config.tool_retries if retry and idempotent else 0
-        call_id = next(self._call_ids)
-        emit = self._rt.events.emit
-        emit(ToolCallBegin(call_id, slot.name, tool_name, qualified_name, dict(arguments) if arguments is not None else None))
+        retries: Optional[int] = None if retry else 0  # decided if the server dies during the call
+        events = self._rt.events
+        observed = events.observed  # nobody listening: no events built (a call costs a few µs less)
+        call_id = next(self._call_ids) if observed else 0
+        if observed:
+            events.emit(
+                ToolCallBegin(call_id, slot.name, tool_name, qualified_name, dict(arguments) if arguments is not None else None)
+            )
         started = time.monotonic()
         result: Optional[CallToolResult] = None
         error: Optional[BaseException] = None
@@ -200,6 +208,9 @@ class ToolRouter:
                     if isinstance(exc, ConnectionClosed):
                         slot.report_lost(instance, exc)
                         # The server died before answering: safe to run again only if idempotent.
+                        if retries is None:
+                            annotations = tool.annotations if tool is not None else None
+                            retries = config.tool_retries if config.is_idempotent(tool_name, annotations) else 0
                         wait = slot.restart_wait() if retries > 0 and not self._rt.closing else None
                         if wait is not None and not self._rt.closed.wait(wait):
                             retries -= 1
@@ -216,4 +227,5 @@ class ToolRouter:
         finally:
             duration = time.monotonic() - started
             slot.record_call(duration, result, error)
-            emit(ToolCallEnd(call_id, slot.name, tool_name, qualified_name, duration, result, error))
+            if observed:
+                events.emit(ToolCallEnd(call_id, slot.name, tool_name, qualified_name, duration, result, error))

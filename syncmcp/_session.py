@@ -34,6 +34,7 @@ from __future__ import annotations
 import enum
 import threading
 import time
+from collections import abc
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -241,7 +242,7 @@ class ClientSession(SessionCatalog):
         self._listings = Listings(self)
         self._tools = ToolCalls(
             self, self._listings.cache("tools"), lambda limit, refresh: self._listing("tools", limit, refresh),
-            lambda: self._has_capability("tools"),
+            lambda: self._has_capability("tools"), self._requests.request,
         )  # fmt: skip
         self._subscriptions = Subscriptions(self, self._endpoint.on_notification_thread)
         self._notifications = Notifications(
@@ -593,7 +594,7 @@ class ClientSession(SessionCatalog):
             result = session.call_tool("add", {"a": 1, "b": 2}, timeout=5)
             print(result.text, result.is_error)        # 3 False
         """
-        if arguments is not None and not isinstance(arguments, Mapping):
+        if arguments is not None and type(arguments) is not dict and not isinstance(arguments, abc.Mapping):
             raise TypeError(f"MCP tool arguments must be a JSON object, got {type(arguments).__name__}")
         self._require_open()
         self._require_capability("tools", "tools/call")

@@ -467,6 +467,8 @@ class StdioTransport(StreamTransport):
             self._reader = _wakeable(proc.stdout)
             self._stderr = stderr = _wakeable(proc.stderr)
             self._writer = proc.stdin
+            assert proc.stdin is not None  # stdin=PIPE
+            self._write_fd = proc.stdin.fileno()  # ours alone: one os.write per message
             self._finalizer = weakref.finalize(self, _kill_forgotten, proc, self._born)
             _open_transports.add(self)
             self._finalizer.atexit = False  # the module's atexit net covers exit, in parallel

@@ -72,6 +72,8 @@ class ToolCalls:
         tools: the cache of the session's tool listing (peeked at, never filled here).
         listing: ``fn(timeout, refresh)``: the session's tool listing, fetched if stale.
         declared: ``fn()``: whether tools may be listed (the server declared them).
+        send: ``fn(method, params, limit, on_progress, reset_on_progress, max_total)``: send a
+            request and wait ``limit`` seconds (already resolved) for its result.
     """
 
     def __init__(
@@ -80,8 +82,10 @@ class ToolCalls:
         tools: ListCache,
         listing: Callable[[Optional[float], bool], List[Any]],
         declared: Callable[[], bool],
+        send: Callable[[str, Dict[str, Any], Optional[float], Optional[ProgressCallback], bool, Optional[float]], Any],
     ) -> None:
         self._session = session
+        self._send = send
         self._cache = tools
         self._listing = listing
         self._declared = declared
@@ -113,11 +117,14 @@ class ToolCalls:
         deadline = None if limit is None else time.monotonic() + limit
         check_in = session.validate_input if validate is None else validate
         check_out = session.validate_output if validate is None else validate
-        tool = self._definition(name, limit) if (check_in or check_out or self.supports_tasks()) else None
+        tasks = self.supports_tasks()
+        tool = self._definition(name, limit) if (check_in or check_out or tasks) else None
         args = dict(arguments) if arguments is not None else None
-        if check_in:
+        # The common case, valid arguments, costs one compiled check; a refusal is explained, and
+        # re-checked against a fresh listing if the cached one is stale.
+        if check_in and tool is not None and tool.input_schema and not self._arguments_valid(tool, args):
             tool = self._checked_with_fresh_schema(name, tool, lambda t: self._check_arguments(t, args), deadline)
-        if tool is not None and tool.task_support == "required" and self.supports_tasks():
+        if tool is not None and tasks and tool.task_support == "required":
             task = self._start_task(name, tool, args, None, remaining(deadline), check_out)
             return task.result(remaining(deadline))
         params: Dict[str, Any] = {"name": name}
@@ -125,18 +132,13 @@ class ToolCalls:
             params["arguments"] = args
         if meta:
             params["_meta"] = dict(meta)
-        raw = session.request(
-            "tools/call",
-            params,
-            timeout=remaining(deadline),
-            on_progress=on_progress,
-            reset_timeout_on_progress=reset_timeout_on_progress,
-            max_total_timeout=max_total_timeout,
-        )
-        if not check_out:
-            return CallToolResult.from_dict(raw)
+        reset = reset_timeout_on_progress and on_progress is not None
+        raw = self._send("tools/call", params, remaining(deadline), on_progress, reset, max_total_timeout)
+        result = CallToolResult.from_dict(raw)
+        if not check_out or tool is None or tool.output_schema is None or result.is_error:
+            return result  # nothing to check
         checked: List[CallToolResult] = []
-        self._checked_with_fresh_schema(name, tool, lambda t: checked.append(self._result(t, raw, True)), deadline)
+        self._checked_with_fresh_schema(name, tool, lambda t: checked.append(self._checked(t, result)), deadline)
         return checked[-1]
 
     def start(
@@ -197,6 +199,9 @@ class ToolCalls:
                 return index[name]
         return None
 
+    def _arguments_valid(self, tool: Tool, arguments: Optional[Dict[str, Any]]) -> bool:
+        return self._validators.get(tool.input_schema).is_valid(arguments if arguments is not None else {})
+
     def _check_arguments(self, tool: Optional[Tool], arguments: Optional[Dict[str, Any]]) -> None:
         if tool is None or not tool.input_schema:
             return
@@ -212,7 +217,11 @@ class ToolCalls:
 
     def _result(self, tool: Optional[Tool], raw: Any, validate: bool) -> CallToolResult:
         result = CallToolResult.from_dict(raw)
-        if not validate or tool is None or tool.output_schema is None or result.is_error:
+        return self._checked(tool, result) if validate else result
+
+    def _checked(self, tool: Optional[Tool], result: CallToolResult) -> CallToolResult:
+        """``result``, once its structured content matches the tool's output schema (if it has one)."""
+        if tool is None or tool.output_schema is None or result.is_error:
             return result
         server = self._session.name
         if not result.has_structured_content:

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import IO, Any, Optional, Protocol, Tuple
 
@@ -131,6 +132,9 @@ class StreamTransport:
         self.max_message_size = max_message_size
         self._reader = reader
         self._writer = writer
+        # The writer's descriptor when this transport is its only user (a child's stdin): each
+        # message is then one os.write of its encoded line, not a buffered write and a flush.
+        self._write_fd: Optional[int] = None
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
 
@@ -150,8 +154,14 @@ class StreamTransport:
             if writer is None:
                 raise ConnectionClosed(f"connection to {self.name} is closed")
             try:
-                writer.write(data)
-                writer.flush()
+                fd = self._write_fd
+                if fd is None:
+                    writer.write(data)
+                    writer.flush()
+                else:  # one write: the lock is held as briefly as can be (callers queue on it)
+                    written = os.write(fd, data)
+                    if written < len(data):
+                        _write_rest(fd, data, written)
             except (BrokenPipeError, ConnectionResetError, ValueError, OSError) as exc:
                 raise ConnectionClosed(f"cannot write to {self.name}: {exc}") from exc
 
@@ -215,6 +225,13 @@ class StreamTransport:
         if writer is not None:
             _close_quietly(writer)
         return True
+
+
+def _write_rest(fd: int, data: bytes, written: int) -> None:
+    """Finish a write that a signal cut short after ``written`` bytes."""
+    view = memoryview(data)
+    while written < len(data):
+        written += os.write(fd, view[written:])
 
 
 def _close_quietly(stream: Any) -> None:

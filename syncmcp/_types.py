@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Type, TypeVar
 
 from ._display import render_call_result, render_content, render_prompt_result, render_resource_result, render_tools, short_text
 
@@ -58,6 +58,23 @@ def _str(value: Any) -> Optional[str]:
 
 def _raw_field() -> Any:
     return field(default_factory=dict, repr=False, compare=False)
+
+
+_T = TypeVar("_T")
+_new = object.__new__
+
+
+def _built(cls: Type[_T], fields: Dict[str, Any]) -> _T:
+    """An instance of a frozen dataclass from every one of its field values, without ``__init__``.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``; the types
+    built once per wire item (each listed tool, each call result and its text blocks) fill the
+    instance's dict at once instead, three times faster. Equality, hashing and ``repr`` are the
+    dataclass's own, so the instance is indistinguishable from one made by ``__init__``.
+    """
+    instance = _new(cls)
+    instance.__dict__.update(fields)
+    return instance
 
 
 @dataclass(frozen=True)
@@ -132,14 +149,17 @@ class Tool:
         """Build from a ``Tool`` object."""
         data = _obj(data)
         output = data.get("outputSchema")
-        return cls(
-            str(data.get("name", "")),
-            _str(data.get("description")),
-            _obj(data.get("inputSchema")),
-            output if isinstance(output, dict) else None,
-            _str(data.get("title")),
-            _obj(data.get("annotations")),
-            data,
+        return _built(
+            cls,
+            {
+                "name": str(data.get("name", "")),
+                "description": _str(data.get("description")),
+                "input_schema": _obj(data.get("inputSchema")),
+                "output_schema": output if isinstance(output, dict) else None,
+                "title": _str(data.get("title")),
+                "annotations": _obj(data.get("annotations")),
+                "raw": data,
+            },
         )
 
     def __repr__(self) -> str:
@@ -366,7 +386,7 @@ def content_from_dict(data: Any) -> Content:
     data = _obj(data)
     kind = data.get("type")
     if kind == "text":
-        return TextContent("text", data, str(data.get("text", "")))
+        return _built(TextContent, {"type": "text", "raw": data, "text": str(data.get("text", ""))})
     if kind == "image":
         return ImageContent("image", data, str(data.get("data", "")), str(data.get("mimeType", "")))
     if kind == "audio":
@@ -387,7 +407,7 @@ def content_from_dict(data: Any) -> Content:
 
 
 def _contents(blocks: Any) -> Tuple[Content, ...]:
-    return tuple(content_from_dict(block) for block in blocks) if isinstance(blocks, list) else ()
+    return tuple([content_from_dict(block) for block in blocks]) if isinstance(blocks, list) else ()
 
 
 def _join_text(blocks: Tuple[Content, ...]) -> str:
@@ -420,12 +440,15 @@ class CallToolResult:
     def from_dict(cls, data: Any) -> CallToolResult:
         """Build from a ``CallToolResult`` object."""
         data = _obj(data)
-        return cls(
-            _contents(data.get("content")),
-            data.get("structuredContent"),
-            data.get("isError") is True,
-            _obj(data.get("_meta")),
-            data,
+        return _built(
+            cls,
+            {
+                "content": _contents(data.get("content")),
+                "structured_content": data.get("structuredContent"),
+                "is_error": data.get("isError") is True,
+                "meta": _obj(data.get("_meta")),
+                "raw": data,
+            },
         )
 
     def __repr__(self) -> str:

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import collections
+import collections.abc
 import json
 import logging
 import threading
@@ -35,6 +36,8 @@ logger = logging.getLogger("syncmcp.validation")
 
 #: Errors listed in one message before the rest are summarised.
 _MAX_LISTED_ERRORS = 3
+# The ABC, not ``typing.Mapping``: an ``isinstance`` against the typing alias costs several times more.
+_MAPPING = collections.abc.Mapping
 
 Check = Callable[[Any], bool]
 
@@ -249,8 +252,13 @@ def _type_check(name: str) -> Check:
     if name == "array":
         return lambda v: isinstance(v, (list, tuple))
     if name == "object":
-        return lambda v: isinstance(v, Mapping)
+        return _is_object
     raise _Unsupported(name)
+
+
+def _is_object(value: Any) -> bool:
+    # A dict (what JSON decodes to) without the ABC machinery; any other mapping through it.
+    return type(value) is dict or isinstance(value, _MAPPING)
 
 
 def json_equal(a: Any, b: Any) -> bool:
@@ -271,7 +279,10 @@ def _every(checks: List[Check]) -> Check:
         return checks[0]
 
     def check(value: Any) -> bool:
-        return all(c(value) for c in checks)
+        for c in checks:  # noqa: SIM110 - a loop, not all(<generator>): no generator per value
+            if not c(value):
+                return False
+        return True
 
     return check
 
@@ -332,14 +343,19 @@ def _each_item(item: Check) -> Check:
 
 def _has_keys(required: List[str]) -> Check:
     def check(value: Any) -> bool:
-        return not isinstance(value, Mapping) or all(name in value for name in required)
+        if type(value) is not dict and not isinstance(value, _MAPPING):
+            return True
+        for name in required:  # noqa: SIM110 - no generator per value
+            if name not in value:
+                return False
+        return True
 
     return check
 
 
 def _object_members(properties: Dict[str, Check], other: Optional[Check]) -> Check:
     def check(value: Any) -> bool:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, _MAPPING):
             return True
         for name, member in value.items():
             prop = properties.get(name)

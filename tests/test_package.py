@@ -15,7 +15,8 @@ PACKAGE = Path(syncmcp.__file__).parent
 
 # Each module may import only modules of a lower layer.
 LAYERS = [
-    {"_version", "_exceptions", "_display", "_procstat", "_status", "_timeout", "_workers", "_urls", "_filemodes", "_limits", "_wakeable"},
+    {"_version", "_exceptions", "_display", "_procstat", "_status", "_timeout", "_workers", "_urls", "_filemodes", "_limits"},
+    {"_wakeable", "_reply"},
     {"_jsonrpc", "_types", "_sandbox", "_config", "_sse", "_httpwire", "_credentials", "_mcpheaders", "_forks"},
     {"_validation", "_era", "_listcache", "_tasks", "_toolnames", "_startup", "_events", "_toolcache", "_auth", "_login"},
     {"_es256", "_oauthdiscovery", "_oauthflight", "_circuit"},

@@ -268,3 +268,23 @@ def test_sigterm_stops_the_servers_when_asked(tmp_path: Path) -> None:
         assert service.stdout is not None
         service.stdout.close()
     assert wait_until(lambda: not leftover_processes([pid]), timeout=5)
+
+
+def test_a_write_cut_short_is_finished_from_where_it_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from syncmcp import _transport
+
+    real_write = os.write
+    writes = []
+
+    def short_write(fd: int, data: Any) -> int:  # as a signal arriving mid-write would leave it
+        writes.append(len(data))
+        return real_write(fd, bytes(data[:7]))
+
+    with connect_scripted() as session:
+        monkeypatch.setattr(_transport.os, "write", short_write)
+        assert session.call_tool("echo", {"text": "a message much longer than seven bytes"}).text == (
+            "a message much longer than seven bytes"
+        )
+        assert len(writes) > 2
