@@ -74,6 +74,7 @@ class WakeableReader:
     def readline(self, limit: int = -1) -> bytes:
         """One line (with its newline), at most ``limit`` bytes; ``b""`` at EOF or after close."""
         buffer = self._buffer
+        poller = self._poller
         while True:
             end = buffer.find(b"\n", self._scanned)
             if end >= 0 and (limit < 0 or end < limit):
@@ -85,7 +86,26 @@ class WakeableReader:
                 return b""
             if self._eof:
                 return self._take(len(buffer))
-            self._fill()
+            if poller is None:
+                self._fill()
+                continue
+            # _fill() inlined: this is every message's path. Only close() writes to the wake-up
+            # pipe, and it sets _closed first.
+            try:
+                poller.poll()
+            except (OSError, ValueError):
+                self._eof = True
+                continue
+            if self.closed:  # a property, so read again after the wait
+                return b""
+            try:
+                chunk = os.read(self._fd, _CHUNK)
+            except OSError:
+                chunk = b""
+            if chunk:
+                buffer += chunk
+            else:
+                self._eof = True
 
     def read1(self, size: int = _CHUNK) -> bytes:
         """What is buffered, or one read of up to ``size`` bytes; ``b""`` at EOF or after close."""
