@@ -462,9 +462,11 @@ class StdioTransport(StreamTransport):
             if self._proc is not None:
                 return
             proc = self._proc = self._spawn()
-            # Both outputs are read through wakeable readers: close() ends a read blocked on a
-            # pipe that a process outside the server's group still holds open.
-            self._reader = _wakeable(proc.stdout)
+            # A read blocked on a pipe that a process outside the server's group still holds
+            # open must end at close(): stderr is read through a wakeable reader; stdout, every
+            # message's path, through a plain buffered one that close() wakes by writing into
+            # the pipe itself (see _wake_stdout_reader).
+            self._reader = proc.stdout
             self._stderr = stderr = _wakeable(proc.stderr)
             self._writer = proc.stdin
             assert proc.stdin is not None  # stdin=PIPE
@@ -604,6 +606,31 @@ class StdioTransport(StreamTransport):
             time.sleep(0.005)
         return True
 
+    def _wake_stdout_reader(self) -> None:
+        """End a read blocked on stdout that the server's exit did not end.
+
+        A process outside the server's group holds the pipe open. The reader is told to stop,
+        then one newline is written into the pipe through ``/proc/self/fd`` (Linux reopens a
+        pipe's other end there), which ends its blocked read. Elsewhere the reader stays blocked
+        until the pipe closes; ``close()`` is bounded anyway.
+        """
+        reader: Any = self._reader
+        self._stop_reading = True
+        try:
+            fd = reader.fileno() if reader is not None else -1
+            if fd < 0:
+                return
+            wake = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except (OSError, ValueError):
+            return
+        try:
+            os.write(wake, b"\n")
+        except OSError:
+            pass
+        finally:
+            os.close(wake)
+        logger.warning("MCP server '%s': a process outside its group holds its stdout; not waiting for it", self.name)
+
     def _let_go_of_pipes(self, devnull: int) -> None:
         """Point this process's copies of the child's pipes at ``devnull`` (after ``fork()``).
 
@@ -650,6 +677,5 @@ class StdioTransport(StreamTransport):
                 )
                 self._stderr.close()
                 stderr_thread.join(_KILL_WAIT)
-        reader = self._reader
-        if reader is not None and not self._stdout_drained(_DRAIN_WAIT):
-            reader.close()  # wakes the endpoint's reader thread, which then sees the end
+        if self._reader is not None and not self._stdout_drained(_DRAIN_WAIT):
+            self._wake_stdout_reader()

@@ -132,6 +132,8 @@ class StreamTransport:
         self.max_message_size = max_message_size
         self._reader = reader
         self._writer = writer
+        #: Set (before waking the reader) when reading must end although the stream has not.
+        self._stop_reading = False
         # The writer's descriptor when this transport is its only user (a child's stdin): each
         # message is then one os.write of its encoded line, not a buffered write and a flush.
         self._write_fd: Optional[int] = None
@@ -181,7 +183,7 @@ class StreamTransport:
                     line = reader.readline(self.max_message_size + 1)
                 except (OSError, ValueError):
                     line = b""
-                if not line:
+                if not line or self._stop_reading:
                     self._reader = None
                     _close_quietly(reader)
                     return None
