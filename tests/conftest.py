@@ -8,6 +8,7 @@ and does not find it is skipped locally but **fails** when ``CI=true``.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import itertools
 import json
 import os
@@ -216,6 +217,15 @@ def require(path: Path, what: str) -> Path:
         pytest.fail(message)
     pytest.skip(message)
     raise AssertionError  # unreachable
+
+
+def need(module: str) -> None:
+    """Skip without ``module``, a pinned test extra; fail in CI, where it must be installed."""
+    if importlib.util.find_spec(module) is None:
+        message = f"{module} is not installed; it comes with the test extra: pip install -e '.[test]'"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 def npm_server(package: str) -> List[str]:

@@ -15,7 +15,6 @@ missing SDK skips locally and fails in CI, as a missing peer does.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from typing import Any, Dict, Iterator, List
@@ -25,18 +24,9 @@ import pytest
 import syncmcp
 from syncmcp import llm
 
-from .conftest import IN_CI, SERVERS
+from .conftest import SERVERS, need
 
 FRAMEWORK = SERVERS / "framework_server.py"
-
-
-def need(module: str) -> None:
-    """Skip without ``module``; fail in CI, where the test extra is installed."""
-    if importlib.util.find_spec(module) is None:
-        message = f"{module} is not installed; it comes with the test extra: pip install -e '.[test]'"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture

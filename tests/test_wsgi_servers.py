@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import importlib.util
 import json
 import os
 import signal
@@ -33,7 +32,7 @@ import pytest
 
 import syncmcp
 
-from .conftest import IN_CI, ROOT, SERVERS
+from .conftest import ROOT, SERVERS, need
 
 pytestmark = pytest.mark.slow
 
@@ -49,15 +48,6 @@ ENVELOPE = {
     "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
     "io.modelcontextprotocol/clientInfo": {"name": "raw-test-client", "version": "1"},
 }
-
-
-def need(module: str) -> None:
-    """Skip without ``module`` (fail in CI: it is a pinned test dependency)."""
-    if importlib.util.find_spec(module) is None:
-        message = f"{module} is not installed; it comes with the test extra: pip install -e '.[test]'"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def free_port() -> int:
