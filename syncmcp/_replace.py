@@ -49,7 +49,12 @@ def replace_server(
     new = ManagedServer(name, config, services)
     if config.enabled:
         runtime.start([new])
-        if not new.wait_ready(config.startup_timeout_sec + FANOUT_GRACE):
+        try:
+            ready = new.wait_ready(config.startup_timeout_sec + FANOUT_GRACE)
+        except BaseException:  # interrupted (Ctrl-C): the new server must not outlive the call
+            new.close()
+            raise
+        if not ready:
             error = new.unavailable_error()
             new.close()
             raise StartupError({name: error})
@@ -87,8 +92,15 @@ def prestart(
         waiting.append((current, fresh))
     runtime.start([fresh for _, fresh in waiting])
     failed: Dict[str, Tuple[ManagedServer, BaseException]] = {}
-    for current, fresh in waiting:
-        if not fresh.wait_ready(fresh.config.startup_timeout_sec + FANOUT_GRACE):
+    try:
+        ready = [fresh.wait_ready(fresh.config.startup_timeout_sec + FANOUT_GRACE) for _, fresh in waiting]
+    except BaseException:  # interrupted (Ctrl-C): no replacement outlives the reload
+        for _, fresh in waiting:
+            fresh.close()
+            built.pop(fresh.name, None)
+        raise
+    for (current, fresh), started in zip(waiting, ready):
+        if not started:
             error = fresh.unavailable_error()
             logger.warning(
                 "MCP server '%s': the new configuration failed to start; keeping the running one: %s", fresh.name, error

@@ -902,6 +902,20 @@ http_bodies = st.one_of(
 )
 
 
+#: A JSON POST to the app's ``/mcp`` (body and length apart), as a WSGI server would describe it.
+POST_ENVIRON: Dict[str, Any] = {
+    "REQUEST_METHOD": "POST",
+    "PATH_INFO": "/mcp",
+    "SCRIPT_NAME": "",
+    "SERVER_NAME": "127.0.0.1",
+    "SERVER_PORT": "8000",
+    "HTTP_HOST": "127.0.0.1:8000",
+    "CONTENT_TYPE": "application/json",
+    "HTTP_ACCEPT": "application/json, text/event-stream",
+    "wsgi.url_scheme": "http",
+}
+
+
 @st.composite
 def hostile_environ(draw: Any, session: Optional[str]) -> Dict[str, Any]:
     """A request that passes the guards unless one or two of its parts were mutated."""
@@ -911,18 +925,7 @@ def hostile_environ(draw: Any, session: Optional[str]) -> Dict[str, Any]:
     method = first.get("method") if isinstance(first, dict) else None
     params = first.get("params") if isinstance(first, dict) else None
     modern = isinstance(params, dict) and "_meta" in params
-    environ: Dict[str, Any] = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/mcp",
-        "SCRIPT_NAME": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "HTTP_HOST": "127.0.0.1:8000",
-        "CONTENT_TYPE": "application/json",
-        "HTTP_ACCEPT": "application/json, text/event-stream",
-        "HTTP_MCP_PROTOCOL_VERSION": MODERN if modern else "2025-03-26",
-        "wsgi.url_scheme": "http",
-    }
+    environ: Dict[str, Any] = {**POST_ENVIRON, "HTTP_MCP_PROTOCOL_VERSION": MODERN if modern else "2025-03-26"}
     if modern and isinstance(method, str):
         environ["HTTP_MCP_METHOD"] = method
         if isinstance(params, dict) and isinstance(params.get("name") or params.get("uri"), str):
@@ -974,19 +977,7 @@ def hostile_environ(draw: Any, session: Optional[str]) -> Dict[str, Any]:
 
 def wsgi_environ(body: Any, *, headers: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     data = json.dumps(body).encode()
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/mcp",
-        "SCRIPT_NAME": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "HTTP_HOST": "127.0.0.1:8000",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(data),
-        "CONTENT_LENGTH": str(len(data)),
-        "CONTENT_TYPE": "application/json",
-        "HTTP_ACCEPT": "application/json, text/event-stream",
-    }
+    environ: Dict[str, Any] = {**POST_ENVIRON, "wsgi.input": io.BytesIO(data), "CONTENT_LENGTH": str(len(data))}
     environ.update(headers or {})
     return environ
 

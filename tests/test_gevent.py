@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import IN_CI, leftover_processes, npm_server, scripted, wait_until
+from .conftest import leftover_processes, need, npm_server, scripted, wait_until
 
 DRIVER = Path(__file__).resolve().parent / "drivers" / "gevent_driver.py"
 
@@ -19,12 +19,7 @@ pytestmark = [pytest.mark.real, pytest.mark.skipif(sys.platform == "win32", reas
 
 
 def test_sessions_the_manager_and_http_work_under_gevent_and_exit_reaps_what_was_left_open() -> None:
-    try:
-        import gevent  # noqa: F401
-    except ImportError:  # pragma: no cover - a test extra
-        if IN_CI:
-            raise
-        pytest.skip("gevent is not installed (a test extra)")
+    need("gevent")
     real = [*npm_server("server-everything"), "stdio"]
     done = subprocess.run(
         [sys.executable, str(DRIVER), json.dumps(scripted()), json.dumps(real)],
