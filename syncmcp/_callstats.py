@@ -86,14 +86,18 @@ class CallStats:
     def record_call(self, duration: float, result: Optional[CallToolResult], error: Optional[BaseException]) -> None:
         """Count one finished call."""
         with self._lock:
-            self._calls += 1
-            self._latencies.append(duration)
-            if error is not None:
-                self._errors += 1
-                self._last_error = f"{type(error).__name__}: {error}"
-                self._last_error_at = time.time()
-            elif result is not None and result.is_error:
-                self._tool_errors += 1
+            self.record_call_locked(duration, result, error)
+
+    def record_call_locked(self, duration: float, result: Optional[CallToolResult], error: Optional[BaseException]) -> None:
+        """Count one finished call; the caller holds the lock."""
+        self._calls += 1
+        self._latencies.append(duration)
+        if error is not None:
+            self._errors += 1
+            self._last_error = f"{type(error).__name__}: {error}"
+            self._last_error_at = time.time()
+        elif result is not None and result.is_error:
+            self._tool_errors += 1
 
     def record_retry(self) -> None:
         """Count one automatic retry."""

@@ -51,7 +51,7 @@ from ._toolnames import ToolGroup, qualified_names
 from ._types import CallToolResult, Tool
 from ._validation import SchemaValidators
 
-__all__ = ["Attempt", "chain", "covered_group", "guarded", "route", "uncovered_info"]
+__all__ = ["Attempt", "chain", "covered_group", "route", "uncovered_info"]
 
 #: ``attempt(server, tool definition, may retry on the same server) -> result``: one call, with
 #: the router's events, metrics and (when allowed) same-server retries.
@@ -61,11 +61,6 @@ Attempt = Callable[[ManagedServer, Optional[Tool], bool], CallToolResult]
 _DOWN_STATES = (ServerState.FAILED, ServerState.DISABLED, ServerState.CANCELLED)
 
 _validators = SchemaValidators()
-
-
-def guarded(primary: ManagedServer) -> bool:
-    """Whether calls to this server's tools go through :func:`route` (fallbacks or a circuit)."""
-    return bool(primary.config.fallback or primary.config.circuit_failures)
 
 
 def chain(runtime: Runtime, primary: ManagedServer) -> List[ManagedServer]:

@@ -15,7 +15,9 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional, Union
+import json.encoder
+import json.scanner
+from typing import Any, Callable, Dict, Optional, Union
 
 __all__ = [
     "ErrorCode",
@@ -151,8 +153,55 @@ class ErrorResponse:
 
 Message = Union[Request, Notification, Response, ErrorResponse]
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-_decode = json.JSONDecoder().decode
+
+def _compact_encoder() -> Callable[[Any], str]:
+    """``json`` encoding that is compact, strict (no NaN) and keeps non-ASCII text as is.
+
+    With the C accelerator, one C encoder is made here and called directly: what
+    ``JSONEncoder.encode`` would make anew for every message, through two Python calls. A
+    structure that contains itself ends in ``RecursionError`` rather than ``ValueError``.
+    """
+    encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return encoder.encode
+    once = make(None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+    join = "".join
+
+    def encode(value: Any) -> str:
+        return join(once(value, 0))
+
+    return encode
+
+
+def _line_decoder() -> Callable[[str], Any]:
+    """``json`` decoding of one line: the C scanner straight away, ``JSONDecoder.decode`` for the rest.
+
+    A line that is one JSON value followed by its newline (every well-formed message) costs
+    one C call; anything else (leading blanks, trailing data, bad JSON) goes through the full
+    decoder, which accepts or refuses it exactly as before.
+    """
+    decoder = json.JSONDecoder()
+    full = decoder.decode
+    make = getattr(json.scanner, "c_make_scanner", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return full
+    scan = make(decoder)
+
+    def decode(text: str) -> Any:
+        try:
+            value, end = scan(text, 0)
+        except Exception:  # StopIteration, JSONDecodeError, RecursionError: let the full decoder say
+            return full(text)
+        if end == len(text) or text[end:] in ("\n", "\r\n"):
+            return value
+        return full(text)
+
+    return decode
+
+
+_dumps = _compact_encoder()
+_decode = _line_decoder()
 
 
 def make_request(request_id: RequestId, method: str, params: Optional[JSONObject] = None) -> JSONObject:

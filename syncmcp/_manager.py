@@ -202,6 +202,7 @@ class MCPManager(CatalogMethods):
             tool_name_prefix=options["tool_name_prefix"],
             shutdown_grace=options["shutdown_grace"],
             terminate_grace=options["terminate_grace"],
+            tools_changed=rt.note_tools_changed,
         )
         rt.slots = {name: ManagedServer(name, config, self._services) for name, config in configs.items()}
         self._finalizer = weakref.finalize(self, finalize, rt)
@@ -468,10 +469,7 @@ class MCPManager(CatalogMethods):
             manager.call_tool("time__get_current_time", {"timezone": "UTC"}).structured_content
             # -> {'timezone': 'UTC', 'datetime': '...', 'is_dst': False}
         """
-        info = self._router.resolve(qualified_name)
-        return self._router.call(
-            self._rt.slot(info.server), info.tool_name, info.tool, arguments, timeout, on_progress, meta, qualified_name
-        )
+        return self._router.call_named(qualified_name, arguments, timeout, on_progress, meta)
 
     def call_server_tool(
         self,

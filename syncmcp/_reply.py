@@ -46,7 +46,13 @@ class Reply:
 
     def set_result(self, value: Any) -> None:
         """Settle with a value (the caller must be the one thread entitled to settle)."""
-        self._settle(value, None)
+        if self._done:  # _settle, written out: every response goes through here
+            raise RuntimeError("a reply is settled only once")
+        self._value = value
+        self._done = True
+        self._gate.release()
+        if self._callbacks:
+            self._run_callbacks()
 
     def set_exception(self, error: BaseException) -> None:
         """Settle with an error that :meth:`outcome` raises."""
@@ -71,6 +77,14 @@ class Reply:
             return False
         gate.release()  # for the next waiter
         return True
+
+    def take(self, timeout: Optional[float]) -> bool:
+        """:meth:`wait` for the one waiter there will ever be: the gate is not reopened behind it.
+
+        Whether the outcome is in. Only for a reply nobody else waits on (a blocking call's own);
+        after ``False`` it may still be waited on with :meth:`wait`.
+        """
+        return self._done or self._gate.acquire(True, -1 if timeout is None else timeout)
 
     def outcome(self) -> Any:
         """The value, or raise the error, of a settled reply."""

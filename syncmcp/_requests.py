@@ -128,9 +128,16 @@ class Requests:
         reset_on_progress: bool = False,
         max_total_timeout: Optional[float] = None,
     ) -> Any:
-        """Send a request and wait ``limit`` seconds for its result; see ``ClientSession.request``."""
+        """Send a request and wait ``limit`` seconds for its result; see ``ClientSession.request``.
+
+        The session must have been found open by the caller (``ClientSession.request`` and
+        ``call_tool`` check); a closed connection still fails the send.
+        """
         session = self._session
         if session.era != "modern":
+            if on_progress is None and max_total_timeout is None:  # nothing to track: the endpoint's blocking call
+                body = params if type(params) is dict or params is None else dict(params)  # only read from here on
+                return self._endpoint.call(method, body, limit)
             return session.submit(method, params, on_progress=on_progress)._wait_result(
                 limit, reset_on_activity=reset_on_progress, max_total=max_total_timeout
             )

@@ -26,7 +26,7 @@ import itertools
 import logging
 import time
 from collections import abc
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from . import _fallback
 from ._endpoint import ProgressCallback
@@ -43,6 +43,16 @@ __all__ = ["ToolRouter"]
 logger = logging.getLogger("syncmcp.manager")
 
 
+class _Routes(NamedTuple):
+    """The tool map as of one ``tools_mark`` and ``slots`` of the runtime, and each name's server."""
+
+    mark: object
+    slots: Dict[str, ManagedServer]
+    groups: List[ToolGroup]
+    tools: Dict[str, ToolInfo]
+    routes: Dict[str, Tuple[ToolInfo, ManagedServer]]
+
+
 class ToolRouter:
     """The qualified tool map of a manager's servers, and tool calls routed by it (thread-safe).
 
@@ -55,8 +65,8 @@ class ToolRouter:
         self._rt = runtime
         self._prefix = prefix
         self._call_ids = itertools.count(1)
-        # (the tool groups it was built from, the map); swapped whole, read without a lock
-        self._memo: Optional[Tuple[Any, Dict[str, ToolInfo]]] = None
+        # Swapped whole, read without a lock: see _routes().
+        self._memo: Optional[_Routes] = None
         # server -> (what its covered group was built from, the group): see _covered()
         self._covered: Dict[str, Tuple[Any, Optional[ToolGroup]]] = {}
 
@@ -78,17 +88,30 @@ class ToolRouter:
 
     def tool_map(self) -> Dict[str, ToolInfo]:
         """The qualified-name map of the tools listed now, rebuilt only when a tool list changed."""
-        groups = []  # a plain loop: every call routes through here
-        for slot in self._rt.ordered():
+        return self._routes().tools
+
+    def _routes(self) -> _Routes:
+        """The tool map and its routes, as of the runtime's current ``tools_mark`` and ``slots``.
+
+        Every call routes through here, so the common case is two identity checks. The mark is
+        read before the servers are: a change made while the map is rebuilt leaves a newer mark,
+        and the next call rebuilds again.
+        """
+        rt = self._rt
+        mark, slots = rt.tools_mark, rt.slots
+        memo = self._memo
+        if memo is not None and memo.mark is mark and memo.slots is slots:
+            return memo
+        groups = []
+        for slot in slots.values():
             group = self._group(slot)
             if group is not None:
                 groups.append(group)
-        memo = self._memo
-        if memo is not None and memo[0] == groups:  # the same group objects: nothing changed
-            return memo[1]
-        result = build_tool_map(groups)
-        self._memo = (groups, result)
-        return result
+        # The same group objects make the same map.
+        tools = memo.tools if memo is not None and memo.groups == groups else build_tool_map(groups)
+        routes = {name: (info, slots[info.server]) for name, info in tools.items()}
+        memo = self._memo = _Routes(mark, slots, groups, tools, routes)
+        return memo
 
     def tools(self, wait: bool) -> ToolMap:
         """Every tool under its qualified name; see ``MCPManager.list_all_tools``."""
@@ -134,6 +157,28 @@ class ToolRouter:
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise UnknownToolError(f"unknown tool '{qualified_name}'{hint}")
 
+    def call_named(
+        self,
+        qualified_name: str,
+        arguments: Optional[Mapping[str, Any]],
+        timeout: Timeout,
+        on_progress: Optional[ProgressCallback],
+        meta: Optional[Mapping[str, Any]],
+    ) -> CallToolResult:
+        """Call a tool by its qualified name; see ``MCPManager.call_tool``."""
+        self._rt.check_open()
+        route = self._routes().routes.get(qualified_name)
+        if route is None:  # not listed now: resolve() lists, explains, or finds a covered name
+            info = self.resolve(qualified_name)
+            slot = self._rt.slot(info.server)
+            return self.call(slot, info.tool_name, info.tool, arguments, timeout, on_progress, meta, qualified_name)
+        info, slot = route  # a listed tool: its server's filters allow it
+        if arguments is not None and type(arguments) is not dict and not isinstance(arguments, abc.Mapping):
+            raise TypeError(f"MCP tool arguments must be a JSON object, got {type(arguments).__name__}")
+        if slot.guarded:
+            return self.call(slot, info.tool_name, info.tool, arguments, timeout, on_progress, meta, qualified_name)
+        return self._attempt(slot, info.tool_name, info.tool, arguments, timeout, on_progress, meta, qualified_name, True)
+
     def call(
         self,
         slot: ManagedServer,
@@ -154,7 +199,7 @@ class ToolRouter:
         def attempt(server: ManagedServer, definition: Optional[Tool], retry: bool) -> CallToolResult:
             return self._attempt(server, tool_name, definition, arguments, timeout, on_progress, meta, qualified_name, retry)
 
-        if _fallback.guarded(slot):
+        if slot.guarded:
             return _fallback.route(self._rt, slot, tool_name, tool, arguments, qualified_name, attempt)
         return attempt(slot, tool, True)
 
@@ -182,24 +227,22 @@ class ToolRouter:
                 ToolCallBegin(call_id, slot.name, tool_name, qualified_name, dict(arguments) if arguments is not None else None)
             )
         started = time.monotonic()
-        result: Optional[CallToolResult] = None
-        error: Optional[BaseException] = None
+        first = slot
         redirects = 3
         try:
             while True:
-                slot, instance = self._rt.acquire_current(slot)
-                if not slot.filter.allows(tool_name):  # a reload may have changed the filters
-                    raise ToolDisabledError(f"tool '{tool_name}' is disabled for MCP server '{slot.name}'")
                 try:
-                    answer: CallToolResult = instance.live_session.call_tool(
+                    instance = slot.acquire()
+                except SessionClosedError:  # removed or replaced: the replacement, if a reload made one
+                    slot, instance = self._rt.acquire_current(slot)
+                try:
+                    if slot is not first and not slot.filter.allows(tool_name):  # a reload changed the filters
+                        raise ToolDisabledError(f"tool '{tool_name}' is disabled for MCP server '{slot.name}'")
+                    result: CallToolResult = instance.live_session.call_tool(
                         tool_name, arguments, timeout=limit, on_progress=on_progress, meta=meta
                     )
-                    # The session made this result for this call alone: naming the server in
-                    # place costs far less than a copy of the frozen dataclass.
-                    object.__setattr__(answer, "server", slot.name)
-                    result = answer
-                    return result
                 except MCPError as exc:
+                    slot.release(instance)
                     if isinstance(exc, SessionClosedError) and instance.retired and redirects > 0 and not self._rt.closing:
                         # A restart or reload closed this instance before the call was sent:
                         # nothing ran, so the call goes to the instance that replaced it.
@@ -219,13 +262,21 @@ class ToolRouter:
                             continue
                     add_context(exc, f"tool call failed for `{slot.name}/{tool_name}`")
                     raise
-                finally:
+                except BaseException:
                     slot.release(instance)
+                    raise
+                break
         except BaseException as exc:
-            error = exc
-            raise
-        finally:
             duration = time.monotonic() - started
-            slot.record_call(duration, result, error)
+            slot.record_call(duration, None, exc)
             if observed:
-                events.emit(ToolCallEnd(call_id, slot.name, tool_name, qualified_name, duration, result, error))
+                events.emit(ToolCallEnd(call_id, slot.name, tool_name, qualified_name, duration, None, exc))
+            raise
+        # The session made this result for this call alone: naming the server in place (in the
+        # instance dict, as the frozen dataclass's own __setattr__ would) costs far less than a copy.
+        result.__dict__["server"] = slot.name
+        duration = time.monotonic() - started
+        slot.release_answered(instance, duration, result)
+        if observed:
+            events.emit(ToolCallEnd(call_id, slot.name, tool_name, qualified_name, duration, result, None))
+        return result

@@ -83,6 +83,9 @@ class Runtime:
         router: routes elicitations (``None``: servers are not offered elicitation).
         sandbox: ``(version, state)`` of the sandbox state servers are told about.
         availability: circuit breakers, health-check verdicts and fallback counters.
+        tools_mark: a fresh object after every change of a server's state or tool list (see
+            :meth:`note_tools_changed`); what was derived from the servers' tools under one
+            mark, with the same ``slots``, still holds while both are the same objects.
     """
 
     def __init__(self, on_event: Optional[Callable[[ManagerEvent], None]], shutdown_grace: float, terminate_grace: float) -> None:
@@ -103,6 +106,11 @@ class Runtime:
         self.born = _forks.generation()
         #: Set in a forked child that reconnects: ``lazy`` for the start-up its first use runs.
         self.deferred_start: Optional[bool] = None
+        self.tools_mark = object()
+
+    def note_tools_changed(self) -> None:
+        """A server's state or tool list changed: replace :attr:`tools_mark` (atomic, lock-free)."""
+        self.tools_mark = object()
 
     def current_sandbox(self) -> Tuple[int, Optional[SandboxState]]:
         """``(version, state)`` of the current sandbox state."""

@@ -84,6 +84,8 @@ class Services:
         tool_name_prefix: the prefix of qualified tool names (``"mcp"``), if any.
         shutdown_grace: seconds a server gets to exit after its stdin is closed.
         terminate_grace: seconds between SIGTERM and SIGKILL.
+        tools_changed: called after a server's state or tool list changed, which may change
+            what the manager lists (its tool map is rebuilt only after such a call).
 
     Example:
         >>> pool = concurrent.futures.ThreadPoolExecutor(4)
@@ -110,6 +112,7 @@ class Services:
         tool_name_prefix: Optional[str] = None,
         shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
         terminate_grace: float = DEFAULT_TERMINATE_GRACE,
+        tools_changed: Callable[[], None] = lambda: None,
     ) -> None:
         self.emit = emit
         self.submit_start = submit_start
@@ -124,6 +127,7 @@ class Services:
         self.tool_name_prefix = tool_name_prefix
         self.shutdown_grace = shutdown_grace
         self.terminate_grace = terminate_grace
+        self.tools_changed = tools_changed
 
 
 class StartupBatch:

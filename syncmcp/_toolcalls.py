@@ -100,7 +100,6 @@ class ToolCalls:
         name: str,
         arguments: Optional[Mapping[str, Any]],
         limit: Optional[float],
-        *,
         on_progress: Optional[ProgressCallback] = None,
         reset_timeout_on_progress: bool = False,
         max_total_timeout: Optional[float] = None,
@@ -114,15 +113,28 @@ class ToolCalls:
             RequestTimeout, RemoteError, ConnectionClosed: see ``ClientSession.request``.
         """
         session = self._session
+        if validate is None:
+            check_in, check_out = session.validate_input, session.validate_output
+        else:
+            check_in = check_out = validate
+        tasks = self._task_support
+        if tasks is None:
+            tasks = self.supports_tasks()
         deadline = None if limit is None else time.monotonic() + limit
-        check_in = session.validate_input if validate is None else validate
-        check_out = session.validate_output if validate is None else validate
-        tasks = self.supports_tasks()
-        tool = self._definition(name, limit) if (check_in or check_out or tasks) else None
+        fresh = True  # nothing took time yet: the send gets ``limit`` as it is
+        tool: Optional[Tool] = None
+        if check_in or check_out or tasks:
+            listed, index = self._index
+            if listed is not None and listed is self._cache.peek():
+                tool = index.get(name)
+            if tool is None:
+                fresh = False
+                tool = self._definition(name, limit)
         args = dict(arguments) if arguments is not None else None
         # The common case, valid arguments, costs one compiled check; a refusal is explained, and
         # re-checked against a fresh listing if the cached one is stale.
-        if check_in and tool is not None and tool.input_schema and not self._arguments_valid(tool, args):
+        if check_in and tool is not None and tool.input_schema and not self._validators.get(tool.input_schema).check(args or {}):
+            fresh = False
             tool = self._checked_with_fresh_schema(name, tool, lambda t: self._check_arguments(t, args), deadline)
         if tool is not None and tasks and tool.task_support == "required":
             task = self._start_task(name, tool, args, None, remaining(deadline), check_out)
@@ -133,7 +145,7 @@ class ToolCalls:
         if meta:
             params["_meta"] = dict(meta)
         reset = reset_timeout_on_progress and on_progress is not None
-        raw = self._send("tools/call", params, remaining(deadline), on_progress, reset, max_total_timeout)
+        raw = self._send("tools/call", params, limit if fresh else remaining(deadline), on_progress, reset, max_total_timeout)
         result = CallToolResult.from_dict(raw)
         if not check_out or tool is None or tool.output_schema is None or result.is_error:
             return result  # nothing to check
@@ -198,9 +210,6 @@ class ToolCalls:
             if name in index:
                 return index[name]
         return None
-
-    def _arguments_valid(self, tool: Tool, arguments: Optional[Dict[str, Any]]) -> bool:
-        return self._validators.get(tool.input_schema).is_valid(arguments if arguments is not None else {})
 
     def _check_arguments(self, tool: Optional[Tool], arguments: Optional[Dict[str, Any]]) -> None:
         if tool is None or not tool.input_schema:

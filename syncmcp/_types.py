@@ -147,20 +147,24 @@ class Tool:
     @classmethod
     def from_dict(cls, data: Any) -> Tool:
         """Build from a ``Tool`` object."""
-        data = _obj(data)
-        output = data.get("outputSchema")
-        return _built(
-            cls,
+        if type(data) is not dict:
+            data = _obj(data)
+        get = data.get
+        name, description, title = get("name", ""), get("description"), get("title")
+        schema, output, annotations = get("inputSchema"), get("outputSchema"), get("annotations")
+        tool = _new(cls)  # _built, with _str and _obj written out: a listing builds hundreds
+        tool.__dict__.update(
             {
-                "name": str(data.get("name", "")),
-                "description": _str(data.get("description")),
-                "input_schema": _obj(data.get("inputSchema")),
+                "name": name if type(name) is str else str(name),
+                "description": description if isinstance(description, str) else None,
+                "input_schema": schema if isinstance(schema, dict) else {},
                 "output_schema": output if isinstance(output, dict) else None,
-                "title": _str(data.get("title")),
-                "annotations": _obj(data.get("annotations")),
+                "title": title if isinstance(title, str) else None,
+                "annotations": annotations if isinstance(annotations, dict) else {},
                 "raw": data,
-            },
+            }
         )
+        return tool
 
     def __repr__(self) -> str:
         about = f" - {short_text(self.description, 50)}" if self.description else ""
@@ -383,10 +387,14 @@ def content_from_dict(data: Any) -> Content:
         >>> content_from_dict({"type": "text", "text": "hi"})
         TextContent('hi')
     """
-    data = _obj(data)
+    if type(data) is not dict:
+        data = _obj(data)
     kind = data.get("type")
-    if kind == "text":
-        return _built(TextContent, {"type": "text", "raw": data, "text": str(data.get("text", ""))})
+    if kind == "text":  # the common block, built in place (see _built)
+        text = data.get("text", "")
+        block = _new(TextContent)
+        block.__dict__.update({"type": "text", "raw": data, "text": text if type(text) is str else str(text)})
+        return block
     if kind == "image":
         return ImageContent("image", data, str(data.get("data", "")), str(data.get("mimeType", "")))
     if kind == "audio":
@@ -439,17 +447,21 @@ class CallToolResult:
     @classmethod
     def from_dict(cls, data: Any) -> CallToolResult:
         """Build from a ``CallToolResult`` object."""
-        data = _obj(data)
-        return _built(
-            cls,
+        if type(data) is not dict:
+            data = _obj(data)
+        meta = data.get("_meta")
+        blocks = data.get("content")
+        result = _new(cls)  # _built, written out: one per tool call
+        result.__dict__.update(
             {
-                "content": _contents(data.get("content")),
+                "content": tuple([content_from_dict(block) for block in blocks]) if type(blocks) is list else _contents(blocks),
                 "structured_content": data.get("structuredContent"),
                 "is_error": data.get("isError") is True,
-                "meta": _obj(data.get("_meta")),
+                "meta": meta if isinstance(meta, dict) else {},
                 "raw": data,
-            },
+            }
         )
+        return result
 
     def __repr__(self) -> str:
         parts = [

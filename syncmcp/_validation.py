@@ -28,7 +28,7 @@ import collections.abc
 import json
 import logging
 import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 __all__ = ["SchemaValidators", "Validator", "apply_defaults", "describe_errors", "first_error_path", "json_type"]
 
@@ -71,7 +71,7 @@ class Validator:
     every instance is then accepted (the warning was logged once).
     """
 
-    __slots__ = ("_check_formats", "_fast", "_full", "_lock", "schema")
+    __slots__ = ("_check_formats", "_fast", "_full", "_lock", "check", "schema")
 
     def __init__(self, schema: Mapping[str, Any], check_formats: bool) -> None:
         self.schema = schema
@@ -79,6 +79,8 @@ class Validator:
         self._fast = _compile_fast(schema, check_formats)
         self._full: Any = None  # compiled on first need; False when unusable
         self._lock = threading.Lock()
+        #: ``check(instance)``: :meth:`is_valid`, or the compiled check itself when there is one.
+        self.check: Check = self._fast if self._fast is not None else self.is_valid
 
     def is_valid(self, instance: Any) -> bool:
         """Whether ``instance`` matches the schema."""
@@ -140,8 +142,7 @@ class SchemaValidators:
     def get(self, schema: Mapping[str, Any]) -> Validator:
         """The compiled validator for ``schema``."""
         key = id(schema)
-        with self._lock:
-            hit = self._by_id.get(key)
+        hit = self._by_id.get(key)  # one dict read is atomic: the common case takes no lock
         if hit is not None and hit[0] is schema:
             return hit[1]
         text = _canonical(schema)
@@ -386,6 +387,9 @@ def _fast(schema: Any, check_formats: bool) -> Check:
             raise _Unsupported(key)
         if key == "format" and check_formats:
             raise _Unsupported(key)
+    shaped = _object_shape(schema, check_formats)
+    if shaped is not None:
+        return shaped
     checks: List[Check] = []
     kind = schema.get("type")
     if kind is not None:
@@ -431,6 +435,59 @@ def _fast(schema: Any, check_formats: bool) -> Check:
                 raise _Unsupported(key)
             checks.append(combine([_fast(branch, check_formats) for branch in branches]))
     return _every(checks) if checks else _always(True)
+
+
+# The keywords of the usual tool schema (besides annotations), checked by _object_shape.
+_SHAPE_KEYWORDS = frozenset({"type", "properties", "required", "additionalProperties"})
+# A property schema of ``type`` only (besides annotations) is checked inline, by these types.
+_SIMPLE_TYPES: Dict[str, Tuple[type, ...]] = {
+    "string": (str,),
+    "boolean": (bool,),
+    "array": (list, tuple),
+    "object": (dict, _MAPPING),
+}
+
+
+def _object_shape(schema: Mapping[str, Any], check_formats: bool) -> Optional[Check]:
+    """One check for the usual tool schema, ``type: object`` with ``properties`` and ``required``.
+
+    The same verdicts as the general composition, in one function: a call's arguments are
+    checked with one call, plus one per member whose schema is more than a plain type.
+    ``None`` for any other schema.
+    """
+    if schema.get("type") != "object" or any(key in _ASSERTIONS and key not in _SHAPE_KEYWORDS for key in schema):
+        return None
+    required = schema.get("required", [])
+    properties = schema.get("properties") or {}
+    extra = schema.get("additionalProperties", True)
+    if not isinstance(required, list) or not isinstance(properties, Mapping):
+        return None
+    members: Dict[str, Union[Check, Tuple[type, ...]]] = {}
+    for name, sub in properties.items():
+        kind = sub.get("type") if isinstance(sub, Mapping) and set(sub) - _ANNOTATIONS == {"type"} else None
+        simple = _SIMPLE_TYPES.get(kind) if isinstance(kind, str) else None
+        members[name] = simple if simple is not None else _fast(sub, check_formats)
+    other = None if extra is True else _fast(extra, check_formats)
+
+    def check(value: Any) -> bool:
+        if type(value) is not dict and not isinstance(value, _MAPPING):
+            return False
+        for name in required:
+            if name not in value:
+                return False
+        for name, member in value.items():
+            prop = members.get(name)
+            if prop is None:
+                if other is not None and not other(member):
+                    return False
+            elif isinstance(prop, tuple):
+                if not isinstance(member, prop):
+                    return False
+            elif not prop(member):
+                return False
+        return True
+
+    return check
 
 
 def _count(schema: Mapping[str, Any], key: str) -> Optional[int]:

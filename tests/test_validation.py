@@ -23,6 +23,11 @@ SCHEMAS: List[Any] = [
     {"type": "array", "items": {"type": "object", "properties": {"v": {"type": "number", "exclusiveMinimum": 0}}}},
     {"type": "object", "properties": {"d": {"type": "string", "format": "date", "description": "ignored", "x-custom": 1}}},
     {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "properties": {"m": {"type": "string"}}},
+    # the usual tool shape, checked by one function: plain-typed members inline, others compiled
+    {"type": "object", "properties": {"text": {"type": "string", "description": "t"}, "a": {"type": "boolean"},
+     "tags": {"type": "array"}, "m": {"type": "object", "title": "M"}, "n": {"type": "integer"}},
+     "required": ["text", "a"], "additionalProperties": False},
+    {"type": "object", "properties": {"x": {"type": "string"}}, "additionalProperties": {"type": "number"}},
 ]
 
 VALUES: List[Any] = [
