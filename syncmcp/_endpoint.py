@@ -131,15 +131,9 @@ _OPEN = _State.OPEN
 _CLOSED = _State.CLOSED
 
 
-class _Pending:
-    """One entry of the pending table; ``ordered`` settles through the notification worker."""
-
-    __slots__ = ("method", "ordered", "reply")
-
-    def __init__(self, reply: Reply, method: str, ordered: bool) -> None:
-        self.reply = reply
-        self.method = method
-        self.ordered = ordered
+#: One entry of the pending table: ``(reply, method, ordered)``; an ``ordered`` entry settles
+#: through the notification worker. A plain tuple: one is made for every request.
+_Pending = Tuple[Reply, str, bool]
 
 
 def _run_quietly(fn: Callable[..., Any], args: Tuple[Any, ...]) -> None:
@@ -609,7 +603,7 @@ class Endpoint:
                 raise ConnectionClosed(f"connection to MCP server '{self.name}' is not started")
             request_id = next(self._ids)
             # Registered before the write: the response may arrive before send() returns.
-            self._pending[request_id] = _Pending(reply, method, ordered)
+            self._pending[request_id] = (reply, method, ordered)
         message: Dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}  # make_request, written out
         if params is not None:
             message["params"] = params
@@ -759,13 +753,13 @@ class Endpoint:
             self.stats["dropped_responses"] += 1
             logger.debug("'%s': dropped a response for request %r (timed out, cancelled or unknown)", self.name, request_id)
             return
-        reply = entry.reply
+        reply, method, ordered = entry
         if error is None:
-            if not (entry.ordered and self._notifier.submit(reply.set_result, result, essential=True)):
+            if not (ordered and self._notifier.submit(reply.set_result, result, essential=True)):
                 reply.set_result(result)
         else:
-            exc = _remote_error(error, entry.method, request_id, self.name)
-            if not (entry.ordered and self._notifier.submit(reply.set_exception, exc, essential=True)):
+            exc = _remote_error(error, method, request_id, self.name)
+            if not (ordered and self._notifier.submit(reply.set_exception, exc, essential=True)):
                 reply.set_exception(exc)
 
     def _fail_request(self, request_id: RequestId, error: Exception) -> None:
@@ -774,8 +768,9 @@ class Endpoint:
         if entry is None:
             logger.debug("'%s': dropped a transport failure for request %r: %s", self.name, request_id, error)
             return
-        if not (entry.ordered and self._notifier.submit(entry.reply.set_exception, error, essential=True)):
-            entry.reply.set_exception(error)
+        reply, _method, ordered = entry
+        if not (ordered and self._notifier.submit(reply.set_exception, error, essential=True)):
+            reply.set_exception(error)
 
     def _on_request(self, request: Request) -> None:
         if request.method == "ping":
@@ -870,11 +865,9 @@ class Endpoint:
 
     def _fail(self, pending: Dict[RequestId, _Pending], details: Tuple[str, Optional[int], str]) -> None:
         reason, code, tail = details
-        for entry in pending.values():
-            entry.reply.set_exception(
-                ConnectionClosed(
-                    f"{entry.method} to MCP server '{self.name}' failed: {reason}", returncode=code, stderr_tail=tail
-                )
+        for reply, method, _ordered in pending.values():
+            reply.set_exception(
+                ConnectionClosed(f"{method} to MCP server '{self.name}' failed: {reason}", returncode=code, stderr_tail=tail)
             )
 
 

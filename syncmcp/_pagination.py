@@ -91,7 +91,8 @@ class Listings:
 
         def fetch() -> Tuple[List[Any], Optional[float]]:
             raw, lifetime = self._paginate(listing.method, listing.key, timeout)
-            return [listing.convert(item) for item in raw], lifetime
+            convert = listing.convert
+            return [convert(item) for item in raw], lifetime
 
         return self._caches[kind].get(fetch, timeout, refresh)
 

@@ -454,7 +454,7 @@ class CallToolResult:
         result = _new(cls)  # _built, written out: one per tool call
         result.__dict__.update(
             {
-                "content": tuple([content_from_dict(block) for block in blocks]) if type(blocks) is list else _contents(blocks),
+                "content": (content_from_dict(blocks[0]),) if type(blocks) is list and len(blocks) == 1 else _contents(blocks),
                 "structured_content": data.get("structuredContent"),
                 "is_error": data.get("isError") is True,
                 "meta": meta if isinstance(meta, dict) else {},

@@ -600,3 +600,95 @@ def test_result_without_a_timeout_uses_the_default_not_forever() -> None:
         assert endpoint.send_request("x").wait() is False  # wait() has the same default
     finally:
         endpoint.close()
+
+
+# ----------------------------------------------------------------------------- the blocking call
+
+
+def answer_next(server: MemoryTransport, result: Any) -> threading.Thread:
+    """Answer the next request the peer receives, from a thread of its own."""
+
+    def run() -> None:
+        request = receive(server)
+        server.send({"jsonrpc": "2.0", "id": request["id"], "result": result})
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_blocking_call_gets_its_result_and_leaves_nothing_pending(pair) -> None:
+    endpoint, server = pair
+    responder = answer_next(server, {"ok": 1})
+    assert endpoint.call("tools/call", {"name": "x"}, 5) == {"ok": 1}
+    responder.join(5)
+    responder = answer_next(server, {"ok": 2})
+    assert endpoint.call("ping", None, None) == {"ok": 2}  # no limit
+    responder.join(5)
+    assert endpoint._pending == {}
+
+
+def test_blocking_call_times_out_cancels_on_the_peer_and_drops_the_late_response(pair) -> None:
+    endpoint, server = pair
+    start = time.monotonic()
+    with pytest.raises(RequestTimeout, match="timed out after 0.2 s"):
+        endpoint.call("tools/call", {"name": "slow"}, 0.2)
+    assert 0.19 <= time.monotonic() - start < 2
+    request = receive(server)
+    cancel = receive(server)
+    assert cancel["method"] == "notifications/cancelled" and cancel["params"]["requestId"] == request["id"]
+    server.send({"jsonrpc": "2.0", "id": request["id"], "result": {"late": True}})
+    responder = answer_next(server, {})
+    assert endpoint.call("ping", None, 5) == {}  # the reader survived the late response, which was dropped
+    responder.join(5)
+    assert endpoint.stats["dropped_responses"] == 1
+
+
+def test_blocking_call_interrupted_by_ctrl_c_cancels_the_request(pair) -> None:
+    endpoint, server = pair
+    assert threading.current_thread() is threading.main_thread()
+    timer = threading.Timer(0.2, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            endpoint.call("tools/call", {}, 10)
+    finally:
+        timer.join()
+    request = receive(server)
+    cancel = receive(server)
+    assert cancel["method"] == "notifications/cancelled" and cancel["params"]["requestId"] == request["id"]
+    assert endpoint._pending == {}
+
+
+def test_blocking_call_does_not_count_paused_time(pair) -> None:
+    """Paused before the call and resumed while it waits: the first wait ends, the rest is the handle's."""
+    endpoint, server = pair
+    endpoint.pause_timeouts()
+    resumer = threading.Timer(0.6, endpoint.resume_timeouts)
+    resumer.start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(RequestTimeout):
+            endpoint.call("tools/call", {}, 0.3)
+    finally:
+        resumer.join()
+    elapsed = time.monotonic() - start
+    assert 0.85 <= elapsed < 5  # 0.6 s paused + 0.3 s of active time
+
+
+def test_blocking_call_on_the_reader_thread_is_refused(pair) -> None:
+    endpoint, server = pair
+    seen: List[BaseException] = []
+
+    def on_reader(_pending: Any) -> None:  # syncmcp's own bookkeeping runs inline on the settling (reader) thread
+        try:
+            endpoint.call("ping", None, 1)
+        except BaseException as exc:
+            seen.append(exc)
+
+    pending = endpoint.send_request("tools/list")
+    pending._on_done(on_reader)
+    server.send({"jsonrpc": "2.0", "id": receive(server)["id"], "result": {}})
+    assert pending.result(5) == {}
+    assert wait_until(lambda: bool(seen))
+    assert isinstance(seen[0], RuntimeError) and "reader thread" in str(seen[0])

@@ -111,3 +111,38 @@ def test_decode_line_rejects_non_json_with_parse_error() -> None:
 def test_decode_line_replaces_invalid_utf8_instead_of_failing() -> None:
     value = decode_line(b'{"text":"bad \xff bytes"}\n')
     assert value == {"text": "bad \ufffd bytes"}
+
+
+def test_a_structure_that_contains_itself_is_refused_not_crashed_on() -> None:
+    looped: dict = {}
+    looped["self"] = looped
+    with pytest.raises(ValueError, match="not JSON-serialisable"):
+        encode_message(make_request(1, "x", looped))
+
+
+def test_encoding_matches_the_json_module() -> None:
+    message = make_request(3, "tools/call", {"name": "é", "arguments": {"n": [1, 2.5, True, None], "s": "\u2028\t"}})
+    expected = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    assert encode_message(message) == expected.encode() + b"\n"
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        (b'{"a":1}', {"a": 1}),  # no newline at all
+        (b'{"a":1}\r\n', {"a": 1}),
+        (b'  {"a":1}\n', {"a": 1}),  # leading blanks: the full decoder
+        (b'{"a":1}  \t\n', {"a": 1}),  # trailing blanks: the full decoder
+        (b'\xef\xbb\xbf{"a":1}\n', {"a": 1}),  # a byte-order mark
+        (b'"text"\n', "text"),
+    ],
+)
+def test_decode_line_accepts_what_json_accepts_around_a_value(line: bytes, expected: object) -> None:
+    assert decode_line(line) == expected
+
+
+@pytest.mark.parametrize("line", [b'{"a":1}{"b":2}\n', b'{"a":1} x\n', b'{"a":\n', b"[" * 100_000 + b"\n"])
+def test_decode_line_refuses_extra_data_truncated_and_absurdly_deep_values(line: bytes) -> None:
+    with pytest.raises(InvalidMessage) as info:
+        decode_line(line)
+    assert info.value.code == ErrorCode.PARSE_ERROR

@@ -328,6 +328,34 @@ def test_list_changed_refreshes_the_tool_map(tmp_path: Path) -> None:
         assert cached is not None and "second" in [tool["name"] for tool in cached]
 
 
+
+def test_calls_route_by_one_map_until_a_server_changes(tmp_path: Path) -> None:
+    """The name map is reused while no server's state or tools changed, and rebuilt after."""
+    names = tmp_path / "tools.txt"
+    names.write_text("first\n")
+    log = EventLog()
+    with make({"dyn": server("--tools-file", str(names)), "other": server()}, on_event=log) as manager:
+        router, runtime = manager._router, manager._rt
+        assert manager.call_tool("dyn__first").text == "first called"
+        routes = router._routes()
+        for _ in range(3):
+            manager.call_tool("dyn__first")
+            manager.call_tool("other__echo", {"text": "x"})
+        assert router._routes() is routes  # nothing changed: not even re-checked server by server
+        mark = runtime.tools_mark
+        names.write_text("first\nsecond\n")
+        manager.call_tool("dyn__notify_burst", {"count": 1})
+        log.wait_for(lambda e: isinstance(e, ListChanged) and e.kind == "tools")
+        assert wait_until(lambda: "dyn__second" in manager.list_all_tools())
+        assert runtime.tools_mark is not mark and router._routes() is not routes
+        assert manager.call_tool("dyn__second").text == "second called"
+        routes = router._routes()
+        assert manager.restart_server("other")  # a state change (stopped, then ready again)
+        assert router._routes() is not routes
+        assert manager.call_tool("other__echo", {"text": "y"}).text == "y"
+        assert router._routes().routes["other__echo"][1] is runtime.slots["other"]
+
+
 # ----------------------------------------------------------------------------- lazy start and the disk cache
 
 

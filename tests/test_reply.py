@@ -49,3 +49,16 @@ def test_done_callbacks_run_on_settling_or_at_once_when_already_settled() -> Non
     assert calls == ["first", "second"]
     reply.on_done(lambda: calls.append("late"))
     assert calls == ["first", "second", "late"]
+
+
+def test_take_is_a_wait_for_the_only_waiter() -> None:
+    reply = Reply()
+    assert reply.take(0.01) is False  # times out; the reply can still be waited on
+    threading.Timer(0.05, reply.set_result, ("v",)).start()
+    assert reply.take(5) is True and reply.outcome() == "v"
+    assert reply.take(0) is True  # settled: true at once
+    failed = Reply()
+    failed.set_exception(ValueError("boom"))
+    assert failed.take(None) is True
+    with pytest.raises(ValueError, match="boom"):
+        failed.outcome()
