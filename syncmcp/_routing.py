@@ -166,8 +166,12 @@ class ToolRouter:
         meta: Optional[Mapping[str, Any]],
     ) -> CallToolResult:
         """Call a tool by its qualified name; see ``MCPManager.call_tool``."""
-        self._rt.check_open()
-        route = self._routes().routes.get(qualified_name)
+        rt = self._rt
+        rt.check_open()
+        memo = self._memo  # _routes(), its common case written out: every call comes here
+        if memo is None or memo.mark is not rt.tools_mark or memo.slots is not rt.slots:
+            memo = self._routes()
+        route = memo.routes.get(qualified_name)
         if route is None:  # not listed now: resolve() lists, explains, or finds a covered name
             info = self.resolve(qualified_name)
             slot = self._rt.slot(info.server)
