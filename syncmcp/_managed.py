@@ -27,7 +27,8 @@ restarted on next use like a crashed server (the same backoff and counting).
 
 Its parts, each in its own module: :mod:`~syncmcp._services` (what the manager provides, the
 restart policy, start-up batches), :mod:`~syncmcp._instance` (one instance and how it is built),
-:mod:`~syncmcp._servertools` (the tool list and its disk cache), :mod:`~syncmcp._sandboxsync`
+:mod:`~syncmcp._servertools` (the tool list and its disk cache), :mod:`~syncmcp._managedtools`
+(those tools as the manager lists them, a base class), :mod:`~syncmcp._sandboxsync`
 (sandbox state sent to instances), :mod:`~syncmcp._callstats` (call metrics) and
 :mod:`~syncmcp._unavailable` (the error for a server that is not ready).
 """
@@ -42,17 +43,18 @@ from typing import List, Optional, Tuple
 
 from ._callstats import LATENCY_WINDOW, CallStats
 from ._config import ServerConfig
-from ._events import ListChanged, ManagerEvent, ServerExited, StartupUpdate
+from ._events import ManagerEvent, ServerExited, StartupUpdate
 from ._exceptions import ConnectionClosed, ServerUnavailableError
 from ._instance import Instance as _Instance
 from ._instance import make_session, make_transport, start_lifetime, startup_error_text
+from ._managedtools import ManagedTools
 from ._procstat import ProcessUsage
 from ._sandboxsync import SandboxSync, sandbox_method
 from ._servertools import ServerTools
 from ._services import RestartPolicy, Roots, SamplingHandler, Services, StartupBatch
 from ._session import ClientSession
 from ._status import ServerMetrics, ServerState, ServerStatus
-from ._toolnames import ToolFilter, ToolGroup
+from ._toolnames import ToolFilter
 from ._types import CallToolResult, Tool
 from ._unavailable import unavailable_error
 
@@ -71,7 +73,7 @@ class _StartCancelled(Exception):
     """The start-up was superseded (close, removal, restart) before it finished."""
 
 
-class ManagedServer:
+class ManagedServer(ManagedTools):
     """One configured server and the processes that run for it (see the module docs).
 
     Args:
@@ -140,32 +142,6 @@ class ManagedServer:
         if configured == "auto" and self._era is not None:
             return self._era, True
         return configured, False
-
-    def tool_snapshot(self) -> Optional[Tuple[Tool, ...]]:
-        """The tools to list now: live ones when ready (or exited: it restarts on use), cached ones while starting."""
-        return self._toolset.snapshot(self._state)
-
-    def tool_group(self) -> Optional[ToolGroup]:
-        """The listed tools prepared for naming (filter applied), rebuilt only when the list changed."""
-        return self._toolset.group(self._state, self.filter)
-
-    def known_tools(self) -> Tuple[Tool, ...]:
-        """The last tools it listed (live or cached), whatever its state."""
-        return self._toolset.tools or ()
-
-    def find_tool(self, tool_name: str) -> Optional[Tool]:
-        """The definition of one of its tools, if known."""
-        return self._toolset.find(tool_name)
-
-    @property
-    def tools_stale(self) -> bool:
-        """Whether the server said its tools changed since they were last listed."""
-        return self._toolset.stale and self._state is ServerState.READY
-
-    @property
-    def has_cached_tools(self) -> bool:
-        """Whether its tools are known from the disk cache while it is not running yet."""
-        return self._toolset.cached
 
     def start_future(self) -> Optional[concurrent.futures.Future[Optional[_Instance]]]:
         """The future of the start-up in progress, if any."""
@@ -582,39 +558,6 @@ class ManagedServer:
             self._attempts = attempt
             self._claim_locked()
         self.launch(StartupBatch([self.name], self._svc.emit))
-
-    def _list_changed(self, instance: _Instance, kind: str) -> None:
-        if kind == "tools":
-            with self._lock:
-                instance.tools_stale = True
-                if self._instance is instance:
-                    self._toolset.stale = True
-        self._svc.emit(ListChanged(self.name, kind))
-
-    def refresh_tools(self) -> None:
-        """Re-list the tools if the server said they changed (a failure keeps the previous list)."""
-        with self._lock:
-            instance = self._instance
-            if self._state is not ServerState.READY or instance is None or not self._toolset.stale:
-                return
-            self._toolset.stale = False
-            instance.tools_stale = False
-            instance.inflight += 1
-        try:
-            tools = instance.live_session.list_tools(timeout=self.config.tool_timeout_sec)
-        except Exception as exc:
-            logger.warning("Failed to refresh tools for MCP server '%s', using the previous list: %s", self.name, exc)
-            return
-        finally:
-            self.release(instance)
-        with self._lock:
-            current = self._instance is instance
-            if current:
-                self._toolset.tools = tuple(tools)
-                self._svc.tools_changed()
-        if current:
-            self.tool_group()
-            self._toolset.write_cache()
 
     # ------------------------------------------------------------------------------ metrics
 

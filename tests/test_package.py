@@ -32,7 +32,7 @@ LAYERS = [
     {"_session", "_elicitation"},
     {"_services", "_callstats", "_servertools", "_unavailable"},
     {"_instance"},
-    {"_sandboxsync"},
+    {"_sandboxsync", "_managedtools"},
     {"_managed", "_connect"},
     {"_runtime"},
     {"_fallback", "_replace"},
