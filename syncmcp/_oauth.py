@@ -29,15 +29,15 @@ HTTP transport's 30 s for the flow's own requests).
 :meth:`OAuth.close` (a transport closing) cancels a login waiting for the user, and
 :meth:`OAuth.authorize_now` puts the token at hand on a request that must not wait.
 
-This module owns the flow and its state: the credentials in use and their generation,
-refreshes under the store's lock, logins and step-ups, and which grant a login uses. Its parts
-never import it, and every request they make is yielded back to the flow: :mod:`._oauthflight`
-(one renewal at a time for many threads), :mod:`._oauthdiscovery` (challenges, protected
-resource and authorization server metadata, the
-resource and issuer checks), :mod:`._oauthclients` (which client this is: configured, stored,
-CIMD or registered), :mod:`._oauthgrants` (token endpoint requests, client authentication, the
-identity provider's token exchange, token responses) and :mod:`._es256` (``private_key_jwt``
-assertions).
+This module owns the flow: refreshes under the store's lock, logins and step-ups, and which
+grant a login uses. Its parts never import it, and every request they make is yielded back to
+the flow: :mod:`._oauthcredentials` (the credentials in use and their generation, loaded from,
+saved to and taken up from the store), :mod:`._oauthflight` (one renewal at a time for many
+threads), :mod:`._oauthdiscovery` (challenges, protected resource and authorization server
+metadata, the resource and issuer checks), :mod:`._oauthclients` (which client this is:
+configured, stored, CIMD or registered), :mod:`._oauthgrants` (token endpoint requests, client
+authentication, the identity provider's token exchange, token responses) and :mod:`._es256`
+(``private_key_jwt`` assertions).
 
 Discovery follows MCP 2025-11-25 with the 2026-07-28 issuer checks, and falls back to 2025-03-26
 (the authorization server's issuer and endpoints must be HTTPS, except on this machine):
@@ -79,6 +79,7 @@ from ._exceptions import AuthenticationRequired, ConfigError, HTTPError
 from ._httpwire import Headers, HttpRequest, HttpResponse, redact_url
 from ._login import DEFAULT_LOGIN_TIMEOUT, Authorizer, OAuthError
 from ._oauthclients import AUTH_METHODS, Clients
+from ._oauthcredentials import HeldCredentials
 from ._oauthdiscovery import (
     Challenge,
     Discovery,
@@ -295,11 +296,9 @@ class OAuth(Auth):
         self.idp_client_id = idp_client_id
         self._key = canonical_resource(server_url)
         self._lock = threading.Lock()
-        self._creds: Optional[StoredCredentials] = None
-        self._generation = 0
-        self._loaded = False
+        self._held = HeldCredentials(self, self._key, self._lock, self._describe)
         self._renewals = Renewals(
-            self._lock, generation=lambda: self._generation, describe=self._describe, wait_limit=lambda: self.login_timeout
+            self._lock, generation=lambda: self._held.generation, describe=self._describe, wait_limit=lambda: self.login_timeout
         )
         self._logins: List[_Login] = []  # authorizations waiting for the user, for close()
         self._clients = Clients(self, self._key, client_secret, self._describe)
@@ -318,7 +317,7 @@ class OAuth(Auth):
 
     def credentials(self) -> Optional[StoredCredentials]:
         """The credentials in use (loaded from the store on first use); their repr hides secrets."""
-        return self._snapshot()[0]
+        return self._held.snapshot()[0]
 
     def logout(self) -> bool:
         """Forget this server's tokens and registrations, here and in the store; whether any existed.
@@ -326,13 +325,7 @@ class OAuth(Auth):
         Raises:
             ConfigError: the credential file cannot be changed.
         """
-        with self._lock:
-            had = self._creds is not None and self._creds.has_tokens
-            self._creds = None
-            self._generation += 1
-            self._loaded = True
-        removed = self.store.delete(self._key)
-        return had or removed
+        return self._held.forget()
 
     def login(
         self,
@@ -385,13 +378,7 @@ class OAuth(Auth):
         """
         if not same_origin(request.url, self.server_url):
             return True  # never this server's token elsewhere
-        creds, _ = self._snapshot()
-        if creds is None or not creds.access_token:
-            try:
-                creds = self.store.load(self._key)
-            except ConfigError:
-                creds = None
-        return _attach(request, creds, False)
+        return _attach(request, self._held.at_hand(), False)
 
     def close(self) -> None:
         """Cancel any authorization waiting for the user: the request driving it fails at once.
@@ -417,6 +404,9 @@ class OAuth(Auth):
         name = f" {self.server_name!r}" if self.server_name else ""
         return f"<OAuth{name} {redact_url(self.server_url)}>"
 
+    def _describe(self) -> str:
+        return f"MCP server {self.server_name!r}" if self.server_name else f"the MCP server at {redact_url(self.server_url)}"
+
     # ------------------------------------------------------------------ the flow
 
     def auth_flow(self, request: HttpRequest) -> AuthFlow:
@@ -431,14 +421,14 @@ class OAuth(Auth):
             yield request  # never send this server's token elsewhere
             return
         budget = _Budget()
-        creds, generation = self._snapshot()
+        creds, generation = self._held.snapshot()
         if creds is not None and creds.refresh_token and (not creds.access_token or creds.expires_within(self.refresh_skew)):
             budget.may_refresh = False
             yield from self._refresh_ahead(creds, generation)
-            creds, generation = self._snapshot()
+            creds, generation = self._held.snapshot()
         elif creds is not None and self._machine_token_expiring(creds):
             yield from self._regrant_ahead(creds, generation)
-            creds, generation = self._snapshot()
+            creds, generation = self._held.snapshot()
         attached = False
         for _ in range(_MAX_ROUNDS):
             attached = _attach(request, creds, attached)
@@ -450,7 +440,7 @@ class OAuth(Auth):
                 yield from self._step_up(challenge, generation, budget, request.url)
             else:
                 return
-            creds, generation = self._snapshot()
+            creds, generation = self._held.snapshot()
         raise AuthenticationRequired(f"{self._describe()} kept refusing the request's credentials", status=401, url=request.url)
 
     def _refresh_ahead(self, creds: StoredCredentials, generation: int) -> Flow[None]:
@@ -479,8 +469,8 @@ class OAuth(Auth):
         """After a 401: use another request's new token, else refresh (once), else log in (once)."""
 
         def renew() -> Flow[None]:
-            creds = self._current()
-            if self._adopt_stored(creds):
+            creds = self._held.current()
+            if self._held.adopt_stored(creds):
                 return
             if budget.may_refresh and creds is not None and creds.refresh_token:
                 budget.may_refresh = False
@@ -503,7 +493,7 @@ class OAuth(Auth):
         --scopes ...``, as the hint says): its token is used when it is newer than the one held
         and covers the scopes held and those challenged. Else the step-up asks for their union.
         """
-        if self._adopt_stored_scopes(challenge):
+        if self._held.adopt_stored_scopes(challenge.scopes):
             return
         wanted = " ".join(challenge.scopes) or "more scopes"
         if budget.step_ups >= self.max_step_ups:
@@ -513,90 +503,10 @@ class OAuth(Auth):
                 url=url,
             )
         budget.step_ups += 1
-        creds = self._current()
+        creds = self._held.current()
         held = creds.scopes if creds is not None else ()
         step_up = _StepUp(f"requires {wanted}", union(held, challenge.scopes))
         yield from self._renewals.run(generation, lambda: self._login(challenge, extra_scopes=held, step_up=step_up))
-
-    # ------------------------------------------------------------------ state
-
-    def _ensure_loaded(self) -> None:
-        with self._lock:
-            if self._loaded:
-                return
-        try:
-            creds = self.store.load(self._key)
-        except ConfigError as exc:
-            logger.warning("ignoring stored OAuth credentials for %s: %s", self._describe(), exc)
-            creds = None
-        with self._lock:
-            if not self._loaded:
-                self._creds, self._loaded = creds, True
-
-    def _snapshot(self) -> Tuple[Optional[StoredCredentials], int]:
-        self._ensure_loaded()
-        with self._lock:
-            return self._creds, self._generation
-
-    def _current(self) -> Optional[StoredCredentials]:
-        with self._lock:
-            return self._creds
-
-    def _install(self, creds: Optional[StoredCredentials]) -> None:
-        with self._lock:
-            self._creds = creds
-            self._generation += 1
-            self._loaded = True
-
-    def _stored_other(self, held: Optional[StoredCredentials]) -> Optional[StoredCredentials]:
-        """An unexpired token stored (by another process, say) that is not the one ``held``."""
-        try:
-            stored = self.store.load(self._key, held.issuer if held is not None else None)
-        except ConfigError:
-            return None
-        if stored is None or not stored.access_token or stored.expires_within(0):
-            return None
-        if held is not None and stored.access_token == held.access_token:
-            return None
-        return stored
-
-    def _adopt_stored(self, used: Optional[StoredCredentials]) -> bool:
-        """Take up a token another process stored meanwhile (``syncmcp login`` in a terminal)."""
-        stored = self._stored_other(used)
-        if stored is None:
-            return False
-        self._install(stored)
-        return True
-
-    def _adopt_stored_scopes(self, challenge: Challenge) -> bool:
-        """Take up a stored token with the scopes a 403 asks for, if another process stored one.
-
-        It must differ from the token held, be unexpired, hold every scope held, and cover the
-        challenge (when the challenge names no scope: hold more than the scopes held).
-        """
-        held = self._current()
-        stored = self._stored_other(held)
-        if stored is None:
-            return False
-        had = set(held.scopes if held is not None else ())
-        granted = set(stored.scopes)
-        covers = set(challenge.scopes) <= granted if challenge.scopes else granted > had
-        if not (had <= granted and covers):
-            return False
-        self._install(stored)
-        logger.info("using the token stored for %s with scopes %s", self._describe(), " ".join(stored.scopes))
-        return True
-
-    def _persist(self, creds: StoredCredentials, *, strict: bool) -> None:
-        try:
-            self.store.save(creds)
-        except ConfigError as exc:
-            if strict:
-                raise
-            logger.warning("the OAuth tokens for %s are kept in memory only: %s", self._describe(), exc)
-
-    def _describe(self) -> str:
-        return f"MCP server {self.server_name!r}" if self.server_name else f"the MCP server at {redact_url(self.server_url)}"
 
     # ------------------------------------------------------------------ refresh
 
@@ -634,7 +544,7 @@ class OAuth(Auth):
         except ConfigError as exc:
             raise AuthenticationRequired(f"cannot refresh the token for {self._describe()}: {exc}") from exc
         if result != used:
-            self._install(result)
+            self._held.install(result)
         if error is not None:
             raise error
 
@@ -727,15 +637,15 @@ class OAuth(Auth):
             assert login is not None
             authorizer = login.authorizer
             try:
-                client = yield from self._clients.for_login(discovery, authorizer.redirect_uri, self._current())
+                client = yield from self._clients.for_login(discovery, authorizer.redirect_uri, self._held.current())
                 if login.cancelled:  # close() ran before the wait for the user began
                     raise OAuthError("the login was cancelled", url=self.server_url)
                 data = yield from self._grants.authorization_code(discovery, client, wanted, authorizer)
             finally:
                 authorizer.end_login()
         creds = new_credentials(data, discovery, client, wanted, server_url=self._key, server_name=self.server_name)
-        self._persist(creds, strict=strict)
-        self._install(creds)
+        self._held.persist(creds, strict=strict)
+        self._held.install(creds)
         logger.info("logged in to %s (issuer %s)", self._describe(), redact_url(discovery.server.issuer))
         return creds
 

@@ -9,7 +9,7 @@ request never starts a renewal for a token that was already replaced.
 
 Example::
 
-    renewals = Renewals(lock, generation=lambda: oauth._generation, describe=lambda: "MCP server 'x'",
+    renewals = Renewals(lock, generation=lambda: held.generation, describe=lambda: "MCP server 'x'",
                         wait_limit=lambda: 360.0)
     yield from renewals.run(generation, lambda: refresh_flow())
 """

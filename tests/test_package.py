@@ -19,7 +19,7 @@ LAYERS = [
     {"_wakeable", "_reply"},
     {"_jsonrpc", "_types", "_sandbox", "_config", "_sse", "_httpwire", "_credentials", "_mcpheaders", "_forks"},
     {"_validation", "_era", "_listcache", "_tasks", "_toolnames", "_startup", "_events", "_toolcache", "_auth", "_login"},
-    {"_es256", "_oauthdiscovery", "_oauthflight", "_circuit"},
+    {"_es256", "_oauthdiscovery", "_oauthflight", "_oauthcredentials", "_circuit"},
     {"_oauthclients"},
     {"_oauthgrants"},
     {"_transport", "_oauth", "_sselegacy"},
