@@ -418,7 +418,6 @@ class Endpoint:
             self._state = _OPEN
             self._reader = threading.Thread(target=self._read_loop, name=f"syncmcp-reader[{self.name}]", daemon=True)
         self._reader.start()
-        self._reader_ident = self._reader.ident
 
     def _current_state(self) -> _State:
         # A method, so type checkers do not carry narrowing across lock acquisitions.
@@ -582,7 +581,7 @@ class Endpoint:
             raise RuntimeError("session methods cannot be called on the session's reader thread")
         request_id, reply = self._start(method, params, False)
         start = time.monotonic()
-        paused = self.paused_seconds() if self._pause_depth or self._paused_total else 0.0
+        paused = self.paused_seconds()
         try:
             if reply.take(timeout):  # nobody else can wait on this reply: no handle was made
                 return reply.outcome()
@@ -663,6 +662,8 @@ class Endpoint:
     # ----------------------------------------------------------------------------- reading
 
     def _read_loop(self) -> None:
+        # Thread idents are reused once a thread ends: this one is ours only while the loop runs.
+        self._reader_ident = threading.get_ident()
         fatal: Optional[BaseException] = None
         receive = self._transport.receive
         wire = self._wire
@@ -698,7 +699,10 @@ class Endpoint:
             logger.exception("reader for '%s' failed", self.name)
             fatal = exc
         finally:
-            self._connection_lost(fatal)
+            try:
+                self._connection_lost(fatal)
+            finally:
+                self._reader_ident = None
 
     def _invalid(self, reason: str) -> None:
         self.stats["invalid"] += 1

@@ -246,8 +246,10 @@ def encode_message(message: Any) -> bytes:
     """
     try:
         text = _dumps(message)
-    except (TypeError, ValueError, RecursionError) as exc:
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"message is not JSON-serialisable: {exc}") from exc
+    except RecursionError as exc:  # the encoder does not look for cycles: one ends here
+        raise ValueError("message is not JSON-serialisable: it contains itself or is nested too deeply") from exc
     data = text.encode("utf-8", "surrogatepass")
     # Compact JSON escapes every control character inside strings, so this only fires if the
     # encoder is ever swapped for one that pretty-prints; the framing would break silently.

@@ -60,6 +60,13 @@ class RequestOwner(Protocol):
     ) -> PendingRequest:
         """Send a request and return at once with its handle."""
 
+    @property
+    def closed(self) -> bool:
+        """Whether the session is closed or its connection was lost."""
+
+    def _require_open(self) -> None:
+        """Raise the error a request of a session that is not open gets."""
+
 
 class Requests:
     """Requests of one session in its era, and its answers to the server (thread-safe).
@@ -136,8 +143,9 @@ class Requests:
         session = self._session
         if session.era != "modern":
             if on_progress is None and max_total_timeout is None:  # nothing to track: the endpoint's blocking call
-                body = params if type(params) is dict or params is None else dict(params)  # only read from here on
-                return self._endpoint.call(method, body, limit)
+                if session.closed:  # closed since the caller checked: say so as submit() would
+                    session._require_open()
+                return self._endpoint.call(method, dict(params) if params is not None else None, limit)
             return session.submit(method, params, on_progress=on_progress)._wait_result(
                 limit, reset_on_activity=reset_on_progress, max_total=max_total_timeout
             )

@@ -276,11 +276,13 @@ class ToolRouter:
             if observed:
                 events.emit(ToolCallEnd(call_id, slot.name, tool_name, qualified_name, duration, None, exc))
             raise
-        # The session made this result for this call alone: naming the server in place (in the
-        # instance dict, as the frozen dataclass's own __setattr__ would) costs far less than a copy.
-        result.__dict__["server"] = slot.name
-        duration = time.monotonic() - started
-        slot.release_answered(instance, duration, result)
+        try:
+            # The session made this result for this call alone: naming the server in place (in the
+            # instance dict, as the frozen dataclass's own __setattr__ would) costs far less than a copy.
+            result.__dict__["server"] = slot.name
+        finally:
+            duration = time.monotonic() - started
+            slot.release_answered(instance, duration, result)
         if observed:
             events.emit(ToolCallEnd(call_id, slot.name, tool_name, qualified_name, duration, result, None))
         return result

@@ -604,8 +604,7 @@ class ClientSession(SessionCatalog):
         """
         if arguments is not None and type(arguments) is not dict and not isinstance(arguments, abc.Mapping):
             raise TypeError(f"MCP tool arguments must be a JSON object, got {type(arguments).__name__}")
-        if self._state is not _OPEN:  # (a forked child's use is refused by the endpoint, before any write)
-            self._require_open()
+        self._require_open()  # before any lock is taken: a forked child must not wait on a parent's
         init = self._init  # set before the session opened
         if self.check_capabilities and (init is None or "tools" not in init.capabilities):
             self._require_capability("tools", "tools/call")

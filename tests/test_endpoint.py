@@ -692,3 +692,28 @@ def test_blocking_call_on_the_reader_thread_is_refused(pair) -> None:
     assert pending.result(5) == {}
     assert wait_until(lambda: bool(seen))
     assert isinstance(seen[0], RuntimeError) and "reader thread" in str(seen[0])
+
+
+def test_a_thread_that_reuses_the_ended_readers_ident_is_not_taken_for_the_reader() -> None:
+    """Thread idents are reused at once on Linux: after the reader ends, a new thread may get its
+    ident, and must be told the connection is closed, not that it is the reader."""
+    endpoint, _client, server = make_pair()
+    try:
+        server.close()  # EOF: the reader ends
+        assert wait_until(lambda: endpoint._reader is not None and not endpoint._reader.is_alive())
+        errors: List[BaseException] = []
+
+        def later() -> None:
+            try:
+                endpoint.call("ping", None, 1)
+            except BaseException as exc:
+                errors.append(exc)
+
+        for _ in range(5):  # one of these usually gets the reader's old ident
+            thread = threading.Thread(target=later)
+            thread.start()
+            thread.join(5)
+        assert len(errors) == 5 and all(isinstance(exc, ConnectionClosed) for exc in errors), errors
+        assert not endpoint.on_reader_thread()
+    finally:
+        endpoint.close()

@@ -429,3 +429,24 @@ def test_a_result_refused_by_a_stale_schema_is_kept_when_listing_again_fails() -
         assert info.value.result.text == "ran"  # the result the call produced is not lost
         assert isinstance(info.value.__cause__, RequestTimeout)
     thread.join(5)
+
+
+def test_a_session_closed_while_a_call_is_checked_refuses_it_as_closed_not_as_a_lost_connection(session: ClientSession) -> None:
+    """Closed between call_tool's own check and the send: SessionClosedError, as before the send.
+
+    (A manager moves such a call to the instance that replaced a retired one; a ConnectionClosed
+    would count as a crash and not be replayed for a tool that is not idempotent.)
+    """
+    session.call_tool("echo", {"text": "warm"})  # the listing is cached: the next call goes straight on
+    validators = session._tools._validators
+    real_get = validators.get
+
+    def closing_get(schema: Any) -> Any:
+        session.close()
+        return real_get(schema)
+
+    validators.get = closing_get  # type: ignore[method-assign]
+    with pytest.raises(syncmcp.SessionClosedError) as info:
+        session.call_tool("echo", {"text": "x"})
+    assert not isinstance(info.value, syncmcp.ConnectionClosed), info.value
+    assert "is closed" in str(info.value)
