@@ -137,8 +137,8 @@ class Requests:
     ) -> Any:
         """Send a request and wait ``limit`` seconds for its result; see ``ClientSession.request``.
 
-        The session must have been found open by the caller (``ClientSession.request`` and
-        ``call_tool`` check); a closed connection still fails the send.
+        The caller checks that the session is open (``ClientSession.request`` and ``call_tool``
+        do); a session closed since then is refused again just before the send.
         """
         session = self._session
         if session.era != "modern":
