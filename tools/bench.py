@@ -13,7 +13,8 @@ start-up, import time and peak RSS are measured per client. Cases:
   one pipelined loop for the raw floor).
 * ``blob1m`` / ``blob10m``: round trip of a 1 MB and a 10 MB tool result (median seconds);
   their ratio shows whether cost is linear in size.
-* ``list500``: ``tools/list`` returning 500 tools (median milliseconds).
+* ``list500``: ``tools/list`` returning 500 tools (median milliseconds); for syncmcp the typed
+  ``list_tools(refresh=True)``, and also the untyped ``session.request("tools/list")``.
 * ``import``: the client library's import time, ``rss``: peak RSS (MB) after connecting one
   server and running the small cases (before the blob cases).
 
@@ -134,6 +135,13 @@ def worker_syncmcp(n: int) -> Dict[str, Any]:
             return per * 8 / (time.perf_counter() - start)
 
         results = run_cases(call, inflight, lambda: len(session.list_tools(refresh=True)), n)
+        timings = []
+        for _ in range(30):  # the same listing untyped: the request alone, as the raw floor makes it
+            start = time.perf_counter()
+            count = len(session.request("tools/list")["tools"])
+            timings.append(time.perf_counter() - start)
+        assert count == 500, count
+        results["list500_request_ms"] = statistics.median(timings) * 1e3
     finally:
         session.close()
     results["startup_ms"] = startup * 1e3
@@ -518,6 +526,8 @@ def main() -> int:
         print(f"{label:30} {fmt(raw):>10} {fmt(bound):>10} {fmt(ours):>10} {fmt(theirs):>10} {vs_raw:>7} {vs_limit:>7} {vs_official:>12}")
     linear = figures["syncmcp"]["blob10m_s"] / figures["syncmcp"]["blob1m_s"]
     print(f"\n10 MB / 1 MB time ratio (10 = linear): syncmcp {linear:.1f}, raw {figures['raw']['blob10m_s'] / figures['raw']['blob1m_s']:.1f}")
+    request_ms = figures["syncmcp"]["list500_request_ms"]
+    print(f"tools/list of 500 as session.request (untyped): {request_ms:.2f} ms, {request_ms / figures['raw']['list500_ms']:.2f}x the raw floor")
     print(f"MCPManager.call_tool adds {figures['syncmcp']['manager_added_us']:.1f} µs to the session's call_tool p50")
     return 0
 
