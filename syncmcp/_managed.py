@@ -429,20 +429,14 @@ class ManagedServer(ManagedTools):
             self.release(instance)
         return True, time.monotonic() - started, None
 
-    def release(self, instance: _Instance) -> None:
-        """Undo one :meth:`acquire`."""
+    def release(self, instance: _Instance, answered: Optional[Tuple[float, CallToolResult]] = None) -> None:
+        """Undo one :meth:`acquire`; with ``answered``, ``(duration, result)`` of a tool call, count it too (one lock)."""
         with self._lock:
             instance.inflight -= 1
             if instance.inflight <= 0 and self._draining:
                 self._idle.notify_all()
-
-    def release_answered(self, instance: _Instance, duration: float, result: CallToolResult) -> None:
-        """Undo one :meth:`acquire` whose tool call was answered, and count the call (one lock)."""
-        with self._lock:
-            instance.inflight -= 1
-            if instance.inflight <= 0 and self._draining:
-                self._idle.notify_all()
-            self._stats.record_call_locked(duration, result, None)
+            if answered is not None:
+                self._stats.record_call_locked(answered[0], answered[1], None)
 
     def wait_ready(self, timeout: float) -> bool:
         """Start the server if pending and wait until ready; ``False`` on failure or timeout."""

@@ -25,7 +25,6 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections import abc
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from . import _fallback
@@ -36,7 +35,7 @@ from ._managed import ManagedServer
 from ._runtime import Runtime, add_context
 from ._timeout import DEFAULT, Timeout
 from ._toolnames import ToolGroup, ToolInfo, ToolMap, build_tool_map, qualified_names
-from ._types import CallToolResult, Tool
+from ._types import CallToolResult, Tool, require_arguments_object
 
 __all__ = ["ToolRouter"]
 
@@ -177,8 +176,8 @@ class ToolRouter:
             slot = self._rt.slot(info.server)
             return self.call(slot, info.tool_name, info.tool, arguments, timeout, on_progress, meta, qualified_name)
         info, slot = route  # a listed tool: its server's filters allow it
-        if arguments is not None and type(arguments) is not dict and not isinstance(arguments, abc.Mapping):
-            raise TypeError(f"MCP tool arguments must be a JSON object, got {type(arguments).__name__}")
+        if type(arguments) is not dict:
+            require_arguments_object(arguments)
         if slot.guarded:
             return self.call(slot, info.tool_name, info.tool, arguments, timeout, on_progress, meta, qualified_name)
         return self._attempt(slot, info.tool_name, info.tool, arguments, timeout, on_progress, meta, qualified_name, True)
@@ -197,8 +196,8 @@ class ToolRouter:
         """Call a tool of one server (or a fallback), with events, metrics and retries; see ``MCPManager.call_tool``."""
         if not slot.filter.allows(tool_name):
             raise ToolDisabledError(f"tool '{tool_name}' is disabled for MCP server '{slot.name}'")
-        if arguments is not None and type(arguments) is not dict and not isinstance(arguments, abc.Mapping):
-            raise TypeError(f"MCP tool arguments must be a JSON object, got {type(arguments).__name__}")
+        if type(arguments) is not dict:
+            require_arguments_object(arguments)
 
         def attempt(server: ManagedServer, definition: Optional[Tool], retry: bool) -> CallToolResult:
             return self._attempt(server, tool_name, definition, arguments, timeout, on_progress, meta, qualified_name, retry)
@@ -282,7 +281,7 @@ class ToolRouter:
             result.__dict__["server"] = slot.name
         finally:
             duration = time.monotonic() - started
-            slot.release_answered(instance, duration, result)
+            slot.release(instance, (duration, result))
         if observed:
             events.emit(ToolCallEnd(call_id, slot.name, tool_name, qualified_name, duration, result, None))
         return result

@@ -34,7 +34,6 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from collections import abc
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -58,6 +57,7 @@ from ._types import (
     Implementation,
     InitializeResult,
     ToolList,
+    require_arguments_object,
 )
 from ._version import __version__
 
@@ -602,8 +602,8 @@ class ClientSession(SessionCatalog):
             result = session.call_tool("add", {"a": 1, "b": 2}, timeout=5)
             print(result.text, result.is_error)        # 3 False
         """
-        if arguments is not None and type(arguments) is not dict and not isinstance(arguments, abc.Mapping):
-            raise TypeError(f"MCP tool arguments must be a JSON object, got {type(arguments).__name__}")
+        if type(arguments) is not dict:
+            require_arguments_object(arguments)
         self._require_open()  # before any lock is taken: a forked child must not wait on a parent's
         init = self._init  # set before the session opened
         if self.check_capabilities and (init is None or "tools" not in init.capabilities):

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import collections.abc
 import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Type, TypeVar
@@ -43,6 +44,7 @@ __all__ = [
     "ToolUseContent",
     "UnknownContent",
     "content_from_dict",
+    "require_arguments_object",
 ]
 
 JSONObject = Dict[str, Any]
@@ -378,6 +380,18 @@ class UnknownContent(Content):
         block = content_from_dict({"type": "hologram", "frames": 3})
         block.raw["frames"]     # 3: nothing is lost
     """
+
+
+def require_arguments_object(arguments: Any) -> None:
+    """Refuse tool arguments that are not a JSON object (``None``, for none, passes).
+
+    Callers test ``type(arguments) is not dict`` first, so the common case costs no call.
+
+    Raises:
+        TypeError: ``arguments`` is neither ``None`` nor a mapping.
+    """
+    if arguments is not None and not isinstance(arguments, collections.abc.Mapping):
+        raise TypeError(f"MCP tool arguments must be a JSON object, got {type(arguments).__name__}")
 
 
 def content_from_dict(data: Any) -> Content:
